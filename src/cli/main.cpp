@@ -1,0 +1,11 @@
+// loom: the command-line entry point; one subcommand per file in src/cli/.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+int main(int argc, char** argv) {
+    CLI::App app{"loom: an LLM inference engine"};
+    app.set_version_flag("--version", fmt::format("loom {} ({})", LOOM_VERSION, LOOM_GIT_REV));
+    app.require_subcommand(1);
+    CLI11_PARSE(app, argc, argv);
+    return 0;
+}
