@@ -1,0 +1,36 @@
+// Kernel dispatch: one table of op functions per backend. The reference table is always complete
+// (it is the oracle); other backends fill what they implement and fall back to nothing: a missing
+// op is a clear Error::unsupported, never a silent fallback to a slow path.
+#pragma once
+
+#include "kernels/ops.h"
+
+namespace loom::kernels {
+
+template <typename Args>
+using OpFn = Status (*)(const Args&, Stream&);
+
+struct OpTable {
+    Backend backend;
+    const char* variant;  // e.g. "ref", "cpu avx2"
+    OpFn<MatmulArgs> matmul = nullptr;
+    OpFn<MatmulIdArgs> matmul_id = nullptr;
+    OpFn<GetRowsArgs> get_rows = nullptr;
+    OpFn<NormArgs> norm = nullptr;
+    OpFn<RopeArgs> rope = nullptr;
+    OpFn<SoftmaxArgs> softmax = nullptr;
+    OpFn<AttentionArgs> attention = nullptr;
+    OpFn<UnaryArgs> unary = nullptr;
+    OpFn<BinaryArgs> binary = nullptr;
+    OpFn<ScaleArgs> scale = nullptr;
+    OpFn<GluArgs> glu = nullptr;
+    OpFn<TopKArgs> top_k = nullptr;
+    OpFn<Conv1dArgs> conv1d = nullptr;
+    OpFn<DeltaNetArgs> delta_net = nullptr;
+};
+
+// The table for a backend (cpu: the widest variant this CPU supports, see core/cpu_features.h).
+// Backends that are not built or not present return nullptr.
+const OpTable* op_table(Backend b);
+
+}  // namespace loom::kernels
