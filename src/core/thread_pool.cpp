@@ -15,6 +15,7 @@ inline void cpu_relax() {
     __builtin_ia32_pause();
 #endif
 }
+constexpr int kSpins = 20000;  // a few tens of microseconds
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -41,7 +42,7 @@ void ThreadPool::worker(int index) {
     uint64_t seen = 0;
     for (;;) {
         uint64_t g = generation_.load(std::memory_order_acquire);
-        for (int spin = 0; g == seen && spin < 20000; ++spin) {
+        for (int spin = 0; g == seen && spin < kSpins; ++spin) {
             cpu_relax();
             g = generation_.load(std::memory_order_acquire);
         }
@@ -52,7 +53,7 @@ void ThreadPool::worker(int index) {
         seen = g;
         if (stop_.load()) return;
         work(index);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
     }
 }
 
@@ -69,7 +70,14 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
     generation_.fetch_add(1, std::memory_order_acq_rel);
     generation_.notify_all();
     work(0);
-    while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+    // Spin a little (workers usually finish within microseconds), then sleep: when the machine is
+    // oversubscribed a spinning caller would steal the time slice of the worker it waits for.
+    for (int spin = 0;; ++spin) {
+        const int p = pending_.load(std::memory_order_acquire);
+        if (p == 0) break;
+        if (spin < kSpins) cpu_relax();
+        else pending_.wait(p, std::memory_order_acquire);
+    }
     fn_ = nullptr;
 }
 

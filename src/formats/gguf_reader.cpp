@@ -203,8 +203,8 @@ GgufValue MetaEntry::to_owned() const {
     __builtin_unreachable();
 }
 
-Result<GgufFile> GgufFile::open(const std::string& path) {
-    LOOM_TRY(MappedFile m, MappedFile::open(path));
+Result<GgufFile> GgufFile::open(const std::string& path, LoadMode mode) {
+    LOOM_TRY(MappedFile m, MappedFile::open(path, mode));
     auto owner = std::make_shared<MappedFile>(std::move(m));
     const uint8_t* data = owner->data();
     const size_t size = owner->size();
@@ -233,7 +233,7 @@ Result<GgufFile> GgufFile::parse_view(std::shared_ptr<const void> owner, const u
         return c.fail(0, "magic", "not a GGUF file (expected 'GGUF', got {})",
                       quoted(std::string_view(reinterpret_cast<const char*>(data), 4)));
     LOOM_TRY(f.version_, c.read<uint32_t>("version"));
-    if ((f.version_ & 0xffff) == 0)
+    if (f.version_ != 0 && (f.version_ & 0xffff) == 0)  // 0 is just a bad version, as in ggml
         return c.fail(4, "version", "version {:#x} looks byte-swapped: big-endian files are not supported", f.version_);
     if (f.version_ < 2 || f.version_ > 3)
         return c.fail(4, "version", "unsupported version {} (expected 2 or 3)", f.version_);

@@ -22,6 +22,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "formats/gguf_value.h"
+#include "formats/mapped_file.h"
 
 namespace loom::formats {
 
@@ -89,8 +90,8 @@ struct TensorInfo {
 
 class GgufFile {
 public:
-    // Map and validate a file.
-    static Result<GgufFile> open(const std::string& path);
+    // Map (or read, see LoadMode) and validate a file.
+    static Result<GgufFile> open(const std::string& path, LoadMode mode = LoadMode::map);
     // Validate bytes already in memory (tests, fuzzing); `source` names them in messages.
     static Result<GgufFile> parse(std::vector<uint8_t> bytes, std::string source);
 

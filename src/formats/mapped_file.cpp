@@ -1,4 +1,5 @@
-// mmap of a whole file, read-only and private; the fd is closed right after mapping.
+// Whole-file views: a read-only private mapping, optionally pre-populated, or a copy in anonymous
+// memory backed by transparent huge pages. The fd is closed as soon as the bytes are reachable.
 #include "formats/mapped_file.h"
 
 #include <fcntl.h>
@@ -11,51 +12,87 @@
 #include <utility>
 
 namespace loom::formats {
+namespace {
 
-Result<MappedFile> MappedFile::open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Error::io("{}: cannot open: {}", path, std::strerror(errno));
+constexpr size_t kHugePage = size_t(2) << 20;
+
+struct Fd {
+    int fd;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// Reads the whole file into `dst` (pread loop: handles short reads and EINTR).
+Status read_all(int fd, uint8_t* dst, size_t size, const std::string& path) {
+    size_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::pread(fd, dst + done, size - done, off_t(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::io("{}: read failed at byte {}: {}", path, done, std::strerror(errno));
+        if (n == 0) return Error::io("{}: file shrank while reading (got {} of {} bytes)", path, done, size);
+        done += size_t(n);
+    }
+    return Ok{};
+}
+
+}  // namespace
+
+Result<MappedFile> MappedFile::open(const std::string& path, LoadMode mode) {
+    Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (f.fd < 0) return Error::io("{}: cannot open: {}", path, std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        const int e = errno;
-        ::close(fd);
-        return Error::io("{}: cannot stat: {}", path, std::strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        return Error::io("{}: not a regular file", path);
-    }
+    if (::fstat(f.fd, &st) != 0) return Error::io("{}: cannot stat: {}", path, std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return Error::io("{}: not a regular file", path);
+
     MappedFile m;
     m.path_ = path;
+    m.mode_ = mode;
     m.size_ = static_cast<size_t>(st.st_size);
-    if (m.size_ > 0) {
-        void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            const int e = errno;
-            ::close(fd);
-            return Error::io("{}: cannot map {} bytes: {}", path, m.size_, std::strerror(e));
-        }
+    if (m.size_ == 0) return m;
+
+    if (mode == LoadMode::read) {
+        // Round up to whole huge pages so the kernel can back all of it with 2 MiB pages.
+        m.mapped_size_ = (m.size_ + kHugePage - 1) / kHugePage * kHugePage;
+        void* p = ::mmap(nullptr, m.mapped_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return Error::io("{}: cannot allocate {} bytes: {}", path, m.mapped_size_, std::strerror(errno));
+        ::madvise(p, m.mapped_size_, MADV_HUGEPAGE);  // advisory: ignored where THP is off
         m.data_ = static_cast<const uint8_t*>(p);
+        if (Status s = read_all(f.fd, static_cast<uint8_t*>(p), m.size_, path); !s.ok()) return std::move(s).error();
+        ::mprotect(p, m.mapped_size_, PROT_READ);
+        return m;
     }
-    ::close(fd);
+
+    const int flags = MAP_PRIVATE | (mode == LoadMode::populate ? MAP_POPULATE : 0);
+    void* p = ::mmap(nullptr, m.size_, PROT_READ, flags, f.fd, 0);
+    if (p == MAP_FAILED) return Error::io("{}: cannot map {} bytes: {}", path, m.size_, std::strerror(errno));
+    m.mapped_size_ = m.size_;
+    m.data_ = static_cast<const uint8_t*>(p);
+    if (mode == LoadMode::populate) ::madvise(p, m.size_, MADV_WILLNEED);
     return m;
 }
 
 MappedFile::MappedFile(MappedFile&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), path_(std::move(o.path_)) {}
+    : data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      mapped_size_(std::exchange(o.mapped_size_, 0)),
+      path_(std::move(o.path_)),
+      mode_(o.mode_) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
     if (this != &o) {
-        if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+        if (data_) ::munmap(const_cast<uint8_t*>(data_), mapped_size_);
         data_ = std::exchange(o.data_, nullptr);
         size_ = std::exchange(o.size_, 0);
+        mapped_size_ = std::exchange(o.mapped_size_, 0);
         path_ = std::move(o.path_);
+        mode_ = o.mode_;
     }
     return *this;
 }
 
 MappedFile::~MappedFile() {
-    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (data_) ::munmap(const_cast<uint8_t*>(data_), mapped_size_);
 }
 
 }  // namespace loom::formats

@@ -11,10 +11,19 @@
 
 namespace loom::formats {
 
-// Owns one read-only mapping; movable, not copyable. Thread-safe to read from many threads.
+// How the bytes reach memory. Weight-streaming decode is bound by memory bandwidth, and the way pages
+// are backed matters: a file mapping uses 4 KiB page-cache pages (TLB misses on every new page), while
+// a private anonymous copy can use transparent huge pages. Benchmarks compare these (loom bench).
+enum class LoadMode : uint8_t {
+    map,       // mmap the file (lazy: pages fault in on first touch)
+    populate,  // mmap with MAP_POPULATE and MADV_WILLNEED: every page resident before first use
+    read,      // read into anonymous memory advised MADV_HUGEPAGE (a copy: RSS grows by the file size)
+};
+
+// Owns one read-only view of a whole file; movable, not copyable. Thread-safe to read from many threads.
 class MappedFile {
 public:
-    static Result<MappedFile> open(const std::string& path);
+    static Result<MappedFile> open(const std::string& path, LoadMode mode = LoadMode::map);
     MappedFile(MappedFile&& o) noexcept;
     MappedFile& operator=(MappedFile&& o) noexcept;
     MappedFile(const MappedFile&) = delete;
@@ -25,12 +34,15 @@ public:
     size_t size() const { return size_; }
     std::span<const uint8_t> bytes() const { return {data_, size_}; }
     const std::string& path() const { return path_; }
+    LoadMode mode() const { return mode_; }
 
 private:
     MappedFile() = default;
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
+    size_t mapped_size_ = 0;  // bytes to unmap (rounded up for the anonymous copy)
     std::string path_;
+    LoadMode mode_ = LoadMode::map;
 };
 
 }  // namespace loom::formats

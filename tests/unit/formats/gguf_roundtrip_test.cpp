@@ -135,6 +135,34 @@ TEST(GgufRoundTrip, FileOnDiskViaMmap) {
     std::remove(path.c_str());
 }
 
+TEST(GgufRoundTrip, EveryLoadModeSeesTheSameBytes) {
+    const GgufWriter w = every_type_writer(64);
+    const std::string path = ::testing::TempDir() + "loom_loadmodes.gguf";
+    ASSERT_TRUE(w.write(path).ok());
+    auto mapped = GgufFile::open(path, LoadMode::map);
+    ASSERT_TRUE(mapped.ok()) << mapped.error().message();
+    for (LoadMode mode : {LoadMode::populate, LoadMode::read}) {
+        auto f = GgufFile::open(path, mode);
+        ASSERT_TRUE(f.ok()) << f.error().message();
+        ASSERT_EQ(f->tensors().size(), mapped->tensors().size());
+        for (size_t i = 0; i < f->tensors().size(); ++i) {
+            const TensorInfo& a = f->tensors()[i];
+            const TensorInfo& b = mapped->tensors()[i];
+            ASSERT_EQ(a.bytes, b.bytes);
+            EXPECT_EQ(0, std::memcmp(a.data, b.data, a.bytes)) << a.name;
+        }
+        EXPECT_EQ(*f->get_string("t.string"), "h\xc3\xa9llo");
+    }
+    std::remove(path.c_str());
+}
+
+TEST(GgufRoundTrip, MissingFileIsAnIoError) {
+    auto f = GgufFile::open("/nonexistent/dir/model.gguf");
+    ASSERT_FALSE(f.ok());
+    EXPECT_EQ(f.error().code(), ErrorCode::io);
+    EXPECT_NE(f.error().message().find("/nonexistent/dir/model.gguf: cannot open"), std::string::npos);
+}
+
 TEST(GgufRoundTrip, EmptyFileHasNoTensorsAndNoPadding) {
     GgufWriter w;
     auto bytes = w.to_bytes();
