@@ -1,0 +1,39 @@
+// Scalar reference conversions between f32 and every storage type loom reads: the oracle that fast
+// dequantize/quantize kernels are tested against, and what loaders use to widen weights.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace loom::kernels::ref {
+
+// Decodes n values of type t from src into dst.
+// Types: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q8_1, q2_k, q3_k, q4_k, q5_k, q6_k, q8_k, iq4_nl,
+// iq4_xs. Any other type returns Error::unsupported naming it.
+// Bit-exact with ggml's reference dequantizers (each product and sum rounded to f32 in ggml's order).
+// PRECONDITIONS: n >= 0 and a multiple of t's block size (asserted); src holds row_bytes(t, n) bytes at any
+// alignment; dst holds n floats and does not overlap src.
+Status dequantize_row(DType t, const void* src, float* dst, int64_t n);
+
+// n_rows contiguous rows of row_len values each (row r starts at byte r * row_bytes(t, row_len)).
+// PRECONDITIONS: as dequantize_row, with row_len a multiple of the block size.
+Status dequantize(DType t, const void* src, float* dst, int64_t n_rows, int64_t row_len);
+
+// Whether quantize_row supports t: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q8_1, q2_k, q3_k, q4_k,
+// q5_k, q6_k, q8_k, iq4_nl, iq4_xs.
+bool can_quantize(DType t);
+
+// Encodes n values from src as type t into dst (row_bytes(t, n) bytes, any alignment).
+// - f16, bf16: round to nearest even (core/half.h).
+// - q8_0, q8_1, q8_k: bit-exact with ggml's reference quantizers, because these quantize activations and a
+//   matmul must see the same integers llama.cpp does.
+// - q4_0, q4_1, q5_0, q5_1: ggml's reference rule (bit-exact with ggml and the gguf Python package).
+// - q2_k … q6_k, iq4_nl, iq4_xs: loom's own least-squares scale/min fitter; valid blocks of the format, not
+//   bit-identical to llama-quantize's output. Unweighted (no importance matrix).
+// Types without a quantizer return Error::unsupported.
+// PRECONDITIONS: n >= 0 and a multiple of t's block size (asserted); src values are finite.
+Status quantize_row(DType t, const float* src, void* dst, int64_t n);
+
+}  // namespace loom::kernels::ref
