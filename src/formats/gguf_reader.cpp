@@ -343,7 +343,7 @@ Result<GgufFile> GgufFile::parse_view(std::shared_ptr<const void> owner, const u
         const uint64_t a = f.alignment_;
         f.data_offset_ = (c.pos() + a - 1) / a * a;  // pos <= size < 2^63, no overflow
         if (f.data_offset_ > size)
-            return c.fail(c.pos(), "tensor data", "data starts at {:#x}, past the end of the file ({:#x})", f.data_offset_,
+            return c.fail(c.pos(), "tensor data", "data starts at {:#x}, past end of file ({:#x})", f.data_offset_,
                           size);
     }
 
