@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# scripts/run.sh [ARGS...]: set up, build release, and run loom's main job on the default model.
+# Until generation exists, that job is `loom inspect` (ARGS are passed on, e.g. --json).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+# Quiet unless the build fails: then its whole log goes to stderr.
+mkdir -p build
+if ! bash scripts/build.sh release loom_cli >build/run-build.log 2>&1; then
+  cat build/run-build.log >&2
+  printf 'run: error: the build failed (log above, also in build/run-build.log)\n' >&2
+  exit 1
+fi
+exec build/release/loom inspect "$@"
