@@ -135,6 +135,12 @@ struct SoftmaxArgs {
 // Slot j is visible to query i iff kv_pos[j] >= 0, and (not causal or kv_pos[j] <= q_pos[i]), and
 // (window == 0 or q_pos[i] − kv_pos[j] < window). out[i, h] = Σ_j softmax_j(score) · v[j, g(h)].
 // A query that sees no slot gets zeros. Memory does not grow with n_kv (streaming softmax).
+// Numerics (as llama.cpp's CPU flash attention, ggml-cpu/ops.cpp): when k is f16, each q row is rounded
+// to f16 before the dot products (Q is converted to K's dot type); softcap(s) = cap · tanh(s / cap) is
+// applied to the scaled score before masking; the softmax and the weighted V sum are f32 or wider.
+// Empty slots (kv_pos < 0) are never read, so their K/V rows may hold anything. Rows (the last dim)
+// must be contiguous; outer dims may have any strides (views into a larger cache). d_v may differ
+// from d_head (MLA). out must not alias q, k or v.
 struct AttentionArgs {
     TensorView q;       // [n_tok, n_head, d_head] f32
     TensorView k;       // [n_kv, n_head_kv, d_head] f16 or f32
@@ -202,7 +208,8 @@ struct TopKArgs {
 
 // Causal depthwise conv1d with carried state (one sequence):
 // window_c = [state[0..K−2, c], x[t, c]]; y[t, c] = Σ_i w[c, i] · window_c[i]; state keeps the last K−1
-// raw inputs.
+// raw inputs. K >= 2; the sum runs over the taps in order (oldest first) in f32, as ggml's ssm_conv.
+// y must not alias x.
 struct Conv1dArgs {
     TensorView x;      // [n_tok, n_ch] f32
     TensorView w;      // [n_ch, K] f32
@@ -214,6 +221,8 @@ struct Conv1dArgs {
 //   S_j ← exp(g[t, j]) · S_j;  δ = β[t, j] · (v[t, j] − S_j k[t, i]);  S_j ← S_j + δ k[t, i]ᵀ;
 //   out[t, j] = S_j (q[t, i] · scale)
 // S_j is [d_v, d_k]: for each value index a contiguous run of d_k key entries (llama.cpp's layout).
+// The scale multiplies the dot product S_j q (ggml's gated_delta_net order), and n_hv % n_hk == 0.
+// State is f32 and dense; out must not alias the inputs.
 struct DeltaNetArgs {
     TensorView q;      // [n_tok, n_hk, d_k] f32 (already L2-normalised by the caller)
     TensorView k;      // [n_tok, n_hk, d_k] f32

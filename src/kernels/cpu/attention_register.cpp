@@ -1,6 +1,21 @@
-// Placeholder until the attention family lands: registers nothing, so the table reports it unsupported.
+// Registers the attention family (attention, conv1d, delta_net) at the widest variant this CPU runs.
+#include "kernels/cpu/attention_kernels.h"
 #include "kernels/cpu/register.h"
 
 namespace loom::kernels::cpu {
-void register_attention(OpTable&, const CpuFeatures&) {}
+
+namespace {
+Status attention_portable(const AttentionArgs& a, Stream& s) { return attention_with(a, s, attention_micro_portable()); }
+Status attention_avx2(const AttentionArgs& a, Stream& s) { return attention_with(a, s, attention_micro_avx2()); }
+Status delta_net_portable(const DeltaNetArgs& a, Stream& s) { return delta_net_with(a, s, delta_net_micro_portable()); }
+Status delta_net_avx2(const DeltaNetArgs& a, Stream& s) { return delta_net_with(a, s, delta_net_micro_avx2()); }
+}  // namespace
+
+void register_attention(OpTable& t, const CpuFeatures& f) {
+    const bool avx2 = f.avx2_kernels();
+    t.attention = avx2 ? attention_avx2 : attention_portable;
+    t.conv1d = conv1d;  // channel loops the compiler vectorises at the baseline ISA; memory-bound
+    t.delta_net = avx2 ? delta_net_avx2 : delta_net_portable;
+}
+
 }  // namespace loom::kernels::cpu

@@ -1,6 +1,24 @@
-// Placeholder until the matmul family lands: registers nothing, so the table reports it unsupported.
+// Registers the matmul family (matmul, matmul_id, get_rows) at the widest variant this CPU supports.
+#include "kernels/cpu/matmul_kernels.h"
 #include "kernels/cpu/register.h"
 
 namespace loom::kernels::cpu {
-void register_matmul(OpTable&, const CpuFeatures&) {}
+namespace {
+
+const MatmulKernels* g_kernels = nullptr;  // set once by register_matmul, before any op runs
+
+Status matmul_op(const MatmulArgs& a, Stream& s) { return matmul_with(*g_kernels, a, s); }
+Status matmul_id_op(const MatmulIdArgs& a, Stream& s) { return matmul_id_with(*g_kernels, a, s); }
+Status get_rows_op(const GetRowsArgs& a, Stream& s) { return get_rows_with(*g_kernels, a, s); }
+
+}  // namespace
+
+void register_matmul(OpTable& t, const CpuFeatures& f) {
+    const MatmulKernels* avx2 = f.avx2_kernels() ? avx2_matmul_kernels() : nullptr;
+    g_kernels = avx2 ? avx2 : &portable_matmul_kernels();
+    t.matmul = matmul_op;
+    t.matmul_id = matmul_id_op;
+    t.get_rows = get_rows_op;
+}
+
 }  // namespace loom::kernels::cpu

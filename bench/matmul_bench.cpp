@@ -1,0 +1,240 @@
+// Matmul throughput: matvec (1 token, GB/s of weight bytes) and matmul (512 tokens, GFLOP/s = 2·n_out·n_in·n_tok
+// per second) for the weight types of issue #3, reference and fast CPU side by side, plus this machine's read
+// bandwidth measured in the same run (2 threads, AVX2 loads over 1 GiB), so every matvec figure is also a
+// fraction of the limit ("%bw").
+//
+//   cmake --build build/mm --target matmul_bench && build/mm/bench/matmul_bench --benchmark_min_time=0.5
+//
+// Shapes are n_in × n_out as in the issue: w is [n_out, n_in]. Matvec cycles through enough copies of the
+// weights (>= 96 MiB) that every call reads them from DRAM, as decode does; matmul reuses one copy.
+// Weights are random bytes with sane f16 scales (values do not matter for speed; quantizing 65M values with the
+// reference fitters would take minutes). The fast path runs on the process-wide pool (all cores).
+//
+// Two clocks: the "Time" column and the plain counters use wall time; the *_cpu counters divide the same work by
+// the process CPU time per thread (CPU time / threads), which is what the figures would be on an idle machine
+// when other processes share the cores (our threads' CPU time does not grow while they are descheduled).
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+
+#include <chrono>
+#include <ctime>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "kernels/ref/ref_ops.h"
+#include "kernels/registry.h"
+
+namespace loom::kernels {
+namespace {
+
+double g_read_gbs = 0;      // set by the bandwidth benchmark, which runs first (wall clock)
+double g_read_gbs_cpu = 0;  // the same over CPU time per thread
+
+using Clock = std::chrono::steady_clock;
+
+double process_cpu_seconds() {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// ---- memory read bandwidth -------------------------------------------------------------------------------------
+
+__attribute__((target("avx2"))) int64_t read_all(const uint8_t* p, size_t n) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i + 128 <= n; i += 128) {
+        a0 = _mm256_add_epi64(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+        a1 = _mm256_add_epi64(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+        a2 = _mm256_add_epi64(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+        a3 = _mm256_add_epi64(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+    }
+    const __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+    return _mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) + _mm256_extract_epi64(s, 3);
+}
+
+void BM_ReadBandwidth(benchmark::State& state) {
+    if (!cpu_features().avx2) {
+        state.SkipWithError("no AVX2");
+        return;
+    }
+    const size_t n = size_t(1) << 30;
+    auto* buf = static_cast<uint8_t*>(std::aligned_alloc(64, n));
+    std::memset(buf, 1, n);
+    ThreadPool& pool = global_thread_pool();
+    const int nt = pool.size();
+    double secs = 0, cpu = 0;
+    std::vector<int64_t> sums(size_t(nt), 0);
+    for (auto _ : state) {
+        const double c0 = process_cpu_seconds();
+        const auto t0 = Clock::now();
+        pool.run(nt, [&](int64_t t, int) { sums[size_t(t)] = read_all(buf + n / nt * t, n / nt); });
+        const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+        cpu += process_cpu_seconds() - c0;
+        state.SetIterationTime(s);
+        secs += s;
+        benchmark::DoNotOptimize(sums.data());
+    }
+    std::free(buf);
+    g_read_gbs = double(n) * double(state.iterations()) / secs / 1e9;
+    g_read_gbs_cpu = double(n) * double(state.iterations()) / (cpu / nt) / 1e9;
+    state.SetLabel(cpu_features().describe());
+    state.counters["GB/s"] = g_read_gbs;
+    state.counters["GB/s_cpu"] = g_read_gbs_cpu;
+    state.counters["threads"] = nt;
+}
+
+// ---- weights ---------------------------------------------------------------------------------------------------
+
+// Random bytes, with every f16 scale field set to a small normal value (and f16/bf16 weights kept finite).
+std::vector<uint8_t> random_weights(DType t, int64_t n_out, int64_t n_in, uint32_t seed) {
+    const int64_t bytes = row_bytes(t, n_in) * n_out;
+    std::vector<uint8_t> w(static_cast<size_t>(bytes));
+    std::mt19937_64 rng(seed);
+    for (size_t i = 0; i + 8 <= w.size(); i += 8) {
+        const uint64_t v = rng();
+        std::memcpy(&w[i], &v, 8);
+    }
+    auto set_u16 = [&](int64_t off, uint16_t v) { std::memcpy(&w[size_t(off)], &v, 2); };
+    const int64_t bb = info(t).block_bytes, nblocks = bytes / bb;
+    for (int64_t b = 0; b < nblocks; ++b) {
+        const int64_t o = b * bb;
+        switch (t) {
+        case DType::f16: {
+            uint16_t h;
+            std::memcpy(&h, &w[size_t(o)], 2);
+            set_u16(o, uint16_t((h & 0x83ff) | 0x3800));
+            break;
+        }
+        case DType::bf16: {
+            uint16_t h;
+            std::memcpy(&h, &w[size_t(o)], 2);
+            set_u16(o, uint16_t((h & 0x807f) | 0x3c00));
+            break;
+        }
+        case DType::q4_0: case DType::q8_0: set_u16(o, 0x2400); break;
+        case DType::q4_k: case DType::q5_k: set_u16(o, 0x2400), set_u16(o + 2, 0x2000); break;
+        case DType::q6_k: set_u16(o + 208, 0x2400); break;
+        default: break;
+        }
+    }
+    return w;
+}
+
+// The weights of the current shape, with enough copies for cold reads; rebuilt when the shape changes.
+struct WeightSet {
+    DType type;
+    int64_t n_out, n_in;
+    std::vector<std::vector<uint8_t>> copies;
+};
+
+const WeightSet& weights(DType t, int64_t n_out, int64_t n_in, bool cold) {
+    static std::unique_ptr<WeightSet> cur;
+    const int64_t bytes = row_bytes(t, n_in) * n_out;
+    const size_t want = cold ? size_t(std::max<int64_t>(1, (int64_t(96) << 20) / bytes + 1)) : 1;
+    if (!cur || cur->type != t || cur->n_out != n_out || cur->n_in != n_in || cur->copies.size() < want) {
+        cur = std::make_unique<WeightSet>(WeightSet{t, n_out, n_in, {}});
+        for (size_t c = 0; c < want; ++c) cur->copies.push_back(random_weights(t, n_out, n_in, uint32_t(c + 1)));
+    }
+    return *cur;
+}
+
+// ---- matvec and matmul -----------------------------------------------------------------------------------------
+
+void BM_Matmul(benchmark::State& state, Backend backend, DType t, int64_t n_in, int64_t n_out, int64_t n_tok) {
+    const OpTable* ops = op_table(backend);
+    const bool matvec = n_tok == 1;
+    const WeightSet& ws = weights(t, n_out, n_in, matvec);
+    std::vector<float> x(static_cast<size_t>(n_tok * n_in)), y(static_cast<size_t>(n_tok * n_out));
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist(0.f, 1.f);
+    for (auto& v : x) v = dist(rng);
+    Stream s;
+    s.backend = backend;
+    s.pool = backend == Backend::cpu ? &global_thread_pool() : nullptr;
+    MatmulArgs a;
+    a.x = TensorView::dense(x.data(), DType::f32, {n_tok, n_in});
+    a.y = TensorView::dense(y.data(), DType::f32, {n_tok, n_out});
+    double secs = 0, cpu = 0;
+    size_t copy = 0;
+    const int nt = s.n_threads();
+    state.SetLabel(backend == Backend::cpu ? op_table(Backend::cpu)->variant : "ref");
+    for (auto _ : state) {
+        a.w = TensorView::dense(ws.copies[copy].data(), t, {n_out, n_in});
+        copy = (copy + 1) % ws.copies.size();
+        const double c0 = process_cpu_seconds();
+        const auto t0 = Clock::now();
+        const Status st = ops->matmul(a, s);
+        const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+        cpu += process_cpu_seconds() - c0;
+        if (!st.ok()) {
+            state.SkipWithError(st.error().message().c_str());
+            return;
+        }
+        state.SetIterationTime(sec);
+        secs += sec;
+        benchmark::DoNotOptimize(y.data());
+    }
+    const double it = double(state.iterations());
+    const double wbytes = double(row_bytes(t, n_in) * n_out), flops = 2.0 * double(n_out) * double(n_in) * double(n_tok);
+    const double cpu_secs = cpu / nt;
+    if (matvec) {
+        state.counters["GB/s"] = wbytes * it / secs / 1e9;
+        state.counters["GB/s_cpu"] = wbytes * it / cpu_secs / 1e9;
+        if (g_read_gbs > 0) state.counters["%bw"] = 100.0 * wbytes * it / secs / 1e9 / g_read_gbs;
+        if (g_read_gbs_cpu > 0) state.counters["%bw_cpu"] = 100.0 * wbytes * it / cpu_secs / 1e9 / g_read_gbs_cpu;
+    }
+    state.counters["GFLOP/s"] = flops * it / secs / 1e9;
+    state.counters["GFLOP/s_cpu"] = flops * it / cpu_secs / 1e9;
+}
+
+struct Shape {
+    int64_t n_in, n_out;
+};
+
+void register_all() {
+    benchmark::RegisterBenchmark("read_bandwidth/1GiB", BM_ReadBandwidth)->UseManualTime()->Unit(benchmark::kMillisecond);
+    const DType types[] = {DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k};
+    const Shape shapes[] = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {2048, 32000}};
+    for (DType t : types) {
+        for (const Shape& sh : shapes) {
+            const std::string dims = std::to_string(sh.n_in) + "x" + std::to_string(sh.n_out);
+            const std::string tn(name(t));
+            benchmark::RegisterBenchmark(("matvec/cpu/" + tn + "/" + dims).c_str(), BM_Matmul, Backend::cpu, t, sh.n_in,
+                                         sh.n_out, int64_t(1))
+                ->UseManualTime()
+                ->Unit(benchmark::kMicrosecond);
+            // The reference is slow: only the smallest shape, side by side.
+            if (sh.n_in == 2048 && sh.n_out == 2048)
+                benchmark::RegisterBenchmark(("matvec/ref/" + tn + "/" + dims).c_str(), BM_Matmul, Backend::ref, t,
+                                             sh.n_in, sh.n_out, int64_t(1))
+                    ->UseManualTime()
+                    ->Unit(benchmark::kMicrosecond);
+        }
+        for (const Shape& sh : shapes) {
+            const std::string dims = std::to_string(sh.n_in) + "x" + std::to_string(sh.n_out);
+            const std::string tn(name(t));
+            benchmark::RegisterBenchmark(("matmul512/cpu/" + tn + "/" + dims).c_str(), BM_Matmul, Backend::cpu, t,
+                                         sh.n_in, sh.n_out, int64_t(512))
+                ->UseManualTime()
+                ->Unit(benchmark::kMillisecond);
+        }
+        if (t == DType::q4_0 || t == DType::q4_k)
+            benchmark::RegisterBenchmark(("matmul512/ref/" + std::string(name(t)) + "/2048x2048").c_str(), BM_Matmul,
+                                         Backend::ref, t, int64_t(2048), int64_t(2048), int64_t(512))
+                ->UseManualTime()
+                ->Iterations(1)
+                ->Unit(benchmark::kMillisecond);
+    }
+}
+
+// Registered at start-up (the binary links benchmark_main), in this order: the bandwidth figure comes first.
+const bool kRegistered = (register_all(), true);
+
+}  // namespace
+}  // namespace loom::kernels

@@ -1,0 +1,115 @@
+// Internal to the CPU matmul family: the contract between the threaded driver (cpu/matmul.cpp) and the
+// per-ISA kernels (cpu/matmul_portable.cpp, x86/avx2/*.cpp). Tests use it to run every variant directly.
+//
+// A variant supplies, per weight type, an activation packer and a tile kernel. The packer turns one f32
+// activation row into the kernel's own layout (the paired integers of formats §2.5, laid out for loads: the
+// fast layouts are NOT the GGUF block structs, only the same integers and scales). The tile kernel computes a
+// rectangle of outputs from whole rows of weights and packed activations.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "kernels/ops.h"
+
+namespace loom::kernels::cpu {
+
+// y_rows[t][y_col + o] (=|+=) Σ_{k0 <= i < k1} w[o, i]·a[t, i] for o in [0, n_out), t in [0, n_tok).
+// The partial range [k0, k1) lets the driver block long rows for cache (both multiples of the kernel's k_step).
+struct GemmTile {
+    const uint8_t* w;       // weight row o starts at w + o * w_stride (bytes): n_in values in the weight type
+    int64_t w_stride;
+    const uint8_t* a;       // packed activation row t starts at a + t * a_stride (bytes)
+    int64_t a_stride;
+    float* const* y_rows;   // output row of token t
+    int64_t y_col;          // first output column of this tile
+    int64_t n_out;
+    int64_t n_tok;
+    int64_t n_in;           // full row length (the packed layouts depend on it)
+    int64_t k0, k1;
+    bool accumulate;        // add to y instead of storing
+};
+
+// How one weight type is computed by one variant.
+struct TypeKernels {
+    DType weight = DType::f32;
+    // Bytes of one packed activation row of n_in values (the driver rounds rows up to 64 bytes).
+    int64_t (*act_row_bytes)(int64_t n_in) = nullptr;
+    // Packs one f32 row of n_in values. PRECONDITION: dst is 64-byte aligned.
+    void (*pack_act)(const float* x, uint8_t* dst, int64_t n_in) = nullptr;
+    // Computes one tile; any n_out >= 1 and n_tok >= 1.
+    void (*gemm)(const GemmTile& t) = nullptr;
+    // k ranges are multiples of k_step; k_panel > 0 asks the driver to split rows into panels of that many
+    // values (f32 kernels, whose activations are 4 bytes a value), 0 = whole rows.
+    int64_t k_step = 0;
+    int64_t k_panel = 0;
+    const char* label = "";  // e.g. "q4_0 avx2"
+
+    // The f32 prefill path (optional; see MatmulKernels::sgemm). pack_f32 writes the paired activation decoded
+    // back to f32 (the same values the integer path multiplies, times their scales); dequant_f32 decodes the
+    // weight values [k0, k1) of one row (whole blocks). dequant_f32 == nullptr: the driver uses the reference
+    // dequantizer (f32 weights are read in place).
+    void (*pack_f32)(const float* x, float* dst, int64_t n_in) = nullptr;
+    void (*dequant_f32)(const uint8_t* row, int64_t k0, int64_t k1, float* dst) = nullptr;
+    // The integer tiles are faster than the f32 path at every size (4- and 5-bit legacy codes on Zen 1): the
+    // driver keeps them for prefill too.
+    bool int_prefill = false;
+};
+
+// One call of the f32 prefill GEMM: C[r][t] (+)= Σ_{k < kc} W[r][k]·A[t][k] for r < n_rows and 16·n_blocks tokens.
+struct SgemmPanel {
+    const float* w;          // row r at w + r * w_stride (floats), kc values
+    int64_t w_stride;
+    const float* a;          // token block b at a + b * a_block_stride: [kc][16] floats, 32-byte aligned
+    int64_t a_block_stride;
+    int64_t n_blocks;
+    float* c;                // row r at c + r * c_stride: 16 * n_blocks floats
+    int64_t c_stride;
+    int64_t n_rows;
+    int64_t kc;
+    bool accumulate;
+};
+
+// One variant's table. Types not listed fall back to f32 (dequantize rows, then `f32_kernels`).
+struct MatmulKernels {
+    const char* name = "";           // "portable", "avx2"
+    const TypeKernels* types = nullptr;
+    int n_types = 0;
+    TypeKernels f32;                 // f32 weights × f32 activations (also used after dequantizing)
+
+    // The f32 prefill path, used for jobs of at least `sgemm_min_tokens` tokens when the type has pack_f32
+    // (nullptr: the variant has none). interleave16 writes rows[0..n) (n <= 16, the rest zero) as [n_in][16].
+    void (*sgemm)(const SgemmPanel& p) = nullptr;
+    void (*interleave16)(const float* const* rows, int n, int64_t n_in, float* dst) = nullptr;
+    int64_t sgemm_min_tokens = 0;
+
+    const TypeKernels* find(DType w) const {
+        for (int i = 0; i < n_types; ++i)
+            if (types[i].weight == w) return &types[i];
+        return nullptr;
+    }
+};
+
+// The variants. portable covers every type (scalar, ref dot products); avx2 is portable with the AVX2 kernels
+// swapped in, nullptr when not built for x86-64. Use avx2 only if cpu_features().avx2_kernels().
+const MatmulKernels& portable_matmul_kernels();
+const MatmulKernels* avx2_matmul_kernels();
+
+// What the AVX2 translation units provide (x86/avx2/matmul_avx2.cpp): only their own kernels, so that no
+// code compiled with AVX2 flags is shared with the portable path (an inline function instantiated in both
+// could be resolved by the linker to the AVX2 copy).
+struct Avx2Kernels {
+    const TypeKernels* types;
+    int n_types;
+    const TypeKernels* f32;
+    void (*sgemm)(const SgemmPanel& p);
+    void (*interleave16)(const float* const* rows, int n, int64_t n_in, float* dst);
+};
+Avx2Kernels avx2_fast_kernels();
+
+// The ops on an explicit variant (matmul_register.cpp binds the widest one into the op table).
+Status matmul_with(const MatmulKernels& k, const MatmulArgs& a, Stream& s);
+Status matmul_id_with(const MatmulKernels& k, const MatmulIdArgs& a, Stream& s);
+Status get_rows_with(const MatmulKernels& k, const GetRowsArgs& a, Stream& s);
+
+}  // namespace loom::kernels::cpu
