@@ -8,7 +8,7 @@ cd "$ROOT"
 
 # Tests of code that reads untrusted bytes (GGUF parsing, dequantization, half floats, inspect's printing
 # of file strings), run under ASan + UBSan.
-SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect'
+SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|Attention|Recurrent'
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 

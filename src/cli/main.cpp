@@ -3,12 +3,14 @@
 #include <fmt/core.h>
 
 #include "cli/inspect.h"
+#include "cli/synth.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"loom: an LLM inference engine"};
     app.set_version_flag("--version", fmt::format("loom {} ({})", LOOM_VERSION, LOOM_GIT_REV));
     app.require_subcommand(1);
     loom::cli::add_inspect_command(app);
+    loom::cli::add_synth_command(app);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }
