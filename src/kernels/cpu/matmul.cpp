@@ -1,6 +1,7 @@
 // The threaded matmul driver: packs activations once per call into Stream scratch, then splits the outputs
-// into tasks over the pool. Decode-sized calls (a few tokens) split output rows only; prefill-sized calls tile
-// (rows × tokens) so that each weight row loaded is reused across a chunk of tokens held in L2.
+// into tasks over the pool. Decode-sized jobs (a few tokens) split output rows only; prefill-sized jobs tile
+// (rows × tokens) so that each weight row loaded is reused across a chunk of tokens held in L2, on the integer
+// tiles or on the f32 GEMM (see run_jobs).
 #include <algorithm>
 #include <cstring>
 #include <span>

@@ -1,10 +1,14 @@
 // Internal to the CPU matmul family: the contract between the threaded driver (cpu/matmul.cpp) and the
 // per-ISA kernels (cpu/matmul_portable.cpp, x86/avx2/*.cpp). Tests use it to run every variant directly.
 //
-// A variant supplies, per weight type, an activation packer and a tile kernel. The packer turns one f32
-// activation row into the kernel's own layout (the paired integers of formats §2.5, laid out for loads: the
-// fast layouts are NOT the GGUF block structs, only the same integers and scales). The tile kernel computes a
-// rectangle of outputs from whole rows of weights and packed activations.
+// Two paths, both on the paired activations (formats §2.1: quantized exactly as ref::quantize_row does):
+// - the integer path: per weight type an activation packer and a tile kernel. The packer turns one f32 row into
+//   the kernel's own layout (the same integers and scales as the GGUF block structs, laid out for aligned
+//   loads); the tile computes a rectangle of outputs with the per-block integer sums of formats §2.5. Decode
+//   always uses it; it is exact up to the order of f32 additions.
+// - the f32 path (optional, prefill-sized jobs): the paired activations decoded back to f32, the weights decoded
+//   to f32 per task, an f32 GEMM. Same operands, rounded per product instead of per block (relative differences
+//   ~1e-7 per product); used where it is faster (AVX2 on Zen 1 for 8-bit, K-quant and half weights).
 #pragma once
 
 #include <cstdint>
@@ -70,7 +74,8 @@ struct SgemmPanel {
     bool accumulate;
 };
 
-// One variant's table. Types not listed fall back to f32 (dequantize rows, then `f32_kernels`).
+// One variant's table. Types not listed (those without a paired dot, e.g. q8_k weights) and MatmulMode::f32 run
+// on `f32` after dequantizing the rows.
 struct MatmulKernels {
     const char* name = "";           // "portable", "avx2"
     const TypeKernels* types = nullptr;

@@ -1,10 +1,11 @@
 // AVX2 f32 GEMM for prefill: C[r][t] (+)= Σ_k W[r][k]·A[t][k] with W rows decoded to f32 (row-major) and A
 // token-interleaved in blocks of 16 ([k][16] per block), so that one broadcast weight feeds two 8-token FMAs.
 //
-// Why f32 and not the integer tiles for prefill: on Zen 1 a 256-bit vpmaddubsw + vpmaddwd pair costs 4 cycles
-// on the one integer-multiply pipe for 32 MACs, and the per-block scaling (convert, multiply, add) competes with
-// it (an FMA even borrows the convert pipe's register port), so the integer tiles reach ~6 cycles per 32 MACs.
-// Two FMA pipes do 32 MACs in 4 cycles with nothing else to do, and this kernel runs at ~95% of that.
+// Why an f32 path at all: on Zen 1 a 256-bit vpmaddubsw or vpmaddwd takes 2 cycles on the one integer-multiply
+// pipe, and the per-block scaling around them competes for the other pipes, so the integer tiles of 8-bit,
+// K-quant and half weights reach ~30 GFLOP/s a core, while two FMA pipes do 32 MACs in 4 cycles with nothing
+// else to do: this kernel runs at ~95% of that (~39 GFLOP/s a core at 2.45 GHz). The 4-bit legacy types fold
+// enough of their integer work to stay faster on the integer path (matmul_avx2_legacy.cpp).
 // The micro-kernel is 6 rows × 16 tokens: 12 accumulators, 2 activation vectors, 1 broadcast = 15 registers.
 #include <immintrin.h>
 
