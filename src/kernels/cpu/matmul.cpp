@@ -113,7 +113,8 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
     int64_t panel_bytes = 0, max_rows = 0, int_slots = 0;
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
         const Job& j = jobs[ji];
-        if (K.sgemm && pack_f32 && !tk->int_prefill && j.n_slots >= K.sgemm_min_tokens) {
+        const int64_t min_tokens = tk->sgemm_min_tokens != 0 ? tk->sgemm_min_tokens : K.sgemm_min_tokens;
+        if (K.sgemm && pack_f32 && min_tokens > 0 && j.n_slots >= min_tokens) {
             panel_at[ji] = panel_bytes;
             const int64_t n_blocks = ceil_div(j.n_slots, kTok);
             panel_bytes += n_blocks * n_in * kTok * 4;

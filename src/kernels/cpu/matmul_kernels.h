@@ -55,9 +55,9 @@ struct TypeKernels {
     // dequantizer (f32 weights are read in place).
     void (*pack_f32)(const float* x, float* dst, int64_t n_in) = nullptr;
     void (*dequant_f32)(const uint8_t* row, int64_t k0, int64_t k1, float* dst) = nullptr;
-    // The integer tiles are faster than the f32 path at every size (4- and 5-bit legacy codes on Zen 1): the
-    // driver keeps them for prefill too.
-    bool int_prefill = false;
+    // When this type switches to the f32 path: 0 = at MatmulKernels::sgemm_min_tokens, < 0 = never (the integer
+    // tiles are faster at every size: 4- and 5-bit legacy codes on Zen 1), > 0 = from that many tokens.
+    int64_t sgemm_min_tokens = 0;
 };
 
 // One call of the f32 prefill GEMM: C[r][t] (+)= Σ_{k < kc} W[r][k]·A[t][k] for r < n_rows and 16·n_blocks tokens.

@@ -77,9 +77,10 @@ struct PortableTable {
     }
 };
 
-// Jobs of at least this many tokens take the f32 prefill path (measured crossover on Zen 1: below it the
-// per-call decoding of the weights costs more than the faster f32 FMAs save).
-constexpr int64_t kSgemmMinTokens = 16;
+// Jobs of at least this many tokens take the f32 prefill path unless the type says otherwise (measured crossover
+// on Zen 1 for Q8_0, Q6_K and F16: below it the per-call decoding of the weights and the 16-token padding cost
+// more than the faster f32 FMAs save).
+constexpr int64_t kSgemmMinTokens = 32;
 
 // The AVX2 variant: the portable table with every type the AVX2 TUs implement swapped in.
 struct Avx2Table {

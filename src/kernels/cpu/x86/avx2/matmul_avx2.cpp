@@ -1,5 +1,7 @@
 // The AVX2 matmul kernel table: per weight type, the packer and tile of the integer path (decode-sized calls)
-// and the activation packer and weight decoder of the f32 path (prefill-sized calls). Types not listed here
+// and the activation packer and weight decoder of the f32 path (prefill-sized calls), and where the f32 path
+// takes over (measured on Zen 1, 2 threads: the 4-bit and 5-bit legacy types never, Q4_K from 64 tokens, the
+// rest from 32; see kernels/cpu/matmul_portable.cpp for the default). Types not listed here
 // (none at present) keep the portable entry (cpu/matmul_portable.cpp merges the two). Q2_K and Q3_K have no
 // AVX2 decoder: their f32 path decodes through ref::dequantize_row (slower, still threaded).
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
@@ -14,15 +16,15 @@ using namespace avx2;
 constexpr int64_t kFloatPanel = 1024;
 
 constexpr TypeKernels kTypes[] = {
-    {DType::q4_0, a8_row_bytes, pack_a8_q8_0, gemm_q4_0, 32, 0, "q4_0 avx2", pack_f32_q8_0, dequant_q4_0, true},
-    {DType::q4_1, a8_row_bytes, pack_a8_q8_1, gemm_q4_1, 32, 0, "q4_1 avx2", pack_f32_q8_0, dequant_q4_1, true},
-    {DType::q5_0, a8_row_bytes, pack_a8_q8_0, gemm_q5_0, 32, 0, "q5_0 avx2", pack_f32_q8_0, dequant_q5_0, true},
-    {DType::q5_1, a8_row_bytes, pack_a8_q8_1, gemm_q5_1, 32, 0, "q5_1 avx2", pack_f32_q8_0, dequant_q5_1, true},
+    {DType::q4_0, a8_row_bytes, pack_a8_q8_0, gemm_q4_0, 32, 0, "q4_0 avx2", pack_f32_q8_0, dequant_q4_0, -1},
+    {DType::q4_1, a8_row_bytes, pack_a8_q8_1, gemm_q4_1, 32, 0, "q4_1 avx2", pack_f32_q8_0, dequant_q4_1, -1},
+    {DType::q5_0, a8_row_bytes, pack_a8_q8_0, gemm_q5_0, 32, 0, "q5_0 avx2", pack_f32_q8_0, dequant_q5_0, -1},
+    {DType::q5_1, a8_row_bytes, pack_a8_q8_1, gemm_q5_1, 32, 0, "q5_1 avx2", pack_f32_q8_0, dequant_q5_1, -1},
     {DType::q8_0, a8_row_bytes, pack_a8_q8_0, gemm_q8_0, 32, 0, "q8_0 avx2", pack_f32_q8_0, dequant_q8_0},
     {DType::iq4_nl, a8_row_bytes, pack_a8_q8_0, gemm_iq4_nl, 32, 0, "iq4_nl avx2", pack_f32_q8_0, dequant_iq4_nl},
     {DType::q2_k, a8k_row_bytes, pack_a8k, gemm_q2_k, 256, 0, "q2_k avx2", pack_f32_q8_k, nullptr},
     {DType::q3_k, a8k_row_bytes, pack_a8k, gemm_q3_k, 256, 0, "q3_k avx2", pack_f32_q8_k, nullptr},
-    {DType::q4_k, a8k_row_bytes, pack_a8k, gemm_q4_k, 256, 0, "q4_k avx2", pack_f32_q8_k, dequant_q4_k},
+    {DType::q4_k, a8k_row_bytes, pack_a8k, gemm_q4_k, 256, 0, "q4_k avx2", pack_f32_q8_k, dequant_q4_k, 64},
     {DType::q5_k, a8k_row_bytes, pack_a8k, gemm_q5_k, 256, 0, "q5_k avx2", pack_f32_q8_k, dequant_q5_k},
     {DType::q6_k, a8k_row_bytes, pack_a8k, gemm_q6_k, 256, 0, "q6_k avx2", pack_f32_q8_k, dequant_q6_k},
     {DType::iq4_xs, a8k_row_bytes, pack_a8k, gemm_iq4_xs, 256, 0, "iq4_xs avx2", pack_f32_q8_k, dequant_iq4_xs},

@@ -277,8 +277,13 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
     __m128 acc[NR];
 #pragma GCC unroll 8
     for (int t = 0; t < NR; ++t) acc[t] = _mm_setzero_ps();
+    // The next 4-row group, fetched ahead at the pace this group is read (rows are too short for the hardware
+    // prefetcher to ramp up on each one when weights stream from DRAM).
+    const uint8_t* next = w + 4 * ws;
     for (int64_t b = b0; b < b1; ++b) {
         const uint8_t* wb = w + b * D::kBytes;
+        for (int l = 0; l < 4 * D::kBytes; l += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(next + (b - b0) * 4 * D::kBytes + l), _MM_HINT_T0);
         Prep p[4];
 #pragma GCC unroll 4
         for (int r = 0; r < 4; ++r) D::prepare(wb + r * ws, p[r]);
