@@ -43,7 +43,9 @@ struct Stream {
 //   llama.cpp's CPU backend does (f16 for F16, bf16 for BF16, Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL, Q8_1 for
 //   Q4_1/Q5_1, Q8_K for the K-quants and IQ4_XS; F32 weights keep f32), then blocks are dotted in
 //   integer arithmetic with f32 accumulation across blocks. This is the fast path and the one whose
-//   logits match llama.cpp's.
+//   logits match llama.cpp's. (The CPU backend may run prefill-sized jobs as an f32 GEMM over the same
+//   paired-quantized activations and decoded weights: per-product rounding instead of per-block, ~1e-7
+//   relative; see cpu/matmul.cpp.)
 // f32: weights are dequantized to f32 and dotted with unrounded f32 activations (a numerics check).
 enum class MatmulMode : uint8_t { paired, f32 };
 
