@@ -189,7 +189,9 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
         const int64_t size = (*vocab)["size"].value_or<int64_t>(0);
         if (size < 3 || size > (int64_t(1) << 22))
             return Error::invalid("{}: vocab.size {} outside [3, 4194304]", where(opt.spec_path, *vocab), size);
-        add_vocab(w, (*vocab)["model"].value_or<std::string>("llama"), size);
+        auto model = (*vocab)["model"].value<std::string>();  // tokenizer.ggml.model, e.g. SentencePiece's
+        if (!model) return Error::invalid("{}: vocab.model is required", where(opt.spec_path, *vocab));
+        add_vocab(w, *model, size);
     }
     const int64_t n_layers = spec["layers"]["count"].value_or<int64_t>(0);
 
