@@ -10,23 +10,13 @@
 // Every product and sum is rounded to f32 on its own, in ggml's order (y = (d*sc)*q - dmin*m), so the result
 // never depends on whether the target ISA has fused multiply-add. (Most of these products are exact in f32
 // anyway, an f16 scale times a few-bit code, but the guarantee should not rest on that.)
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "kernels/ref/block_io.h"
+#include "kernels/ref/no_fp_contract.h"  // last: no fused multiply-add below
 
 namespace loom::kernels::ref {
 namespace {
 
 using namespace loom::formats;
-
-template <typename Block>
-Block load_block(const uint8_t* p, int64_t i) {
-    Block b;
-    std::memcpy(&b, p + i * int64_t(sizeof(Block)), sizeof(Block));
-    return b;
-}
 
 void dequant_q4_0(const uint8_t* src, float* y, int64_t nb) {
     for (int64_t i = 0; i < nb; ++i, y += kQk) {

@@ -13,21 +13,13 @@
 
 // Every product must be rounded to f32 before it is added (Q8_K's nearest_int adds 1.5*2^23 to iscale*x):
 // no fused multiply-add, whatever the target ISA.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "kernels/ref/block_io.h"
+#include "kernels/ref/no_fp_contract.h"  // last: no fused multiply-add below
 
 namespace loom::kernels::ref {
 namespace {
 
 using namespace loom::formats;
-
-template <typename Block>
-void store_block(uint8_t* p, int64_t i, const Block& b) {
-    std::memcpy(p + i * int64_t(sizeof(Block)), &b, sizeof(Block));
-}
 
 // Round to nearest, ties to even, for |v| < 2^22: adding 1.5*2^23 leaves the integer in the low mantissa
 // bits, rounded by the FPU's default mode. This is ggml's rule for Q8_K; it differs from roundf on ties.

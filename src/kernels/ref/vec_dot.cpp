@@ -8,24 +8,13 @@
 #include "formats/quant_layout.h"
 
 // The reference must give the same floats on every ISA: no fused multiply-add.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "kernels/ref/block_io.h"
+#include "kernels/ref/no_fp_contract.h"  // last: no fused multiply-add below
 
 namespace loom::kernels::ref {
 namespace {
 
 using namespace loom::formats;
-
-// Blocks inside a GGUF file are only byte-aligned: copy each one out.
-template <typename Block>
-Block block_at(const void* p, int64_t i) {
-    Block b;
-    std::memcpy(&b, static_cast<const uint8_t*>(p) + i * int64_t(sizeof(Block)), sizeof(Block));
-    return b;
-}
 
 // The 5-bit value of element e (0..31) of a Q5_0/Q5_1 block, 0..31.
 int q5_value(const uint8_t qs[16], uint32_t qh, int e) {
@@ -58,8 +47,8 @@ int q3_k_scale(const uint8_t s[12], int k) {
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQk; ++i) {
-        const auto x = block_at<BlockQ4_0>(w, i);
-        const auto y = block_at<BlockQ8_0>(a, i);
+        const auto x = load_block<BlockQ4_0>(w, i);
+        const auto y = load_block<BlockQ8_0>(a, i);
         int isum = 0;
         for (int j = 0; j < 16; ++j) {
             isum += ((x.qs[j] & 15) - 8) * y.qs[j];
@@ -74,8 +63,8 @@ float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a) {
 float vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQk; ++i) {
-        const auto x = block_at<BlockQ4_1>(w, i);
-        const auto y = block_at<BlockQ8_1>(a, i);
+        const auto x = load_block<BlockQ4_1>(w, i);
+        const auto y = load_block<BlockQ8_1>(a, i);
         int isum = 0;
         for (int j = 0; j < 16; ++j) {
             isum += (x.qs[j] & 15) * y.qs[j];
@@ -89,8 +78,8 @@ float vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* a) {
 float vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQk; ++i) {
-        const auto x = block_at<BlockQ5_0>(w, i);
-        const auto y = block_at<BlockQ8_0>(a, i);
+        const auto x = load_block<BlockQ5_0>(w, i);
+        const auto y = load_block<BlockQ8_0>(a, i);
         uint32_t qh;
         std::memcpy(&qh, x.qh, 4);
         int isum = 0;
@@ -103,8 +92,8 @@ float vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* a) {
 float vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQk; ++i) {
-        const auto x = block_at<BlockQ5_1>(w, i);
-        const auto y = block_at<BlockQ8_1>(a, i);
+        const auto x = load_block<BlockQ5_1>(w, i);
+        const auto y = load_block<BlockQ8_1>(a, i);
         uint32_t qh;
         std::memcpy(&qh, x.qh, 4);
         int isum = 0;
@@ -117,8 +106,8 @@ float vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* a) {
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQk; ++i) {
-        const auto x = block_at<BlockQ8_0>(w, i);
-        const auto y = block_at<BlockQ8_0>(a, i);
+        const auto x = load_block<BlockQ8_0>(w, i);
+        const auto y = load_block<BlockQ8_0>(a, i);
         int isum = 0;
         for (int e = 0; e < kQk; ++e) isum += x.qs[e] * y.qs[e];
         sum += f16_to_f32(x.d) * f16_to_f32(y.d) * float(isum);
@@ -129,8 +118,8 @@ float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a) {
 float vec_dot_iq4_nl_q8_0(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQk; ++i) {
-        const auto x = block_at<BlockIQ4_NL>(w, i);
-        const auto y = block_at<BlockQ8_0>(a, i);
+        const auto x = load_block<BlockIQ4_NL>(w, i);
+        const auto y = load_block<BlockQ8_0>(a, i);
         int isum = 0;
         for (int j = 0; j < 16; ++j) {
             isum += kIq4NlValues[x.qs[j] & 15] * y.qs[j];
@@ -147,8 +136,8 @@ float vec_dot_iq4_nl_q8_0(int64_t n, const void* w, const void* a) {
 float vec_dot_q2_k_q8_k(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQkK; ++i) {
-        const auto x = block_at<BlockQ2_K>(w, i);
-        const auto y = block_at<BlockQ8_K>(a, i);
+        const auto x = load_block<BlockQ2_K>(w, i);
+        const auto y = load_block<BlockQ8_K>(a, i);
         int isum = 0, msum = 0;
         for (int e = 0; e < kQkK; ++e) {
             const int h = e / 128, j = (e % 128) / 32, m = e % 32;
@@ -164,8 +153,8 @@ float vec_dot_q2_k_q8_k(int64_t n, const void* w, const void* a) {
 float vec_dot_q3_k_q8_k(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQkK; ++i) {
-        const auto x = block_at<BlockQ3_K>(w, i);
-        const auto y = block_at<BlockQ8_K>(a, i);
+        const auto x = load_block<BlockQ3_K>(w, i);
+        const auto y = load_block<BlockQ8_K>(a, i);
         int isum = 0;
         for (int e = 0; e < kQkK; ++e) {
             const int h = e / 128, j = (e % 128) / 32, m = e % 32;
@@ -181,8 +170,8 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* w, const void* a) {
 float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQkK; ++i) {
-        const auto x = block_at<BlockQ4_K>(w, i);
-        const auto y = block_at<BlockQ8_K>(a, i);
+        const auto x = load_block<BlockQ4_K>(w, i);
+        const auto y = load_block<BlockQ8_K>(a, i);
         int isum = 0, msum = 0;
         for (int k = 0; k < 8; ++k) {  // sub-block k = values 32k .. 32k+31
             int sc, mn;
@@ -201,8 +190,8 @@ float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
 float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQkK; ++i) {
-        const auto x = block_at<BlockQ5_K>(w, i);
-        const auto y = block_at<BlockQ8_K>(a, i);
+        const auto x = load_block<BlockQ5_K>(w, i);
+        const auto y = load_block<BlockQ8_K>(a, i);
         int isum = 0, msum = 0;
         for (int k = 0; k < 8; ++k) {
             int sc, mn;
@@ -224,8 +213,8 @@ float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* a) {
 float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQkK; ++i) {
-        const auto x = block_at<BlockQ6_K>(w, i);
-        const auto y = block_at<BlockQ8_K>(a, i);
+        const auto x = load_block<BlockQ6_K>(w, i);
+        const auto y = load_block<BlockQ8_K>(a, i);
         int isum = 0;
         for (int e = 0; e < kQkK; ++e) {
             const int h = e / 128, k = (e % 128) / 32, l = e % 32;
@@ -242,8 +231,8 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {
 float vec_dot_iq4_xs_q8_k(int64_t n, const void* w, const void* a) {
     float sum = 0.f;
     for (int64_t i = 0; i < n / kQkK; ++i) {
-        const auto x = block_at<BlockIQ4_XS>(w, i);
-        const auto y = block_at<BlockQ8_K>(a, i);
+        const auto x = load_block<BlockIQ4_XS>(w, i);
+        const auto y = load_block<BlockQ8_K>(a, i);
         int isum = 0;
         for (int k = 0; k < 8; ++k) {  // sub-block k = values 32k .. 32k+31
             const int ls = ((x.scales_l[k / 2] >> (4 * (k % 2))) & 15) | ((x.scales_h >> (2 * k)) & 3) << 4;
