@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/glob.h"
 #include "core/thread_pool.h"
 #include "formats/gguf_writer.h"
 #include "kernels/ref/quant.h"
@@ -126,19 +127,6 @@ void add_vocab(formats::GgufWriter& w, const std::string& model, int64_t size) {
     w.set("tokenizer.ggml.unknown_token_id", uint32_t(0));
     w.set("tokenizer.ggml.bos_token_id", uint32_t(1));
     w.set("tokenizer.ggml.eos_token_id", uint32_t(2));
-}
-
-bool glob_match(std::string_view pat, std::string_view s) {
-    // '*' matches any run (possibly empty); everything else literally.
-    size_t p = 0, i = 0, star = std::string_view::npos, mark = 0;
-    while (i < s.size()) {
-        if (p < pat.size() && pat[p] == '*') { star = p++; mark = i; }
-        else if (p < pat.size() && pat[p] == s[i]) { ++p; ++i; }
-        else if (star != std::string_view::npos) { p = star + 1; i = ++mark; }
-        else return false;
-    }
-    while (p < pat.size() && pat[p] == '*') ++p;
-    return p == pat.size();
 }
 
 struct Rule {

@@ -18,7 +18,7 @@ int64_t act_bytes(int64_t n_in) {
 
 template <DType A>
 void pack(const float* x, uint8_t* dst, int64_t n_in) {
-    const Status st = ref::quantize_row(A, x, dst, n_in);
+    const Status st = ref::quantize_activations(A, x, dst, n_in);
     LOOM_ASSERT(st.ok(), "pack {}: {}", A, st.error().message());
 }
 

@@ -91,7 +91,7 @@ Status matvec_row(const TensorView& w, const float* x, float* y, MatmulMode mode
     if (dot) {
         const DType act = paired_act_type(w.dtype);
         std::vector<uint8_t> q(static_cast<size_t>(row_bytes(act, n_in)));
-        LOOM_RETURN_IF_ERROR(quantize_row(act, x, q.data(), n_in));
+        LOOM_RETURN_IF_ERROR(quantize_activations(act, x, q.data(), n_in));
         for (int64_t o = 0; o < n_out; ++o) y[o] = dot(n_in, w.row(o), q.data());
         return Ok{};
     }

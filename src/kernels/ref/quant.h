@@ -36,4 +36,12 @@ bool can_quantize(DType t);
 // PRECONDITIONS: n >= 0 and a multiple of t's block size (asserted); src values are finite.
 Status quantize_row(DType t, const float* src, void* dst, int64_t n);
 
+// Encodes an ACTIVATION row into its paired type, as llama.cpp's CPU backend does at run time on x86
+// (ggml-cpu arch/x86/quants.c): q8_0 and q8_1 use id = 127/amax and round half to even (the AVX/AVX2
+// quantizer, which differs from ggml's reference rule in both), q8_k and the plain types as quantize_row.
+// The integers then differ from quantize_row's on ties and where 127/amax and 1/(amax/127) round apart,
+// which moves logits by far more than f32 noise; weights keep quantize_row's rule (llama-quantize's).
+// PRECONDITIONS: as quantize_row.
+Status quantize_activations(DType t, const float* src, void* dst, int64_t n);
+
 }  // namespace loom::kernels::ref

@@ -79,6 +79,36 @@ void quant_q8_1(const float* x, uint8_t* dst, int64_t nb) {
     }
 }
 
+// ggml-cpu's x86 quantize_row_q8_0 / q8_1: id = 127/amax (one division) and round half to even; Q8_1's
+// s is f16(d · Σq) with the unrounded d, as in the reference.
+template <bool kWithSum>
+void quant_q8_activations(const float* x, uint8_t* dst, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i, x += kQk) {
+        float amax = 0.f;
+        for (int j = 0; j < kQk; ++j) amax = std::max(amax, std::fabs(x[j]));
+        const float d = amax / 127.f;
+        const float id = amax != 0.f ? 127.f / amax : 0.f;
+        int8_t qs[kQk];
+        int sum = 0;
+        for (int j = 0; j < kQk; ++j) {
+            qs[j] = int8_t(std::nearbyint(x[j] * id));  // default rounding mode: to nearest, ties to even
+            sum += qs[j];
+        }
+        if constexpr (kWithSum) {
+            BlockQ8_1 b;
+            b.d = f32_to_f16(d);
+            b.s = f32_to_f16(d * float(sum));
+            std::memcpy(b.qs, qs, kQk);
+            store_block(dst, i, b);
+        } else {
+            BlockQ8_0 b;
+            b.d = f32_to_f16(d);
+            std::memcpy(b.qs, qs, kQk);
+            store_block(dst, i, b);
+        }
+    }
+}
+
 void quant_q4_0(const float* x, uint8_t* dst, int64_t nb) {
     for (int64_t i = 0; i < nb; ++i, x += kQk) {
         // The largest-magnitude element maps to -8, the end of the range with the most room.
@@ -620,6 +650,14 @@ Status quantize_row(DType t, const float* src, void* dst, int64_t n) {
     case DType::iq4_xs: quant_iq4_xs(src, p, nb); break;
     default: return Error::unsupported("quantize: no reference quantizer for type {}", t);
     }
+    return Ok{};
+}
+
+Status quantize_activations(DType t, const float* src, void* dst, int64_t n) {
+    if (t != DType::q8_0 && t != DType::q8_1) return quantize_row(t, src, dst, n);
+    LOOM_ASSERT(n >= 0 && n % kQk == 0, "quantize_activations: {} values is not a multiple of {}", n, kQk);
+    if (t == DType::q8_0) quant_q8_activations<false>(src, static_cast<uint8_t*>(dst), n / kQk);
+    else quant_q8_activations<true>(src, static_cast<uint8_t*>(dst), n / kQk);
     return Ok{};
 }
 

@@ -81,7 +81,7 @@ std::vector<float> dequant_rows(DType t, const uint8_t* src, int64_t rows, int64
 std::vector<float> paired_view(DType w, const float* x, int64_t n) {
     const DType act = paired_act_type(w);
     std::vector<uint8_t> q(static_cast<size_t>(row_bytes(act, n)));
-    EXPECT_TRUE(ref::quantize_row(act, x, q.data(), n).ok());
+    EXPECT_TRUE(ref::quantize_activations(act, x, q.data(), n).ok());
     return dequant_rows(act, q.data(), 1, n);
 }
 
@@ -609,6 +609,25 @@ std::vector<float> tricky_row(int64_t n, uint32_t seed) {
     return x;
 }
 
+// Activations are quantized as llama.cpp's x86 CPU backend does: id = 127/amax, ties to even (an exact
+// x.5 with amax = 127 rounds to the even neighbour), unlike the reference rule used for weights.
+TEST(QuantizeActivations, Q8FollowsGgmlX86Rule) {
+    std::vector<float> x(32, 0.f);
+    const float halves[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f};
+    for (int j = 0; j < 6; ++j) x[size_t(j)] = halves[j];
+    x[31] = 127.f;
+    std::vector<uint8_t> act(size_t(row_bytes(DType::q8_0, 32))), wgt(act.size());
+    ASSERT_TRUE(ref::quantize_activations(DType::q8_0, x.data(), act.data(), 32).ok());
+    ASSERT_TRUE(ref::quantize_row(DType::q8_0, x.data(), wgt.data(), 32).ok());
+    const auto* qa = reinterpret_cast<const int8_t*>(act.data() + 2);  // after the f16 scale
+    const auto* qw = reinterpret_cast<const int8_t*>(wgt.data() + 2);
+    const int even[] = {0, 2, 2, 0, -2, -2}, away[] = {1, 2, 3, -1, -2, -3};
+    for (int j = 0; j < 6; ++j) {
+        EXPECT_EQ(qa[j], even[j]) << "activation " << halves[j];
+        EXPECT_EQ(qw[j], away[j]) << "weight " << halves[j];
+    }
+}
+
 TEST(MatmulAvx2Pack, Q8IntegersAndScalesMatchReference) {
     if (!cpu_features().avx2_kernels()) GTEST_SKIP() << "no AVX2 on this CPU";
     for (int64_t n : {int64_t(32), int64_t(256), int64_t(2048)}) {
@@ -619,7 +638,7 @@ TEST(MatmulAvx2Pack, Q8IntegersAndScalesMatchReference) {
             for (bool q8_1 : {false, true}) {
                 const DType t = q8_1 ? DType::q8_1 : DType::q8_0;
                 std::vector<uint8_t> want(static_cast<size_t>(row_bytes(t, n)));
-                ASSERT_TRUE(ref::quantize_row(t, x.data(), want.data(), n).ok());
+                ASSERT_TRUE(ref::quantize_activations(t, x.data(), want.data(), n).ok());
                 (q8_1 ? cpu::avx2::pack_a8_q8_1 : cpu::avx2::pack_a8_q8_0)(x.data(), packed, n);
                 const auto* d = reinterpret_cast<const float*>(packed + 32 * nb);
                 const auto* s = d + nb;

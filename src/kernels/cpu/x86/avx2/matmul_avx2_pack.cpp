@@ -1,11 +1,11 @@
-// AVX2 activation packers: the Q8_0 / Q8_1 / Q8_K integers and scales of ref::quantize_row, bit for bit, and
-// the f16/bf16 rounding of activations for half-precision weights. Layouts: matmul_avx2.h.
+// AVX2 activation packers: the Q8_0 / Q8_1 / Q8_K integers and scales of ref::quantize_activations, bit for
+// bit, and the f16/bf16 rounding of activations for half-precision weights. Layouts: matmul_avx2.h.
 //
-// Bit-exactness with the reference (the fast path must see the same integers): Q8_0/Q8_1 round x·(1/d) half
-// away from zero (roundf), with d = amax/127 and 1/d computed as scalar divisions in the reference's order;
-// Q8_K rounds (−127/max)·x half to even. llama.cpp's AVX2 Q8_0 quantizer differs from its own reference
-// (id = 127/amax and round-half-even), so on ties its integers can differ from ours by one; ours follow ggml's
-// reference quantizer, which every platform's scalar path uses.
+// Bit-exactness with llama.cpp's x86 CPU backend (the fast path must see the same integers): Q8_0/Q8_1 round
+// x·(127/amax) half to even, as ggml-cpu's AVX2 quantizer does (not its reference rule, which rounds x·(1/d)
+// half away from zero: the two differ on ties and where the two multipliers round apart, and that moved
+// logprobs of a Q8_0 model by 0.2 against llama.cpp); Q8_K rounds (−127/max)·x half to even (the reference
+// rule, which ggml-cpu uses on x86).
 #include <immintrin.h>
 
 #include <cstring>
@@ -33,17 +33,6 @@ inline int hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
-// roundf for integral-range values: truncate, then step away from zero when the dropped part is >= 1/2.
-// (Adding 0.5 before truncating would be wrong for 0.49999997, whose sum rounds up to 1.)
-inline __m256 round_half_away(__m256 v) {
-    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m256 frac = _mm256_sub_ps(v, t);  // exact
-    const __m256 sign_bit = _mm256_set1_ps(-0.f);
-    const __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, frac), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-    const __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign_bit), _mm256_set1_ps(1.f));  // ±1 with v's sign
-    return _mm256_add_ps(t, _mm256_and_ps(away, step));
-}
-
 // 32 int32 (as four vectors of 8, in order) -> 32 int8 in order.
 inline __m256i pack_i32_to_i8(__m256i i0, __m256i i1, __m256i i2, __m256i i3) {
     const __m256i w01 = _mm256_packs_epi32(i0, i1);  // lanes interleave per 128-bit half
@@ -61,11 +50,13 @@ inline int quantize_block_q8(const float* x, int8_t* qs, float* d_out) {
         v[k] = _mm256_loadu_ps(x + 8 * k);
         amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_bit, v[k]));
     }
-    const float d = hmax(amax) / 127.f;
-    const float id = d != 0.f ? 1.f / d : 0.f;
+    const float max = hmax(amax);
+    const float d = max / 127.f;
+    const float id = max != 0.f ? 127.f / max : 0.f;
     const __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
-    for (int k = 0; k < 4; ++k) q[k] = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v[k], vid)));
+    for (int k = 0; k < 4; ++k)
+        q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), pack_i32_to_i8(q[0], q[1], q[2], q[3]));
     *d_out = d;
     return hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));

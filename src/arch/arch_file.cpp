@@ -1,0 +1,455 @@
+// Parsing of architecture files: TOML → Node tree (with lines) → ArchFile, rejecting unknown sections
+// and keys with the file and line.
+#include "arch/arch_file.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#ifndef LOOM_SOURCE_ARCH_DIR
+#define LOOM_SOURCE_ARCH_DIR "archs"
+#endif
+
+namespace loom::arch {
+namespace {
+
+int line_of(const toml::node& n) { return int(n.source().begin.line); }
+
+Result<Node> convert(const toml::node& n, const std::string& file) {
+    Node out;
+    out.line = line_of(n);
+    if (auto s = n.as_string()) {
+        out.kind = Node::Kind::string;
+        out.str = s->get();
+    } else if (auto i = n.as_integer()) {
+        out.kind = Node::Kind::number;
+        out.num = double(i->get());
+    } else if (auto f = n.as_floating_point()) {
+        out.kind = Node::Kind::number;
+        out.num = f->get();
+    } else if (auto b = n.as_boolean()) {
+        out.kind = Node::Kind::boolean;
+        out.num = b->get() ? 1 : 0;
+    } else if (auto a = n.as_array()) {
+        out.kind = Node::Kind::array;
+        for (const auto& item : *a) {
+            LOOM_TRY(Node c, convert(item, file));
+            out.items.push_back(std::move(c));
+        }
+    } else if (auto t = n.as_table()) {
+        out.kind = Node::Kind::table;
+        for (const auto& [k, v] : *t) {
+            LOOM_TRY(Node c, convert(v, file));
+            out.fields.emplace(std::string(k.str()), std::move(c));
+        }
+    } else {
+        return Error::invalid("{}:{}: unsupported TOML value (dates are not used in architecture files)", file,
+                              out.line);
+    }
+    return out;
+}
+
+const char* kind_name(Node::Kind k) {
+    switch (k) {
+        case Node::Kind::string: return "a string";
+        case Node::Kind::number: return "a number";
+        case Node::Kind::boolean: return "a boolean";
+        case Node::Kind::array: return "an array";
+        case Node::Kind::table: return "a table";
+    }
+    return "?";
+}
+
+// Edit distance, for "did you mean".
+size_t distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            const size_t cur = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] != b[j - 1])});
+            prev = cur;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string suggestion(const std::string& key, const std::vector<std::string>& known) {
+    std::string best;
+    size_t best_d = 3;  // suggest only close matches
+    for (const auto& k : known) {
+        const size_t d = distance(key, k);
+        if (d < best_d) best_d = d, best = k;
+    }
+    return best.empty() ? "" : fmt::format(" (did you mean '{}'?)", best);
+}
+
+Status unknown_keys(const std::string& file, const std::string& where, const Node& table,
+                    const std::vector<std::string>& known) {
+    std::string msg;
+    for (const auto& [k, v] : table.fields) {
+        if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+        std::string all;
+        for (const auto& x : known) all += (all.empty() ? "" : ", ") + x;
+        msg += fmt::format("{}{}:{}: {}unknown key '{}'{} (known: {})", msg.empty() ? "" : "\n", file, v.line, where,
+                           k, suggestion(k, known), all);
+    }
+    if (msg.empty()) return Ok();
+    return Error::invalid("{}", msg);
+}
+
+Result<Expr> expr_of(const Node& n, const std::string& file, const std::string& what) {
+    if (n.kind == Node::Kind::number || n.kind == Node::Kind::boolean) return Expr::constant(n.num);
+    if (n.kind != Node::Kind::string)
+        return Error::invalid("{}:{}: {}: expected an expression (string) or a number, got {}", file, n.line, what,
+                              kind_name(n.kind));
+    auto e = Expr::parse(n.str);
+    if (!e.ok()) return Error::invalid("{}:{}: {}: {}", file, n.line, what, e.error().message());
+    return e;
+}
+
+Result<Chain> chain_of(const Node& n, const std::string& file, const std::string& what) {
+    if (n.kind != Node::Kind::array)
+        return Error::invalid("{}:{}: {}: expected an array of block names, got {}", file, n.line, what, kind_name(n.kind));
+    Chain chain;
+    for (const Node& item : n.items) {
+        ChainItem c;
+        c.line = item.line;
+        if (item.kind == Node::Kind::string) {
+            c.then = item.str;
+        } else if (item.kind == Node::Kind::table) {
+            LOOM_RETURN_IF_ERROR(unknown_keys(file, what + ": ", item, {"if", "then", "else"}));
+            auto cond = item.fields.find("if");
+            auto then = item.fields.find("then");
+            if (cond == item.fields.end() || then == item.fields.end() || then->second.kind != Node::Kind::string)
+                return Error::invalid("{}:{}: {}: a conditional item needs if = <expr> and then = \"block\"", file,
+                                      item.line, what);
+            LOOM_TRY(Expr e, expr_of(cond->second, file, what + ": if"));
+            c.cond = std::move(e);
+            c.then = then->second.str;
+            if (auto other = item.fields.find("else"); other != item.fields.end()) {
+                if (other->second.kind != Node::Kind::string)
+                    return Error::invalid("{}:{}: {}: else must be a block name", file, item.line, what);
+                c.otherwise = other->second.str;
+            }
+        } else {
+            return Error::invalid("{}:{}: {}: expected a block name or {{ if, then, else }}, got {}", file, item.line,
+                                  what, kind_name(item.kind));
+        }
+        chain.push_back(std::move(c));
+    }
+    return chain;
+}
+
+std::string substitute_arch(std::string s, const std::string& arch) {
+    for (size_t p; (p = s.find("{arch}")) != std::string::npos;) s.replace(p, 6, arch);
+    return s;
+}
+
+Result<ParamSpec> param_of(const std::string& name, const Node& n, const std::string& file, const std::string& arch) {
+    ParamSpec p;
+    p.name = name;
+    p.line = n.line;
+    const std::string what = fmt::format("param '{}'", name);
+    if (n.kind == Node::Kind::string) {
+        p.keys.push_back(substitute_arch(n.str, arch));
+        return p;
+    }
+    if (n.kind != Node::Kind::table)
+        return Error::invalid("{}:{}: {}: expected a metadata key or {{ key, default, value }}, got {}", file, n.line,
+                              what, kind_name(n.kind));
+    LOOM_RETURN_IF_ERROR(unknown_keys(file, what + ": ", n, {"key", "default", "value"}));
+    if (auto k = n.fields.find("key"); k != n.fields.end()) {
+        if (k->second.kind == Node::Kind::string) {
+            p.keys.push_back(substitute_arch(k->second.str, arch));
+        } else if (k->second.kind == Node::Kind::array) {
+            for (const Node& item : k->second.items) {
+                if (item.kind != Node::Kind::string)
+                    return Error::invalid("{}:{}: {}: key alternatives must be strings", file, item.line, what);
+                p.keys.push_back(substitute_arch(item.str, arch));
+            }
+        } else {
+            return Error::invalid("{}:{}: {}: key must be a string or an array of strings", file, k->second.line, what);
+        }
+    }
+    if (auto d = n.fields.find("default"); d != n.fields.end()) {
+        LOOM_TRY(Expr e, expr_of(d->second, file, what + ": default"));
+        p.fallback = std::move(e);
+    }
+    if (auto v = n.fields.find("value"); v != n.fields.end()) {
+        LOOM_TRY(Expr e, expr_of(v->second, file, what + ": value"));
+        p.value = std::move(e);
+    }
+    if (p.value && (!p.keys.empty() || p.fallback))
+        return Error::invalid("{}:{}: {}: 'value' (derived) excludes 'key' and 'default'", file, n.line, what);
+    if (!p.value && p.keys.empty())
+        return Error::invalid("{}:{}: {}: needs a metadata 'key' or a derived 'value'", file, n.line, what);
+    return p;
+}
+
+const Node* field(const Node& t, const std::string& key) {
+    auto it = t.fields.find(key);
+    return it == t.fields.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+// ---- BlockSpec ---------------------------------------------------------------------------------
+
+BlockSpec::BlockSpec(std::string file, std::string name, const Node& table)
+    : file_(std::move(file)), name_(std::move(name)), line_(table.line), table_(std::make_shared<Node>(table)) {
+    if (const Node* k = field(table, "kind"); k && k->kind == Node::Kind::string) kind_ = k->str;
+    read_->push_back("kind");
+}
+
+std::string BlockSpec::where(int line) const {
+    return fmt::format("{}:{}: block '{}'", file_, line ? line : line_, name_);
+}
+
+const Node* BlockSpec::find(const std::string& key) const {
+    read_->push_back(key);
+    return field(*table_, key);
+}
+
+Result<WeightRef> BlockSpec::weight(const std::string& key) const {
+    const Node* n = find(key);
+    if (!n) return Error::not_found("{}: missing weight '{}'", where(), key);
+    WeightRef w;
+    w.line = n->line;
+    if (n->kind == Node::Kind::string) {
+        w.names.push_back(n->str);
+    } else if (n->kind == Node::Kind::array && !n->items.empty()) {
+        for (const Node& item : n->items) {
+            if (item.kind != Node::Kind::string)
+                return Error::invalid("{}: weight '{}': alternatives must be tensor names", where(n->line), key);
+            w.names.push_back(item.str);
+        }
+    } else {
+        return Error::invalid("{}: weight '{}': expected a tensor name or an array of alternatives, got {}",
+                              where(n->line), key, kind_name(n->kind));
+    }
+    if (!w.names.back().empty() && w.names.back().back() == '?') {
+        w.optional = true;
+        w.names.back().pop_back();
+    }
+    return w;
+}
+
+Result<Expr> BlockSpec::expr(const std::string& key) const {
+    const Node* n = find(key);
+    if (!n) return Error::not_found("{}: missing option '{}'", where(), key);
+    auto e = expr_of(*n, file_, fmt::format("block '{}': {}", name_, key));
+    return e;
+}
+
+Result<Expr> BlockSpec::expr(const std::string& key, double fallback) const {
+    if (!find(key)) return Expr::constant(fallback);
+    return expr(key);
+}
+
+Result<std::string> BlockSpec::word(const std::string& key, const std::vector<std::string>& allowed,
+                                    const std::string& fallback) const {
+    const Node* n = find(key);
+    if (!n) return fallback;
+    if (n->kind != Node::Kind::string)
+        return Error::invalid("{}: '{}': expected a string, got {}", where(n->line), key, kind_name(n->kind));
+    if (std::find(allowed.begin(), allowed.end(), n->str) == allowed.end()) {
+        std::string all;
+        for (const auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
+        return Error::invalid("{}: '{}': unknown value '{}'{} (one of: {})", where(n->line), key, n->str,
+                              suggestion(n->str, allowed), all);
+    }
+    return n->str;
+}
+
+Result<bool> BlockSpec::flag(const std::string& key, bool fallback) const {
+    const Node* n = find(key);
+    if (!n) return fallback;
+    if (n->kind != Node::Kind::boolean)
+        return Error::invalid("{}: '{}': expected true or false, got {}", where(n->line), key, kind_name(n->kind));
+    return n->num != 0;
+}
+
+Result<BlockSpec> BlockSpec::table(const std::string& key) const {
+    const Node* n = find(key);
+    if (!n) return Error::not_found("{}: missing table '{}'", where(), key);
+    if (n->kind != Node::Kind::table)
+        return Error::invalid("{}: '{}': expected a table, got {}", where(n->line), key, kind_name(n->kind));
+    BlockSpec sub(file_, fmt::format("{}.{}", name_, key), *n);
+    sub.kind_ = kind_;
+    sub.read_->clear();
+    return sub;
+}
+
+Status BlockSpec::check_unknown_keys() const {
+    std::vector<std::string> known = *read_;
+    std::sort(known.begin(), known.end());
+    known.erase(std::unique(known.begin(), known.end()), known.end());
+    std::vector<std::string> listed;
+    for (const auto& k : known)
+        if (k != "kind") listed.push_back(k);
+    std::string msg;
+    for (const auto& [k, v] : table_->fields) {
+        if (std::binary_search(known.begin(), known.end(), k)) continue;
+        std::string all;
+        for (const auto& x : listed) all += (all.empty() ? "" : ", ") + x;
+        msg += fmt::format("{}{}: unknown key '{}'{} (a '{}' block reads: {})", msg.empty() ? "" : "\n", where(v.line),
+                           k, suggestion(k, listed), kind_, all);
+    }
+    if (msg.empty()) return Ok();
+    return Error::invalid("{}", msg);
+}
+
+// ---- ArchFile ----------------------------------------------------------------------------------
+
+Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& path) {
+    toml::table root;
+    try {
+        root = toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+        return Error::invalid("{}:{}: {}", path, e.source().begin.line, e.description());
+    }
+    LOOM_TRY(Node doc, convert(root, path));
+    LOOM_RETURN_IF_ERROR(unknown_keys(path, "", doc, {"arch", "params", "check", "model", "layer", "blocks"}));
+
+    ArchFile f;
+    f.path = path;
+    auto section = [&](const char* name) -> Result<const Node*> {
+        const Node* n = field(doc, name);
+        if (!n) return Error::not_found("{}: missing section [{}]", path, name);
+        if (n->kind != Node::Kind::table) return Error::invalid("{}:{}: [{}] must be a table", path, n->line, name);
+        return n;
+    };
+
+    LOOM_TRY(const Node* arch, section("arch"));
+    LOOM_RETURN_IF_ERROR(unknown_keys(path, "[arch]: ", *arch, {"name", "about"}));
+    const Node* name = field(*arch, "name");
+    if (!name || name->kind != Node::Kind::string || name->str.empty())
+        return Error::invalid("{}:{}: [arch] needs name = \"<general.architecture>\"", path, arch->line);
+    f.name = name->str;
+
+    LOOM_TRY(const Node* params, section("params"));
+    // toml++ tables are ordered by key; keep the file's order (by line) so messages follow the file.
+    std::vector<std::pair<std::string, const Node*>> ordered;
+    for (const auto& [k, v] : params->fields) ordered.emplace_back(k, &v);
+    std::sort(ordered.begin(), ordered.end(), [](auto& a, auto& b) { return a.second->line < b.second->line; });
+    for (const auto& [k, v] : ordered) {
+        LOOM_TRY(ParamSpec p, param_of(k, *v, path, f.name));
+        f.params.push_back(std::move(p));
+    }
+
+    if (const Node* checks = field(doc, "check")) {
+        if (checks->kind != Node::Kind::array)
+            return Error::invalid("{}:{}: [[check]] must be an array of tables", path, checks->line);
+        for (const Node& c : checks->items) {
+            if (c.kind != Node::Kind::table) return Error::invalid("{}:{}: [[check]] entries are tables", path, c.line);
+            LOOM_RETURN_IF_ERROR(unknown_keys(path, "[[check]]: ", c, {"expr", "message"}));
+            const Node* e = field(c, "expr");
+            const Node* m = field(c, "message");
+            if (!e || !m || m->kind != Node::Kind::string)
+                return Error::invalid("{}:{}: [[check]] needs expr and message", path, c.line);
+            LOOM_TRY(Expr ex, expr_of(*e, path, "check"));
+            f.checks.push_back({std::move(ex), m->str, c.line});
+        }
+    }
+
+    LOOM_TRY(const Node* model, section("model"));
+    LOOM_RETURN_IF_ERROR(unknown_keys(path, "[model]: ", *model, {"input", "output"}));
+    for (const char* key : {"input", "output"}) {
+        const Node* n = field(*model, key);
+        if (!n) return Error::not_found("{}:{}: [model] needs {} = [blocks...]", path, model->line, key);
+        LOOM_TRY(Chain c, chain_of(*n, path, fmt::format("[model] {}", key)));
+        (std::string(key) == "input" ? f.input : f.output) = std::move(c);
+    }
+
+    LOOM_TRY(const Node* layer, section("layer"));
+    LOOM_RETURN_IF_ERROR(unknown_keys(path, "[layer]: ", *layer, {"count", "let", "residual"}));
+    const Node* count = field(*layer, "count");
+    if (!count) return Error::not_found("{}:{}: [layer] needs count = <expr>", path, layer->line);
+    LOOM_TRY(f.layer_count, expr_of(*count, path, "[layer] count"));
+    f.layer_count_line = count->line;
+    if (const Node* let = field(*layer, "let")) {
+        if (let->kind != Node::Kind::table) return Error::invalid("{}:{}: [layer] let must be a table", path, let->line);
+        for (const auto& [k, v] : let->fields) {
+            LOOM_TRY(Expr e, expr_of(v, path, fmt::format("[layer] let {}", k)));
+            f.lets.push_back({k, std::move(e), v.line});
+        }
+        std::sort(f.lets.begin(), f.lets.end(), [](auto& a, auto& b) { return a.line < b.line; });
+    }
+    const Node* residual = field(*layer, "residual");
+    if (!residual || residual->kind != Node::Kind::array)
+        return Error::invalid("{}:{}: [layer] needs residual = [[blocks...], ...]", path, layer->line);
+    for (const Node& branch : residual->items) {
+        LOOM_TRY(Chain c, chain_of(branch, path, "[layer] residual"));
+        f.residual.push_back(std::move(c));
+    }
+
+    LOOM_TRY(const Node* blocks, section("blocks"));
+    for (const auto& [k, v] : blocks->fields) {
+        if (v.kind != Node::Kind::table) return Error::invalid("{}:{}: [blocks.{}] must be a table", path, v.line, k);
+        const Node* kind = field(v, "kind");
+        if (!kind || kind->kind != Node::Kind::string)
+            return Error::invalid("{}:{}: block '{}': needs kind = \"<block kind>\"", path, v.line, k);
+        f.blocks.emplace(k, BlockSpec(path, k, v));
+    }
+
+    // Every block a chain names must exist.
+    std::string missing;
+    auto check_chain = [&](const Chain& c) {
+        for (const ChainItem& it : c)
+            for (const std::string* b : {&it.then, &it.otherwise})
+                if (!b->empty() && !f.blocks.count(*b))
+                    missing += fmt::format("{}{}:{}: no block named '{}' (define [blocks.{}])", missing.empty() ? "" : "\n",
+                                           path, it.line, *b, *b);
+    };
+    check_chain(f.input);
+    check_chain(f.output);
+    for (const Chain& c : f.residual) check_chain(c);
+    if (!missing.empty()) return Error::invalid("{}", missing);
+    return f;
+}
+
+Result<ArchFile> ArchFile::load(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error::io("{}: cannot open architecture file", path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse(ss.str(), path);
+}
+
+std::string arch_dir() {
+    if (const char* env = std::getenv("LOOM_ARCH_DIR"); env && *env) return env;
+    return LOOM_SOURCE_ARCH_DIR;
+}
+
+Result<ArchFile> load_arch_for(const std::string& architecture) {
+    namespace fs = std::filesystem;
+    const std::string dir = arch_dir();
+    const fs::path file = fs::path(dir) / (architecture + ".arch.toml");
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+        std::vector<std::string> known;
+        for (const auto& e : fs::directory_iterator(dir, ec)) {
+            const std::string n = e.path().filename().string();
+            if (n.size() > 10 && n.ends_with(".arch.toml")) known.push_back(n.substr(0, n.size() - 10));
+        }
+        std::sort(known.begin(), known.end());
+        std::string all;
+        for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
+        return Error::unsupported("architecture '{}' has no file {} (supported: {})", architecture, file.string(),
+                                  all.empty() ? "none found; set LOOM_ARCH_DIR" : all);
+    }
+    LOOM_TRY(ArchFile f, ArchFile::load(file.string()));
+    if (f.name != architecture)
+        return Error::invalid("{}: [arch] name is '{}' but the file serves '{}'", file.string(), f.name, architecture);
+    return f;
+}
+
+}  // namespace loom::arch

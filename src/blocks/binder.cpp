@@ -1,0 +1,139 @@
+// WeightBinder and BindContext: tensor lookup with alternates, optional weights and shape checks;
+// option evaluation that records errors instead of stopping.
+#include <fmt/format.h>
+
+#include "arch/params.h"
+#include "blocks/block.h"
+#include "formats/gguf_reader.h"
+
+namespace loom::blocks {
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", s[i] < 0 ? std::string("*") : std::to_string(s[i]));
+    return out + "]";
+}
+
+// A weight as a dense view of the mapped file (GGUF tensors are dense, rows contiguous).
+TensorView view_of(const formats::TensorInfo& t) {
+    TensorView v;
+    v.data = const_cast<uint8_t*>(t.data);
+    v.dtype = t.type;
+    v.rank = int(t.shape.size());
+    for (int i = 0; i < v.rank; ++i) v.shape[size_t(i)] = t.shape[size_t(i)];
+    v.stride[size_t(v.rank - 1)] = info(t.type).block_bytes;  // one element, or one block for quantized types
+    int64_t step = row_bytes(t.type, t.shape.back());
+    for (int i = v.rank - 2; i >= 0; --i) {
+        v.stride[size_t(i)] = step;
+        step *= t.shape[size_t(i)];
+    }
+    return v;
+}
+
+}  // namespace
+
+TensorView WeightBinder::resolve(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
+                                 int64_t layer, bool required) {
+    if (!spec.has(key)) {
+        (void)spec.weight(key);  // marks the key as known to this kind
+        if (required) error(fmt::format("{}: needs weight '{}' (expected shape {})", spec.where(), key, shape_text(shape)));
+        return {};
+    }
+    auto ref = spec.weight(key);
+    if (!ref.ok()) {
+        error(ref.error().message());
+        return {};
+    }
+    const formats::TensorInfo* found = nullptr;
+    std::string tried;
+    for (const std::string& pattern : ref->names) {
+        const std::string name = arch::with_layer(pattern, layer);
+        tried += (tried.empty() ? "'" : "', '") + name;
+        if ((found = file_->tensor(name))) break;
+    }
+    tried += "'";
+    if (!found) {
+        if (!ref->optional || required)
+            error(fmt::format("{}: weight '{}': tensor {} not in the file (expected shape {})", spec.where(ref->line), key,
+                              tried, shape_text(shape)));
+        return {};
+    }
+    bool shape_ok = found->shape.size() == shape.size();
+    for (size_t i = 0; shape_ok && i < shape.size(); ++i) shape_ok = shape[i] < 0 || shape[i] == found->shape[i];
+    if (!shape_ok) {
+        error(fmt::format("{}: tensor '{}': shape {}, expected {}", file_->source(), found->name, shape_text(found->shape),
+                          shape_text(shape)));
+        return {};
+    }
+    used_.insert(std::string(found->name));
+    return view_of(*found);
+}
+
+TensorView WeightBinder::bind(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape,
+                              int64_t layer) {
+    return resolve(spec, key, shape, layer, false);
+}
+
+TensorView WeightBinder::need(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape,
+                              int64_t layer) {
+    return resolve(spec, key, shape, layer, true);
+}
+
+TensorView WeightBinder::bind_f32(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape,
+                                  int64_t layer, bool required) {
+    TensorView t = resolve(spec, key, shape, layer, required);
+    if (!t.empty() && t.dtype != DType::f32) {
+        error(fmt::format("{}: weight '{}' is {}, but norm scales and biases must be f32", spec.where(), key, name(t.dtype)));
+        return {};
+    }
+    return t;
+}
+
+Status WeightBinder::status() const {
+    if (errors_.empty()) return Ok();
+    // A wrong file can miss every tensor of every layer: list enough to see the pattern.
+    constexpr size_t kShown = 40;
+    std::string all;
+    for (size_t i = 0; i < errors_.size() && i < kShown; ++i) all += (all.empty() ? "" : "\n") + errors_[i];
+    if (errors_.size() > kShown) all += fmt::format("\n... and {} more problems", errors_.size() - kShown);
+    return Error::invalid("{}", all);
+}
+
+// ---- BindContext -------------------------------------------------------------------------------
+
+double BindContext::number(const std::string& key, const std::string& fallback_expr) {
+    Result<arch::Expr> e = spec.has(key) ? spec.expr(key) : arch::Expr::parse(fallback_expr);
+    if (!spec.has(key)) (void)spec.expr(key, 0);  // marks the key as known
+    if (!e.ok()) return record(e.error()), 0.0;
+    auto v = e->eval_number(scope);
+    if (!v.ok()) {
+        const std::string layer_text = layer >= 0 ? fmt::format(" (layer {})", layer) : "";
+        weights.error(fmt::format("{}: option '{}'{}: {}", spec.where(), key, layer_text, v.error().message()));
+        return 0.0;
+    }
+    return *v;
+}
+
+int64_t BindContext::integer(const std::string& key, const std::string& fallback_expr) {
+    const double v = number(key, fallback_expr);
+    if (v != double(int64_t(v))) {
+        weights.error(fmt::format("{}: option '{}' must be a whole number, got {}", spec.where(), key, v));
+        return 0;
+    }
+    return int64_t(v);
+}
+
+std::string BindContext::word(const std::string& key, const std::vector<std::string>& allowed, const std::string& fallback) {
+    auto w = spec.word(key, allowed, fallback);
+    if (!w.ok()) return record(w.error()), fallback;
+    return *w;
+}
+
+bool BindContext::flag(const std::string& key, bool fallback) {
+    auto f = spec.flag(key, fallback);
+    if (!f.ok()) return record(f.error()), fallback;
+    return *f;
+}
+
+}  // namespace loom::blocks

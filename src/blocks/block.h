@@ -1,0 +1,112 @@
+// Blocks: the reusable units an architecture file wires together (norms, attention, gated FFN,
+// embedding, linear heads, ...). A block kind is registered by name; `create` reads the kind's keys from
+// the block's table, binds its weights (every problem is collected, not just the first) and evaluates its
+// options for one layer; `forward` maps an activation [n_tok, d_in] to [n_tok, d_out] through Exec.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "arch/arch_file.h"
+#include "arch/expr.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "exec/exec.h"
+#include "exec/kv_cache.h"
+
+namespace loom::formats {
+class GgufFile;
+}
+
+namespace loom::blocks {
+
+// A run of consecutive batch tokens that belong to one sequence (positions ascending).
+struct Segment {
+    int seq = 0;
+    int64_t first = 0, count = 0;
+};
+
+// What one forward pass tells the blocks.
+struct Pass {
+    TensorView tokens;  // [n_tok] i32
+    TensorView pos;     // [n_tok] i32
+    std::vector<Segment> segments;
+    exec::KvCache* kv = nullptr;  // nullptr: stateless, attention sees only this batch
+    DType kv_type = DType::f16;   // what K/V are rounded to (the cache's type, or the stateless choice)
+    int64_t layer = -1;           // -1 outside the layer stack
+};
+
+class Block {
+public:
+    virtual ~Block() = default;
+    // x: [n_tok, d_in] f32 → [n_tok, d_out] f32, a new tensor; x is not modified (the runner keeps the
+    // residual stream in it).
+    virtual TensorView forward(exec::Exec& ex, const TensorView& x, const Pass& pass) const = 0;
+    // What the block keeps per position in the KV cache, if anything.
+    virtual std::optional<exec::KvLayerSpec> kv_spec() const { return std::nullopt; }
+
+    const std::string& name() const { return name_; }    // the block's name in the arch file
+    const std::string& label() const { return label_; }  // for dumps: "l3.attention", "output_norm"
+    void set_names(std::string name, std::string label) {
+        name_ = std::move(name);
+        label_ = std::move(label);
+    }
+
+private:
+    std::string name_, label_;
+};
+
+// Binds tensors for the blocks of one model, collecting every missing or mis-shaped tensor.
+class WeightBinder {
+public:
+    explicit WeightBinder(const formats::GgufFile& file) : file_(&file) {}
+
+    // The tensor for `key` of a block, checked against `shape` (outermost first, −1 = any). Returns an
+    // empty view when the key is not in the block's table, or when it is optional ('?') and absent.
+    TensorView bind(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer);
+    // As bind(), but the weight must be there.
+    TensorView need(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer);
+    // Norm scales and biases: must be f32 (ops read them as plain floats).
+    TensorView bind_f32(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer,
+                        bool required);
+
+    void error(std::string message) { errors_.push_back(std::move(message)); }
+    bool ok() const { return errors_.empty(); }
+    Status status() const;  // every error, one per line
+    const std::set<std::string>& used() const { return used_; }
+    const formats::GgufFile& file() const { return *file_; }
+
+private:
+    TensorView resolve(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
+                       int64_t layer, bool required);
+    const formats::GgufFile* file_;
+    std::vector<std::string> errors_;
+    std::set<std::string> used_;
+};
+
+// Everything a block kind needs to build one instance.
+struct BindContext {
+    const arch::BlockSpec& spec;
+    const arch::Scope& scope;  // the layer's scope (or the model's, for input/output blocks)
+    int64_t layer;             // -1 outside the layer stack
+    WeightBinder& weights;
+
+    // Option readers: evaluate the block's expression (or the default expression) in the scope;
+    // an error is recorded in `weights` and a harmless value returned, so one pass reports everything.
+    int64_t integer(const std::string& key, const std::string& fallback_expr);
+    double number(const std::string& key, const std::string& fallback_expr);
+    std::string word(const std::string& key, const std::vector<std::string>& allowed, const std::string& fallback);
+    bool flag(const std::string& key, bool fallback);
+    void record(const Error& e) { weights.error(e.message()); }
+};
+
+using BlockFactory = std::unique_ptr<Block> (*)(BindContext& ctx);
+
+// The factory for a kind, or nullptr. Kinds are registered in blocks/registry.cpp.
+BlockFactory find_kind(const std::string& kind);
+std::vector<std::string> kinds();
+
+}  // namespace loom::blocks

@@ -1,0 +1,32 @@
+// Block kinds by name: the vocabulary architecture files write in `kind = "..."`.
+#include <utility>
+
+#include "blocks/kinds.h"
+
+namespace loom::blocks {
+namespace {
+
+constexpr std::pair<const char*, BlockFactory> kKinds[] = {
+    {"embedding", make_embedding},   // token ids → rows of a table, optionally scaled
+    {"rms_norm", make_rms_norm},     {"layer_norm", make_layer_norm}, {"l2_norm", make_l2_norm},
+    {"attention", make_attention},   // GQA self-attention: QKV, QK-norm, rope, window, soft-cap, KV cache
+    {"ffn_glu", make_ffn_glu},       // gated feed-forward (SwiGLU, GeGLU)
+    {"linear", make_linear},         // y = W x (+ b): the output head
+    {"softcap", make_softcap},       // y = c · tanh(x / c)
+};
+
+}  // namespace
+
+BlockFactory find_kind(const std::string& kind) {
+    for (const auto& [name, fn] : kKinds)
+        if (kind == name) return fn;
+    return nullptr;
+}
+
+std::vector<std::string> kinds() {
+    std::vector<std::string> out;
+    for (const auto& [name, fn] : kKinds) out.emplace_back(name);
+    return out;
+}
+
+}  // namespace loom::blocks

@@ -1,0 +1,99 @@
+// Shared model options and their parsing.
+#include "cli/model_options.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/default_model.h"
+
+namespace loom::cli {
+
+void ModelOptions::add_to(CLI::App& cmd) {
+    cmd.add_option("-m,--model", model, "GGUF model file (default: the default model, see `loom inspect`)");
+    cmd.add_option("-t,--threads", n_threads, "Threads (0 = every core)")->capture_default_str();
+    cmd.add_option("-c,--ctx-size", n_ctx, "Context size in tokens (KV cache positions)")->capture_default_str();
+    cmd.add_option("--kv-type", kv_type, "KV cache type: f16, bf16 or f32")->capture_default_str();
+    cmd.add_option("--backend", backend, "Kernels: cpu (fast) or ref (scalar reference)")->capture_default_str();
+    cmd.add_option("--arch-file", arch_file, "Use this .arch.toml instead of archs/<general.architecture>.arch.toml");
+    cmd.add_option("--load", load, "How weights reach memory: map (mmap), populate (mmap, prefaulted), read (copy)")
+        ->capture_default_str();
+}
+
+Result<std::unique_ptr<runtime::Model>> ModelOptions::load_model() const {
+    runtime::LoadOptions lo;
+    lo.arch_file = arch_file;
+    if (load == "map") lo.mode = formats::LoadMode::map;
+    else if (load == "populate") lo.mode = formats::LoadMode::populate;
+    else if (load == "read") lo.mode = formats::LoadMode::read;
+    else return Error::invalid("--load '{}': use map, populate or read", load);
+    std::string path = model;
+    if (path.empty()) {
+        LOOM_TRY(path, default_model_path());
+    }
+    progress(fmt::format("loading {}", path));
+    auto m = runtime::Model::load(path, lo);
+    progress_done();
+    return m;
+}
+
+Result<runtime::SessionOptions> ModelOptions::session_options() const {
+    runtime::SessionOptions so;
+    so.n_threads = n_threads;
+    so.n_ctx = n_ctx;
+    auto t = dtype_from_name(kv_type);
+    if (!t || (*t != DType::f16 && *t != DType::f32 && *t != DType::bf16))
+        return Error::invalid("--kv-type '{}': use f16, bf16 or f32", kv_type);
+    so.kv_type = *t;
+    if (backend == "cpu") so.backend = kernels::Backend::cpu;
+    else if (backend == "ref") so.backend = kernels::Backend::ref;
+    else return Error::invalid("--backend '{}': use cpu or ref", backend);
+    return so;
+}
+
+Result<std::vector<int32_t>> parse_token_list(const std::string& text) {
+    std::vector<int32_t> out;
+    std::string cur;
+    auto flush = [&]() -> Status {
+        if (cur.empty()) return Ok();
+        char* end = nullptr;
+        const long long v = std::strtoll(cur.c_str(), &end, 10);
+        if (*end != '\0' || v < 0 || v > INT32_MAX) return Error::invalid("token list: '{}' is not a token id", cur);
+        out.push_back(int32_t(v));
+        cur.clear();
+        return Ok();
+    };
+    for (char c : text) {
+        if (c == ',' || c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '[' || c == ']') {
+            LOOM_RETURN_IF_ERROR(flush());
+        } else {
+            cur.push_back(c);
+        }
+    }
+    LOOM_RETURN_IF_ERROR(flush());
+    if (out.empty()) return Error::invalid("token list is empty");
+    return out;
+}
+
+Result<std::vector<int32_t>> read_token_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return Error::io("{}: cannot open", path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto r = parse_token_list(ss.str());
+    if (!r.ok()) return std::move(r).error().with_context(path);
+    return r;
+}
+
+void progress(const std::string& what) {
+    if (isatty(STDERR_FILENO)) fmt::print(stderr, "\r{}...", what);
+}
+
+void progress_done() {
+    if (isatty(STDERR_FILENO)) fmt::print(stderr, "\r\033[K");
+}
+
+}  // namespace loom::cli

@@ -1,0 +1,42 @@
+// Options every model-running command shares (-m, -t, -c, --kv-type, --backend, --arch-file, --load),
+// and turning them into a loaded Model and a Session.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "runtime/model.h"
+#include "runtime/session.h"
+
+namespace CLI {
+class App;
+}
+
+namespace loom::cli {
+
+struct ModelOptions {
+    std::string model;       // empty: the default model
+    int n_threads = 0;       // 0: every core
+    int64_t n_ctx = 4096;
+    std::string kv_type = "f16";
+    std::string backend = "cpu";
+    std::string arch_file;
+    std::string load = "map";
+
+    void add_to(CLI::App& cmd);
+    Result<std::unique_ptr<runtime::Model>> load_model() const;
+    Result<runtime::SessionOptions> session_options() const;
+};
+
+// Token ids from "1,2,3" or whitespace/comma separated text.
+Result<std::vector<int32_t>> parse_token_list(const std::string& text);
+// The same from a file.
+Result<std::vector<int32_t>> read_token_file(const std::string& path);
+
+// Loading progress: a line on a terminal, nothing otherwise.
+void progress(const std::string& what);
+void progress_done();
+
+}  // namespace loom::cli

@@ -1,0 +1,99 @@
+// Exec: the op-emitting interface blocks see. It owns the activation arena of one forward pass,
+// resolves kernels through the registry (blocks never include kernels/), names intermediates for
+// dumps, and keeps the first error: after a failed op every later op returns an empty view and
+// does nothing, and the runner reads status() once at the end, so block code stays a plain sequence.
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "kernels/ops.h"
+
+namespace loom {
+class ThreadPool;
+}
+namespace loom::kernels {
+struct OpTable;
+}
+
+namespace loom::exec {
+
+using kernels::NormKind;
+using kernels::RopeArgs;
+using kernels::UnaryOp;
+
+// Bump allocator for activations, reset at the start of every forward pass. Chunks never move, so
+// views stay valid until reset; after a pass that needed several chunks, reset() merges them into one.
+class Arena {
+public:
+    void* alloc(size_t bytes);
+    void reset();
+    size_t capacity() const;
+
+private:
+    struct Chunk {
+        std::unique_ptr<uint8_t[]> data;
+        size_t size = 0, used = 0;
+    };
+    std::vector<Chunk> chunks_;
+    size_t high_water_ = 0;
+};
+
+// Receives every named intermediate (for --dump); returns quickly when it does not want the name.
+using DumpFn = std::function<void(const std::string& name, const TensorView& t)>;
+
+class Exec {
+public:
+    Exec(kernels::Backend backend, ThreadPool* pool);
+    ~Exec();
+
+    void begin();  // a new pass: resets the arena and the error
+    Status status() const { return status_; }
+    bool failed() const { return !status_.ok(); }
+    void fail(Error e);  // records an error (keeps the first)
+    void set_dump(DumpFn fn) { dump_ = std::move(fn); }
+    kernels::Backend backend() const { return backend_; }
+
+    // A fresh f32 (or other type) tensor from the arena, uninitialised.
+    TensorView tensor(DType type, std::initializer_list<int64_t> shape);
+    TensorView zeros(DType type, std::initializer_list<int64_t> shape);
+    TensorView like(const TensorView& x);  // a dense f32 tensor of x's shape
+
+    // Names an intermediate for dumps; returns it unchanged.
+    const TensorView& name(const TensorView& t, const std::string& name);
+
+    // ---- ops (all activations f32; shapes outermost first) ---------------------------------------
+    TensorView matmul(const TensorView& x, const TensorView& w);  // x [n, in] · w [out, in]ᵀ → [n, out]
+    TensorView get_rows(const TensorView& table, const TensorView& ids);  // ids [n] i32 → [n, d]
+    // Normalises the last dim: rms / layer (with optional bias b) / l2. A new tensor of x's shape.
+    TensorView norm(NormKind kind, const TensorView& x, const TensorView& w, float eps, const TensorView& b = {});
+    void rope(const TensorView& x, const RopeArgs& opts);  // in place; opts.x/y are ignored
+    TensorView attention(const kernels::AttentionArgs& a);  // a.out: given, or allocated here
+    TensorView glu(UnaryOp act, const TensorView& gate, const TensorView& up);  // new tensor
+    void unary(UnaryOp op, const TensorView& x);                                 // in place
+    void add(const TensorView& a, const TensorView& b);  // a += b (b same shape or a broadcast row)
+    void mul(const TensorView& a, const TensorView& b);  // a *= b
+    void scale(const TensorView& x, float s, const TensorView& y = {});  // y = x · s (in place without y)
+    // Rows `rows` of x (in order) as a new dense tensor.
+    TensorView gather_rows(const TensorView& x, const std::vector<int32_t>& rows);
+    // Converts f32 rows into `dst` (f32, f16 or bf16, same shape; rows may be strided).
+    void convert(const TensorView& src, const TensorView& dst);
+
+    kernels::Stream& stream() { return *stream_; }
+
+private:
+    bool run(Status s, const char* op);  // records a failure; true when all is well
+    kernels::Backend backend_;
+    const kernels::OpTable* ops_ = nullptr;
+    std::unique_ptr<kernels::Stream> stream_;
+    Arena arena_;
+    Status status_;
+    DumpFn dump_;
+};
+
+}  // namespace loom::exec

@@ -1,0 +1,162 @@
+// Model loading: GGUF → architecture file → parameters → blocks per layer, validated as a whole.
+#include "runtime/model.h"
+
+#include <fmt/format.h>
+
+#include "formats/gguf_reader.h"
+
+namespace loom::runtime {
+namespace {
+
+// Parameters the engine itself reads (every architecture file defines them), with sane ranges.
+struct Required {
+    const char* name;
+    int64_t lo, hi;
+};
+constexpr Required kRequired[] = {
+    {"n_vocab", 1, int64_t(1) << 24},
+    {"n_embd", 1, int64_t(1) << 17},
+    {"n_ctx_train", 1, int64_t(1) << 32},
+};
+constexpr int64_t kMaxLayers = 4096;
+
+Status check_tokenizer_ids(const formats::GgufFile& f, int64_t n_vocab) {
+    int64_t n_tokens = n_vocab;
+    if (f.has("tokenizer.ggml.tokens")) {
+        auto toks = f.get_string_array("tokenizer.ggml.tokens");
+        if (!toks.ok()) return std::move(toks).error();
+        n_tokens = int64_t(toks->size());
+        if (n_tokens > n_vocab)
+            return Error::invalid("tokenizer.ggml.tokens has {} tokens but the model has {} embedding rows", n_tokens, n_vocab);
+    }
+    for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
+                            "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id",
+                            "tokenizer.ggml.seperator_token_id", "tokenizer.ggml.eom_token_id"}) {
+        if (!f.has(key)) continue;
+        auto id = f.get_int(key);
+        if (!id.ok()) return std::move(id).error();
+        // llama.cpp writes -1 (as u32 0xFFFFFFFF) for "none"; anything else must be a token.
+        if (*id == -1 || *id == 0xFFFFFFFFll) continue;
+        if (*id < 0 || *id >= n_tokens)
+            return Error::invalid("metadata '{}' = {} is outside the vocabulary of {} tokens", key, *id, n_tokens);
+    }
+    return Ok();
+}
+
+class Builder {
+public:
+    Builder(const arch::ArchFile& a, blocks::WeightBinder& w) : arch_(a), weights_(w) {}
+
+    void chain(const arch::Chain& items, const arch::Scope& scope, int64_t layer, BlockChain& out) {
+        for (const arch::ChainItem& item : items) {
+            std::string name = item.then;
+            if (item.cond) {
+                auto v = item.cond->eval(scope);
+                if (!v.ok()) {
+                    weights_.error(fmt::format("{}:{}: layer {}: {}", arch_.path, item.line, layer, v.error().message()));
+                    continue;
+                }
+                const bool yes = v->is_number() ? v->num != 0 : true;
+                name = yes ? item.then : item.otherwise;
+                if (name.empty()) continue;
+            }
+            const arch::BlockSpec& spec = arch_.blocks.at(name);
+            blocks::BlockFactory make = blocks::find_kind(spec.kind());
+            if (!make) {
+                std::string all;
+                for (const auto& k : blocks::kinds()) all += (all.empty() ? "" : ", ") + k;
+                weights_.error(fmt::format("{}: unknown kind '{}' (kinds: {})", spec.where(), spec.kind(), all));
+                continue;
+            }
+            blocks::BindContext ctx{spec, scope, layer, weights_};
+            std::unique_ptr<blocks::Block> b = make(ctx);
+            b->set_names(name, layer >= 0 ? fmt::format("l{}.{}", layer, name) : name);
+            if (checked_.insert(name).second)
+                if (auto s = spec.check_unknown_keys(); !s.ok()) weights_.error(s.error().message());
+            out.push_back(std::move(b));
+        }
+    }
+
+private:
+    const arch::ArchFile& arch_;
+    blocks::WeightBinder& weights_;
+    std::set<std::string> checked_;
+};
+
+}  // namespace
+
+Model::~Model() = default;
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& opt) {
+    std::unique_ptr<Model> m(new Model());
+    LOOM_TRY(formats::GgufFile file, formats::GgufFile::open(path, opt.mode));
+    m->file_ = std::make_unique<formats::GgufFile>(std::move(file));
+    const formats::GgufFile& f = *m->file_;
+
+    auto arch_name = f.get_string("general.architecture");
+    if (!arch_name.ok()) return std::move(arch_name).error().with_context(path);
+    auto arch = opt.arch_file.empty() ? arch::load_arch_for(std::string(*arch_name)) : arch::ArchFile::load(opt.arch_file);
+    if (!arch.ok()) return std::move(arch).error().with_context(path);
+    m->arch_ = std::move(arch).value();
+
+    auto params = arch::Params::bind(m->arch_, f);
+    if (!params.ok()) return std::move(params).error().with_context(path);
+    m->params_ = std::make_unique<arch::Params>(std::move(params).value());
+    const arch::Params& p = *m->params_;
+
+    for (const Required& r : kRequired) {
+        auto v = p.lookup(r.name);
+        if (!v.ok() || !v->is_number())
+            return Error::invalid("{}: {}: the engine needs a numeric parameter '{}' (define it in [params])", path,
+                                  m->arch_.path, r.name);
+        if (v->num < double(r.lo) || v->num > double(r.hi) || v->num != double(int64_t(v->num)))
+            return Error::make(ErrorCode::out_of_range, "{}: parameter '{}' = {} is outside {}..{}", path, r.name,
+                               v->to_string(), r.lo, r.hi);
+    }
+    m->n_vocab_ = p.integer("n_vocab");
+    m->n_embd_ = p.integer("n_embd");
+    m->n_ctx_train_ = p.integer("n_ctx_train");
+
+    auto n_layer = m->arch_.layer_count.eval_int(p);
+    if (!n_layer.ok())
+        return std::move(n_layer).error().with_context(fmt::format("{}: {}:{}: [layer] count", path, m->arch_.path,
+                                                                   m->arch_.layer_count_line));
+    if (*n_layer < 1 || *n_layer > kMaxLayers)
+        return Error::make(ErrorCode::out_of_range, "{}: {} layers is outside 1..{}", path, *n_layer, kMaxLayers);
+    if (auto s = check_tokenizer_ids(f, m->n_vocab_); !s.ok()) return std::move(s).error().with_context(path);
+
+    blocks::WeightBinder weights(f);
+    Builder build(m->arch_, weights);
+    build.chain(m->arch_.input, p, -1, m->input_);
+    for (int64_t l = 0; l < *n_layer; ++l) {
+        auto scope = arch::LayerScope::make(m->arch_, p, l);
+        if (!scope.ok()) return std::move(scope).error().with_context(path);
+        Layer layer;
+        for (const arch::Chain& c : m->arch_.residual) {
+            BlockChain chain;
+            build.chain(c, *scope, l, chain);
+            layer.residual.push_back(std::move(chain));
+        }
+        m->layers_.push_back(std::move(layer));
+    }
+    build.chain(m->arch_.output, p, -1, m->output_);
+    if (auto s = weights.status(); !s.ok()) return std::move(s).error().with_context(path);
+
+    for (const std::string& name : weights.used()) {
+        const formats::TensorInfo* t = f.tensor(name);
+        m->weight_bytes_ += int64_t(t->bytes);
+        m->n_params_ += t->n_elements();
+    }
+    return m;
+}
+
+std::vector<exec::KvLayerSpec> Model::kv_layout() const {
+    std::vector<exec::KvLayerSpec> out(layers_.size());
+    for (size_t l = 0; l < layers_.size(); ++l)
+        for (const BlockChain& c : layers_[l].residual)
+            for (const auto& b : c)
+                if (auto s = b->kv_spec()) out[l] = *s;
+    return out;
+}
+
+}  // namespace loom::runtime

@@ -1,0 +1,67 @@
+// A loaded model: the GGUF file, its architecture file, the bound hyperparameters and, for every layer,
+// the chain of blocks the architecture file wires (conditional items already resolved per layer).
+// Loading validates everything before anything is allocated for inference: metadata, checks, every
+// tensor's presence and shape (all problems listed at once), tokenizer ids inside the vocabulary.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arch/arch_file.h"
+#include "arch/params.h"
+#include "blocks/block.h"
+#include "formats/mapped_file.h"
+
+namespace loom::formats {
+class GgufFile;
+}
+
+namespace loom::runtime {
+
+struct LoadOptions {
+    formats::LoadMode mode = formats::LoadMode::map;
+    std::string arch_file;  // a specific .arch.toml instead of archs/<general.architecture>.arch.toml
+};
+
+using BlockChain = std::vector<std::unique_ptr<blocks::Block>>;
+
+struct Layer {
+    std::vector<BlockChain> residual;  // h = h + chain(h), in order
+};
+
+class Model {
+public:
+    static Result<std::unique_ptr<Model>> load(const std::string& path, const LoadOptions& opt = {});
+    ~Model();
+
+    const formats::GgufFile& file() const { return *file_; }
+    const arch::ArchFile& arch() const { return arch_; }
+    const arch::Params& params() const { return *params_; }
+
+    int64_t n_vocab() const { return n_vocab_; }
+    int64_t n_embd() const { return n_embd_; }
+    int64_t n_ctx_train() const { return n_ctx_train_; }
+    int64_t n_layer() const { return int64_t(layers_.size()); }
+
+    const BlockChain& input() const { return input_; }
+    const BlockChain& output() const { return output_; }
+    const std::vector<Layer>& layers() const { return layers_; }
+    // What each layer keeps in the KV cache (n_head_kv = 0: nothing).
+    std::vector<exec::KvLayerSpec> kv_layout() const;
+
+    int64_t weight_bytes() const { return weight_bytes_; }  // bytes of the tensors the blocks bound
+    int64_t n_params() const { return n_params_; }
+
+private:
+    Model() = default;
+    std::unique_ptr<formats::GgufFile> file_;
+    arch::ArchFile arch_;
+    std::unique_ptr<arch::Params> params_;
+    BlockChain input_, output_;
+    std::vector<Layer> layers_;
+    int64_t n_vocab_ = 0, n_embd_ = 0, n_ctx_train_ = 0;
+    int64_t weight_bytes_ = 0, n_params_ = 0;
+};
+
+}  // namespace loom::runtime

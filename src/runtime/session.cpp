@@ -1,0 +1,131 @@
+// The forward pass: input chain → layers (residual branches) → rows that want logits → output chain.
+#include "runtime/session.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "core/thread_pool.h"
+#include "runtime/model.h"
+
+namespace loom::runtime {
+
+Batch Batch::sequence(std::span<const int32_t> tokens, int32_t pos0, int32_t seq, bool all_logits) {
+    Batch b;
+    b.tokens.assign(tokens.begin(), tokens.end());
+    for (size_t i = 0; i < tokens.size(); ++i) b.pos.push_back(pos0 + int32_t(i));
+    b.seq.assign(tokens.size(), seq);
+    b.logits.assign(tokens.size(), all_logits ? 1 : 0);
+    if (!tokens.empty()) b.logits.back() = 1;
+    return b;
+}
+
+Result<std::unique_ptr<Session>> Session::create(const Model& model, const SessionOptions& opt) {
+    std::unique_ptr<Session> s(new Session());
+    s->model_ = &model;
+    s->opt_ = opt;
+    if (s->opt_.n_threads <= 0) s->opt_.n_threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    if (s->opt_.n_ctx <= 0) return Error::invalid("context size {} must be positive", s->opt_.n_ctx);
+    s->opt_.n_ctx = std::min(s->opt_.n_ctx, model.n_ctx_train());
+    if (s->opt_.n_threads > 1) s->pool_ = std::make_unique<ThreadPool>(s->opt_.n_threads);
+    s->exec_ = std::make_unique<exec::Exec>(opt.backend, s->pool_.get());
+    LOOM_RETURN_IF_ERROR(s->exec_->status());
+    LOOM_TRY(exec::KvCache kv, exec::KvCache::create(model.kv_layout(), s->opt_.n_seq, s->opt_.n_ctx, opt.kv_type));
+    s->kv_ = std::make_unique<exec::KvCache>(std::move(kv));
+    return s;
+}
+
+Session::~Session() = default;
+
+int Session::n_threads() const { return opt_.n_threads; }
+
+void Session::set_dump(exec::DumpFn fn) { exec_->set_dump(std::move(fn)); }
+
+void Session::truncate(int seq, int64_t from) { kv_->truncate(seq, from); }
+
+int64_t Session::n_past(int seq) const { return kv_->n_used(seq); }
+
+Result<TensorView> Session::decode(const Batch& batch) { return forward(batch, kv_.get()); }
+
+Result<TensorView> Session::stateless(std::span<const int32_t> tokens) {
+    return forward(Batch::sequence(tokens, 0, 0, /*all_logits=*/true), nullptr);
+}
+
+Result<TensorView> Session::forward(const Batch& batch, exec::KvCache* kv) {
+    const int64_t n = int64_t(batch.tokens.size());
+    if (n == 0) return Error::invalid("empty batch");
+    if (int64_t(batch.pos.size()) != n || (!batch.seq.empty() && int64_t(batch.seq.size()) != n) ||
+        (!batch.logits.empty() && int64_t(batch.logits.size()) != n))
+        return Error::invalid("batch: tokens, pos, seq and logits must have the same length");
+    const Model& m = *model_;
+    for (int64_t i = 0; i < n; ++i) {
+        if (batch.tokens[size_t(i)] < 0 || batch.tokens[size_t(i)] >= m.n_vocab())
+            return Error::invalid("batch: token {} at index {} is outside the vocabulary of {}", batch.tokens[size_t(i)], i,
+                                  m.n_vocab());
+    }
+
+    // Segments: runs of one sequence with increasing positions.
+    blocks::Pass pass;
+    for (int64_t i = 0; i < n; ++i) {
+        const int seq = batch.seq.empty() ? 0 : batch.seq[size_t(i)];
+        if (seq < 0 || seq >= opt_.n_seq) return Error::invalid("batch: sequence {} outside 0..{}", seq, opt_.n_seq - 1);
+        if (!pass.segments.empty() && pass.segments.back().seq == seq) {
+            if (batch.pos[size_t(i)] <= batch.pos[size_t(i - 1)])
+                return Error::invalid("batch: positions of sequence {} must increase (index {})", seq, i);
+            ++pass.segments.back().count;
+        } else {
+            for (const auto& s : pass.segments)
+                if (s.seq == seq) return Error::invalid("batch: tokens of sequence {} are not consecutive", seq);
+            pass.segments.push_back({seq, i, 1});
+        }
+    }
+    if (kv) {
+        for (const auto& s : pass.segments)
+            LOOM_RETURN_IF_ERROR(kv->reserve(s.seq, batch.pos.data() + s.first, s.count));
+    }
+    std::vector<int32_t> out_rows;
+    for (int64_t i = 0; i < n; ++i)
+        if (batch.logits.empty() ? i == n - 1 : batch.logits[size_t(i)] != 0) out_rows.push_back(int32_t(i));
+
+    exec::Exec& ex = *exec_;
+    ex.begin();
+    pass.tokens = ex.tensor(DType::i32, {n});
+    pass.pos = ex.tensor(DType::i32, {n});
+    std::memcpy(pass.tokens.data, batch.tokens.data(), size_t(n) * 4);
+    std::memcpy(pass.pos.data, batch.pos.data(), size_t(n) * 4);
+    pass.kv = kv;
+    pass.kv_type = kv ? kv->type() : opt_.kv_type;
+
+    TensorView h;
+    for (const auto& b : m.input()) h = ex.name(b->forward(ex, h, pass), b->label());
+    for (int64_t l = 0; l < m.n_layer(); ++l) {
+        pass.layer = l;
+        for (const BlockChain& chain : m.layers()[size_t(l)].residual) {
+            TensorView y = h;
+            for (const auto& b : chain) y = ex.name(b->forward(ex, y, pass), b->label());
+            ex.add(h, y);
+        }
+        ex.name(h, fmt::format("l{}.out", l));
+        if (ex.failed()) break;
+    }
+    pass.layer = -1;
+    // Only the rows whose logits are wanted go through the output chain (the head is the largest matmul).
+    TensorView x = out_rows.size() == size_t(n) ? h : ex.gather_rows(h, out_rows);
+    for (const auto& b : m.output()) x = ex.name(b->forward(ex, x, pass), b->label());
+    if (ex.failed()) {
+        if (kv)  // the pass did not complete: its positions hold nothing usable
+            for (const auto& s : pass.segments) kv->truncate(s.seq, batch.pos[size_t(s.first)]);
+        return ex.status().error();
+    }
+    if (x.row_length() != m.n_vocab() || x.n_rows() != int64_t(out_rows.size()))
+        return Error::invalid("{}: the output chain gives {}, expected [{}, {}] logits", m.arch().path, shape_string(x),
+                              out_rows.size(), m.n_vocab());
+    logits_.resize(size_t(x.n_elements()));
+    for (int64_t r = 0; r < x.n_rows(); ++r)
+        std::memcpy(logits_.data() + r * m.n_vocab(), x.row<float>(r), size_t(m.n_vocab()) * 4);
+    return TensorView::dense(logits_.data(), DType::f32, {x.n_rows(), m.n_vocab()});
+}
+
+}  // namespace loom::runtime

@@ -1,0 +1,80 @@
+// A Session runs a Model: the thread pool, the executor, the KV cache of up to n_seq sequences, and the
+// two inference paths. decode() is the KV-cached path (prefill and decode are the same code with a
+// different number of tokens); stateless() recomputes a whole sequence with no cache through the same
+// blocks, the oracle the cached path is tested against.
+//
+// Thread-safety: one thread drives a Session at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "blocks/block.h"
+#include "exec/exec.h"
+#include "exec/kv_cache.h"
+#include "kernels/ops.h"
+
+namespace loom {
+class ThreadPool;
+}
+
+namespace loom::runtime {
+
+class Model;
+
+struct SessionOptions {
+    int n_threads = 0;      // 0 = every core
+    int64_t n_ctx = 4096;   // positions per sequence in the KV cache (capped at the model's training context)
+    int n_seq = 1;          // sequences the KV cache holds
+    DType kv_type = DType::f16;
+    kernels::Backend backend = kernels::Backend::cpu;
+};
+
+// Tokens to run. Tokens of one sequence must be consecutive and in increasing positions.
+struct Batch {
+    std::vector<int32_t> tokens;
+    std::vector<int32_t> pos;
+    std::vector<int32_t> seq;       // empty: every token is sequence 0
+    std::vector<uint8_t> logits;    // per token: 1 = return its logits; empty: only the last token's
+
+    // n tokens of sequence `seq` starting at position pos0; logits for the last one, or all.
+    static Batch sequence(std::span<const int32_t> tokens, int32_t pos0, int32_t seq = 0, bool all_logits = false);
+};
+
+class Session {
+public:
+    static Result<std::unique_ptr<Session>> create(const Model& model, const SessionOptions& opt);
+    ~Session();
+
+    // The KV-cached forward pass. Returns the logits of the tokens that asked for them, in batch order,
+    // as [n_out, n_vocab] f32, valid until the next call.
+    Result<TensorView> decode(const Batch& batch);
+    // The whole sequence recomputed without a cache: logits at every position, [n, n_vocab].
+    Result<TensorView> stateless(std::span<const int32_t> tokens);
+
+    // Forgets a sequence's positions >= from (0: all of it).
+    void truncate(int seq, int64_t from = 0);
+    int64_t n_past(int seq) const;  // positions held for a sequence (1 + highest), for appending
+
+    // Named intermediates of every later pass go to fn (see Exec::set_dump).
+    void set_dump(exec::DumpFn fn);
+
+    const Model& model() const { return *model_; }
+    const SessionOptions& options() const { return opt_; }
+    const exec::KvCache& kv() const { return *kv_; }
+    int n_threads() const;
+
+private:
+    Session() = default;
+    Result<TensorView> forward(const Batch& batch, exec::KvCache* kv);
+
+    const Model* model_ = nullptr;
+    SessionOptions opt_;
+    std::unique_ptr<ThreadPool> pool_;
+    std::unique_ptr<exec::Exec> exec_;
+    std::unique_ptr<exec::KvCache> kv_;
+    std::vector<float> logits_;
+};
+
+}  // namespace loom::runtime
