@@ -15,7 +15,7 @@
 #include "core/glob.h"
 #include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
-#include "runtime/logprobs.h"
+#include "runtime/sampler.h"
 
 namespace loom::cli {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "cli/eval.h"
 #include "cli/inspect.h"
+#include "cli/run.h"
 #include "cli/synth.h"
 
 int main(int argc, char** argv) {
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     loom::cli::add_inspect_command(app);
     loom::cli::add_eval_command(app);
+    loom::cli::add_run_command(app);
     loom::cli::add_synth_command(app);
     CLI11_PARSE(app, argc, argv);
     return 0;
