@@ -4,6 +4,7 @@
 
 #include "cli/inspect.h"
 #include "cli/synth.h"
+#include "cli/tokenize.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"loom: an LLM inference engine"};
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     loom::cli::add_inspect_command(app);
     loom::cli::add_synth_command(app);
+    loom::cli::add_tokenize_command(app);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }
