@@ -6,6 +6,7 @@
 #include "cli/inspect.h"
 #include "cli/run.h"
 #include "cli/synth.h"
+#include "cli/tokenize.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"loom: an LLM inference engine"};
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
     loom::cli::add_eval_command(app);
     loom::cli::add_run_command(app);
     loom::cli::add_synth_command(app);
+    loom::cli::add_tokenize_command(app);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }

@@ -1,0 +1,520 @@
+// Vocab::load: GGUF tokenizer keys -> validated vocabulary, with llama.cpp's defaults and fix-ups
+// (llama-vocab.cpp, llama_vocab::impl::load) so that ids, flags and the EOG set agree with it.
+#include "tokenizer/vocab.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "formats/gguf_reader.h"
+#include "tokenizer/unicode.h"
+
+namespace loom::tokenizer {
+namespace {
+
+using formats::GgufFile;
+using formats::GgufType;
+
+constexpr std::string_view kPrefix = "tokenizer.ggml.";
+
+// tokenizer.ggml.pre values loom knows, with the flags llama.cpp sets for them. Any other value is an
+// error: tokenizing with the wrong regexes would silently give other ids than the model was trained on.
+struct PreInfo {
+    std::string_view name;
+    PreTokenizer pre;
+    bool ignore_merges = false;
+    bool add_bos = false;
+    bool clean_spaces = true;
+};
+constexpr PreInfo kPreTable[] = {
+    {"default", PreTokenizer::default_bpe},
+    {"llama3", PreTokenizer::llama3, true, true},
+    {"llama-v3", PreTokenizer::llama3, true, true},
+    {"llama-bpe", PreTokenizer::llama3, true, true},
+    {"falcon3", PreTokenizer::llama3, true, true},
+    {"falcon-h1", PreTokenizer::llama3, true, true},
+    {"pixtral", PreTokenizer::llama3, true, true},
+    {"midm-2.0", PreTokenizer::llama3, true, true},
+    {"lfm2", PreTokenizer::llama3, true, true},
+    {"jina-v5-nano", PreTokenizer::llama3, true, true},
+    {"dbrx", PreTokenizer::llama3},
+    {"smaug-bpe", PreTokenizer::llama3},
+    {"qwen2", PreTokenizer::qwen2, false, false, false},
+    {"deepseek-r1-qwen", PreTokenizer::qwen2, false, false, false},
+    {"kormo", PreTokenizer::qwen2, false, false, false},
+    {"f2llmv2", PreTokenizer::qwen2, false, false, false},
+    {"megrez", PreTokenizer::qwen2},
+    {"stablelm2", PreTokenizer::qwen2},
+    {"hunyuan", PreTokenizer::qwen2, false, false, false},
+    {"solar-open", PreTokenizer::qwen2, false, false, false},
+    {"qwen35", PreTokenizer::qwen35, false, false, false},
+    {"deepseek-llm", PreTokenizer::deepseek_llm, false, false, false},
+    {"deepseek-coder", PreTokenizer::deepseek_coder, false, false, false},
+    {"deepseek-v3", PreTokenizer::deepseek_v3, false, false, false},
+    {"hunyuan-dense", PreTokenizer::deepseek_v3, false, false, false},
+    {"joyai-llm", PreTokenizer::deepseek_v3, false, false, false},
+    {"hy_v4", PreTokenizer::deepseek_v3, false, false, false},
+    {"gpt-2", PreTokenizer::gpt2},
+    {"phi-2", PreTokenizer::gpt2},
+    {"jina-es", PreTokenizer::gpt2},
+    {"jina-de", PreTokenizer::gpt2},
+    {"gigachat", PreTokenizer::gpt2},
+    {"jina-v2-es", PreTokenizer::gpt2},
+    {"jina-v2-de", PreTokenizer::gpt2},
+    {"a.x-4.0", PreTokenizer::gpt2},
+    {"mellum", PreTokenizer::gpt2},
+    {"modern-bert", PreTokenizer::gpt2},
+    {"mpt", PreTokenizer::gpt2},
+    {"olmo", PreTokenizer::gpt2},
+    {"jais", PreTokenizer::gpt2},
+    {"exaone4", PreTokenizer::gpt2},
+    {"trillion", PreTokenizer::gpt2, false, false, false},
+    {"granite-docling", PreTokenizer::gpt2, false, false, false},
+    {"starcoder", PreTokenizer::starcoder},
+    {"refact", PreTokenizer::starcoder},
+    {"command-r", PreTokenizer::starcoder, false, false, false},
+    {"smollm", PreTokenizer::starcoder, false, false, false},
+    {"codeshell", PreTokenizer::starcoder},
+    {"exaone", PreTokenizer::starcoder},
+    {"minerva-7b", PreTokenizer::starcoder},
+    {"mellum2", PreTokenizer::starcoder},
+    {"falcon", PreTokenizer::falcon},
+};
+
+std::string known_pre_names() {
+    std::string s;
+    for (const auto& p : kPreTable) {
+        if (!s.empty()) s += ", ";
+        s += p.name;
+    }
+    return s;
+}
+
+// Texts llama.cpp recognises (llama_vocab::impl::load, "auto-detect special tokens by text").
+constexpr std::string_view kEotTexts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
+    "_<EOT>", "[EOT]", "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>", "<end_of_utterance>",
+};
+constexpr std::string_view kEomTexts[] = {"<|eom_id|>"};
+constexpr std::string_view kFimPreTexts[] = {
+    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>",
+    "\xE2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>",
+};
+constexpr std::string_view kFimSufTexts[] = {
+    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "hole\xEF\xBD\x9C>", "<SUF>",
+    "\xE2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>",
+};
+constexpr std::string_view kFimMidTexts[] = {
+    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>",
+    "\xE2\x96\x81<MID>", "<|code_middle|>", "<|middle|>",
+};
+constexpr std::string_view kFimPadTexts[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"};
+constexpr std::string_view kFimRepTexts[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"};
+constexpr std::string_view kFimSepTexts[] = {"<|file_sep|>"};
+constexpr std::string_view kEogTexts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+    "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>", "[e~[",
+};
+// gpt-oss: llama.cpp always renders these, making them user-defined.
+constexpr std::string_view kForcedUserDefined[] = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"};
+
+template <size_t N>
+bool one_of(std::string_view s, const std::string_view (&list)[N]) {
+    return std::find(std::begin(list), std::end(list), s) != std::end(list);
+}
+
+uint32_t attr_of(TokenType t) {
+    switch (t) {
+        case TokenType::normal: return kAttrNormal;
+        case TokenType::unknown: return kAttrUnknown;
+        case TokenType::control: return kAttrControl;
+        case TokenType::user_defined: return kAttrUserDefined;
+        case TokenType::unused: return kAttrUnused;
+        case TokenType::byte: return kAttrByte;
+        case TokenType::undefined: return kAttrUndefined;
+    }
+    return kAttrUndefined;
+}
+
+std::string key(std::string_view name) {
+    return std::string(kPrefix) + std::string(name);
+}
+
+Result<bool> optional_bool(const GgufFile& f, std::string_view name, bool fallback) {
+    const std::string k = key(name);
+    if (!f.has(k)) return fallback;
+    return f.get<bool>(k);
+}
+
+// "<0xHH>" -> HH, or -1 when the text is not of that form.
+int parse_byte_token(std::string_view t) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    if (t.size() != 6 || t.substr(0, 3) != "<0x" || t[5] != '>') return -1;
+    const int hi = hex(t[3]), lo = hex(t[4]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+}  // namespace
+
+std::string_view name(PreTokenizer p) {
+    switch (p) {
+        case PreTokenizer::none: return "none";
+        case PreTokenizer::default_bpe: return "default";
+        case PreTokenizer::llama3: return "llama3";
+        case PreTokenizer::qwen2: return "qwen2";
+        case PreTokenizer::qwen35: return "qwen35";
+        case PreTokenizer::deepseek_llm: return "deepseek-llm";
+        case PreTokenizer::deepseek_coder: return "deepseek-coder";
+        case PreTokenizer::deepseek_v3: return "deepseek-v3";
+        case PreTokenizer::gpt2: return "gpt-2";
+        case PreTokenizer::starcoder: return "starcoder";
+        case PreTokenizer::falcon: return "falcon";
+    }
+    return "?";
+}
+
+Result<Vocab> Vocab::load(const GgufFile& f) {
+    auto fail = [&](const Error& e) { return e.with_context(f.source()); };
+    Vocab v;
+
+    // ---- model type and its defaults ----
+    auto model = f.get_string(key("model"));
+    if (!model) return fail(model.error());
+    v.model_ = std::string(*model);
+    if (v.model_ == "llama") {
+        v.type_ = VocabType::spm;
+        v.bos_ = 1, v.eos_ = 2, v.unk_ = 0;
+        v.add_space_prefix_ = true, v.add_bos_ = true;
+    } else if (v.model_ == "gpt2") {
+        v.type_ = VocabType::bpe;
+        v.bos_ = 11, v.eos_ = 11;
+        v.clean_spaces_ = true;
+    } else {
+        return Error::unsupported("{}: {}: unsupported tokenizer model '{}' (loom supports: llama, gpt2)", f.source(),
+                                  key("model"), v.model_);
+    }
+    if (f.has(key("pre"))) {
+        auto pre = f.get_string(key("pre"));
+        if (!pre) return fail(pre.error());
+        v.pre_name_ = std::string(*pre);
+    }
+    if (v.type_ == VocabType::bpe) {
+        // llama.cpp falls back to "default" (with a warning) when the key is missing.
+        const std::string_view want = v.pre_name_.empty() ? std::string_view("default") : v.pre_name_;
+        const PreInfo* info = nullptr;
+        for (const auto& p : kPreTable)
+            if (p.name == want) info = &p;
+        if (!info)
+            return Error::unsupported("{}: {}: unknown pre-tokenizer '{}' (known: {})", f.source(), key("pre"), want,
+                                      known_pre_names());
+        v.pre_ = info->pre;
+        v.ignore_merges_ = info->ignore_merges;
+        v.add_bos_ = v.add_bos_ || info->add_bos;
+        v.clean_spaces_ = info->clean_spaces;
+    }
+    {
+        auto b = optional_bool(f, "add_space_prefix", v.add_space_prefix_);
+        if (!b) return fail(b.error());
+        v.add_space_prefix_ = *b;
+    }
+
+    // ---- tokens, scores, types ----
+    auto tokens = f.get_string_array(key("tokens"));
+    if (!tokens) return fail(tokens.error());
+    const size_t n = tokens->size();
+    if (n == 0) return Error::invalid("{}: {}: the vocabulary is empty", f.source(), key("tokens"));
+    if (n > size_t(INT32_MAX)) return Error::invalid("{}: {}: {} tokens, more than int32 ids can hold", f.source(), key("tokens"), n);
+    v.tokens_.resize(n);
+    v.by_text_.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+        TokenData& t = v.tokens_[i];
+        t.text = std::string((*tokens)[i]);
+        if (t.text.empty()) t.text = "[EMPTY_" + std::to_string(i) + "]";  // as llama.cpp names empty tokens
+        auto [it, inserted] = v.by_text_.emplace(t.text, int32_t(i));
+        if (!inserted)
+            return Error::invalid("{}: {}: token {} repeats the text of token {} ('{}')", f.source(), key("tokens"), i,
+                                  it->second, t.text);
+    }
+    if (const auto* e = f.find(key("scores"))) {
+        if (e->type != GgufType::array || (e->elem_type != GgufType::f32 && e->elem_type != GgufType::i32))
+            return Error::invalid("{}: {}: expected an array of f32 (or i32), got {}", f.source(), key("scores"),
+                                  e->type == GgufType::array ? "array of " + std::string(formats::name(e->elem_type))
+                                                             : std::string(formats::name(e->type)));
+        if (e->count != n)
+            return Error::invalid("{}: {}: {} elements, expected {} (one per token)", f.source(), key("scores"), e->count, n);
+        if (e->elem_type == GgufType::f32) {
+            auto s = f.get_array<float>(key("scores"));
+            for (size_t i = 0; i < n; ++i) v.tokens_[i].score = (*s)[i];
+        } else {
+            auto s = f.get_array<int32_t>(key("scores"));
+            for (size_t i = 0; i < n; ++i) v.tokens_[i].score = float((*s)[i]);
+        }
+    }
+    if (f.has(key("token_type"))) {
+        auto types = f.get_array<int32_t>(key("token_type"));
+        if (!types) return fail(types.error());
+        if (types->size() != n)
+            return Error::invalid("{}: {}: {} elements, expected {} (one per token)", f.source(), key("token_type"),
+                                  types->size(), n);
+        for (size_t i = 0; i < n; ++i) {
+            const int32_t t = (*types)[i];
+            if (t < 0 || t > 6)
+                return Error::invalid("{}: {}[{}]: token type {} (expected 0..6)", f.source(), key("token_type"), i, t);
+            v.tokens_[i].type = TokenType(t);
+            v.tokens_[i].attr = attr_of(TokenType(t));
+        }
+    }
+
+    // ---- merges (BPE) ----
+    if (v.type_ == VocabType::bpe) {
+        auto merges = f.get_string_array(key("merges"));
+        if (!merges) return fail(merges.error());
+        v.merges_.reserve(merges->size());
+        for (size_t i = 0; i < merges->size(); ++i) {
+            const std::string_view m = (*merges)[i];
+            // "left right", split at the first space after the first byte (a left part may be a space).
+            const size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string_view::npos;
+            if (sp == std::string_view::npos)
+                return Error::invalid("{}: {}[{}]: '{}' is not two tokens separated by a space", f.source(), key("merges"), i, m);
+            v.merges_.emplace(std::string(m), int32_t(i));  // the first occurrence keeps its rank, as in llama.cpp
+        }
+    }
+
+    LOOM_RETURN_IF_ERROR(v.read_ids(f));
+    // Byte-typed tokens must spell their byte: decoding reads it from the text.
+    for (size_t i = 0; i < n; ++i)
+        if (v.tokens_[i].type == TokenType::byte && parse_byte_token(v.tokens_[i].text) < 0)
+            return Error::invalid("{}: {}[{}]: byte token '{}' is not of the form <0xHH>", f.source(), key("tokens"), i,
+                                  v.tokens_[i].text);
+
+    std::string model_name;
+    if (f.has("general.name")) {
+        auto nm = f.get_string("general.name");
+        if (nm) model_name = std::string(*nm);
+    }
+    v.apply_fixups();
+    v.build_tables(model_name);
+    return v;
+}
+
+Status Vocab::read_ids(const GgufFile& f) {
+    struct IdKey {
+        std::string_view name;
+        int32_t* id;
+    };
+    // The deprecated prefix/suffix/middle keys come last, so they win over fim_* as in llama.cpp.
+    const IdKey keys[] = {
+        {"bos_token_id", &bos_},         {"eos_token_id", &eos_},         {"eot_token_id", &eot_},
+        {"eom_token_id", &eom_},         {"unknown_token_id", &unk_},     {"seperator_token_id", &sep_},
+        {"padding_token_id", &pad_},     {"mask_token_id", &mask_},       {"fim_pre_token_id", &fim_pre_},
+        {"fim_suf_token_id", &fim_suf_}, {"fim_mid_token_id", &fim_mid_}, {"fim_pad_token_id", &fim_pad_},
+        {"fim_rep_token_id", &fim_rep_}, {"fim_sep_token_id", &fim_sep_}, {"prefix_token_id", &fim_pre_},
+        {"suffix_token_id", &fim_suf_},  {"middle_token_id", &fim_mid_},
+    };
+    for (const auto& k : keys) {
+        if (!valid(*k.id)) *k.id = kNoToken;  // a model default beyond a small vocabulary
+        const std::string full = key(k.name);
+        if (!f.has(full)) continue;
+        auto id = f.get_int(full);
+        if (!id) return id.error().with_context(f.source());
+        if (*id < 0 || *id >= n_tokens())
+            return Error::make(ErrorCode::out_of_range, "{}: {}: token id {} outside the vocabulary (0..{})", f.source(),
+                               full, *id, n_tokens() - 1);
+        *k.id = int32_t(*id);
+    }
+    auto b = optional_bool(f, "add_bos_token", add_bos_);
+    if (!b) return b.error().with_context(f.source());
+    add_bos_ = *b;
+    b = optional_bool(f, "add_eos_token", add_eos_);
+    if (!b) return b.error().with_context(f.source());
+    add_eos_ = *b;
+    b = optional_bool(f, "add_sep_token", add_sep_);
+    if (!b) return b.error().with_context(f.source());
+    add_sep_ = *b;
+    if (add_bos_ && bos_ == kNoToken)
+        return Error::invalid("{}: {}: the vocabulary adds a BOS token but has none", f.source(), key("add_bos_token"));
+    if (add_eos_ && eos_ == kNoToken)
+        return Error::invalid("{}: {}: the vocabulary adds an EOS token but has none", f.source(), key("add_eos_token"));
+    return Ok{};
+}
+
+void Vocab::apply_fixups() {
+    // The first token (lowest id) whose text is in `texts`, unless the id is already set; it becomes control.
+    auto detect = [&](int32_t& id, auto& texts) {
+        if (id != kNoToken) return;
+        for (int32_t i = 0; i < n_tokens(); ++i) {
+            if (one_of(tokens_[size_t(i)].text, texts)) {
+                id = i;
+                tokens_[size_t(i)].attr |= kAttrControl;
+                return;
+            }
+        }
+    };
+    detect(eot_, kEotTexts);
+    detect(eom_, kEomTexts);
+    detect(fim_pre_, kFimPreTexts);
+    detect(fim_suf_, kFimSufTexts);
+    detect(fim_mid_, kFimMidTexts);
+    detect(fim_pad_, kFimPadTexts);
+    detect(fim_rep_, kFimRepTexts);
+    detect(fim_sep_, kFimSepTexts);
+    for (auto& t : tokens_)
+        if ((t.attr & kAttrControl) && t.text.find("unused") != std::string::npos) t.attr |= kAttrUnused;
+
+    // End of generation: FIM pad/rep/sep, tokens known by their text, then eos/eot/eom.
+    std::vector<bool> eog(tokens_.size(), false);
+    for (int32_t id : {fim_pad_, fim_rep_, fim_sep_})
+        if (id != kNoToken) eog[size_t(id)] = true;
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+        if (one_of(tokens_[i].text, kEogTexts)) {
+            eog[i] = true;
+            tokens_[i].attr |= kAttrControl;
+        }
+        if (one_of(tokens_[i].text, kForcedUserDefined)) tokens_[i].attr = kAttrUserDefined;
+    }
+    for (int32_t id : {eos_, eot_, eom_})
+        if (id != kNoToken) eog[size_t(id)] = true;
+    // Harmony (gpt-oss) and solar-open end a message with <|end|> but not the generation.
+    auto eog_with = [&](std::string_view text) -> int32_t {
+        const int32_t id = find(text);
+        return id != kNoToken && eog[size_t(id)] ? id : kNoToken;
+    };
+    const int32_t end = eog_with("<|end|>");
+    const bool has_return = eog_with("<|return|>") != kNoToken, has_flush = eog_with("<|flush|>") != kNoToken;
+    const bool has_call = eog_with("<|call|>") != kNoToken || eog_with("<|calls|>") != kNoToken;
+    if (end != kNoToken && has_call && (has_return || has_flush)) {
+        eog[size_t(end)] = false;
+        tokens_[size_t(end)].attr = kAttrUserDefined;
+    }
+    // Gemma 4 and PLaMo 2 have an ordinary </s>.
+    const int32_t s_end = eog_with("</s>");
+    if (s_end != kNoToken && (eog_with("<|tool_response>") != kNoToken || eog_with("<|plamo:eos|>") != kNoToken)) {
+        eog[size_t(s_end)] = false;
+        tokens_[size_t(s_end)].attr = kAttrNormal;
+    }
+    is_eog_ = std::move(eog);
+    eog_.clear();
+    for (size_t i = 0; i < is_eog_.size(); ++i)
+        if (is_eog_[i]) eog_.push_back(int32_t(i));
+}
+
+void Vocab::build_tables(std::string_view model_name) {
+    // Byte fallback tokens.
+    for (int b = 0; b < 256; ++b) {
+        if (type_ == VocabType::spm) {
+            static constexpr char kHex[] = "0123456789ABCDEF";
+            const char name[6] = {'<', '0', 'x', kHex[b >> 4], kHex[b & 15], '>'};
+            int32_t id = find(std::string_view(name, 6));
+            if (id == kNoToken && b != 0) id = find(std::string_view(reinterpret_cast<const char*>(&b), 1));
+            byte_tokens_[b] = id;
+        } else {
+            std::string ch;
+            append_utf8(ch, byte_to_codepoint(uint8_t(b)));
+            byte_tokens_[b] = find(ch);
+        }
+    }
+
+    // Tokens split out of raw text, longest first. std::sort (not stable_sort) on ascending ids with this
+    // comparator is what llama.cpp does; with the same standard library, ties end up in the same order.
+    special_tokens_.clear();
+    for (int32_t i = 0; i < n_tokens(); ++i)
+        if (attr(i) & (kAttrControl | kAttrUserDefined | kAttrUnknown)) special_tokens_.push_back(i);
+    std::sort(special_tokens_.begin(), special_tokens_.end(),
+              [&](int32_t a, int32_t b) { return text(a).size() > text(b).size(); });
+
+    // Pieces as llama.cpp's token_to_piece(special = true) gives them.
+    pieces_.assign(tokens_.size(), std::string());
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+        const TokenData& t = tokens_[i];
+        std::string& p = pieces_[i];
+        if (t.attr & (kAttrUnknown | kAttrControl | kAttrUserDefined)) {
+            p = t.text;
+        } else if (t.attr & kAttrNormal) {
+            p = type_ == VocabType::spm ? spm_unescape(t.text) : bpe_unmap(t.text);
+        } else if (t.attr & kAttrByte) {
+            p = std::string(1, char(parse_byte_token(t.text)));
+        }  // undefined and unused tokens render as nothing
+    }
+
+    // Per-model attributes llama.cpp sets by name (not stored in GGUF): Phi-3 strips spaces after specials.
+    std::string lower(model_name);
+    for (char& c : lower) c = char(std::tolower(uint8_t(c)));
+    if (lower.find("phi-3") != std::string::npos || lower.find("phi3") != std::string::npos) {
+        for (int32_t id : special_tokens_) tokens_[size_t(id)].attr |= kAttrRstrip;
+        if (int32_t id = find("</s>"); id != kNoToken) tokens_[size_t(id)].attr |= kAttrRstrip;
+        for (std::string_view t : {"<unk>", "<s>", "<|endoftext|>"})
+            if (int32_t id = find(t); id != kNoToken) tokens_[size_t(id)].attr &= ~uint32_t(kAttrRstrip);
+    }
+}
+
+bool Vocab::is_eog(int32_t id) const {
+    return valid(id) && is_eog_[size_t(id)];
+}
+
+int32_t Vocab::find(std::string_view t) const {
+    auto it = by_text_.find(t);
+    return it == by_text_.end() ? kNoToken : it->second;
+}
+
+uint8_t Vocab::token_byte(int32_t id) const {
+    LOOM_ASSERT(is_byte(id), "token {} ('{}') is not a byte token", id, text(id));
+    return uint8_t(parse_byte_token(text(id)));
+}
+
+int32_t Vocab::merge_rank(std::string_view left, std::string_view right) const {
+    thread_local std::string k;
+    k.assign(left);
+    k += ' ';
+    k += right;
+    auto it = merges_.find(std::string_view(k));
+    return it == merges_.end() ? -1 : it->second;
+}
+
+const std::string& Vocab::piece(int32_t id, bool special) const {
+    static const std::string kEmpty;
+    if (!special && (attr(id) & (kAttrUnknown | kAttrControl))) return kEmpty;
+    return pieces_[size_t(id)];
+}
+
+std::string spm_unescape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size();) {
+        if (text.compare(i, 3, "\xE2\x96\x81") == 0) {
+            out += ' ';
+            i += 3;
+        } else {
+            out += text[i++];
+        }
+    }
+    return out;
+}
+
+std::string bpe_unmap(std::string_view text) {
+    // llama.cpp's llama_decode_text: a character outside GPT-2's alphabet is written out as
+    // "[UNK_BYTE_0x<its UTF-8 in hex><the whole token text>]".
+    std::string out;
+    for (uint32_t cp : decode_utf8_lenient(text)) {
+        const int b = codepoint_to_byte(cp);
+        if (b >= 0) {
+            out += char(b);
+            continue;
+        }
+        std::string utf8;
+        if (cp <= kMaxCodePoint) append_utf8(utf8, cp);
+        out += "[UNK_BYTE_0x";
+        for (unsigned char c : utf8) out += fmt::format("{:02x}", c);
+        out += text;
+        out += ']';
+    }
+    return out;
+}
+
+}  // namespace loom::tokenizer

@@ -1,0 +1,166 @@
+// A model's vocabulary from its GGUF tokenizer metadata (formats-and-tokenizers §5.1-5.3, 5.10): token
+// texts, scores and types, BPE merges, special ids, the add-BOS/EOS flags, the pre-tokenizer, and the
+// end-of-generation set. Everything is validated at load; afterwards the Vocab is immutable and may be
+// shared between threads.
+//
+// Defaults and fix-ups follow llama.cpp (llama-vocab.cpp), because loom must produce its token ids:
+// per-model default ids and flags, the keys overriding them, control-looking tokens forced to CONTROL,
+// the end-of-generation set built from ids and token texts.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.h"
+
+namespace loom::formats {
+class GgufFile;
+}
+
+namespace loom::tokenizer {
+
+inline constexpr int32_t kNoToken = -1;
+
+// tokenizer.ggml.token_type values, as stored in GGUF.
+enum class TokenType : int32_t { undefined = 0, normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
+
+// Runtime attributes of a token (llama.cpp's llama_token_attr bits): the stored type, then fix-ups
+// (e.g. "<end_of_turn>" gets control, control tokens named "unused" get unused).
+enum TokenAttr : uint32_t {
+    kAttrUndefined = 0,
+    kAttrUnknown = 1u << 0,
+    kAttrUnused = 1u << 1,
+    kAttrNormal = 1u << 2,
+    kAttrControl = 1u << 3,
+    kAttrUserDefined = 1u << 4,
+    kAttrByte = 1u << 5,
+    kAttrLstrip = 1u << 7,  // when split out of text, whitespace before the token is dropped
+    kAttrRstrip = 1u << 8,  // ... and whitespace after it
+};
+
+// tokenizer.ggml.model: "llama" is SentencePiece-style (scores, <0xXX> byte fallback, ▁ for spaces);
+// "gpt2" is byte-level BPE (merges by rank, regex pre-tokenizer, GPT-2's byte alphabet).
+enum class VocabType { spm, bpe };
+
+// tokenizer.ggml.pre, grouped by the regex set it selects (pretokenize.h). SPM vocabularies ignore it.
+enum class PreTokenizer {
+    none,  // SPM
+    default_bpe,
+    llama3,
+    qwen2,
+    qwen35,
+    deepseek_llm,
+    deepseek_coder,
+    deepseek_v3,
+    gpt2,
+    starcoder,
+    falcon,
+};
+std::string_view name(PreTokenizer p);
+
+struct TokenData {
+    std::string text;  // as stored (SPM: ▁ for spaces; BPE: GPT-2 byte alphabet)
+    float score = 0.f; // SPM merge priority (higher merges first)
+    TokenType type = TokenType::normal;
+    uint32_t attr = kAttrNormal;  // TokenAttr bits
+};
+
+class Vocab {
+public:
+    // Reads and validates the tokenizer.* keys. Errors name the file and key, e.g.
+    // `m.gguf: tokenizer.ggml.pre: unknown pre-tokenizer 'foo' (known: ...)` or
+    // `m.gguf: tokenizer.ggml.scores: 10 elements, expected 12 (one per token)`.
+    static Result<Vocab> load(const formats::GgufFile& f);
+
+    VocabType type() const { return type_; }
+    const std::string& model() const { return model_; }         // tokenizer.ggml.model
+    const std::string& pre_name() const { return pre_name_; }    // tokenizer.ggml.pre ("" when absent)
+    PreTokenizer pre() const { return pre_; }
+    int32_t n_tokens() const { return int32_t(tokens_.size()); }
+
+    // PRECONDITION for the per-id getters: 0 <= id < n_tokens().
+    const TokenData& token(int32_t id) const { return tokens_[size_t(id)]; }
+    const std::string& text(int32_t id) const { return token(id).text; }
+    float score(int32_t id) const { return token(id).score; }
+    uint32_t attr(int32_t id) const { return token(id).attr; }
+    bool is_control(int32_t id) const { return attr(id) & kAttrControl; }
+    bool is_byte(int32_t id) const { return attr(id) & kAttrByte; }
+    bool is_eog(int32_t id) const;  // any id; false for ids outside the vocabulary
+    bool valid(int32_t id) const { return id >= 0 && id < n_tokens(); }
+
+    // The id of a token text, or kNoToken.
+    int32_t find(std::string_view text) const;
+    // SPM: the "<0xHH>" token (else the one-byte text); BPE: the byte's GPT-2 character. kNoToken if absent.
+    int32_t byte_token(uint8_t b) const { return byte_tokens_[b]; }
+    // The byte an SPM byte token stands for. PRECONDITION: is_byte(id).
+    uint8_t token_byte(int32_t id) const;
+    // The merge rank of the pair (left, right), or -1. BPE only.
+    int32_t merge_rank(std::string_view left, std::string_view right) const;
+
+    // Special ids; kNoToken when the model has none.
+    int32_t bos() const { return bos_; }
+    int32_t eos() const { return eos_; }
+    int32_t eot() const { return eot_; }
+    int32_t eom() const { return eom_; }
+    int32_t unk() const { return unk_; }
+    int32_t pad() const { return pad_; }
+    int32_t sep() const { return sep_; }
+    const std::vector<int32_t>& eog_ids() const { return eog_; }  // ascending
+
+    bool add_bos() const { return add_bos_; }
+    bool add_eos() const { return add_eos_; }
+    bool add_space_prefix() const { return add_space_prefix_; }  // SPM: a space before text at the start and after specials
+    bool ignore_merges() const { return ignore_merges_; }        // BPE: a whole pre-token that is a token is taken as is
+    bool clean_spaces() const { return clean_spaces_; }          // decode: " ." -> "." etc.
+
+    // Tokens split out of text before tokenizing (control, user-defined and unknown), longest first,
+    // in llama.cpp's order (it matters only for overlapping candidates of equal length).
+    const std::vector<int32_t>& special_tokens() const { return special_tokens_; }
+
+    // The text of a token for output (llama.cpp's token_to_piece with lstrip 0): SPM ▁ -> space, byte
+    // tokens -> their byte, BPE characters -> bytes; control and unknown tokens give "" unless `special`.
+    // Precomputed: a reference into the Vocab.
+    const std::string& piece(int32_t id, bool special) const;
+
+private:
+    Status read_ids(const formats::GgufFile& f);
+    void apply_fixups();                             // llama.cpp's text-based attributes and the EOG set
+    void build_tables(std::string_view model_name);  // byte tokens, special list, pieces, per-model attributes
+
+    struct StringHash {  // lets the maps be searched with a string_view
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    using TextMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+    std::string model_, pre_name_;
+    VocabType type_ = VocabType::spm;
+    PreTokenizer pre_ = PreTokenizer::none;
+    std::vector<TokenData> tokens_;
+    TextMap by_text_;
+    TextMap merges_;  // "left right" -> rank
+    int32_t byte_tokens_[256];
+    std::vector<std::string> pieces_;  // piece(id, special = true)
+
+    int32_t bos_ = kNoToken, eos_ = kNoToken, eot_ = kNoToken, eom_ = kNoToken, unk_ = kNoToken;
+    int32_t pad_ = kNoToken, sep_ = kNoToken, mask_ = kNoToken;
+    int32_t fim_pre_ = kNoToken, fim_suf_ = kNoToken, fim_mid_ = kNoToken;
+    int32_t fim_pad_ = kNoToken, fim_rep_ = kNoToken, fim_sep_ = kNoToken;
+    bool add_bos_ = false, add_eos_ = false, add_sep_ = false, add_space_prefix_ = false;
+    bool ignore_merges_ = false, clean_spaces_ = false;
+    std::vector<int32_t> eog_;
+    std::vector<bool> is_eog_;
+    std::vector<int32_t> special_tokens_;
+};
+
+// SPM token text -> output text: U+2581 (▁) becomes a space.
+std::string spm_unescape(std::string_view text);
+// Byte-level BPE token text -> the bytes its GPT-2 characters stand for (llama.cpp's llama_decode_text).
+std::string bpe_unmap(std::string_view text);
+
+}  // namespace loom::tokenizer
