@@ -141,6 +141,7 @@ struct TensorSpec {
     std::vector<int64_t> shape;
     std::string init = "normal";
     float std_dev = 0.02f;
+    float mean = 0.0f;  // "normal" only: e.g. norm weights spread around 1
 };
 
 std::string expand(std::string name, int64_t layer) {
@@ -205,6 +206,7 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
             return Error::invalid("{}: tensor '{}': init '{}' (expected normal or ones)", where(opt.spec_path, node), *name,
                                   ts.init);
         ts.std_dev = float((*t)["std"].value_or<double>(0.02));
+        ts.mean = float((*t)["mean"].value_or<double>(0.0));
         if (name->find("{layer}") == std::string::npos) {
             ts.name = *name;
             tensors.push_back(ts);
@@ -275,8 +277,13 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
         pool.parallel_for(rows, 1, [&](int64_t b, int64_t e, int thread) {
             float* x = scratch[size_t(thread)].data();
             for (int64_t r = b; r < e; ++r) {
-                if (ts.init == "ones") std::fill(x, x + row, 1.0f);
-                else fill_normal(x, row, mix(stream + uint64_t(r)), ts.std_dev);
+                if (ts.init == "ones") {
+                    std::fill(x, x + row, 1.0f);
+                } else {
+                    fill_normal(x, row, mix(stream + uint64_t(r)), ts.std_dev);
+                    if (ts.mean != 0.0f)
+                        for (int64_t i = 0; i < row; ++i) x[i] += ts.mean;
+                }
                 if (!kernels::ref::quantize_row(type, x, data.data() + r * rb, row).ok()) failed = true;
             }
         });

@@ -1,6 +1,7 @@
 // Synthetic models: GGUF files with deterministic random weights, built from a spec file that lists
 // metadata, tensors and quantization presets (see tests/data/synth/*.toml). The spec is data: nothing
 // here knows a model family. Used for test models and for benchmarks at real model shapes.
+// A [[tensor]] takes name, shape, and init = "normal" (default; `std` 0.02, `mean` 0) or "ones".
 #pragma once
 
 #include <cstdint>

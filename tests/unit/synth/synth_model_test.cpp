@@ -71,6 +71,25 @@ TEST(Synth, SameSeedSameBytesOtherSeedOtherBytes) {
     EXPECT_NE(0, std::memcmp(ta->data, tc->data, ta->bytes));
 }
 
+TEST(Synth, NormalInitTakesAMean) {
+    const std::string spec = ::testing::TempDir() + "mean_spec.toml";
+    {
+        std::ofstream(spec) << "[[tensor]]\nname = \"n.weight\"\nshape = [4096]\nmean = 1.0\nstd = 0.1\n";
+    }
+    SynthOptions o{spec, ::testing::TempDir() + "mean.gguf", "f32", 3, 1};
+    ASSERT_TRUE(synthesize(o).ok());
+    auto f = formats::GgufFile::open(o.out_path, formats::LoadMode::read);
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    std::vector<float> v(4096);
+    ASSERT_TRUE(kernels::ref::dequantize_row(DType::f32, f->tensor("n.weight")->data, v.data(), 4096).ok());
+    double sum = 0, ss = 0;
+    for (float x : v) sum += x;
+    const double mean = sum / 4096;
+    for (float x : v) ss += (x - mean) * (x - mean);
+    EXPECT_NEAR(mean, 1.0, 0.01);
+    EXPECT_NEAR(std::sqrt(ss / 4096), 0.1, 0.01);
+}
+
 TEST(Synth, BadSpecsAreErrorsWithFileAndLine) {
     const std::string bad = ::testing::TempDir() + "bad_spec.toml";
     {
