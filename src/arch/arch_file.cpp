@@ -300,7 +300,7 @@ Status BlockSpec::check_unknown_keys() const {
         if (std::binary_search(known.begin(), known.end(), k)) continue;
         std::string all;
         for (const auto& x : listed) all += (all.empty() ? "" : ", ") + x;
-        msg += fmt::format("{}{}: unknown key '{}'{} (a '{}' block reads: {})", msg.empty() ? "" : "\n", where(v.line),
+        msg += fmt::format("{}{}: unknown key '{}'{} (kind '{}' reads: {})", msg.empty() ? "" : "\n", where(v.line),
                            k, suggestion(k, listed), kind_, all);
     }
     if (msg.empty()) return Ok();
