@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include "cli/bench.h"
 #include "cli/eval.h"
 #include "cli/inspect.h"
 #include "cli/run.h"
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", fmt::format("loom {} ({})", LOOM_VERSION, LOOM_GIT_REV));
     app.require_subcommand(1);
     loom::cli::add_inspect_command(app);
+    loom::cli::add_bench_command(app);
     loom::cli::add_eval_command(app);
     loom::cli::add_run_command(app);
     loom::cli::add_synth_command(app);

@@ -13,33 +13,57 @@ namespace loom::exec {
 
 void* Arena::alloc(size_t bytes) {
     bytes = (bytes + 63) & ~size_t(63);
-    if (chunks_.empty() || chunks_.back().used + bytes > chunks_.back().size) {
+    while (cur_ < chunks_.size() && chunks_[cur_].used + bytes > chunks_[cur_].size) {
+        if (cur_ + 1 == chunks_.size()) {
+            cur_ = chunks_.size();
+            break;
+        }
+        chunks_[++cur_].used = 0;
+    }
+    if (cur_ >= chunks_.size()) {
         Chunk c;
         c.size = std::max<size_t>(bytes, std::max<size_t>(size_t(1) << 20, chunks_.empty() ? 0 : chunks_.back().size));
         // 64-byte alignment: new[] of uint8_t only guarantees 16, so over-allocate and align by hand.
         c.data.reset(new uint8_t[c.size + 64]);
         chunks_.push_back(std::move(c));
+        cur_ = chunks_.size() - 1;
     }
-    Chunk& c = chunks_.back();
+    Chunk& c = chunks_[cur_];
     uint8_t* base = c.data.get();
     uint8_t* aligned = base + ((64 - reinterpret_cast<uintptr_t>(base) % 64) % 64);
     void* p = aligned + c.used;
     c.used += bytes;
+    live_ += bytes;
+    high_water_ = std::max(high_water_, live_);
     return p;
 }
 
+Arena::Mark Arena::mark() const {
+    if (chunks_.empty()) return {};
+    return {cur_, chunks_[cur_].used};
+}
+
+void Arena::release(Mark m) {
+    if (chunks_.empty()) return;
+    size_t freed = 0;
+    for (size_t i = m.chunk + 1; i <= cur_ && i < chunks_.size(); ++i) freed += chunks_[i].used, chunks_[i].used = 0;
+    freed += chunks_[m.chunk].used - m.used;
+    chunks_[m.chunk].used = m.used;
+    cur_ = m.chunk;
+    live_ -= std::min(live_, freed);
+}
+
 void Arena::reset() {
-    size_t used = 0;
-    for (const Chunk& c : chunks_) used += c.used;
-    high_water_ = std::max(high_water_, used);
     if (chunks_.size() > 1) {  // one chunk big enough for the largest pass seen
         chunks_.clear();
         Chunk c;
-        c.size = high_water_ + high_water_ / 8;
+        c.size = high_water_ + high_water_ / 8 + 4096;
         c.data.reset(new uint8_t[c.size + 64]);
         chunks_.push_back(std::move(c));
     }
     for (Chunk& c : chunks_) c.used = 0;
+    cur_ = 0;
+    live_ = 0;
 }
 
 size_t Arena::capacity() const {

@@ -31,8 +31,15 @@ using kernels::UnaryOp;
 // views stay valid until reset; after a pass that needed several chunks, reset() merges them into one.
 class Arena {
 public:
+    struct Mark {
+        size_t chunk = 0, used = 0;
+    };
     void* alloc(size_t bytes);
     void reset();
+    // Everything allocated after mark() is given back by release() (a layer's scratch, so a pass needs
+    // one layer's activations, not all of them).
+    Mark mark() const;
+    void release(Mark m);
     size_t capacity() const;
 
 private:
@@ -41,7 +48,8 @@ private:
         size_t size = 0, used = 0;
     };
     std::vector<Chunk> chunks_;
-    size_t high_water_ = 0;
+    size_t cur_ = 0;
+    size_t high_water_ = 0, live_ = 0;
 };
 
 // Receives every named intermediate (for --dump); returns quickly when it does not want the name.
@@ -53,6 +61,8 @@ public:
     ~Exec();
 
     void begin();  // a new pass: resets the arena and the error
+    Arena::Mark mark() const { return arena_.mark(); }
+    void release(Arena::Mark m) { arena_.release(m); }
     Status status() const { return status_; }
     bool failed() const { return !status_.ok(); }
     void fail(Error e);  // records an error (keeps the first)

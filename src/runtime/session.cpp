@@ -100,6 +100,7 @@ Result<TensorView> Session::forward(const Batch& batch, exec::KvCache* kv) {
 
     TensorView h;
     for (const auto& b : m.input()) h = ex.name(b->forward(ex, h, pass), b->label());
+    const exec::Arena::Mark layer_start = ex.mark();  // h (and the batch) live below it
     for (int64_t l = 0; l < m.n_layer(); ++l) {
         pass.layer = l;
         for (const BlockChain& chain : m.layers()[size_t(l)].residual) {
@@ -109,6 +110,7 @@ Result<TensorView> Session::forward(const Batch& batch, exec::KvCache* kv) {
         }
         ex.name(h, fmt::format("l{}.out", l));
         if (ex.failed()) break;
+        ex.release(layer_start);  // the layer's intermediates are dead; h was updated in place
     }
     pass.layer = -1;
     // Only the rows whose logits are wanted go through the output chain (the head is the largest matmul).
