@@ -29,16 +29,19 @@ commands:
   tokenize  -m MODEL -p TEXT [--no-special-add] [--parse-special]
             -> {"tokens": [...], "pieces": [...]}
   logprobs  -m MODEL (--tokens 1,2,3 | --tokens-file F | -p TEXT) [--top-k 10] [--kv f32|f16]
-            [--flash on|off] [-t 2] [-c N]
+            [--flash on|off] [-t 2] [-c N] [-ub N]
             -> top-K of the next-token distribution after every position, one pass over all tokens
   generate  -m MODEL (--tokens ... | --tokens-file F | -p TEXT) [-n 64] [--kv f32|f16] [--flash on|off]
             [-t 2] [-c N] [--ignore-eos]
-            -> greedy (argmax) continuation: tokens and the concatenated text of their pieces
+            -> greedy (argmax) continuation: tokens, the concatenated text of their pieces, and per step
+               the logit margin of the chosen token over the runner-up
 
 Token ids given with --tokens / --tokens-file are evaluated exactly as given (nothing is added).
 A text prompt (-p) is tokenized by llama.cpp with its special tokens added (BOS when the vocab asks for it)
 unless --no-special-add; --parse-special lets the text name special tokens such as <start_of_turn>.
 Defaults: f32 KV cache, flash attention off, 2 threads, context = number of tokens (+ n for generate).
+  -ub N     physical batch size: llama.cpp splits the pass into batches of N tokens (default: one batch of
+            all tokens; another split changes which matmul kernels run: a probe of numerical sensitivity)
   -v        show llama.cpp's info log on stderr (warnings and errors are always shown)
 )";
 
@@ -65,6 +68,7 @@ struct Options {
     bool flash = false;
     int n_threads = 2;
     int n_ctx = 0;  // 0: just enough for the tokens
+    int n_ubatch = 0;  // 0: all tokens in one physical batch
     int n_predict = 64;
     bool ignore_eos = false;
     bool verbose = false;
@@ -100,6 +104,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--top-k") o.top_k = parse_int(a, value());
         else if (a == "-t" || a == "--threads") o.n_threads = parse_int(a, value());
         else if (a == "-c" || a == "--ctx-size") o.n_ctx = parse_int(a, value());
+        else if (a == "-ub" || a == "--ubatch-size") o.n_ubatch = parse_int(a, value());
         else if (a == "-n" || a == "--n-predict") o.n_predict = parse_int(a, value());
         else if (a == "--ignore-eos") o.ignore_eos = true;
         else if (a == "-v" || a == "--verbose") o.verbose = true;
@@ -276,7 +281,7 @@ void make_context(Session& s, const Options& o, int n_tokens) {
     const uint32_t n = uint32_t(std::max(n_tokens, 1));
     cp.n_ctx = std::max(n, uint32_t(o.n_ctx));
     cp.n_batch = n;
-    cp.n_ubatch = n;
+    cp.n_ubatch = o.n_ubatch > 0 ? std::min(n, uint32_t(o.n_ubatch)) : n;
     cp.n_seq_max = 1;
     cp.n_threads = o.n_threads;
     cp.n_threads_batch = o.n_threads;
@@ -376,7 +381,10 @@ int cmd_logprobs(const Options& o) {
         if (!logits) die("no logits for position %zu", i);
         // log-softmax over the whole vocabulary, in double.
         double mx = -INFINITY;
-        for (int v = 0; v < s.n_vocab; ++v) mx = std::max(mx, double(logits[v]));
+        for (int v = 0; v < s.n_vocab; ++v) {
+            if (!std::isfinite(logits[v])) die("position %zu: logit of token %d is %g", i, v, double(logits[v]));
+            mx = std::max(mx, double(logits[v]));
+        }
         double sum = 0.0;
         for (int v = 0; v < s.n_vocab; ++v) sum += std::exp(double(logits[v]) - mx);
         const double log_z = mx + std::log(sum);
@@ -406,16 +414,20 @@ int cmd_generate(const Options& o) {
     decode(s, prompt, 0, false);
 
     std::vector<llama_token> gen;
+    std::vector<float> margins;  // logit of the chosen token minus the runner-up's: near-ties explain divergence
     std::string text;
     const char* stop = "length";
     int pos = int(prompt.size());
     for (int step = 0; step < o.n_predict; ++step) {
         const float* logits = llama_get_logits_ith(s.ctx, -1);
         if (!logits) die("no logits at step %d", step);
-        int best = 0;  // argmax, ties to the lower id
-        for (int v = 1; v < s.n_vocab; ++v)
-            if (logits[v] > logits[best]) best = v;
+        int best = 0, second = -1;  // argmax, ties to the lower id
+        for (int v = 1; v < s.n_vocab; ++v) {
+            if (logits[v] > logits[best]) second = best, best = v;
+            else if (second < 0 || logits[v] > logits[second]) second = v;
+        }
         gen.push_back(best);
+        margins.push_back(second < 0 ? 0.0f : logits[best] - logits[second]);
         if (!o.ignore_eos && llama_vocab_is_eog(s.vocab, best)) {
             stop = "eog";  // the end-of-generation token is listed, its piece is not part of the text
             break;
@@ -427,6 +439,13 @@ int cmd_generate(const Options& o) {
     out += ",\"prompt_tokens\":" + json_int_array(prompt);
     out += ",\"tokens\":" + json_int_array(gen);
     out += ",\"text\":" + json_string(text);
+    out += ",\"margins\":[";
+    char num[32];
+    for (size_t i = 0; i < margins.size(); ++i) {
+        std::snprintf(num, sizeof num, "%s%.6g", i ? "," : "", double(margins[i]));
+        out += num;
+    }
+    out += "]";
     out += ",\"stop\":" + json_string(stop) + "}\n";
     std::fputs(out.c_str(), stdout);
     return 0;
