@@ -8,7 +8,7 @@ cd "$ROOT"
 
 # Run under ASan + UBSan: code that reads untrusted bytes (GGUF parsing, dequantization, half floats,
 # inspect's printing of file strings, synth specs) and the kernel suites but matmul (its grid is slow there).
-SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|Attention|Recurrent'
+SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|Attention|Recurrent|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|Tokeniz|Vocab'
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 

@@ -27,7 +27,11 @@ struct RunOptions {
     bool show_prompt = true;
     bool quiet = false;
     std::vector<std::string> stop;
-    runtime::GenerateOptions gen;
+    runtime::GenerateOptions gen = [] {
+        runtime::GenerateOptions g;
+        g.n_predict = 128;  // bounded by default, so the README's command ends
+        return g;
+    }();
 };
 
 Status run(RunOptions& o) {
