@@ -6,8 +6,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/default_model.h"
 #include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
+#include "runtime/generate.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
@@ -214,6 +216,31 @@ TEST(Session, BadBatchesAreErrors) {
     // After the failure the session still works.
     const int32_t ok[] = {5, 6};
     EXPECT_TRUE(l.session->decode(Batch::sequence(ok, 0)).ok());
+}
+
+}  // namespace
+}  // namespace loom::runtime
+
+namespace loom::runtime {
+namespace {
+
+// The default model (Gemma 3 270M Q4_K_M), greedy from the golden's prompt: llama.cpp's 64 tokens exactly.
+TEST(Goldens, DefaultModelGreedyTextMatchesLlamaCpp) {
+    auto path = default_model_path();
+    if (!path.ok() || !std::ifstream(*path).good()) GTEST_SKIP() << "default model not installed (scripts/setup.sh)";
+    std::ifstream in(data_dir() + "/goldens/default.json");
+    ASSERT_TRUE(in.good());
+    const nlohmann::json g = nlohmann::json::parse(in);
+    Loaded l = load(*path, DType::f32, 512);
+    ASSERT_TRUE(l.session);
+    GenerateOptions opt;
+    opt.sampling.temperature = 0;
+    opt.n_predict = int64_t(g["greedy"]["tokens"].size());
+    std::vector<int32_t> got;
+    const auto prompt = g["tokens"].get<std::vector<int32_t>>();
+    auto st = generate(*l.session, prompt, opt, [&](int32_t t) { return got.push_back(t), true; });
+    ASSERT_TRUE(st.ok()) << st.error().message();
+    EXPECT_EQ(got, g["greedy"]["tokens"].get<std::vector<int32_t>>());
 }
 
 }  // namespace
