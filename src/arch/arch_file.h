@@ -3,7 +3,7 @@
 // their own keys through BlockSpec, which remembers what was read so unknown keys become errors.
 //
 // File shape (archs/llama.arch.toml is the commented example):
-//   [arch]    name = "llama"                      the GGUF general.architecture it serves
+//   [arch]    name = "<family>"                   the GGUF general.architecture it serves
 //   [params]  n_embd = "{arch}.embedding_length"  metadata key ({arch} = the name), or a table:
 //             x = { key = "k" | ["k1", "k2"], default = <expr|number>, value = <expr> }
 //             (key: first key present; default: when no key is present; value: derived, no key)

@@ -66,12 +66,6 @@ void Arena::reset() {
     live_ = 0;
 }
 
-size_t Arena::capacity() const {
-    size_t n = 0;
-    for (const Chunk& c : chunks_) n += c.size;
-    return n;
-}
-
 // ---- Exec --------------------------------------------------------------------------------------
 
 Exec::Exec(kernels::Backend backend, ThreadPool* pool)
@@ -103,12 +97,6 @@ TensorView Exec::tensor(DType type, std::initializer_list<int64_t> shape) {
     const int64_t row = *(shape.end() - 1);
     const size_t bytes = size_t(loom::row_bytes(type, row) * (row ? n / row : 0));
     return TensorView::dense(arena_.alloc(bytes), type, shape);
-}
-
-TensorView Exec::zeros(DType type, std::initializer_list<int64_t> shape) {
-    TensorView t = tensor(type, shape);
-    std::memset(t.data, 0, size_t(t.row_bytes() * t.n_rows()));
-    return t;
 }
 
 const TensorView& Exec::name(const TensorView& t, const std::string& name) {

@@ -40,7 +40,6 @@ public:
     // one layer's activations, not all of them).
     Mark mark() const;
     void release(Mark m);
-    size_t capacity() const;
 
 private:
     struct Chunk {
@@ -71,7 +70,6 @@ public:
 
     // A fresh f32 (or other type) tensor from the arena, uninitialised.
     TensorView tensor(DType type, std::initializer_list<int64_t> shape);
-    TensorView zeros(DType type, std::initializer_list<int64_t> shape);
     TensorView like(const TensorView& x);  // a dense f32 tensor of x's shape
 
     // Names an intermediate for dumps; returns it unchanged.

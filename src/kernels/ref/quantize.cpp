@@ -47,51 +47,21 @@ inline float signed_absmax(const float* x, int n) {
 
 // ---- Legacy blocks: ggml's reference rules ----------------------------------------------------------------
 
-void quant_q8_0(const float* x, uint8_t* dst, int64_t nb) {
-    for (int64_t i = 0; i < nb; ++i, x += kQk) {
-        float amax = 0.f;
-        for (int j = 0; j < kQk; ++j) amax = std::max(amax, std::fabs(x[j]));
-        // d stays f32 for computing q; only the stored copy is rounded to f16.
-        const float d = amax / 127.f;
-        const float id = d != 0.f ? 1.f / d : 0.f;
-        BlockQ8_0 b;
-        b.d = f32_to_f16(d);
-        for (int j = 0; j < kQk; ++j) b.qs[j] = int8_t(std::roundf(x[j] * id));
-        store_block(dst, i, b);
-    }
-}
-
-void quant_q8_1(const float* x, uint8_t* dst, int64_t nb) {
+// Q8_0 / Q8_1 under two rules. Reference (ggml's quantize_row_q8_0_ref; weights): id = 1/d, round half
+// away from zero. x86 activations (ggml-cpu arch/x86/quants.c, AVX/AVX2): id = 127/amax (one division), round
+// half to even. d = amax/127 stays f32 for computing q and Q8_1's s = f16(d · Σq); only the stored d is f16.
+template <bool kX86Rule, bool kWithSum>
+void quant_q8(const float* x, uint8_t* dst, int64_t nb) {
     for (int64_t i = 0; i < nb; ++i, x += kQk) {
         float amax = 0.f;
         for (int j = 0; j < kQk; ++j) amax = std::max(amax, std::fabs(x[j]));
         const float d = amax / 127.f;
-        const float id = d != 0.f ? 1.f / d : 0.f;
-        BlockQ8_1 b;
-        b.d = f32_to_f16(d);
-        int sum = 0;
-        for (int j = 0; j < kQk; ++j) {
-            b.qs[j] = int8_t(std::roundf(x[j] * id));
-            sum += b.qs[j];
-        }
-        b.s = f32_to_f16(float(sum) * d);  // with the unrounded f32 d
-        store_block(dst, i, b);
-    }
-}
-
-// ggml-cpu's x86 quantize_row_q8_0 / q8_1: id = 127/amax (one division) and round half to even; Q8_1's
-// s is f16(d · Σq) with the unrounded d, as in the reference.
-template <bool kWithSum>
-void quant_q8_activations(const float* x, uint8_t* dst, int64_t nb) {
-    for (int64_t i = 0; i < nb; ++i, x += kQk) {
-        float amax = 0.f;
-        for (int j = 0; j < kQk; ++j) amax = std::max(amax, std::fabs(x[j]));
-        const float d = amax / 127.f;
-        const float id = amax != 0.f ? 127.f / amax : 0.f;
+        const float id = kX86Rule ? (amax != 0.f ? 127.f / amax : 0.f) : (d != 0.f ? 1.f / d : 0.f);
         int8_t qs[kQk];
         int sum = 0;
         for (int j = 0; j < kQk; ++j) {
-            qs[j] = int8_t(std::nearbyint(x[j] * id));  // default rounding mode: to nearest, ties to even
+            // nearbyint under the default rounding mode: to nearest, ties to even.
+            qs[j] = int8_t(kX86Rule ? std::nearbyint(x[j] * id) : std::roundf(x[j] * id));
             sum += qs[j];
         }
         if constexpr (kWithSum) {
@@ -638,8 +608,8 @@ Status quantize_row(DType t, const float* src, void* dst, int64_t n) {
     case DType::q4_1: quant_q4_1(src, p, nb); break;
     case DType::q5_0: quant_q5_0(src, p, nb); break;
     case DType::q5_1: quant_q5_1(src, p, nb); break;
-    case DType::q8_0: quant_q8_0(src, p, nb); break;
-    case DType::q8_1: quant_q8_1(src, p, nb); break;
+    case DType::q8_0: quant_q8<false, false>(src, p, nb); break;
+    case DType::q8_1: quant_q8<false, true>(src, p, nb); break;
     case DType::q2_k: quant_q2_k(src, p, nb); break;
     case DType::q3_k: quant_q3_k(src, p, nb); break;
     case DType::q4_k: quant_q4_k(src, p, nb); break;
@@ -656,8 +626,8 @@ Status quantize_row(DType t, const float* src, void* dst, int64_t n) {
 Status quantize_activations(DType t, const float* src, void* dst, int64_t n) {
     if (t != DType::q8_0 && t != DType::q8_1) return quantize_row(t, src, dst, n);
     LOOM_ASSERT(n >= 0 && n % kQk == 0, "quantize_activations: {} values is not a multiple of {}", n, kQk);
-    if (t == DType::q8_0) quant_q8_activations<false>(src, static_cast<uint8_t*>(dst), n / kQk);
-    else quant_q8_activations<true>(src, static_cast<uint8_t*>(dst), n / kQk);
+    if (t == DType::q8_0) quant_q8<true, false>(src, static_cast<uint8_t*>(dst), n / kQk);
+    else quant_q8<true, true>(src, static_cast<uint8_t*>(dst), n / kQk);
     return Ok{};
 }
 
