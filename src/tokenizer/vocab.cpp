@@ -232,15 +232,13 @@ Result<Vocab> Vocab::load(const GgufFile& f) {
     if (n == 0) return Error::invalid("{}: {}: the vocabulary is empty", f.source(), key("tokens"));
     if (n > size_t(INT32_MAX)) return Error::invalid("{}: {}: {} tokens, more than int32 ids can hold", f.source(), key("tokens"), n);
     v.tokens_.resize(n);
-    v.by_text_.reserve(n);
     for (size_t i = 0; i < n; ++i) {
         TokenData& t = v.tokens_[i];
         t.text = std::string((*tokens)[i]);
         if (t.text.empty()) t.text = "[EMPTY_" + std::to_string(i) + "]";  // as llama.cpp names empty tokens
-        auto [it, inserted] = v.by_text_.emplace(t.text, int32_t(i));
-        if (!inserted)
+        if (!v.by_text_.insert(t.text, int32_t(i)))
             return Error::invalid("{}: {}: token {} repeats the text of token {} ('{}')", f.source(), key("tokens"), i,
-                                  it->second, t.text);
+                                  v.by_text_.find(t.text), t.text);
     }
     if (const auto* e = f.find(key("scores"))) {
         if (e->type != GgufType::array || (e->elem_type != GgufType::f32 && e->elem_type != GgufType::i32))
@@ -276,14 +274,13 @@ Result<Vocab> Vocab::load(const GgufFile& f) {
     if (v.type_ == VocabType::bpe) {
         auto merges = f.get_string_array(key("merges"));
         if (!merges) return fail(merges.error());
-        v.merges_.reserve(merges->size());
         for (size_t i = 0; i < merges->size(); ++i) {
             const std::string_view m = (*merges)[i];
             // "left right", split at the first space after the first byte (a left part may be a space).
             const size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string_view::npos;
             if (sp == std::string_view::npos)
                 return Error::invalid("{}: {}[{}]: '{}' is not two tokens separated by a space", f.source(), key("merges"), i, m);
-            v.merges_.emplace(std::string(m), int32_t(i));  // the first occurrence keeps its rank, as in llama.cpp
+            v.merges_.insert(m, int32_t(i));  // the first occurrence keeps its rank, as in llama.cpp
         }
     }
 
@@ -459,8 +456,7 @@ bool Vocab::is_eog(int32_t id) const {
 }
 
 int32_t Vocab::find(std::string_view t) const {
-    auto it = by_text_.find(t);
-    return it == by_text_.end() ? kNoToken : it->second;
+    return by_text_.find(t);
 }
 
 uint8_t Vocab::token_byte(int32_t id) const {
@@ -473,8 +469,7 @@ int32_t Vocab::merge_rank(std::string_view left, std::string_view right) const {
     k.assign(left);
     k += ' ';
     k += right;
-    auto it = merges_.find(std::string_view(k));
-    return it == merges_.end() ? -1 : it->second;
+    return merges_.find(k);
 }
 
 const std::string& Vocab::piece(int32_t id, bool special) const {

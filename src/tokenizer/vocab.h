@@ -9,14 +9,13 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
+#include "tokenizer/string_index.h"
 
 namespace loom::formats {
 class GgufFile;
@@ -132,18 +131,13 @@ private:
     void apply_fixups();                             // llama.cpp's text-based attributes and the EOG set
     void build_tables(std::string_view model_name);  // byte tokens, special list, pieces, per-model attributes
 
-    struct StringHash {  // lets the maps be searched with a string_view
-        using is_transparent = void;
-        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-    };
-    using TextMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
     std::string model_, pre_name_;
     VocabType type_ = VocabType::spm;
     PreTokenizer pre_ = PreTokenizer::none;
     std::vector<TokenData> tokens_;
-    TextMap by_text_;
-    TextMap merges_;  // "left right" -> rank
+    StringIndex by_text_;
+    StringIndex merges_;  // "left right" -> rank
     int32_t byte_tokens_[256];
     std::vector<std::string> pieces_;  // piece(id, special = true)
 
