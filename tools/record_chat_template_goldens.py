@@ -7,12 +7,13 @@ Templates are read from TEMPLATE_DIR (the real templates of the models, e.g. lla
 and copied into --out/templates/ with their source recorded. strftime_now is fixed at NOW (UTC) so that
 renders are reproducible; loom's tests fix its clock the same way.
 
-Writes --out/cases.jsonl: {"template", "conversation", "expected"} or {"template", "conversation", "error"}.
+Writes --out/cases.jsonl.gz: {"template", "conversation", "expected"} or {"template", "conversation", "error"}.
 
 Usage: record_chat_template_goldens.py TEMPLATE_DIR NAME.jinja ... [--out tests/data/chat_templates]
 """
 import argparse
 import datetime
+import gzip
 import json
 import pathlib
 import shutil
@@ -124,7 +125,7 @@ def main():
     with open(out / "conversations.json", "w") as f:
         json.dump({k: context(v) for k, v in CONVERSATIONS.items()}, f, ensure_ascii=False, indent=1)
     n = errors = 0
-    with open(out / "cases.jsonl", "w") as f:
+    with gzip.GzipFile(out / "cases.jsonl.gz", "wb", mtime=0) as f:
         for name in a.templates:
             src = pathlib.Path(a.template_dir) / name
             shutil.copyfile(src, out / "templates" / name)
@@ -136,7 +137,7 @@ def main():
                 except Exception as e:  # noqa: BLE001 - any template error is an expected error
                     rec["error"] = f"{type(e).__name__}: {e}"
                     errors += 1
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                f.write((json.dumps(rec, ensure_ascii=False) + "\n").encode())
                 n += 1
     with open(out / "PROVENANCE.md", "w") as f:
         f.write("# Chat template goldens\n\n")

@@ -506,7 +506,7 @@ Result<Value> Interpreter::attribute(const Value& v, const std::string& name, in
             return Value(fn(name, [self, name](Interpreter&, const Args&) -> Result<Value> {
                 Array out;
                 for (const auto& [k, x] : self.object().items) {
-                    if (name == "items") out.push_back(Array{decode_key(k), x});
+                    if (name == "items") out.push_back(Value::tuple(Array{decode_key(k), x}));
                     else if (name == "keys") out.push_back(decode_key(k));
                     else out.push_back(x);
                 }
@@ -725,7 +725,7 @@ Result<Value> Interpreter::eval(const Expr& e) {
                 LOOM_TRY(Value v, eval(*x));
                 a.push_back(std::move(v));
             }
-            return Value(std::move(a));
+            return e.kind == Expr::Kind::tuple ? Value::tuple(std::move(a)) : Value(std::move(a));
         }
         case Expr::Kind::dict: {
             Object o;
@@ -1003,7 +1003,7 @@ Result<Value> Interpreter::filter(const Expr& e, Value v) {
         if (v.is_undefined()) return Value(Array{});
         if (!v.is_object()) return fail(line, fmt::format("{} needs a mapping, got '{}'", f, v.type_name()));
         Array out;
-        for (const auto& [k, x] : v.object().items) out.push_back(Array{decode_key(k), x});
+        for (const auto& [k, x] : v.object().items) out.push_back(Value::tuple(Array{decode_key(k), x}));
         if (f == "dictsort")
             std::stable_sort(out.begin(), out.end(), [&](const Value& p, const Value& q) {
                 const Value &x = p.array()[0], &y = q.array()[0];
@@ -1049,7 +1049,8 @@ Result<Value> Interpreter::filter(const Expr& e, Value v) {
         const std::string method = a.get(1, "method") ? to_str(*a.get(1, "method")) : "common";
         const double scale = std::pow(10.0, p.is_int() ? double(p.as_int()) : 0.0);
         const double x = v.as_double() * scale;
-        const double r = method == "floor" ? std::floor(x) : method == "ceil" ? std::ceil(x) : std::round(x);
+        // "common" is Python's round(): halves go to the even neighbour.
+        const double r = method == "floor" ? std::floor(x) : method == "ceil" ? std::ceil(x) : std::nearbyint(x);
         return Value(r / scale);
     }
     if (f == "map" || f == "select" || f == "reject" || f == "selectattr" || f == "rejectattr") {

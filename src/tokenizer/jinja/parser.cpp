@@ -27,18 +27,26 @@ int line_at(std::string_view src, size_t pos) {
     return n;
 }
 
-// The end of a tag opened at `from` (just after its opening delimiter), skipping quoted strings in
-// expressions. npos if unterminated.
+// The end of a tag opened at `from` (just after its opening delimiter): as jinja2's lexer, quoted strings
+// are skipped and a closing delimiter counts only outside brackets, so "{{ {'a': {}} }}" ends at the last
+// "}}". npos if unterminated.
 size_t find_tag_end(std::string_view src, size_t from, char kind) {
     const char close = kind == '{' ? '}' : kind;  // "}}", "%}", "#}"
+    int depth = 0;
     for (size_t i = from; i + 1 < src.size(); ++i) {
         const char c = src[i];
-        if (kind != '#' && (c == '\'' || c == '"')) {
+        if (kind == '#') {
+            if (c == '#' && src[i + 1] == '}') return i;
+            continue;
+        }
+        if (c == '\'' || c == '"') {
             for (++i; i < src.size() && src[i] != c; ++i)
                 if (src[i] == '\\') ++i;
             continue;
         }
-        if (c == close && src[i + 1] == '}') return i;
+        if (depth == 0 && c == close && src[i + 1] == '}') return i;
+        if (c == '(' || c == '[' || c == '{') ++depth;
+        else if ((c == ')' || c == ']' || c == '}') && depth > 0) --depth;
     }
     return std::string_view::npos;
 }
@@ -611,8 +619,11 @@ public:
             LOOM_TRY(StmtPtr s, block(word, *ep, pc.line));
             if (s) out.push_back(std::move(s));
         }
-        if (ends.size() > 0)
-            return Error::invalid("chat template: unexpected end of template (expected '{}')", *ends.begin());
+        if (ends.size() > 0) {
+            std::string list;
+            for (const char* e : ends) list += (list.empty() ? "'" : ", '") + std::string(e) + "'";
+            return Error::invalid("chat template: unexpected end of template (expected {})", list);
+        }
         --depth_;
         return Ok{};
     }

@@ -176,8 +176,9 @@ std::string to_repr(const Value& v) {
     switch (v.kind()) {
         case Value::Kind::string: return py_str_repr(v.str());
         case Value::Kind::array: {
-            std::string s = "[";
+            std::string s = v.is_tuple() ? "(" : "[";
             for (size_t i = 0; i < v.array().size(); ++i) s += (i ? ", " : "") + to_repr(v.array()[i]);
+            if (v.is_tuple()) return s + (v.array().size() == 1 ? ",)" : ")");
             return s + "]";
         }
         case Value::Kind::object: {

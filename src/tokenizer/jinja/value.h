@@ -44,6 +44,12 @@ public:
     Value(std::string s) : kind_(Kind::string), s_(std::make_shared<const std::string>(std::move(s))) {}  // NOLINT
     Value(const char* s) : Value(std::string(s)) {}  // NOLINT
     Value(Array a) : kind_(Kind::array), a_(std::make_shared<const Array>(std::move(a))) {}  // NOLINT
+    // A tuple: an array that prints as Python's tuple, (a, b).
+    static Value tuple(Array a) {
+        Value v(std::move(a));
+        v.markup_ = true;
+        return v;
+    }
     Value(std::shared_ptr<const Object> o) : kind_(Kind::object), o_(std::move(o)) {}  // NOLINT
     Value(std::shared_ptr<Callable> f) : kind_(Kind::callable), f_(std::move(f)) {}  // NOLINT
     Value(std::shared_ptr<Namespace> n) : kind_(Kind::ns), n_(std::move(n)) {}  // NOLINT
@@ -59,7 +65,8 @@ public:
     bool is_array() const { return kind_ == Kind::array; }
     bool is_object() const { return kind_ == Kind::object || kind_ == Kind::ns; }
     bool is_callable() const { return kind_ == Kind::callable; }
-    bool is_markup() const { return markup_; }
+    bool is_markup() const { return kind_ == Kind::string && markup_; }
+    bool is_tuple() const { return kind_ == Kind::array && markup_; }
 
     bool as_bool() const { return i_ != 0; }
     int64_t as_int() const { return i_; }
@@ -77,7 +84,7 @@ public:
 private:
     explicit Value(Kind k) : kind_(k) {}
     Kind kind_ = Kind::undefined;
-    bool markup_ = false;
+    bool markup_ = false;  // a string: Markup; an array: a tuple
     int64_t i_ = 0;
     double d_ = 0;
     std::shared_ptr<const std::string> s_;

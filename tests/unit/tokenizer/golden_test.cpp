@@ -3,7 +3,6 @@
 // strings (tests/data/tokenizer/PROVENANCE.md). Every case must match: 0 mismatches.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include "core/default_model.h"
 #include "formats/gguf_reader.h"
 #include "tokenizer/tokenizer.h"
+#include "unit/tokenizer/gz_lines.h"
 
 namespace loom::tokenizer {
 namespace {
@@ -21,27 +21,6 @@ namespace {
 std::string data_dir() {
     const char* d = std::getenv("LOOM_TEST_DATA_DIR");
     return std::string(d && *d ? d : LOOM_TEST_DATA_DIR) + "/tokenizer";
-}
-
-std::vector<std::string> read_gz_lines(const std::string& path) {
-    std::vector<std::string> lines;
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f) return lines;
-    std::string cur;
-    char buf[1 << 16];
-    int n;
-    while ((n = gzread(f, buf, sizeof(buf))) > 0) {
-        for (int i = 0; i < n; ++i) {
-            if (buf[i] == '\n') {
-                lines.push_back(std::move(cur));
-                cur.clear();
-            } else {
-                cur += buf[i];
-            }
-        }
-    }
-    gzclose(f);
-    return lines;
 }
 
 std::string from_b64(const std::string& s) {
