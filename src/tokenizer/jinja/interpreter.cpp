@@ -250,7 +250,8 @@ Result<std::string> Interpreter::render(const Body& body, const Object& context)
         if (step == 0) return fail(0, "range() step must not be zero");
         const int64_t n = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
                                    : (start > stop ? (start - stop - step - 1) / -step : 0);
-        LOOM_RETURN_IF_ERROR(in.check_size(size_t(n) * sizeof(Value), "range()"));
+        if (uint64_t(n) > in.limits().max_output / sizeof(Value))  // before multiplying: n may be near 2^63
+            return Error::make(ErrorCode::out_of_range, "chat template: range() of {} items exceeds the limit", n);
         LOOM_RETURN_IF_ERROR(in.charge(uint64_t(n)));
         Array out;
         for (int64_t i = 0; i < n; ++i) out.push_back(start + i * step);
