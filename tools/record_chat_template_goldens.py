@@ -126,8 +126,9 @@ def main():
         json.dump({k: context(v) for k, v in CONVERSATIONS.items()}, f, ensure_ascii=False, indent=1)
     n = errors = 0
     with gzip.GzipFile(out / "cases.jsonl.gz", "wb", mtime=0) as f:
-        for name in a.templates:
-            src = pathlib.Path(a.template_dir) / name
+        for arg in a.templates:  # a name inside TEMPLATE_DIR, or a path
+            src = pathlib.Path(arg) if "/" in arg else pathlib.Path(a.template_dir) / arg
+            name = src.name
             shutil.copyfile(src, out / "templates" / name)
             tmpl = env.from_string(src.read_text())
             for conv_name, conv in CONVERSATIONS.items():
@@ -147,7 +148,10 @@ def main():
                 f"{len(a.templates)} templates x {len(CONVERSATIONS)} conversations (`conversations.json`).\n\n")
         f.write("`templates/`: the models' own chat templates, copied from llama.cpp's `models/templates/` "
                 "(llama-cpp-python 0.3.36 sdist, llama.cpp commit 0c1e57098bba43ac29e6e3b677cdceebdd22334f), which "
-                "holds them as published with each model.\n")
+                "holds them as published with each model. `google-gemma-3-it.jinja` (Gemma 3, the default model's "
+                "family; the default GGUF carries no template) is the chat_template of google/gemma-3's "
+                "tokenizer_config.json as quoted in ShishirPatil/gorilla @72055c51cf80, "
+                "berkeley-function-call-leaderboard/bfcl/model_handler/local_inference/gemma.py.\n")
     print(f"{n} cases, {errors} errors")
 
 
