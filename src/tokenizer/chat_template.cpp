@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/gguf_reader.h"
+#include "tokenizer/vocab.h"
 
 namespace loom::tokenizer {
 
@@ -28,6 +29,19 @@ Result<std::string> chat_template_source(const formats::GgufFile& f, std::string
     auto s = f.get_string(key);
     if (!s) return std::move(s).error().with_context(f.source());
     return std::string(*s);
+}
+
+nlohmann::ordered_json chat_context(const Vocab& vocab, nlohmann::ordered_json messages, bool add_generation_prompt,
+                                    nlohmann::ordered_json tools, const nlohmann::ordered_json& kwargs) {
+    nlohmann::ordered_json c = nlohmann::ordered_json::object();
+    c["messages"] = std::move(messages);
+    c["tools"] = std::move(tools);
+    c["add_generation_prompt"] = add_generation_prompt;
+    c["bos_token"] = vocab.valid(vocab.bos()) ? vocab.text(vocab.bos()) : std::string();
+    c["eos_token"] = vocab.valid(vocab.eos()) ? vocab.text(vocab.eos()) : std::string();
+    if (kwargs.is_object())
+        for (const auto& [k, v] : kwargs.items()) c[k] = v;
+    return c;
 }
 
 }  // namespace loom::tokenizer

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "tokenizer/jinja/interpreter.h"
@@ -23,6 +23,8 @@ class GgufFile;
 }
 
 namespace loom::tokenizer {
+
+class Vocab;
 
 struct ChatTemplateOptions {
     jinja::ParseOptions parse;  // trim_blocks, lstrip_blocks: on, as HF renders
@@ -49,5 +51,13 @@ private:
 
 // The template stored in a GGUF file: tokenizer.chat_template, or tokenizer.chat_template.<name>.
 Result<std::string> chat_template_source(const formats::GgufFile& f, std::string_view name = "");
+
+// The context apply_chat_template passes: messages, tools (null when there are none),
+// add_generation_prompt, bos_token and eos_token (the vocabulary's BOS/EOS texts, "" when it has none),
+// and the template kwargs (e.g. {"enable_thinking": false}) on top. The rendered prompt is meant to be
+// tokenized with parse_special, so that its control-token texts become their ids.
+nlohmann::ordered_json chat_context(const Vocab& vocab, nlohmann::ordered_json messages, bool add_generation_prompt,
+                                    nlohmann::ordered_json tools = nullptr,
+                                    const nlohmann::ordered_json& kwargs = nlohmann::ordered_json::object());
 
 }  // namespace loom::tokenizer

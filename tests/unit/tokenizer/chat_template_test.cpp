@@ -8,11 +8,15 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include "core/default_model.h"
+#include "formats/gguf_reader.h"
 #include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
 #include "unit/tokenizer/gz_lines.h"
 
 namespace loom::tokenizer {
@@ -169,6 +173,26 @@ TEST(ChatTemplateTest, Features) {
 Result<std::string> render(const std::string& source, const json& ctx = json::object(), ChatTemplateOptions opt = test_options()) {
     LOOM_TRY(ChatTemplate t, ChatTemplate::parse(source, opt));
     return t.render(ctx);
+}
+
+// Gemma 3's template with the default model's vocabulary: render, then tokenize with parse_special.
+TEST(ChatTemplateTest, GemmaPromptTokenizes) {
+    auto path = default_model_path();
+    if (!path || !std::filesystem::exists(*path)) GTEST_SKIP() << "default model absent: run scripts/setup.sh";
+    auto f = formats::GgufFile::open(*path);
+    ASSERT_TRUE(f.ok());
+    auto vocab = Vocab::load(*f);
+    ASSERT_TRUE(vocab.ok());
+    auto t = ChatTemplate::parse(read_file(data_dir() + "/templates/google-gemma-3-it.jinja"), test_options());
+    ASSERT_TRUE(t.ok()) << t.error().message();
+    auto prompt = t->render(chat_context(*vocab, json::array({{{"role", "user"}, {"content", "Hi"}}}), true));
+    ASSERT_TRUE(prompt.ok()) << prompt.error().message();
+    EXPECT_EQ(*prompt, "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n");
+    const Tokenizer tok(*vocab);
+    auto ids = tok.encode(*prompt, false, true);
+    ASSERT_TRUE(ids.ok());
+    // <bos> <start_of_turn> user \n Hi <end_of_turn> \n <start_of_turn> model \n
+    EXPECT_EQ(*ids, (std::vector<int32_t>{2, 105, 2364, 107, 10979, 106, 107, 105, 4368, 107}));
 }
 
 TEST(ChatTemplateTest, Errors) {
