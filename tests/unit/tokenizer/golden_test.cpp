@@ -119,8 +119,8 @@ TEST_P(Golden, MatchesLlamaCpp) {
     std::printf("[ %s ] %zu cases, %zu ids, %zu mismatches\n", name.c_str(), cases.size(), n_ids, mismatches);
 }
 
-INSTANTIATE_TEST_SUITE_P(Vocabs, Golden, testing::Values("gemma3", "llama3", "deepseek-v3", "llama3-pre-qwen2",
-                                                        "llama3-pre-qwen35", "llama3-pre-gpt-2", "llama3-pre-deepseek-llm",
+INSTANTIATE_TEST_SUITE_P(Vocabs, Golden, testing::Values("gemma3", "llama3", "deepseek-v3", "qwen2", "qwen35",
+                                                        "llama3-pre-gpt-2", "llama3-pre-deepseek-llm",
                                                         "llama3-pre-deepseek-coder", "llama3-pre-default",
                                                         "llama3-pre-starcoder", "llama3-pre-falcon"),
                          [](const auto& info) {
@@ -163,7 +163,7 @@ TEST_P(RoundTrip, EveryTokenAsLlamaCpp) {
                 name.c_str(), vocab->n_tokens(), exceptions.size(), mismatches);
 }
 
-INSTANTIATE_TEST_SUITE_P(Vocabs, RoundTrip, testing::Values("gemma3", "llama3", "deepseek-v3"),
+INSTANTIATE_TEST_SUITE_P(Vocabs, RoundTrip, testing::Values("gemma3", "llama3", "deepseek-v3", "qwen2", "qwen35"),
                          [](const auto& info) {
                              std::string s = info.param;
                              for (char& c : s)
