@@ -44,11 +44,11 @@ struct Expr {
 };
 
 struct Stmt {
-    enum class Kind { text, output, if_, for_, set, set_block, macro, break_, continue_, call_block, filter_block };
+    enum class Kind { text, output, if_, for_, set, set_block, macro, break_, continue_, filter_block };
     Kind kind;
     int line = 0;
     std::string text;                                  // text
-    ExprPtr expr;                                      // output, set value, for iterable, call_block call
+    ExprPtr expr;                                      // output, set value, for iterable
     std::vector<std::pair<ExprPtr, Body>> branches;    // if / elif
     Body body, else_body;                              // for, macro, set_block, if's else
     std::vector<std::string> targets;                  // for / set: names (several: tuple unpacking)

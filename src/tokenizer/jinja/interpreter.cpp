@@ -437,7 +437,6 @@ Result<Interpreter::Flow> Interpreter::exec(const Stmt& s, std::string& out) {
             LOOM_RETURN_IF_ERROR(check_size(out.size(), "output"));
             return Flow::normal;
         }
-        case Stmt::Kind::call_block: return fail(s.line, "call blocks are not supported");
     }
     return Flow::normal;
 }

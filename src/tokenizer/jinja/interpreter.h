@@ -36,8 +36,6 @@ public:
     const Limits& limits() const { return limits_; }
     Result<Value> call(const Value& f, const Args& args, int line);
 
-    struct LoopControl;  // break / continue in flight
-
 private:
     using Frame = std::shared_ptr<Object>;
     enum class Flow { normal, break_, continue_ };

@@ -460,9 +460,7 @@ public:
                 next();
                 auto f = node(Expr::Kind::filter);
                 LOOM_TRY(f->name, expect_name());
-                while (is_op(".")) {  // dotted filter names are not used; keep the error clear
-                    return error("unexpected '.' in a filter name");
-                }
+                if (is_op(".")) return error("unexpected '.' in a filter name");
                 if (is_op("(")) LOOM_RETURN_IF_ERROR(call_args(*f));
                 f->a = std::move(e);
                 e = std::move(f);
@@ -639,11 +637,6 @@ private:
     static Status end_of_tag(ExprParser& ep) {
         if (!ep.at_end()) return ep.error("expected the end of the tag");
         return Ok{};
-    }
-    Status expect_end(const char* word, std::unique_ptr<ExprParser>& ep, const std::string& got) {
-        (void)word;
-        (void)got;
-        return end_of_tag(*ep);
     }
 
     Result<std::vector<std::string>> targets(ExprParser& ep) {
