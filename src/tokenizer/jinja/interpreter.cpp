@@ -1,0 +1,1261 @@
+// The Jinja interpreter: statements, expressions, and the filters, tests, methods and globals that chat
+// templates use, with jinja2's (Python's) semantics; every loop and call is charged against the budgets.
+#include "tokenizer/jinja/interpreter.h"
+
+#include <fmt/format.h>
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+
+#include "tokenizer/unicode.h"
+
+namespace loom::tokenizer::jinja {
+
+Error fail(int line, std::string what) {
+    return Error::invalid("chat template:{}: {}", line, what);
+}
+
+namespace {
+
+// ---------------------------------------------------------------- strings as Python sees them
+
+std::vector<uint32_t> cps_of(const std::string& s) {
+    return decode_utf8_lenient(s);
+}
+
+std::string utf8_of(const std::vector<uint32_t>& cps, size_t from = 0, size_t to = SIZE_MAX) {
+    std::string out;
+    for (size_t i = from; i < std::min(to, cps.size()); ++i) append_utf8(out, std::min(cps[i], kMaxCodePoint));
+    return out;
+}
+
+// Python's str.isspace: White_Space plus the information separators U+001C..U+001F.
+bool py_space(uint32_t cp) {
+    return is_whitespace(cp) || (cp >= 0x1C && cp <= 0x1F);
+}
+
+std::string strip(const std::string& s, bool left, bool right, const Value* chars) {
+    const auto cps = cps_of(s);
+    std::vector<uint32_t> set;
+    if (chars && chars->is_string()) set = cps_of(chars->str());
+    auto drop = [&](uint32_t c) {
+        return chars && chars->is_string() ? std::find(set.begin(), set.end(), c) != set.end() : py_space(c);
+    };
+    size_t a = 0, b = cps.size();
+    if (left)
+        while (a < b && drop(cps[a])) ++a;
+    if (right)
+        while (b > a && drop(cps[b - 1])) --b;
+    return utf8_of(cps, a, b);
+}
+
+std::string map_case(const std::string& s, int mode) {  // 0 lower, 1 upper, 2 title, 3 capitalize
+    const auto cps = cps_of(s);
+    std::string out;
+    bool prev_cased = false;
+    for (size_t i = 0; i < cps.size(); ++i) {
+        const auto c = utf8proc_int32_t(cps[i]);
+        utf8proc_int32_t m = c;
+        if (mode == 0) m = utf8proc_tolower(c);
+        else if (mode == 1) m = utf8proc_toupper(c);
+        else if (mode == 2) m = prev_cased ? utf8proc_tolower(c) : utf8proc_totitle(c);
+        else m = i == 0 ? utf8proc_totitle(c) : utf8proc_tolower(c);
+        const auto cat = utf8proc_category(c);
+        prev_cased = cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT;
+        append_utf8(out, uint32_t(m) <= kMaxCodePoint ? uint32_t(m) : cps[i]);
+    }
+    return out;
+}
+
+std::string replace_all(const std::string& s, const std::string& from, const std::string& to, int64_t count) {
+    if (from.empty()) {  // Python inserts `to` between characters
+        const auto cps = cps_of(s);
+        std::string out;
+        int64_t n = 0;
+        for (size_t i = 0; i <= cps.size(); ++i) {
+            if (count < 0 || n < count) out += to, ++n;
+            if (i < cps.size()) append_utf8(out, std::min(cps[i], kMaxCodePoint));
+        }
+        return out;
+    }
+    std::string out;
+    size_t pos = 0;
+    int64_t n = 0;
+    while (count < 0 || n < count) {
+        const size_t f = s.find(from, pos);
+        if (f == std::string::npos) break;
+        out.append(s, pos, f - pos);
+        out += to;
+        pos = f + from.size();
+        ++n;
+    }
+    out.append(s, pos);
+    return out;
+}
+
+Value split(const std::string& s, const Value* sep, int64_t maxsplit) {
+    Array out;
+    if (!sep || sep->is_none() || sep->is_undefined()) {  // runs of whitespace, no empty strings
+        const auto cps = cps_of(s);
+        size_t i = 0;
+        while (i < cps.size()) {
+            while (i < cps.size() && py_space(cps[i])) ++i;
+            if (i >= cps.size()) break;
+            size_t j = i;
+            if (maxsplit >= 0 && int64_t(out.size()) >= maxsplit) {
+                size_t e = cps.size();
+                while (e > i && py_space(cps[e - 1])) --e;
+                out.push_back(utf8_of(cps, i, e));
+                break;
+            }
+            while (j < cps.size() && !py_space(cps[j])) ++j;
+            out.push_back(utf8_of(cps, i, j));
+            i = j;
+        }
+        return out;
+    }
+    const std::string& d = sep->str();
+    size_t pos = 0;
+    while (maxsplit < 0 || int64_t(out.size()) < maxsplit) {
+        const size_t f = d.empty() ? std::string::npos : s.find(d, pos);
+        if (f == std::string::npos) break;
+        out.push_back(s.substr(pos, f - pos));
+        pos = f + d.size();
+    }
+    out.push_back(s.substr(pos));
+    return out;
+}
+
+// ---------------------------------------------------------------- comparisons and iteration
+
+Result<int> compare(const Value& a, const Value& b, int line) {
+    if (a.is_number() && b.is_number()) {
+        if (!a.is_float() && !b.is_float()) return a.as_int() < b.as_int() ? -1 : a.as_int() > b.as_int();
+        return a.as_double() < b.as_double() ? -1 : a.as_double() > b.as_double();
+    }
+    if (a.is_string() && b.is_string()) return a.str() < b.str() ? -1 : a.str() > b.str();
+    if (a.is_array() && b.is_array()) {
+        const Array &x = a.array(), &y = b.array();
+        for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) {
+            if (x[i] == y[i]) continue;
+            return compare(x[i], y[i], line);
+        }
+        return x.size() < y.size() ? -1 : x.size() > y.size();
+    }
+    return fail(line, fmt::format("'<' not supported between '{}' and '{}'", a.type_name(), b.type_name()));
+}
+
+Result<Array> iterate(const Value& v, int line) {
+    switch (v.kind()) {
+        case Value::Kind::undefined: return Array{};
+        case Value::Kind::array: return v.array();
+        case Value::Kind::object:
+        case Value::Kind::ns: {
+            Array keys;
+            for (const auto& kv : v.object().items) keys.push_back(decode_key(kv.first));
+            return keys;
+        }
+        case Value::Kind::string: {
+            Array chars;
+            for (uint32_t c : cps_of(v.str())) {
+                std::string s;
+                append_utf8(s, std::min(c, kMaxCodePoint));
+                chars.push_back(std::move(s));
+            }
+            return chars;
+        }
+        default: return fail(line, fmt::format("'{}' object is not iterable", v.type_name()));
+    }
+}
+
+bool contains(const Value& hay, const Value& needle) {
+    if (hay.is_string()) return needle.is_string() && hay.str().find(needle.str()) != std::string::npos;
+    if (hay.is_array()) return std::find(hay.array().begin(), hay.array().end(), needle) != hay.array().end();
+    if (hay.is_object()) return can_be_key(needle) && hay.object().find(encode_key(needle)) != nullptr;
+    return false;
+}
+
+// markupsafe's escape.
+std::string html_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&#34;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+int64_t py_floordiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+    return q;
+}
+
+std::shared_ptr<Callable> fn(std::string name, std::function<Result<Value>(Interpreter&, const Args&)> f) {
+    return std::make_shared<Callable>(Callable{std::move(name), std::move(f)});
+}
+
+const Value kUndefined;
+
+const Value& arg(const Args& a, size_t i, std::string_view name) {
+    const Value* v = a.get(i, name);
+    return v ? *v : kUndefined;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- budgets
+
+Status Interpreter::charge(uint64_t n) {
+    steps_ += n;
+    if (steps_ > limits_.max_steps)
+        return Error::make(ErrorCode::out_of_range, "chat template: step budget of {} exceeded", limits_.max_steps);
+    if ((steps_ & 1023) < n || n > 1023) {
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        if (s > limits_.max_seconds)
+            return Error::make(ErrorCode::out_of_range, "chat template: time budget of {} s exceeded", limits_.max_seconds);
+    }
+    return Ok{};
+}
+
+Status Interpreter::check_size(size_t bytes, const char* what) const {
+    if (bytes > limits_.max_output)
+        return Error::make(ErrorCode::out_of_range, "chat template: {} of {} bytes exceeds the limit of {}", what, bytes,
+                           limits_.max_output);
+    return Ok{};
+}
+
+// ---------------------------------------------------------------- rendering
+
+Result<std::string> Interpreter::render(const Body& body, const Object& context) {
+    start_ = std::chrono::steady_clock::now();
+    steps_ = 0;
+    depth_ = 0;
+    auto globals = std::make_shared<Object>();
+    globals->set("range", Value(fn("range", [](Interpreter& in, const Args& a) -> Result<Value> {
+        int64_t start = 0, stop = 0, step = 1;
+        for (const Value& v : a.pos)
+            if (!v.is_int() && !v.is_bool()) return fail(0, "range() arguments must be integers");
+        if (a.pos.size() == 1) stop = a.pos[0].as_int();
+        else if (a.pos.size() >= 2) start = a.pos[0].as_int(), stop = a.pos[1].as_int();
+        if (a.pos.size() >= 3) step = a.pos[2].as_int();
+        if (step == 0) return fail(0, "range() step must not be zero");
+        const int64_t n = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
+                                   : (start > stop ? (start - stop - step - 1) / -step : 0);
+        if (uint64_t(n) > in.limits().max_output / sizeof(Value))  // before multiplying: n may be near 2^63
+            return Error::make(ErrorCode::out_of_range, "chat template: range() of {} items exceeds the limit", n);
+        LOOM_RETURN_IF_ERROR(in.charge(uint64_t(n)));
+        Array out;
+        for (int64_t i = 0; i < n; ++i) out.push_back(start + i * step);
+        return Value(std::move(out));
+    })));
+    globals->set("namespace", Value(fn("namespace", [](Interpreter&, const Args& a) -> Result<Value> {
+        auto ns = std::make_shared<Namespace>();
+        for (const Value& v : a.pos)
+            if (v.is_object())
+                for (const auto& [k, x] : v.object().items) ns->attrs.set(k, x);
+        for (const auto& [k, v] : a.kw) ns->attrs.set(k, v);
+        return Value(ns);
+    })));
+    globals->set("dict", Value(fn("dict", [](Interpreter&, const Args& a) -> Result<Value> {
+        Object o;
+        for (const Value& v : a.pos)
+            if (v.is_object())
+                for (const auto& [k, x] : v.object().items) o.set(k, x);
+        for (const auto& [k, v] : a.kw) o.set(k, v);
+        return Value(make_object(std::move(o)));
+    })));
+    globals->set("raise_exception", Value(fn("raise_exception", [](Interpreter&, const Args& a) -> Result<Value> {
+        return Error::invalid("chat template: raise_exception: {}", to_str(arg(a, 0, "message")));
+    })));
+    globals->set("strftime_now", Value(fn("strftime_now", [](Interpreter& in, const Args& a) -> Result<Value> {
+        const std::time_t t = in.limits().now_unix ? std::time_t(*in.limits().now_unix) : std::time(nullptr);
+        std::tm tm{};
+        if (in.limits().now_unix) gmtime_r(&t, &tm);
+        else localtime_r(&t, &tm);
+        char buf[256];
+        const size_t n = std::strftime(buf, sizeof(buf), to_str(arg(a, 0, "format")).c_str(), &tm);
+        return Value(std::string(buf, n));
+    })));
+    for (const auto& [k, v] : context.items) globals->set(k, v);
+    frames_ = {globals, std::make_shared<Object>()};
+    std::string out;
+    LOOM_TRY(Flow f, exec(body, out));
+    (void)f;
+    return out;
+}
+
+Result<Interpreter::Flow> Interpreter::exec(const Body& body, std::string& out) {
+    for (const StmtPtr& s : body) {
+        LOOM_TRY(Flow f, exec(*s, out));
+        if (f != Flow::normal) return f;
+    }
+    return Flow::normal;
+}
+
+Value Interpreter::lookup(const std::string& name) const {
+    for (size_t i = frames_.size(); i-- > 0;)
+        if (const Value* v = frames_[i]->find(name)) return *v;
+    return Value();
+}
+
+void Interpreter::assign(const std::string& name, Value v) {
+    frames_.back()->set(name, std::move(v));
+}
+
+Result<Interpreter::Flow> Interpreter::exec(const Stmt& s, std::string& out) {
+    LOOM_RETURN_IF_ERROR(charge());
+    switch (s.kind) {
+        case Stmt::Kind::text:
+            out += s.text;
+            LOOM_RETURN_IF_ERROR(check_size(out.size(), "output"));
+            return Flow::normal;
+        case Stmt::Kind::output: {
+            LOOM_TRY(Value v, eval(*s.expr));
+            out += to_str(v);
+            LOOM_RETURN_IF_ERROR(check_size(out.size(), "output"));
+            return Flow::normal;
+        }
+        case Stmt::Kind::if_: {
+            for (const auto& [cond, body] : s.branches) {
+                LOOM_TRY(Value c, eval(*cond));
+                if (c.truthy()) return exec(body, out);
+            }
+            return exec(s.else_body, out);
+        }
+        case Stmt::Kind::for_: {
+            LOOM_TRY(Value seq, eval(*s.expr));
+            if (seq.is_none()) return fail(s.line, "'NoneType' object is not iterable");
+            LOOM_TRY(Array all, iterate(seq, s.line));
+            frames_.push_back(std::make_shared<Object>());
+            auto bind = [&](const Value& item) -> Status {
+                if (s.targets.size() == 1) {
+                    assign(s.targets[0], item);
+                    return Ok{};
+                }
+                if (!item.is_array() || item.array().size() != s.targets.size())
+                    return fail(s.line, fmt::format("cannot unpack '{}' into {} names", item.type_name(), s.targets.size()));
+                for (size_t k = 0; k < s.targets.size(); ++k) assign(s.targets[k], item.array()[k]);
+                return Ok{};
+            };
+            Array items;
+            if (s.cond) {  // the filter sees the loop variables, not `loop`
+                for (const Value& it : all) {
+                    LOOM_RETURN_IF_ERROR(bind(it));
+                    LOOM_TRY(Value keep, eval(*s.cond));
+                    if (keep.truthy()) items.push_back(it);
+                }
+            } else {
+                items = std::move(all);
+            }
+            const int64_t n = int64_t(items.size());
+            for (int64_t i = 0; i < n; ++i) {
+                LOOM_RETURN_IF_ERROR(charge());
+                LOOM_RETURN_IF_ERROR(bind(items[size_t(i)]));
+                Object loop;
+                loop.set("index", i + 1);
+                loop.set("index0", i);
+                loop.set("revindex", n - i);
+                loop.set("revindex0", n - i - 1);
+                loop.set("first", i == 0);
+                loop.set("last", i == n - 1);
+                loop.set("length", n);
+                loop.set("previtem", i > 0 ? items[size_t(i - 1)] : Value());
+                loop.set("nextitem", i + 1 < n ? items[size_t(i + 1)] : Value());
+                loop.set("cycle", Value(fn("cycle", [i](Interpreter&, const Args& a) -> Result<Value> {
+                    if (a.pos.empty()) return fail(0, "loop.cycle() needs arguments");
+                    return a.pos[size_t(i) % a.pos.size()];
+                })));
+                assign("loop", Value(make_object(std::move(loop))));
+                LOOM_TRY(Flow f, exec(s.body, out));
+                if (f == Flow::break_) break;
+            }
+            frames_.pop_back();
+            if (n == 0) {
+                LOOM_TRY(Flow f, exec(s.else_body, out));
+                (void)f;
+            }
+            return Flow::normal;
+        }
+        case Stmt::Kind::set: {
+            LOOM_TRY(Value v, eval(*s.expr));
+            if (!s.ns_attr.empty()) {
+                const Value ns = lookup(s.targets[0]);
+                if (ns.kind() != Value::Kind::ns)
+                    return fail(s.line, fmt::format("cannot assign attribute on '{}' ({}): not a namespace", s.targets[0],
+                                                    ns.type_name()));
+                ns.ns()->attrs.set(s.ns_attr, std::move(v));
+                return Flow::normal;
+            }
+            if (s.targets.size() == 1) {
+                assign(s.targets[0], std::move(v));
+                return Flow::normal;
+            }
+            if (!v.is_array() || v.array().size() != s.targets.size())
+                return fail(s.line, fmt::format("cannot unpack '{}' into {} names", v.type_name(), s.targets.size()));
+            for (size_t k = 0; k < s.targets.size(); ++k) assign(s.targets[k], v.array()[k]);
+            return Flow::normal;
+        }
+        case Stmt::Kind::set_block: {
+            std::string inner;
+            LOOM_TRY(Flow f, exec(s.body, inner));
+            (void)f;
+            assign(s.targets[0], Value(std::move(inner)));
+            return Flow::normal;
+        }
+        case Stmt::Kind::macro: {
+            const Stmt* m = &s;
+            assign(s.name, Value(fn(s.name, [m](Interpreter& in, const Args& a) { return in.call_macro(*m, a, m->line); })));
+            return Flow::normal;
+        }
+        case Stmt::Kind::break_: return Flow::break_;
+        case Stmt::Kind::continue_: return Flow::continue_;
+        case Stmt::Kind::filter_block: {
+            std::string inner;
+            LOOM_TRY(Flow f, exec(s.body, inner));
+            (void)f;
+            Expr call;
+            call.kind = Expr::Kind::filter;
+            call.line = s.line;
+            call.name = s.name;
+            for (const auto& a : s.filter_args) {
+                auto copy = std::make_unique<Expr>();
+                copy->kind = Expr::Kind::literal;
+                LOOM_TRY(copy->value, eval(*a));
+                call.items.push_back(std::move(copy));
+            }
+            LOOM_TRY(Value v, filter(call, Value(std::move(inner))));
+            out += to_str(v);
+            LOOM_RETURN_IF_ERROR(check_size(out.size(), "output"));
+            return Flow::normal;
+        }
+    }
+    return Flow::normal;
+}
+
+Result<Value> Interpreter::call_macro(const Stmt& m, const Args& args, int line) {
+    if (args.pos.size() > m.params.size())
+        return fail(line, fmt::format("macro '{}' takes {} arguments, {} given", m.name, m.params.size(), args.pos.size()));
+    // A macro sees the globals and the template's variables, not its caller's loop variables.
+    std::vector<Frame> saved = {frames_[0], frames_[1], std::make_shared<Object>()};
+    std::swap(saved, frames_);
+    struct Restore {
+        std::vector<Frame>& f;
+        std::vector<Frame>& s;
+        ~Restore() { std::swap(f, s); }
+    } restore{frames_, saved};
+    for (const auto& [k, v] : args.kw)
+        if (std::find(m.params.begin(), m.params.end(), k) == m.params.end())
+            return fail(line, fmt::format("macro '{}' has no parameter '{}'", m.name, k));
+    for (size_t i = 0; i < m.params.size(); ++i) {
+        const Value* v = args.get(i, m.params[i]);
+        if (v) {
+            assign(m.params[i], *v);
+        } else if (m.defaults[i]) {
+            LOOM_TRY(Value d, eval(*m.defaults[i]));
+            assign(m.params[i], d);
+        } else {
+            assign(m.params[i], Value());
+        }
+    }
+    std::string out;
+    LOOM_TRY(Flow f, exec(m.body, out));
+    (void)f;
+    return Value(std::move(out));
+}
+
+Result<Value> Interpreter::call(const Value& f, const Args& args, int line) {
+    if (!f.is_callable()) return fail(line, fmt::format("'{}' object is not callable", f.type_name()));
+    if (++depth_ > limits_.max_depth) {
+        --depth_;
+        return Error::make(ErrorCode::out_of_range, "chat template:{}: calls nested deeper than {}", line, limits_.max_depth);
+    }
+    auto r = f.callable()->fn(*this, args);
+    --depth_;
+    return r;
+}
+
+Result<Args> Interpreter::eval_args(const Expr& e) {
+    Args a;
+    for (const auto& x : e.items) {
+        LOOM_TRY(Value v, eval(*x));
+        a.pos.push_back(std::move(v));
+    }
+    for (const auto& [k, x] : e.kwargs) {
+        LOOM_TRY(Value v, eval(*x));
+        a.kw.emplace_back(k, std::move(v));
+    }
+    return a;
+}
+
+// ---------------------------------------------------------------- attributes, items, methods
+
+Result<Value> Interpreter::attribute(const Value& v, const std::string& name, int line) {
+    if (v.is_undefined()) return fail(line, fmt::format("undefined value has no attribute '{}'", name));
+    if (v.kind() == Value::Kind::object) {
+        const Value self = v;
+        if (name == "items" || name == "keys" || name == "values") {
+            return Value(fn(name, [self, name](Interpreter&, const Args&) -> Result<Value> {
+                Array out;
+                for (const auto& [k, x] : self.object().items) {
+                    if (name == "items") out.push_back(Value::tuple(Array{decode_key(k), x}));
+                    else if (name == "keys") out.push_back(decode_key(k));
+                    else out.push_back(x);
+                }
+                return Value(std::move(out));
+            }));
+        }
+        if (name == "get") {
+            return Value(fn(name, [self](Interpreter&, const Args& a) -> Result<Value> {
+                const Value& k = arg(a, 0, "key");
+                const Value* x = can_be_key(k) ? self.object().find(encode_key(k)) : nullptr;
+                if (x) return *x;
+                const Value* d = a.get(1, "default");
+                return d ? *d : Value::none();
+            }));
+        }
+        if (const Value* x = v.object().find(name)) return *x;
+        return Value();
+    }
+    if (v.kind() == Value::Kind::ns) {
+        const Value* x = v.object().find(name);
+        return x ? *x : Value();
+    }
+    if (v.is_string()) {
+        const std::string s = v.str();
+        auto method = [&](auto body) { return Value(fn(name, body)); };
+        if (name == "strip" || name == "lstrip" || name == "rstrip")
+            return method([s, name](Interpreter&, const Args& a) -> Result<Value> {
+                return Value(strip(s, name != "rstrip", name != "lstrip", a.get(0, "chars")));
+            });
+        if (name == "upper" || name == "lower" || name == "title" || name == "capitalize")
+            return method([s, name](Interpreter&, const Args&) -> Result<Value> {
+                return Value(map_case(s, name == "lower" ? 0 : name == "upper" ? 1 : name == "title" ? 2 : 3));
+            });
+        if (name == "startswith" || name == "endswith")
+            return method([s, name](Interpreter&, const Args& a) -> Result<Value> {
+                const Value& p = arg(a, 0, "prefix");
+                auto one = [&](const std::string& x) {
+                    return name == "startswith" ? s.compare(0, x.size(), x) == 0
+                                                : s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+                };
+                if (p.is_string()) return Value(one(p.str()));
+                if (p.is_array()) {
+                    for (const Value& x : p.array())
+                        if (x.is_string() && one(x.str())) return Value(true);
+                    return Value(false);
+                }
+                return fail(0, fmt::format("{}() needs a string", name));
+            });
+        if (name == "split" || name == "rsplit")
+            return method([s](Interpreter&, const Args& a) -> Result<Value> {
+                const Value& m = arg(a, 1, "maxsplit");
+                return split(s, a.get(0, "sep"), m.is_int() ? m.as_int() : -1);
+            });
+        if (name == "replace")
+            return method([s](Interpreter& in, const Args& a) -> Result<Value> {
+                const Value& c = arg(a, 2, "count");
+                std::string r = replace_all(s, to_str(arg(a, 0, "old")), to_str(arg(a, 1, "new")), c.is_int() ? c.as_int() : -1);
+                LOOM_RETURN_IF_ERROR(in.check_size(r.size(), "string"));
+                return Value(std::move(r));
+            });
+        if (name == "find" || name == "count" || name == "index")
+            return method([s, name](Interpreter&, const Args& a) -> Result<Value> {
+                const std::string x = to_str(arg(a, 0, "sub"));
+                if (name == "count") {
+                    if (x.empty()) return Value(int64_t(cps_of(s).size() + 1));
+                    int64_t n = 0;
+                    for (size_t p = s.find(x); p != std::string::npos; p = s.find(x, p + x.size())) ++n;
+                    return Value(n);
+                }
+                const size_t p = s.find(x);
+                if (p == std::string::npos) {
+                    if (name == "index") return fail(0, "substring not found");
+                    return Value(int64_t(-1));
+                }
+                return Value(int64_t(cps_of(s.substr(0, p)).size()));
+            });
+        if (name == "join")
+            return method([s](Interpreter& in, const Args& a) -> Result<Value> {
+                LOOM_TRY(Array items, iterate(arg(a, 0, "iterable"), 0));
+                std::string out;
+                for (size_t i = 0; i < items.size(); ++i) {
+                    if (i) out += s;
+                    out += to_str(items[i]);
+                    LOOM_RETURN_IF_ERROR(in.check_size(out.size(), "string"));
+                }
+                return Value(std::move(out));
+            });
+        if (name == "format")
+            return method([s](Interpreter& in, const Args& a) -> Result<Value> {
+                // Python's str.format with plain fields: {} {0} {name}; {{ and }} are braces. No format specs.
+                std::string out;
+                size_t next = 0;
+                for (size_t i = 0; i < s.size(); ++i) {
+                    const char c = s[i];
+                    if ((c == '{' || c == '}') && i + 1 < s.size() && s[i + 1] == c) {
+                        out += c;
+                        ++i;
+                        continue;
+                    }
+                    if (c != '{') {
+                        out += c;
+                        continue;
+                    }
+                    const size_t e = s.find('}', i);
+                    if (e == std::string::npos) return fail(0, "format: single '{' in the format string");
+                    std::string field = s.substr(i + 1, e - i - 1);
+                    if (field.find(':') != std::string::npos || field.find('!') != std::string::npos)
+                        return fail(0, "format: conversions and format specs are not supported");
+                    const Value* v = nullptr;
+                    if (field.empty()) v = a.get(next++, "");
+                    else if (std::isdigit(uint8_t(field[0]))) v = a.get(size_t(std::stoul(field)), "");
+                    else v = a.get(SIZE_MAX, field);
+                    if (!v) return fail(0, fmt::format("format: no argument for '{{{}}}'", field));
+                    out += to_str(*v);
+                    LOOM_RETURN_IF_ERROR(in.check_size(out.size(), "string"));
+                    i = e;
+                }
+                return Value(std::move(out));
+            });
+        if (name == "splitlines")
+            return method([s](Interpreter&, const Args&) -> Result<Value> {
+                Array out;
+                size_t pos = 0;
+                while (pos < s.size()) {
+                    size_t e = s.find_first_of("\r\n", pos);
+                    if (e == std::string::npos) {
+                        out.push_back(s.substr(pos));
+                        break;
+                    }
+                    out.push_back(s.substr(pos, e - pos));
+                    pos = e + (s.compare(e, 2, "\r\n") == 0 ? 2 : 1);
+                }
+                return Value(std::move(out));
+            });
+        if (name == "isdigit" || name == "isalpha" || name == "isspace" || name == "isalnum" || name == "islower" ||
+            name == "isupper")
+            return method([s, name](Interpreter&, const Args&) -> Result<Value> {
+                const auto cps = cps_of(s);
+                if (cps.empty()) return Value(false);
+                bool any_cased = false;
+                for (uint32_t c : cps) {
+                    const auto cat = utf8proc_category(utf8proc_int32_t(c));
+                    const bool letter = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+                    const bool digit = cat == UTF8PROC_CATEGORY_ND;
+                    if (name == "isdigit" && !digit) return Value(false);
+                    if (name == "isalpha" && !letter) return Value(false);
+                    if (name == "isalnum" && !letter && !digit) return Value(false);
+                    if (name == "isspace" && !py_space(c)) return Value(false);
+                    if (name == "islower" && cat == UTF8PROC_CATEGORY_LU) return Value(false);
+                    if (name == "isupper" && cat == UTF8PROC_CATEGORY_LL) return Value(false);
+                    any_cased = any_cased || cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL;
+                }
+                return Value(name == "islower" || name == "isupper" ? any_cased : true);
+            });
+        return Value();
+    }
+    if (v.is_array() && (name == "index" || name == "count")) {
+        const Value self = v;
+        return Value(fn(name, [self, name](Interpreter&, const Args& a) -> Result<Value> {
+            const Value& x = arg(a, 0, "value");
+            int64_t n = 0;
+            for (size_t i = 0; i < self.array().size(); ++i) {
+                if (!(self.array()[i] == x)) continue;
+                if (name == "index") return Value(int64_t(i));
+                ++n;
+            }
+            if (name == "index") return fail(0, "value is not in list");
+            return Value(n);
+        }));
+    }
+    if (v.is_array() || v.is_object()) {
+        static const char* kMutators[] = {"append", "extend", "pop", "insert", "remove", "clear", "update", "setdefault",
+                                          "popitem", "sort", "reverse"};
+        for (const char* m : kMutators)
+            if (name == m) return fail(line, fmt::format("'{}' would modify an immutable value (sandbox)", name));
+    }
+    return Value();
+}
+
+Result<Value> Interpreter::item(const Value& v, const Value& key, int line) {
+    if (v.is_undefined()) return fail(line, "undefined value is not subscriptable");
+    if (v.is_array() && (key.is_int() || key.is_bool())) {
+        int64_t i = key.as_int();
+        const int64_t n = int64_t(v.array().size());
+        if (i < 0) i += n;
+        if (i < 0 || i >= n) return Value();
+        return v.array()[size_t(i)];
+    }
+    if (v.is_string() && (key.is_int() || key.is_bool())) {
+        const auto cps = cps_of(v.str());
+        int64_t i = key.as_int();
+        if (i < 0) i += int64_t(cps.size());
+        if (i < 0 || i >= int64_t(cps.size())) return Value();
+        return Value(utf8_of(cps, size_t(i), size_t(i) + 1));
+    }
+    if (v.is_object() && can_be_key(key)) {
+        if (const Value* x = v.object().find(encode_key(key))) return *x;
+        if (key.is_string()) return attribute(v, key.str(), line);
+        return Value();
+    }
+    if (key.is_string()) return attribute(v, key.str(), line);
+    return Value();
+}
+
+// ---------------------------------------------------------------- expressions
+
+Result<Value> Interpreter::eval(const Expr& e) {
+    LOOM_RETURN_IF_ERROR(charge());
+    switch (e.kind) {
+        case Expr::Kind::literal: return e.value;
+        case Expr::Kind::name: return lookup(e.name);
+        case Expr::Kind::list:
+        case Expr::Kind::tuple: {
+            Array a;
+            for (const auto& x : e.items) {
+                LOOM_TRY(Value v, eval(*x));
+                a.push_back(std::move(v));
+            }
+            return e.kind == Expr::Kind::tuple ? Value::tuple(std::move(a)) : Value(std::move(a));
+        }
+        case Expr::Kind::dict: {
+            Object o;
+            for (size_t i = 0; i + 1 < e.items.size(); i += 2) {
+                LOOM_TRY(Value k, eval(*e.items[i]));
+                LOOM_TRY(Value v, eval(*e.items[i + 1]));
+                if (!can_be_key(k)) return fail(e.line, fmt::format("unhashable dict key of type '{}'", k.type_name()));
+                o.set(encode_key(k), std::move(v));
+            }
+            return Value(make_object(std::move(o)));
+        }
+        case Expr::Kind::attr: {
+            LOOM_TRY(Value v, eval(*e.a));
+            return attribute(v, e.name, e.line);
+        }
+        case Expr::Kind::item: {
+            LOOM_TRY(Value v, eval(*e.a));
+            LOOM_TRY(Value k, eval(*e.b));
+            return item(v, k, e.line);
+        }
+        case Expr::Kind::slice: {
+            LOOM_TRY(Value v, eval(*e.a));
+            std::optional<int64_t> part[3];
+            for (int k = 0; k < 3; ++k) {
+                if (!e.items[size_t(k)]) continue;
+                LOOM_TRY(Value p, eval(*e.items[size_t(k)]));
+                if (p.is_none()) continue;
+                if (!p.is_int()) return fail(e.line, "slice indices must be integers");
+                part[k] = p.as_int();
+            }
+            const int64_t step = part[2].value_or(1);
+            if (step == 0) return fail(e.line, "slice step cannot be zero");
+            Array src;
+            std::vector<uint32_t> cps;
+            int64_t n;
+            if (v.is_array()) {
+                n = int64_t(v.array().size());
+            } else if (v.is_string()) {
+                cps = cps_of(v.str());
+                n = int64_t(cps.size());
+            } else {
+                return fail(e.line, fmt::format("'{}' object is not sliceable", v.type_name()));
+            }
+            auto clamp = [&](std::optional<int64_t> x, int64_t def, int64_t lo, int64_t hi) {
+                if (!x) return def;
+                int64_t i = *x < 0 ? *x + n : *x;
+                return std::clamp(i, lo, hi);
+            };
+            const int64_t start = step > 0 ? clamp(part[0], 0, 0, n) : clamp(part[0], n - 1, -1, n - 1);
+            const int64_t stop = step > 0 ? clamp(part[1], n, 0, n) : clamp(part[1], -1, -1, n - 1);
+            Array outa;
+            std::string outs;
+            for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+                if (v.is_array()) outa.push_back(v.array()[size_t(i)]);
+                else append_utf8(outs, std::min(cps[size_t(i)], kMaxCodePoint));
+            }
+            return v.is_array() ? Value(std::move(outa)) : Value(std::move(outs));
+        }
+        case Expr::Kind::call: {
+            LOOM_TRY(Value f, eval(*e.a));
+            LOOM_TRY(Args a, eval_args(e));
+            if (f.is_undefined())
+                return fail(e.line, e.a->kind == Expr::Kind::name ? fmt::format("'{}' is undefined", e.a->name)
+                                                                   : std::string("calling an undefined value"));
+            return call(f, a, e.line);
+        }
+        case Expr::Kind::filter: {
+            LOOM_TRY(Value v, eval(*e.a));
+            return filter(e, std::move(v));
+        }
+        case Expr::Kind::test: {
+            LOOM_TRY(Value v, eval(*e.a));
+            LOOM_TRY(bool t, test(e, v));
+            return Value(t != e.negated);
+        }
+        case Expr::Kind::unary: {
+            LOOM_TRY(Value v, eval(*e.a));
+            if (e.name == "not") return Value(!v.truthy());
+            if (!v.is_number()) return fail(e.line, fmt::format("bad operand type for unary {}: '{}'", e.name, v.type_name()));
+            if (e.name == "+") return v.is_float() ? v : Value(v.as_int());
+            return v.is_float() ? Value(-v.as_double()) : Value(-v.as_int());
+        }
+        case Expr::Kind::binary: return eval_binary(e);
+        case Expr::Kind::conditional: {
+            LOOM_TRY(Value c, eval(*e.a));
+            if (c.truthy()) return eval(*e.items[0]);
+            if (e.items[1]) return eval(*e.items[1]);
+            return Value();
+        }
+    }
+    return Value();
+}
+
+Result<Value> Interpreter::eval_binary(const Expr& e) {
+    const std::string& op = e.name;
+    LOOM_TRY(Value a, eval(*e.a));
+    if (op == "and") {
+        if (!a.truthy()) return a;
+        return eval(*e.b);
+    }
+    if (op == "or") {
+        if (a.truthy()) return a;
+        return eval(*e.b);
+    }
+    LOOM_TRY(Value b, eval(*e.b));
+    const int line = e.line;
+    auto type_error = [&]() {
+        return fail(line, fmt::format("unsupported operand types for {}: '{}' and '{}'", op, a.type_name(), b.type_name()));
+    };
+    if (op == "==") return Value(a == b);
+    if (op == "!=") return Value(!(a == b));
+    if (op == "<" || op == ">" || op == "<=" || op == ">=") {
+        LOOM_TRY(int c, compare(a, b, line));
+        return Value(op == "<" ? c < 0 : op == ">" ? c > 0 : op == "<=" ? c <= 0 : c >= 0);
+    }
+    if (op == "in" || op == "not in") {
+        if (!b.is_string() && !b.is_array() && !b.is_object() && !b.is_undefined())
+            return fail(line, fmt::format("argument of type '{}' is not iterable", b.type_name()));
+        if (b.is_string() && !a.is_string())
+            return fail(line, fmt::format("'in <string>' requires a string, not '{}'", a.type_name()));
+        return Value(contains(b, a) != (op == "not in"));
+    }
+    if (op == "~") {
+        std::string s = to_str(a) + to_str(b);
+        LOOM_RETURN_IF_ERROR(check_size(s.size(), "string"));
+        return Value(std::move(s));
+    }
+    if (op == "+") {
+        if (a.is_string() && b.is_string()) {
+            LOOM_RETURN_IF_ERROR(check_size(a.str().size() + b.str().size(), "string"));
+            if (a.is_markup() || b.is_markup())  // Markup + str escapes the str
+                return Value::markup((a.is_markup() ? a.str() : html_escape(a.str())) +
+                                     (b.is_markup() ? b.str() : html_escape(b.str())));
+            return Value(a.str() + b.str());
+        }
+        if (a.is_array() && b.is_array()) {
+            LOOM_RETURN_IF_ERROR(check_size((a.array().size() + b.array().size()) * sizeof(Value), "list"));
+            Array r = a.array();
+            r.insert(r.end(), b.array().begin(), b.array().end());
+            return Value(std::move(r));
+        }
+        if (!a.is_number() || !b.is_number()) return type_error();
+        if (a.is_float() || b.is_float()) return Value(a.as_double() + b.as_double());
+        return Value(a.as_int() + b.as_int());
+    }
+    if (op == "*") {
+        const Value* seq = a.is_string() || a.is_array() ? &a : b.is_string() || b.is_array() ? &b : nullptr;
+        const Value* cnt = seq == &a ? &b : &a;
+        if (seq && (cnt->is_int() || cnt->is_bool())) {
+            const int64_t n = std::max<int64_t>(0, cnt->as_int());
+            if (seq->is_string()) {
+                LOOM_RETURN_IF_ERROR(check_size(seq->str().size() * size_t(std::min<int64_t>(n, INT32_MAX)), "string"));
+                std::string r;
+                for (int64_t i = 0; i < n; ++i) r += seq->str();
+                return Value(std::move(r));
+            }
+            LOOM_RETURN_IF_ERROR(check_size(seq->array().size() * sizeof(Value) * size_t(std::min<int64_t>(n, INT32_MAX)), "list"));
+            Array r;
+            for (int64_t i = 0; i < n; ++i) r.insert(r.end(), seq->array().begin(), seq->array().end());
+            return Value(std::move(r));
+        }
+    }
+    if (!a.is_number() || !b.is_number()) return type_error();
+    const bool fl = a.is_float() || b.is_float();
+    if (op == "-") return fl ? Value(a.as_double() - b.as_double()) : Value(a.as_int() - b.as_int());
+    if (op == "*") return fl ? Value(a.as_double() * b.as_double()) : Value(a.as_int() * b.as_int());
+    if (op == "/") {
+        if (b.as_double() == 0) return fail(line, "division by zero");
+        return Value(a.as_double() / b.as_double());
+    }
+    if (op == "//" || op == "%") {
+        if (b.as_double() == 0) return fail(line, "integer division or modulo by zero");
+        if (!fl) {
+            const int64_t q = py_floordiv(a.as_int(), b.as_int());
+            return op == "//" ? Value(q) : Value(a.as_int() - q * b.as_int());
+        }
+        const double q = std::floor(a.as_double() / b.as_double());
+        return op == "//" ? Value(q) : Value(a.as_double() - q * b.as_double());
+    }
+    if (op == "**") {
+        if (!fl && b.as_int() >= 0) {
+            int64_t r = 1;
+            for (int64_t i = 0; i < b.as_int() && i < 64; ++i) r *= a.as_int();
+            return Value(r);
+        }
+        return Value(std::pow(a.as_double(), b.as_double()));
+    }
+    return type_error();
+}
+
+// ---------------------------------------------------------------- filters
+
+Result<Value> Interpreter::filter(const Expr& e, Value v) {
+    LOOM_TRY(Args a, eval_args(e));
+    const std::string& f = e.name;
+    const int line = e.line;
+    auto need_string = [&]() -> std::string { return to_str(v); };
+
+    if (f == "trim") return Value(strip(need_string(), true, true, a.get(0, "chars")));
+    if (f == "lower") return Value(map_case(need_string(), 0));
+    if (f == "upper") return Value(map_case(need_string(), 1));
+    if (f == "title") return Value(map_case(need_string(), 2));
+    if (f == "capitalize") return Value(map_case(need_string(), 3));
+    if (f == "string") return Value(to_str(v));
+    if (f == "safe") return Value::markup(to_str(v));
+    if (f == "e" || f == "escape" || f == "forceescape") {
+        if (v.is_markup() && f != "forceescape") return v;
+        return Value::markup(html_escape(to_str(v)));
+    }
+    if (f == "tojson") {
+        const Value& ind = arg(a, 0, "indent");
+        const Value& sk = arg(a, 99, "sort_keys");
+        LOOM_TRY(std::string s, to_json(v, ind.is_int() ? int(ind.as_int()) : -1, sk.truthy(), arg(a, 99, "ensure_ascii").truthy()));
+        LOOM_RETURN_IF_ERROR(check_size(s.size(), "tojson"));
+        return Value(std::move(s));
+    }
+    if (f == "length" || f == "count") {
+        if (v.is_string()) return Value(int64_t(cps_of(v.str()).size()));
+        if (v.is_array()) return Value(int64_t(v.array().size()));
+        if (v.is_object()) return Value(int64_t(v.object().items.size()));
+        if (v.is_undefined()) return Value(int64_t(0));
+        return fail(line, fmt::format("object of type '{}' has no len()", v.type_name()));
+    }
+    if (f == "default" || f == "d") {
+        const bool boolean = arg(a, 1, "boolean").truthy();
+        if (v.is_undefined() || (boolean && !v.truthy())) {
+            const Value* d = a.get(0, "default_value");
+            return d ? *d : Value(std::string());
+        }
+        return v;
+    }
+    if (f == "replace") {
+        const Value& c = arg(a, 2, "count");
+        std::string r = replace_all(need_string(), to_str(arg(a, 0, "old")), to_str(arg(a, 1, "new")), c.is_int() ? c.as_int() : -1);
+        LOOM_RETURN_IF_ERROR(check_size(r.size(), "string"));
+        return Value(std::move(r));
+    }
+    if (f == "join") {
+        LOOM_TRY(Array items, iterate(v, line));
+        const std::string sep = a.get(0, "d") ? to_str(*a.get(0, "d")) : std::string();
+        const Value* attr = a.get(1, "attribute");
+        std::string out;
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (i) out += sep;
+            if (attr) {
+                LOOM_TRY(Value x, item(items[i], *attr, line));
+                out += to_str(x);
+            } else {
+                out += to_str(items[i]);
+            }
+            LOOM_RETURN_IF_ERROR(check_size(out.size(), "string"));
+        }
+        return Value(std::move(out));
+    }
+    if (f == "list") {
+        LOOM_TRY(Array items, iterate(v, line));
+        return Value(std::move(items));
+    }
+    if (f == "first" || f == "last") {
+        LOOM_TRY(Array items, iterate(v, line));
+        if (items.empty()) return Value();
+        return f == "first" ? items.front() : items.back();
+    }
+    if (f == "reverse") {
+        if (v.is_string()) {
+            auto cps = cps_of(v.str());
+            std::reverse(cps.begin(), cps.end());
+            return Value(utf8_of(cps));
+        }
+        LOOM_TRY(Array items, iterate(v, line));
+        std::reverse(items.begin(), items.end());
+        return Value(std::move(items));
+    }
+    if (f == "items" || f == "dictsort") {
+        if (v.is_undefined()) return Value(Array{});
+        if (!v.is_object()) return fail(line, fmt::format("{} needs a mapping, got '{}'", f, v.type_name()));
+        Array out;
+        for (const auto& [k, x] : v.object().items) out.push_back(Value::tuple(Array{decode_key(k), x}));
+        if (f == "dictsort")
+            std::stable_sort(out.begin(), out.end(), [&](const Value& p, const Value& q) {
+                const Value &x = p.array()[0], &y = q.array()[0];
+                if (x.is_string() && y.is_string()) return map_case(x.str(), 0) < map_case(y.str(), 0);
+                auto c = compare(x, y, line);
+                return c.ok() && *c < 0;
+            });
+        return Value(std::move(out));
+    }
+    if (f == "int") {
+        if (v.is_int()) return v;
+        if (v.is_bool()) return Value(v.as_int());
+        if (v.is_float()) return Value(int64_t(v.as_double()));
+        if (v.is_string()) {
+            const std::string s = strip(v.str(), true, true, nullptr);
+            char* end = nullptr;
+            const long long i = std::strtoll(s.c_str(), &end, 10);
+            if (!s.empty() && end && *end == 0) return Value(int64_t(i));
+            const double d = std::strtod(s.c_str(), &end);
+            if (!s.empty() && end && *end == 0) return Value(int64_t(d));
+        }
+        const Value* d = a.get(0, "default");
+        return d ? *d : Value(int64_t(0));
+    }
+    if (f == "float") {
+        if (v.is_number()) return Value(v.as_double());
+        if (v.is_string()) {
+            const std::string s = strip(v.str(), true, true, nullptr);
+            char* end = nullptr;
+            const double d = std::strtod(s.c_str(), &end);
+            if (!s.empty() && end && *end == 0) return Value(d);
+        }
+        const Value* d = a.get(0, "default");
+        return d ? *d : Value(0.0);
+    }
+    if (f == "abs") {
+        if (!v.is_number()) return fail(line, "abs needs a number");
+        return v.is_float() ? Value(std::fabs(v.as_double())) : Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
+    }
+    if (f == "round") {
+        if (!v.is_number()) return fail(line, "round needs a number");
+        const Value& p = arg(a, 0, "precision");
+        const std::string method = a.get(1, "method") ? to_str(*a.get(1, "method")) : "common";
+        const double scale = std::pow(10.0, p.is_int() ? double(p.as_int()) : 0.0);
+        const double x = v.as_double() * scale;
+        // "common" is Python's round(): halves go to the even neighbour.
+        const double r = method == "floor" ? std::floor(x) : method == "ceil" ? std::ceil(x) : std::nearbyint(x);
+        return Value(r / scale);
+    }
+    if (f == "map" || f == "select" || f == "reject" || f == "selectattr" || f == "rejectattr") {
+        if (!v.truthy()) return Value(Array{});  // jinja2 skips a falsy sequence (None included)
+        LOOM_TRY(Array items, iterate(v, line));
+        Array out;
+        for (const Value& x : items) {
+            LOOM_RETURN_IF_ERROR(charge());
+            if (f == "map") {
+                if (const Value* attr = a.get(99, "attribute")) {
+                    LOOM_TRY(Value y, item(x, *attr, line));
+                    if (y.is_undefined() && a.get(99, "default")) y = *a.get(99, "default");
+                    out.push_back(std::move(y));
+                } else {
+                    if (a.pos.empty()) return fail(line, "map needs a filter name or attribute=");
+                    Expr inner;
+                    inner.kind = Expr::Kind::filter;
+                    inner.line = line;
+                    inner.name = to_str(a.pos[0]);
+                    for (size_t k = 1; k < a.pos.size(); ++k) {
+                        auto lit = std::make_unique<Expr>();
+                        lit->kind = Expr::Kind::literal;
+                        lit->value = a.pos[k];
+                        inner.items.push_back(std::move(lit));
+                    }
+                    LOOM_TRY(Value y, filter(inner, x));
+                    out.push_back(std::move(y));
+                }
+                continue;
+            }
+            const bool by_attr = f == "selectattr" || f == "rejectattr";
+            Value subject = x;
+            size_t first_test_arg = 0;
+            if (by_attr) {
+                if (a.pos.empty()) return fail(line, f + " needs an attribute name");
+                LOOM_TRY(subject, item(x, a.pos[0], line));
+                first_test_arg = 1;
+            }
+            bool keep;
+            if (a.pos.size() <= first_test_arg) {
+                keep = subject.truthy();
+            } else {
+                Expr t;
+                t.kind = Expr::Kind::test;
+                t.line = line;
+                t.name = to_str(a.pos[first_test_arg]);
+                for (size_t k = first_test_arg + 1; k < a.pos.size(); ++k) {
+                    auto lit = std::make_unique<Expr>();
+                    lit->kind = Expr::Kind::literal;
+                    lit->value = a.pos[k];
+                    t.items.push_back(std::move(lit));
+                }
+                LOOM_TRY(keep, test(t, subject));
+            }
+            if (keep == (f == "select" || f == "selectattr")) out.push_back(x);
+        }
+        return Value(std::move(out));
+    }
+    if (f == "unique") {
+        LOOM_TRY(Array items, iterate(v, line));
+        Array out;
+        for (const Value& x : items) {
+            LOOM_RETURN_IF_ERROR(charge(out.size() + 1));
+            if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+        }
+        return Value(std::move(out));
+    }
+    if (f == "sort") {
+        LOOM_TRY(Array items, iterate(v, line));
+        const bool rev = arg(a, 0, "reverse").truthy();
+        const Value* attr = a.get(2, "attribute");
+        Status st = Ok{};
+        LOOM_RETURN_IF_ERROR(charge(items.size() * 8));
+        std::stable_sort(items.begin(), items.end(), [&](const Value& p, const Value& q) {
+            Value x = p, y = q;
+            if (attr) {
+                auto xr = item(p, *attr, line);
+                auto yr = item(q, *attr, line);
+                if (!xr.ok() || !yr.ok()) return false;
+                x = *xr, y = *yr;
+            }
+            auto c = compare(x, y, line);
+            if (!c.ok()) {
+                st = c.error();
+                return false;
+            }
+            return rev ? *c > 0 : *c < 0;
+        });
+        LOOM_RETURN_IF_ERROR(st);
+        return Value(std::move(items));
+    }
+    if (f == "sum") {
+        LOOM_TRY(Array items, iterate(v, line));
+        const Value* attr = a.get(0, "attribute");
+        Value total = a.get(1, "start") ? *a.get(1, "start") : Value(int64_t(0));
+        for (const Value& x : items) {
+            Value y = x;
+            if (attr) {
+                LOOM_TRY(y, item(x, *attr, line));
+            }
+            if (!y.is_number() || !total.is_number()) return fail(line, "sum needs numbers");
+            total = total.is_float() || y.is_float() ? Value(total.as_double() + y.as_double()) : Value(total.as_int() + y.as_int());
+        }
+        return total;
+    }
+    if (f == "min" || f == "max") {
+        LOOM_TRY(Array items, iterate(v, line));
+        if (items.empty()) return Value();
+        Value best = items[0];
+        for (const Value& x : items) {
+            LOOM_TRY(int c, compare(x, best, line));
+            if ((f == "min" && c < 0) || (f == "max" && c > 0)) best = x;
+        }
+        return best;
+    }
+    if (f == "indent") {
+        const Value& w = arg(a, 0, "width");
+        const std::string pad = w.is_string() ? w.str() : std::string(size_t(w.is_int() ? std::max<int64_t>(0, w.as_int()) : 4), ' ');
+        const bool first = arg(a, 1, "first").truthy(), blank = arg(a, 2, "blank").truthy();
+        const std::string s = to_str(v);
+        std::string out;
+        size_t pos = 0;
+        bool is_first = true;
+        while (pos <= s.size()) {
+            size_t e = s.find('\n', pos);
+            const std::string ln = s.substr(pos, e == std::string::npos ? std::string::npos : e - pos);
+            if ((!is_first || first) && (blank || !ln.empty())) out += pad;
+            out += ln;
+            if (e == std::string::npos) break;
+            out += '\n';
+            pos = e + 1;
+            is_first = false;
+        }
+        LOOM_RETURN_IF_ERROR(check_size(out.size(), "string"));
+        return Value(std::move(out));
+    }
+    if (f == "wordcount") return Value(int64_t(split(to_str(v), nullptr, -1).array().size()));
+    if (f == "attr") {
+        return attribute(v, to_str(arg(a, 0, "name")), line);
+    }
+    if (f == "batch") {
+        LOOM_TRY(Array items, iterate(v, line));
+        const Value& n = arg(a, 0, "linecount");
+        if (!n.is_int() || n.as_int() <= 0) return fail(line, "batch needs a positive size");
+        Array out, cur;
+        for (const Value& x : items) {
+            cur.push_back(x);
+            if (int64_t(cur.size()) == n.as_int()) out.push_back(std::move(cur)), cur.clear();
+        }
+        if (!cur.empty()) {
+            if (const Value* fill = a.get(1, "fill_with"))
+                while (int64_t(cur.size()) < n.as_int()) cur.push_back(*fill);
+            out.push_back(std::move(cur));
+        }
+        return Value(std::move(out));
+    }
+    return fail(line, fmt::format("unknown filter '{}'", f));
+}
+
+// ---------------------------------------------------------------- tests
+
+Result<bool> Interpreter::test(const Expr& e, const Value& v) {
+    LOOM_TRY(Args a, eval_args(e));
+    const std::string& t = e.name;
+    const Value& x = arg(a, 0, "other");
+    if (t == "defined") return !v.is_undefined();
+    if (t == "undefined") return v.is_undefined();
+    if (t == "none") return v.is_none();
+    if (t == "boolean") return v.is_bool();
+    if (t == "true") return v.is_bool() && v.as_bool();
+    if (t == "false") return v.is_bool() && !v.as_bool();
+    if (t == "integer") return v.is_int();
+    if (t == "float") return v.is_float();
+    if (t == "number") return v.is_number();
+    if (t == "string") return v.is_string();
+    if (t == "mapping") return v.kind() == Value::Kind::object;
+    if (t == "iterable") return v.is_string() || v.is_array() || v.is_object() || v.is_undefined();
+    if (t == "sequence") return v.is_string() || v.is_array() || v.kind() == Value::Kind::object;
+    if (t == "callable") return v.is_callable();
+    if (t == "odd" || t == "even" || t == "divisibleby") {
+        if (!v.is_int()) return fail(e.line, fmt::format("test '{}' needs an integer", t));
+        if (t == "divisibleby") {
+            if (!x.is_int() || x.as_int() == 0) return fail(e.line, "divisibleby needs a non-zero integer");
+            return v.as_int() % x.as_int() == 0;
+        }
+        return (v.as_int() % 2 != 0) == (t == "odd");
+    }
+    if (t == "eq" || t == "equalto" || t == "==") return v == x;
+    if (t == "ne" || t == "!=") return !(v == x);
+    if (t == "lt" || t == "lessthan" || t == "<" || t == "le" || t == "<=" || t == "gt" || t == "greaterthan" ||
+        t == ">" || t == "ge" || t == ">=") {
+        LOOM_TRY(int c, compare(v, x, e.line));
+        if (t == "lt" || t == "lessthan" || t == "<") return c < 0;
+        if (t == "le" || t == "<=") return c <= 0;
+        if (t == "gt" || t == "greaterthan" || t == ">") return c > 0;
+        return c >= 0;
+    }
+    if (t == "in") return contains(x, v);
+    if (t == "sameas") return v.kind() == x.kind() && v == x;
+    if (t == "lower" || t == "upper") {
+        if (!v.is_string()) return false;
+        return map_case(v.str(), t == "lower" ? 0 : 1) == v.str();
+    }
+    if (t == "escaped") return false;
+    return fail(e.line, fmt::format("unknown test '{}'", t));
+}
+
+}  // namespace loom::tokenizer::jinja
