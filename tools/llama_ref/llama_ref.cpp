@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ggml.h"
 #include "llama.h"
 
 #ifndef LLAMA_REF_LLAMA_CPP_VERSION
@@ -35,6 +36,10 @@ commands:
             [-t 2] [-c N] [--ignore-eos]
             -> greedy (argmax) continuation: tokens, the concatenated text of their pieces, and per step
                the logit margin of the chosen token over the runner-up
+  dump      -m MODEL (--tokens ... | --tokens-file F | -p TEXT) --dump-file F [--kv ...] [-t 2]
+            -> one pass like logprobs; every contiguous f32 intermediate llama.cpp computes is written to F
+               with its exact bits (tools/compare_dumps.py reads it next to `loom eval --dump`):
+               per tensor "<name>/<op>" u32 length + bytes, 4 x i64 ne, then ne0*ne1*ne2*ne3 f32
 
 Token ids given with --tokens / --tokens-file are evaluated exactly as given (nothing is added).
 A text prompt (-p) is tokenized by llama.cpp with its special tokens added (BOS when the vocab asks for it)
@@ -72,6 +77,7 @@ struct Options {
     int n_predict = 64;
     bool ignore_eos = false;
     bool verbose = false;
+    std::string dump_file;  // dump: where the intermediates go
 };
 
 int parse_int(std::string_view flag, const char* s) {
@@ -108,6 +114,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "-n" || a == "--n-predict") o.n_predict = parse_int(a, value());
         else if (a == "--ignore-eos") o.ignore_eos = true;
         else if (a == "-v" || a == "--verbose") o.verbose = true;
+        else if (a == "--dump-file") o.dump_file = value();
         else if (a == "--kv") {
             const std::string_view v = value();
             if (v != "f32" && v != "f16") die("--kv: expected f32 or f16, got '%.*s'", int(v.size()), v.data());
@@ -118,8 +125,9 @@ Options parse_args(int argc, char** argv) {
             o.flash = v == "on";
         } else die("unknown argument '%s' (see llama_ref --help)", argv[i]);
     }
-    if (o.command != "tokenize" && o.command != "logprobs" && o.command != "generate")
-        die("unknown command '%s' (expected tokenize, logprobs or generate)", o.command.c_str());
+    if (o.command != "tokenize" && o.command != "logprobs" && o.command != "generate" && o.command != "dump")
+        die("unknown command '%s' (expected tokenize, logprobs, generate or dump)", o.command.c_str());
+    if (o.command == "dump" && o.dump_file.empty()) die("dump needs --dump-file F");
     if (o.model.empty()) die("-m MODEL is required");
     const int n_inputs = int(o.prompt.has_value()) + int(o.tokens.has_value()) + int(o.tokens_file.has_value());
     if (o.command == "tokenize" && (!o.prompt || n_inputs != 1)) die("tokenize needs -p TEXT (only)");
@@ -276,8 +284,11 @@ void load_model(Session& s, const Options& o) {
 }
 
 // A context sized for n_tokens in one batch: every position can produce logits in a single llama_decode.
-void make_context(Session& s, const Options& o, int n_tokens) {
+void make_context(Session& s, const Options& o, int n_tokens, ggml_backend_sched_eval_callback cb = nullptr,
+                  void* cb_data = nullptr) {
     llama_context_params cp = llama_context_default_params();
+    cp.cb_eval = cb;
+    cp.cb_eval_user_data = cb_data;
     const uint32_t n = uint32_t(std::max(n_tokens, 1));
     cp.n_ctx = std::max(n, uint32_t(o.n_ctx));
     cp.n_batch = n;
@@ -451,6 +462,34 @@ int cmd_generate(const Options& o) {
     return 0;
 }
 
+// dump: the eval callback asks for every tensor and writes the contiguous f32 ones once computed.
+bool dump_tensor(ggml_tensor* t, bool ask, void* user) {
+    if (ask) return true;
+    if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t) || t->data == nullptr) return true;
+    std::FILE* f = static_cast<std::FILE*>(user);
+    const std::string name = std::string(t->name) + "/" + ggml_op_desc(t);
+    const uint32_t len = uint32_t(name.size());
+    std::fwrite(&len, 4, 1, f);
+    std::fwrite(name.data(), 1, len, f);
+    const int64_t ne[4] = {t->ne[0], t->ne[1], t->ne[2], t->ne[3]};
+    std::fwrite(ne, 8, 4, f);
+    std::fwrite(t->data, 4, size_t(ggml_nelements(t)), f);  // CPU backend: data is host memory
+    return true;
+}
+
+int cmd_dump(const Options& o) {
+    Session s;
+    load_model(s, o);
+    const std::vector<llama_token> ids = input_tokens(s, o);
+    std::FILE* f = std::fopen(o.dump_file.c_str(), "wb");
+    if (!f) die("%s: cannot create", o.dump_file.c_str());
+    make_context(s, o, int(ids.size()), dump_tensor, f);
+    decode(s, ids, 0, true);
+    if (std::fclose(f) != 0) die("%s: write failed", o.dump_file.c_str());
+    std::printf("{\"config\":%s,\"tokens\":%s}\n", config_json(s, o).c_str(), json_int_array(ids).c_str());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -461,6 +500,7 @@ int main(int argc, char** argv) {
     int rc = 0;
     if (o.command == "tokenize") rc = cmd_tokenize(o);
     else if (o.command == "logprobs") rc = cmd_logprobs(o);
+    else if (o.command == "dump") rc = cmd_dump(o);
     else rc = cmd_generate(o);
     llama_backend_free();
     return rc;

@@ -227,6 +227,69 @@ void stage_tile(const TensorView& src, int64_t g, int64_t j0, int64_t n, int64_t
     std::memset(dst + n * d, 0, size_t((n_pad - n) * d) * 4);
 }
 
+
+// llama.cpp's attention without flash attention, operation for operation, for an f32 cache (what
+// llama-graph's build_attn_mha runs on ggml-cpu; the configuration loom's equivalence goldens record):
+//   KQ  = mul_mat(K, Q)         every score a ggml_vec_dot_f32 (Q is a permuted view: no GEMM)
+//   P   = soft_max_ext(KQ, mask, scale)   s·scale, masked slots −inf, e^(s − max) by ggml_v_expf summed in
+//                                          double per 8 slots, then × (float)(1/Σ)
+//   KQV = mul_mat(Vᵀ, P)        two or more tokens: tinyBLAS, 8 lanes by slot j mod 8, each an FMA chain over
+//                               increasing j, then its horizontal sum; one token: ggml_vec_dot_f32, 32 lanes
+//                               by j mod 32, then its reduction
+// Slot j here is llama.cpp's cell j (a sequence's positions fill cells from 0, as slots = positions here), and
+// the slots llama.cpp pads its KV range with hold probability 0: they change no sum. The 8 or 32 lanes of
+// each output column become planes [lane][d_v] so the FMAs run across d_v. Memory per row: n_kv scores and
+// 32·d_v accumulators, not n_kv².
+Status attention_unfused(const AttentionArgs& a, Stream& st, const AttentionMicro& mk) {
+    const int64_t n_tok = a.q.shape[0], n_head = a.q.shape[1], d = a.q.shape[2];
+    const int64_t n_kv = a.k.shape[0], n_head_kv = a.k.shape[1], d_v = a.v.shape[2];
+    const int64_t n_rep = n_head / n_head_kv;
+    const int64_t n_lanes = n_tok >= 2 ? 8 : 32;
+    const int64_t n_pad = round_up(std::max<int64_t>(n_kv, 1), 8);
+    const int32_t* q_pos = static_cast<const int32_t*>(a.q_pos.data);
+    const int32_t* kv_pos = static_cast<const int32_t*>(a.kv_pos.data);
+    const int64_t per_thread = round_up(n_pad, kAlign) + round_up(n_lanes * d_v, kAlign);
+    float* base = reinterpret_cast<float*>(st.scratch(size_t(per_thread * st.n_threads()) * 4));
+
+    run_tasks(st, n_tok * n_head, [&](int64_t row, int thread) {
+        const int64_t t = row / n_head, h = row % n_head, g = h / n_rep;
+        const float* q = at3<const float>(a.q, t, h);
+        float* s = base + per_thread * thread;
+        float* planes = s + round_up(n_pad, kAlign);
+        const int64_t qp = q_pos[t];
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < n_pad; ++j) {
+            const int64_t kp = j < n_kv ? kv_pos[j] : -1;
+            const bool vis = kp >= 0 && (!a.causal || kp <= qp) && (a.window == 0 || qp - kp < a.window);
+            s[j] = vis ? mk.dot_ggml(at3<const float>(a.k, j, g), q, d) * a.scale : -INFINITY;
+            mx = std::max(mx, s[j]);
+        }
+        float* out = at3<float>(a.out, t, h);
+        if (mx == -INFINITY) {  // nothing visible (llama.cpp would make NaNs): zeros, as the streaming path
+            std::fill(out, out + d_v, 0.f);
+            return;
+        }
+        const float inv = float(1.0 / mk.softmax_ggml(s, s, n_pad, mx));
+        std::fill(planes, planes + n_lanes * d_v, 0.f);
+        for (int64_t j = 0; j < n_kv; ++j) {
+            if (s[j] == 0.f) continue;  // a zero probability adds exactly nothing
+            mk.axpy(planes + (j % n_lanes) * d_v, at3<const float>(a.v, j, g), s[j] * inv, d_v);
+        }
+        const float* x = planes;
+        for (int64_t e = 0; e < d_v; ++e) {
+            auto lane = [&](int64_t l) { return x[l * d_v + e]; };
+            if (n_lanes == 8) {  // tinyBLAS's hsum: halves, then pairs
+                out[e] = ((lane(0) + lane(4)) + (lane(2) + lane(6))) + ((lane(1) + lane(5)) + (lane(3) + lane(7)));
+            } else {  // GGML_F32x8_REDUCE over four 8-lane accumulators, then two horizontal adds
+                float y[8];
+                for (int l = 0; l < 8; ++l) y[l] = (lane(l) + lane(16 + l)) + (lane(8 + l) + lane(24 + l));
+                out[e] = ((y[0] + y[4]) + (y[1] + y[5])) + ((y[2] + y[6]) + (y[3] + y[7]));
+            }
+        }
+    });
+    return Ok{};
+}
+
 }  // namespace
 
 Status attention_with(const AttentionArgs& a, Stream& st, const AttentionMicro& micro) {
@@ -236,6 +299,8 @@ Status attention_with(const AttentionArgs& a, Stream& st, const AttentionMicro& 
     const int64_t n_rep = n_head / n_head_kv;
     if (n_tok == 0) return Ok{};
     const AttentionMicro& mk = (d % micro.width == 0 && d_v % micro.width == 0) ? micro : attention_micro_portable();
+    if (a.k.dtype == DType::f32 && a.v.dtype == DType::f32 && a.softcap == 0.f && mk.dot_ggml != nullptr)
+        return attention_unfused(a, st, mk);
 
     const int n_threads = st.n_threads();
     const Plan plan = make_plan(n_tok, n_head_kv, n_rep, n_kv, n_threads);

@@ -36,6 +36,16 @@ struct AttentionMicro {
     void (*round_f16)(const float* x, float* y, int64_t n);
     // x *= a over one row.
     void (*scale)(float* x, int64_t n, float a);
+
+    // llama.cpp's unfused attention, operation for operation (attention_unfused in attention.cpp); nullptr in
+    // a variant that cannot reproduce ggml's bits (the streaming loops above run instead).
+    // x · y in ggml_vec_dot_f32's order: four 8-lane FMA accumulators over 32-value steps, then its reduction.
+    float (*dot_ggml)(const float* x, const float* y, int64_t n) = nullptr;
+    // y = e^(x − max) by ggml_v_expf, n a multiple of 8; returns Σy in double, added 8 lanes at a time as
+    // ggml_vec_soft_max_f32 does.
+    double (*softmax_ggml)(const float* x, float* y, int64_t n, float max) = nullptr;
+    // acc += p · v, one fused multiply-add per value.
+    void (*axpy)(float* acc, const float* v, float p, int64_t n) = nullptr;
 };
 
 const AttentionMicro& attention_micro_portable();

@@ -250,11 +250,85 @@ void scale_avx2(float* x, int64_t n, float a) {
     for (; i < n; ++i) x[i] *= a;
 }
 
+// ---- llama.cpp's unfused attention (attention_unfused) ------------------------------------------
+
+// e^x with the operations of ggml_v_expf (ggml-cpu/vec.h, AVX2 branch), in its order, so the bits are ggml's:
+// n = round(x·log2 e) via the 1.5·2^23 shift, r = x − n·ln 2 (two-part ln 2), a degree-5 polynomial in two
+// halves, and 2^n built in the exponent bits; |n| > 126 goes through ggml's two-factor rescaling (0 for −inf).
+inline __m256 exp8_ggml(__m256 x) {
+    const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+    const __m256 n = _mm256_sub_ps(z, shift);
+    const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+    const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.f), n);
+    const __m256 big = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+    const __m256 r2 = _mm256_mul_ps(r, r);
+    const __m256 p = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), r, _mm256_set1_ps(0x1.573e2ep-5f)), r2,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), r, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        r2, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), r));
+    if (!_mm256_movemask_ps(big)) return _mm256_fmadd_ps(p, k, k);
+    // 2^n as s1·s2 (s1 = 2^±127-ish, s2 the rest), and s1² past |n| > 192 (overflow to inf, underflow to 0).
+    const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                       _mm256_set1_epi32(int(0x82000000u)));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256 huge = _mm256_cmp_ps(abs_n, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    const __m256 scaled = _mm256_mul_ps(_mm256_fmadd_ps(s2, p, s2), s1);
+    const __m256 plain = _mm256_fmadd_ps(k, p, k);
+    return _mm256_or_ps(_mm256_and_ps(huge, _mm256_mul_ps(s1, s1)),
+                        _mm256_andnot_ps(huge, _mm256_or_ps(_mm256_and_ps(big, scaled), _mm256_andnot_ps(big, plain))));
+}
+
+float dot_ggml_avx2(const float* x, const float* y, int64_t n) {
+    const int64_t np = n & ~int64_t(31);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t i = 0; i < np; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);
+    }
+    // GGML_F32x8_REDUCE: pairwise over the accumulators, then two horizontal adds.
+    s0 = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    double sum = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+    for (int64_t i = np; i < n; ++i) sum += double(x[i] * y[i]);  // the tail: float products, double sum
+    return float(sum);
+}
+
+double softmax_ggml_avx2(const float* x, float* y, int64_t n, float max) {
+    const __m256 vm = _mm256_set1_ps(max);
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256 v = exp8_ggml(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(y + i, v);
+        __m128 h = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        sum += double(_mm_cvtss_f32(h));
+    }
+    return sum;
+}
+
+void axpy_avx2(float* acc, const float* v, float p, int64_t n) {
+    const __m256 vp = _mm256_set1_ps(p);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(vp, _mm256_loadu_ps(v + i), _mm256_loadu_ps(acc + i)));
+    for (; i < n; ++i) acc[i] = __builtin_fmaf(p, v[i], acc[i]);
+}
+
 }  // namespace
 
 const AttentionMicro& attention_micro_avx2() {
     static const AttentionMicro m{"avx2",         8,          qk_avx2,        pv_avx2,   pv_direct_avx2, score_row_avx2,
-                                  exp_sum_avx2, widen_avx2, round_f16_avx2, scale_avx2};
+                                  exp_sum_avx2, widen_avx2, round_f16_avx2, scale_avx2,
+                                  dot_ggml_avx2, softmax_ggml_avx2, axpy_avx2};
     return m;
 }
 

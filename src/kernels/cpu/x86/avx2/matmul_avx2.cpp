@@ -28,7 +28,7 @@ constexpr TypeKernels kTypes[] = {
     {DType::q5_k, a8k_row_bytes, pack_a8k, gemm_q5_k, 256, 0, "q5_k avx2", pack_f32_q8_k, dequant_q5_k},
     {DType::q6_k, a8k_row_bytes, pack_a8k, gemm_q6_k, 256, 0, "q6_k avx2", pack_f32_q8_k, dequant_q6_k},
     {DType::iq4_xs, a8k_row_bytes, pack_a8k, gemm_iq4_xs, 256, 0, "iq4_xs avx2", pack_f32_q8_k, dequant_iq4_xs},
-    {DType::f16, af_row_bytes, pack_af_f16, gemm_f16, 1, kFloatPanel, "f16 avx2", pack_f32_f16, dequant_f16},
+    {DType::f16, af_row_bytes, pack_af_f16, gemm_f16, 1, 0, "f16 avx2", pack_f32_f16, dequant_f16, -1},
     {DType::bf16, af_row_bytes, pack_af_bf16, gemm_bf16, 1, kFloatPanel, "bf16 avx2", pack_f32_bf16, dequant_bf16},
 };
 
