@@ -2,6 +2,8 @@
 //   q, k, v = W x (+ b)            separate projections, or one fused qkv (rows Q, then K, then V)
 //   q, k    = RMSNorm per head     optional QK-norm (qwen3, gemma3), before rope
 //   q, k    = rope(q, k)           optional; mode, rotated dims, base/scale and YaRN from the [rope] table
+//   q       = q · q_scale          optional: a query scale applied to q itself (its own rounding, as llama.cpp
+//                                  does for families that scale queries before attention) instead of in `scale`
 //   o       = softmax(scale · q kᵀ (soft-capped) + causal/window mask) v, per sequence, over the KV cache
 //   y       = W_o o (+ b)
 // The cache stores K after rope and V, rounded to the cache type; the stateless pass rounds the batch's
@@ -36,7 +38,7 @@ public:
     float norm_eps_ = 1e-6f;
     bool rope_ = false;
     kernels::RopeArgs rope_args_;         // options only; x/y/pos are filled per pass
-    float scale_ = 1.f, softcap_ = 0.f;
+    float scale_ = 1.f, softcap_ = 0.f, q_scale_ = 1.f;
     int window_ = 0;
     bool causal_ = true;
 };
@@ -81,6 +83,7 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
     ex.name(q3, me + ".q");
     ex.name(k3, me + ".k");
     ex.name(v3, me + ".v");
+    if (q_scale_ != 1.f) ex.scale(q3, q_scale_);
     if (ex.failed()) return {};
 
     TensorView out = ex.tensor(DType::f32, {n_tok, n_head_, d_v_});
@@ -197,6 +200,7 @@ std::unique_ptr<Block> make_attention(BindContext& c) {
     b->norm_eps_ = float(c.number("norm_eps", "eps"));
     b->scale_ = float(c.number("scale", "1 / sqrt(head_dim)"));
     b->softcap_ = float(c.number("softcap", "0"));
+    b->q_scale_ = float(c.number("q_scale", "1"));
     b->window_ = int(c.integer("window", "0"));
     b->causal_ = c.flag("causal", true);
     if (b->window_ < 0) c.weights.error(fmt::format("{}: window {} must be >= 0", c.spec.where(), b->window_));

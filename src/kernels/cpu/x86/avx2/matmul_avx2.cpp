@@ -20,7 +20,7 @@ constexpr TypeKernels kTypes[] = {
     {DType::q4_1, a8_row_bytes, pack_a8_q8_1, gemm_q4_1, 32, 0, "q4_1 avx2", pack_f32_q8_0, dequant_q4_1, -1},
     {DType::q5_0, a8_row_bytes, pack_a8_q8_0, gemm_q5_0, 32, 0, "q5_0 avx2", pack_f32_q8_0, dequant_q5_0, -1},
     {DType::q5_1, a8_row_bytes, pack_a8_q8_1, gemm_q5_1, 32, 0, "q5_1 avx2", pack_f32_q8_0, dequant_q5_1, -1},
-    {DType::q8_0, a8_row_bytes, pack_a8_q8_0, gemm_q8_0, 32, 0, "q8_0 avx2", pack_f32_q8_0, dequant_q8_0},
+    {DType::q8_0, a8_row_bytes, pack_a8_q8_0, gemm_q8_0, 32, 0, "q8_0 avx2", pack_f32_q8_0, dequant_q8_0, -1},
     {DType::iq4_nl, a8_row_bytes, pack_a8_q8_0, gemm_iq4_nl, 32, 0, "iq4_nl avx2", pack_f32_q8_0, dequant_iq4_nl},
     {DType::q2_k, a8k_row_bytes, pack_a8k, gemm_q2_k, 256, 0, "q2_k avx2", pack_f32_q8_k, nullptr},
     {DType::q3_k, a8k_row_bytes, pack_a8k, gemm_q3_k, 256, 0, "q3_k avx2", pack_f32_q8_k, nullptr},

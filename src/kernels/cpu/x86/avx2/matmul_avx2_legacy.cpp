@@ -55,6 +55,10 @@ inline __m256i q5_high_bits(const uint8_t* p) {
 
 // ---- weight decoders: the 32 codes of a block as bytes, and where its scales are --------------------------
 // kOffset: the value is code + kOffset (unsigned codes); kSigned: codes are signed values; kMin: value has + m.
+// kWholeBlocks: how llama.cpp's CPU backend (AVX2) rounds this type, which loom follows bit for bit: its
+// repacked kernels (Q4_0, IQ4_NL: ggml_gemm/gemv_*_8x8_q8_0) scale each block's whole integer sum,
+// y = fma(Σ_block, d_w·d_a, y) block after block (tile4); tinyBLAS and ggml_vec_dot (the other types) keep 8
+// lanes of 4-product sums, lane = fma(lane_sum, d_w·d_a, lane), and add the lanes at the end (tile).
 
 // Codes 0..15 of values 0..15 (lo) and 16..31 (hi) as two 16-byte halves: no cross-lane insert.
 inline void nibbles_lo_hi(const uint8_t* p, __m128i& lo, __m128i& hi) {
@@ -71,6 +75,7 @@ inline void q5_lo_hi(const uint8_t* qs, const uint8_t* qh, __m128i& lo, __m128i&
 }
 
 struct Q4_0 {
+    static constexpr bool kWholeBlocks = true;
     static constexpr int kCodeMax = 15;
     static constexpr int kBytes = 18, kOffset = -8;
     static constexpr bool kSigned = false, kMin = false;
@@ -78,6 +83,7 @@ struct Q4_0 {
     static void codes_lo_hi(const uint8_t* b, __m128i& lo, __m128i& hi) { nibbles_lo_hi(b + 2, lo, hi); }
 };
 struct Q4_1 {
+    static constexpr bool kWholeBlocks = false;
     static constexpr int kCodeMax = 15;
     static constexpr int kBytes = 20, kOffset = 0;
     static constexpr bool kSigned = false, kMin = true;
@@ -85,6 +91,7 @@ struct Q4_1 {
     static void codes_lo_hi(const uint8_t* b, __m128i& lo, __m128i& hi) { nibbles_lo_hi(b + 4, lo, hi); }
 };
 struct Q5_0 {
+    static constexpr bool kWholeBlocks = false;
     static constexpr int kCodeMax = 31;
     static constexpr int kBytes = 22, kOffset = -16;
     static constexpr bool kSigned = false, kMin = false;
@@ -92,6 +99,7 @@ struct Q5_0 {
     static void codes_lo_hi(const uint8_t* b, __m128i& lo, __m128i& hi) { q5_lo_hi(b + 6, b + 2, lo, hi); }
 };
 struct Q5_1 {
+    static constexpr bool kWholeBlocks = false;
     static constexpr int kCodeMax = 31;
     static constexpr int kBytes = 24, kOffset = 0;
     static constexpr bool kSigned = false, kMin = true;
@@ -99,12 +107,14 @@ struct Q5_1 {
     static void codes_lo_hi(const uint8_t* b, __m128i& lo, __m128i& hi) { q5_lo_hi(b + 8, b + 4, lo, hi); }
 };
 struct Q8_0 {
+    static constexpr bool kWholeBlocks = false;
     static constexpr int kCodeMax = 127;
     static constexpr int kBytes = 34, kOffset = 0;
     static constexpr bool kSigned = true, kMin = false;
     static __m256i codes(const uint8_t* b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)); }
 };
 struct IQ4_NL {
+    static constexpr bool kWholeBlocks = true;
     static constexpr int kCodeMax = 127;
     static constexpr int kBytes = 18, kOffset = 0;
     static constexpr bool kSigned = true, kMin = false;
@@ -316,7 +326,7 @@ void gemm(const GemmTile& g) {
         const int mr = int(g.n_out - o < MR ? g.n_out - o : MR);
         for (int64_t t = 0; t < g.n_tok; t += NR) {
             const int nr = int(g.n_tok - t < NR ? g.n_tok - t : NR);
-            const TileFn fn = mr == MR ? table4[nr - 1] : table[(mr - 1) * NR + (nr - 1)];
+            const TileFn fn = mr == MR && D::kWholeBlocks ? table4[nr - 1] : table[(mr - 1) * NR + (nr - 1)];
             fn(g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t, g.y_col + o,
                g.accumulate);
         }
