@@ -32,6 +32,10 @@ struct GemmTile {
     int64_t n_in;           // full row length (the packed layouts depend on it)
     int64_t k0, k1;
     bool accumulate;        // add to y instead of storing
+    // Tokens [0, n_batched) of this tile belong to the part of the call that llama.cpp's repacked kernels
+    // compute as a batch (groups of 4 tokens: ggml_gemm_*), the rest to its single-token tail (ggml_gemv_*);
+    // kernels whose two recipes round differently (Q4_K) follow it. See run_jobs.
+    int64_t n_batched = 0;
 };
 
 // How one weight type is computed by one variant.

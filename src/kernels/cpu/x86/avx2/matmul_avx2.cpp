@@ -24,15 +24,15 @@ constexpr TypeKernels kTypes[] = {
     {DType::iq4_nl, a8_row_bytes, pack_a8_q8_0, gemm_iq4_nl, 32, 0, "iq4_nl avx2", pack_f32_q8_0, dequant_iq4_nl},
     {DType::q2_k, a8k_row_bytes, pack_a8k, gemm_q2_k, 256, 0, "q2_k avx2", pack_f32_q8_k, nullptr},
     {DType::q3_k, a8k_row_bytes, pack_a8k, gemm_q3_k, 256, 0, "q3_k avx2", pack_f32_q8_k, nullptr},
-    {DType::q4_k, a8k_row_bytes, pack_a8k, gemm_q4_k, 256, 0, "q4_k avx2", pack_f32_q8_k, dequant_q4_k, 64},
+    {DType::q4_k, a8k_row_bytes, pack_a8k, gemm_q4_k, 256, 0, "q4_k avx2", pack_f32_q8_k, dequant_q4_k, -1},
     {DType::q5_k, a8k_row_bytes, pack_a8k, gemm_q5_k, 256, 0, "q5_k avx2", pack_f32_q8_k, dequant_q5_k},
-    {DType::q6_k, a8k_row_bytes, pack_a8k, gemm_q6_k, 256, 0, "q6_k avx2", pack_f32_q8_k, dequant_q6_k},
+    {DType::q6_k, a8k_row_bytes, pack_a8k, gemm_q6_k, 256, 0, "q6_k avx2", pack_f32_q8_k, dequant_q6_k, -1},
     {DType::iq4_xs, a8k_row_bytes, pack_a8k, gemm_iq4_xs, 256, 0, "iq4_xs avx2", pack_f32_q8_k, dequant_iq4_xs},
     {DType::f16, af_row_bytes, pack_af_f16, gemm_f16, 1, 0, "f16 avx2", pack_f32_f16, dequant_f16, -1},
     {DType::bf16, af_row_bytes, pack_af_bf16, gemm_bf16, 1, kFloatPanel, "bf16 avx2", pack_f32_bf16, dequant_bf16},
 };
 
-constexpr TypeKernels kF32 = {DType::f32, af_row_bytes, pack_af_f32, gemm_f32, 1, kFloatPanel, "f32 avx2", pack_f32_f32, nullptr};
+constexpr TypeKernels kF32 = {DType::f32, af_row_bytes, pack_af_f32, gemm_f32, 1, 0, "f32 avx2", pack_f32_f32, nullptr, -1};
 
 }  // namespace
 

@@ -7,6 +7,11 @@
 // Codes are unsigned; an offset on the codes (Q6_K: −32, Q3_K: −4) is subtracted exactly through Q8_K's bsums
 // (−offset·Σ_g scale_g·bsums_g), the mins of Q2_K/Q4_K/Q5_K likewise but scaled by dmin in f32, as in the
 // reference. IQ4_XS codes are signed table values and use |w|, sign(a, w).
+//
+// Rounding follows llama.cpp's CPU backend (AVX2) bit for bit where loom's goldens reach: Q4_K as its repacked
+// kernels (whole super-block integer sums, y = fma(Σ, d_w·d_a, y) and the mins in a second accumulator, subtracted
+// at the end: tile4 with kWholeBlocks); Q6_K as ggml_vec_dot_q6_K_q8_K (8 int32 lanes of 4-product sums with the
+// −32 applied per element, lane = fma(lane_sum, d_w·d_a, lane), lanes added at the end: tile with kLaneBias).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -81,6 +86,7 @@ inline void scale_min_k4(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
 struct Q2_K {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 84;
+    static constexpr bool kWholeBlocks = true, kLaneBias = false;
     static constexpr bool kBias = false, kMins = true, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) {
         const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
@@ -100,6 +106,7 @@ struct Q2_K {
 struct Q3_K {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 110;
+    static constexpr bool kWholeBlocks = true, kLaneBias = false;
     static constexpr bool kBias = true, kMins = false, kSigned = false;
     // 16 six-bit scales, offset 32 (formats §2.4): low nibbles from bytes 0–7 (low then high nibbles), top two
     // bits from bytes 8–11, two bits per group of four.
@@ -131,6 +138,7 @@ struct Q3_K {
 struct Q4_K {
     static constexpr bool kPair = true;
     static constexpr int kBytes = 144;
+    static constexpr bool kWholeBlocks = true, kLaneBias = false;
     static constexpr bool kBias = false, kMins = true, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) {
         uint64_t sc, mn;
@@ -160,6 +168,7 @@ struct Q4_K {
 struct Q5_K {
     static constexpr bool kPair = true;
     static constexpr int kBytes = 176;
+    static constexpr bool kWholeBlocks = true, kLaneBias = false;
     static constexpr bool kBias = false, kMins = true, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) { Q4_K::prepare(b, p); }
     // As Q4_K (qs at 48) plus bit j of qh[l] as 16.
@@ -188,6 +197,7 @@ struct Q5_K {
 struct Q6_K {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 210;
+    static constexpr bool kWholeBlocks = false, kLaneBias = true;
     static constexpr bool kBias = true, kMins = false, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) {
         p.scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
@@ -211,6 +221,7 @@ struct Q6_K {
 struct IQ4_XS {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 136;
+    static constexpr bool kWholeBlocks = true, kLaneBias = false;
     static constexpr bool kBias = false, kMins = false, kSigned = true;
     // ls_k: low nibble k of scales_l (byte k/2), top two bits from bits 2k..2k+1 of scales_h (spread with pdep).
     static void prepare(const uint8_t* b, Prep& p) {
@@ -241,6 +252,9 @@ struct IQ4_XS {
 // The integer product of one chunk for one (row, token) pair: Σ scale·code·a over the chunk, 8 int32 lanes.
 template <class D>
 inline __m256i chunk_dot(__m256i code, __m256i av, __m256i sv) {
+    if constexpr (D::kLaneBias)  // Q6_K as ggml_vec_dot_q6_K_q8_K: codes − 32 per element, in int16
+        return _mm256_madd_epi16(
+            _mm256_sub_epi16(_mm256_maddubs_epi16(code, av), _mm256_maddubs_epi16(_mm256_set1_epi8(32), av)), sv);
     if constexpr (D::kSigned)
         return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(code, code), _mm256_sign_epi8(av, code)), sv);
     return _mm256_madd_epi16(_mm256_maddubs_epi16(code, av), sv);
@@ -261,7 +275,9 @@ inline __m128 halves(__m256i v) {
 // folded into one vector (slot r = row r), so the f32 scaling and the bias or mins (through bsums) cost a few
 // instructions for all four rows. Q4_K/Q5_K multiply 16-value halves in 128-bit registers and let two chunks
 // share one vpmaddwd (see kPair).
-template <class D, int NR>
+// kPerPair (Q4_K in a batch, as ggml_gemm_q4_K_8x8_q8_K): the f32 sums take each 64-value pair of sub-blocks
+// separately instead of the whole super-block (ggml_gemv_q4_K_8x8_q8_K, single tokens).
+template <class D, int NR, bool kPerPair = false>
 void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
            float* const* y, int64_t col, bool accumulate) {
     const int8_t* aq[NR];
@@ -274,9 +290,10 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
         ad[t] = reinterpret_cast<const float*>(row + 256 * nb);
         absum[t] = reinterpret_cast<const int16_t*>(row + 260 * nb);
     }
-    __m128 acc[NR];
+    // Sums and mins in separate accumulators, subtracted at the end: ggml_gemm/gemv_q4_K_8x8_q8_K's rounding.
+    __m128 acc[NR], acc_min[NR];
 #pragma GCC unroll 8
-    for (int t = 0; t < NR; ++t) acc[t] = _mm_setzero_ps();
+    for (int t = 0; t < NR; ++t) acc[t] = acc_min[t] = _mm_setzero_ps();
     // The next 4-row group, fetched ahead at the pace this group is read (rows are too short for the hardware
     // prefetcher to ramp up on each one when weights stream from DRAM).
     const uint8_t* next = w + 4 * ws;
@@ -314,7 +331,33 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                         isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(_mm256_set_m128i(pk, pj), sv));
                     }
                 }
+                if constexpr (kPerPair) {
+                    const __m128 dw = _mm_setr_ps(p[0].d, p[1].d, p[2].d, p[3].d);
+                    const __m128 dm = _mm_setr_ps(p[0].dmin, p[1].dmin, p[2].dmin, p[3].dmin);
+                    // The pair's mins: sub-blocks 2c and 2c + 1 are int32 lanes 2c, 2c + 1 of madd(bsums, mins).
+                    const __m256i pair = _mm256_setr_epi32(2 * c, 2 * c + 1, 8, 8, 8, 8, 8, 8);
+#pragma GCC unroll 8
+                    for (int t = 0; t < NR; ++t) {
+                        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(absum[t] + 16 * b));
+                        const __m128 da = _mm_set1_ps(ad[t][b]);
+                        acc[t] = _mm_fmadd_ps(halves(fold4_i32(isum[0][t], isum[1][t], isum[2][t], isum[3][t])),
+                                              _mm_mul_ps(dw, da), acc[t]);
+                        __m256i mm[4];
+#pragma GCC unroll 4
+                        for (int r = 0; r < 4; ++r) {
+                            const __m256i m = _mm256_madd_epi16(bs, p[r].group);
+                            // lanes 2c, 2c+1 to lanes 0, 1 (index 8 is out of range for permutevar: use a mask)
+                            mm[r] = _mm256_and_si256(_mm256_permutevar8x32_epi32(m, pair),
+                                                     _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0));
+                        }
+                        acc_min[t] = _mm_fmadd_ps(halves(fold4_i32(mm[0], mm[1], mm[2], mm[3])), _mm_mul_ps(dm, da),
+                                                  acc_min[t]);
+#pragma GCC unroll 4
+                        for (int r = 0; r < 4; ++r) isum[r][t] = _mm256_setzero_si256();
+                    }
+                }
             }
+            if constexpr (kPerPair) continue;
         } else {
 #pragma GCC unroll 8
             for (int j = 0; j < 8; ++j) {
@@ -345,14 +388,14 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
             if constexpr (D::kMins) {
                 const __m256i m = fold4_i32(_mm256_madd_epi16(bs, p[0].group), _mm256_madd_epi16(bs, p[1].group),
                                             _mm256_madd_epi16(bs, p[2].group), _mm256_madd_epi16(bs, p[3].group));
-                acc[t] = _mm_fnmadd_ps(halves(m), _mm_mul_ps(dm, da), acc[t]);
+                acc_min[t] = _mm_fmadd_ps(halves(m), _mm_mul_ps(dm, da), acc_min[t]);
             }
         }
     }
 #pragma GCC unroll 8
     for (int t = 0; t < NR; ++t) {
         float* yr = y[t] + col;
-        __m128 v = acc[t];
+        __m128 v = D::kMins ? _mm_sub_ps(acc[t], acc_min[t]) : acc[t];
         if (accumulate) v = _mm_add_ps(v, _mm_loadu_ps(yr));
         _mm_storeu_ps(yr, v);
     }
@@ -396,7 +439,7 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
             const float da = ad[t][b];
             for (int r = 0; r < MR; ++r) {
                 __m256i s = isum[r][t];
-                if constexpr (D::kBias) s = _mm256_add_epi32(s, _mm256_madd_epi16(bs, prep[r].group));
+                if constexpr (D::kBias && !D::kLaneBias) s = _mm256_add_epi32(s, _mm256_madd_epi16(bs, prep[r].group));
                 __m256 f = _mm256_load_ps(accf[r][t]);
                 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(prep[r].d * da), f);
                 if constexpr (D::kMins)
@@ -424,9 +467,9 @@ const TileFn* tile_table(std::integer_sequence<int, I...>) {
     return kTable;
 }
 
-template <class D, int NR, int... I>
+template <class D, int NR, bool kPerPair, int... I>
 const TileFn* tile4_table(std::integer_sequence<int, I...>) {
-    static constexpr TileFn kTable[] = {&tile4<D, I + 1>...};
+    static constexpr TileFn kTable[] = {&tile4<D, I + 1, kPerPair>...};
     return kTable;
 }
 
@@ -435,15 +478,21 @@ template <class D, int NR>
 void gemm(const GemmTile& g) {
     constexpr int MR = 4;
     const TileFn* table = tile_table<D, MR, NR>(std::make_integer_sequence<int, MR * NR>());
-    const TileFn* table4 = tile4_table<D, NR>(std::make_integer_sequence<int, NR>());
+    const TileFn* table4 = tile4_table<D, NR, false>(std::make_integer_sequence<int, NR>());
+    const TileFn* table4_pairs = tile4_table<D, NR, D::kPair>(std::make_integer_sequence<int, NR>());
     const int64_t nb = g.n_in / 256, b0 = g.k0 / 256, b1 = g.k1 / 256;
+    // Q4_K's batched tokens and its single-token tail round differently (see tile4); no tile spans both.
+    const int64_t n_batched = D::kPair ? g.n_batched : 0;
     for (int64_t o = 0; o < g.n_out; o += MR) {
         const int mr = int(g.n_out - o < MR ? g.n_out - o : MR);
-        for (int64_t t = 0; t < g.n_tok; t += NR) {
-            const int nr = int(g.n_tok - t < NR ? g.n_tok - t : NR);
-            const TileFn fn = mr == MR ? table4[nr - 1] : table[(mr - 1) * NR + (nr - 1)];
+        for (int64_t t = 0; t < g.n_tok;) {
+            const int64_t end = t < n_batched ? n_batched : g.n_tok;
+            const int nr = int(end - t < NR ? end - t : NR);
+            const TileFn* t4 = t < n_batched ? table4_pairs : table4;
+            const TileFn fn = mr == MR && D::kWholeBlocks ? t4[nr - 1] : table[(mr - 1) * NR + (nr - 1)];
             fn(g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t, g.y_col + o,
                g.accumulate);
+            t += nr;
         }
     }
 }

@@ -131,13 +131,11 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
     const int8_t* aq[NR];
     const float* ad[NR];
     const float* asum_f[NR];
-    const int32_t* asum_i[NR];
     for (int t = 0; t < NR; ++t) {
         const uint8_t* row = a + t * as;
         aq[t] = reinterpret_cast<const int8_t*>(row);
         ad[t] = reinterpret_cast<const float*>(row + 32 * nb);
         asum_f[t] = ad[t] + nb;
-        asum_i[t] = reinterpret_cast<const int32_t*>(asum_f[t] + nb);
     }
     __m256 acc[MR][NR];
     __m128 corr[NR];  // Q4_1/Q5_1: Σ_b m_w·s_a for up to 4 rows
@@ -154,7 +152,10 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
         uint64_t dbits = 0, mbits = 0;
         for (int r = 0; r < MR; ++r) {
             code[r] = D::codes(wb + r * ws);
-            if constexpr (D::kSigned) mag[r] = _mm256_sign_epi8(code[r], code[r]);
+            // Offset codes become signed values here, so each lane sums (code + offset)·a over its own 4 values
+            // as ggml_vec_dot/tinyBLAS do (the lane sums, not only the block's total, set the f32 rounding).
+            if constexpr (D::kOffset != 0) code[r] = _mm256_add_epi8(code[r], _mm256_set1_epi8(D::kOffset));
+            if constexpr (D::kSigned || D::kOffset != 0) mag[r] = _mm256_sign_epi8(code[r], code[r]);
             dbits |= uint64_t(load_u16(wb + r * ws)) << (16 * r);
             if constexpr (D::kMin) mbits |= uint64_t(load_u16(wb + r * ws + 2)) << (16 * r);
         }
@@ -165,16 +166,13 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
         for (int t = 0; t < NR; ++t) {
             alignas(16) float scale[4];
             _mm_store_ps(scale, _mm_mul_ps(dw, _mm_set1_ps(ad[t][b])));
-            __m256i bias = _mm256_setzero_si256();
-            // offset·Σa spread over the 8 lanes that get summed: each lane carries offset/8 · Σa.
-            if constexpr (D::kOffset != 0) bias = _mm256_set1_epi32(D::kOffset / 8 * asum_i[t][b]);
             if constexpr (D::kMin) corr[t] = _mm_fmadd_ps(mw, _mm_set1_ps(asum_f[t][b]), corr[t]);
             const auto* ap = reinterpret_cast<const __m256i*>(aq[t] + 32 * b);
             for (int r = 0; r < MR; ++r) {
-                const __m256i p = D::kSigned ? _mm256_maddubs_epi16(mag[r], _mm256_sign_epi8(_mm256_load_si256(ap), code[r]))
-                                             : _mm256_maddubs_epi16(code[r], _mm256_load_si256(ap));
-                __m256i s = _mm256_madd_epi16(p, ones);
-                if constexpr (D::kOffset != 0) s = _mm256_add_epi32(s, bias);
+                const __m256i p = D::kSigned || D::kOffset != 0
+                                      ? _mm256_maddubs_epi16(mag[r], _mm256_sign_epi8(_mm256_load_si256(ap), code[r]))
+                                      : _mm256_maddubs_epi16(code[r], _mm256_load_si256(ap));
+                const __m256i s = _mm256_madd_epi16(p, ones);
                 acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcast_ss(&scale[r]), acc[r][t]);
             }
         }
