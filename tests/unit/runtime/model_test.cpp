@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/cpu_features.h"
 #include "core/default_model.h"
 #include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
@@ -102,9 +103,9 @@ TEST_P(FamilyTest, CachedPathMatchesStateless) {
         pos += n;
     }
     ASSERT_EQ(pos, 48);
-    // F32 weights: only summation order differs (batched GEMM vs one-row kernels). Quantized weights: the
-    // one-row kernels' integer dot products against the batched path's f32 GEMM (ops.h), whose last-bit
-    // differences can move an activation across a quantization step in a random-weight model.
+    // As in llama.cpp, one token and a batch may sum in different orders (attention's P·V lanes, Q4_K's
+    // repacked GEMM vs GEMV): last-bit differences, which can move an activation across a quantization step
+    // in a random-weight model.
     // (gemma3's f16-table GELU turns f32 noise into occasional f16 steps: ~2e-3 on logits of std ~4.)
     const double tol = std::string(type) == "f32" ? 5e-3 : 0.5;
     EXPECT_LE(worst, tol) << family << " " << type;
@@ -129,42 +130,53 @@ TEST(FamilyCache, F16CacheMatchesStateless) {
 INSTANTIATE_TEST_SUITE_P(Families, FamilyTest,
                          ::testing::Combine(::testing::ValuesIn(kFamilies), ::testing::Values("f32", "q8_0", "q4_k")));
 
-// llama.cpp's logprobs on the same file (tests/data/goldens, recorded by tools/record_goldens.py with
-// f32 KV and flash attention off): max |Δ logprob| over the reference's top-10 at every position.
-TEST(Goldens, F32FamiliesMatchLlamaCpp) {
-    for (const char* family : kFamilies) {
-        std::ifstream in(data_dir() + "/goldens/" + family + "-f32.json");
-        if (!in) GTEST_SKIP() << "no golden for " << family;
-        const nlohmann::json g = nlohmann::json::parse(in);
-        Loaded l = load(family_model(family, "f32"), DType::f32, 512);
-        ASSERT_TRUE(l.session);
-        const std::vector<int32_t> tokens = g["tokens"].get<std::vector<int32_t>>();
-        auto logits = l.session->decode(Batch::sequence(tokens, 0, 0, true));
-        ASSERT_TRUE(logits.ok()) << logits.error().message();
-        double worst = 0;
-        int top1_mismatch = 0;
-        for (size_t i = 0; i < tokens.size(); ++i) {
-            const std::span<const float> row(logits->row<float>(int64_t(i)), size_t(l.model->n_vocab()));
-            const auto top = top_logprobs(row, 1);
-            double lse = 0, mx = -INFINITY;
-            for (float x : row) mx = std::max(mx, double(x));
-            for (float x : row) lse += std::exp(double(x) - mx);
-            lse = mx + std::log(lse);
-            const auto& ref = g["positions"][i];
-            for (const auto& e : ref) {
-                const int id = e[0].get<int>();
-                worst = std::max(worst, std::fabs(double(row[size_t(id)]) - lse - e[1].get<double>()));
-            }
-            const bool near_tie = ref.size() > 1 && ref[0][1].get<double>() - ref[1][1].get<double>() < 1e-3;
-            if (top[0].id != ref[0][0].get<int>() && !near_tie) ++top1_mismatch;
+// llama.cpp's logprobs on the same file (tests/data/goldens, recorded by tools/record_goldens.py with f32 KV and
+// flash attention off), for every family and weight type: max |Δ logprob| over the reference's top-10 at every
+// position, and the top-1 id. Issue #4's rule is 1e-3 for F32/F16 and 1e-2 for quantized weights; the AVX2
+// kernels round as llama.cpp's AVX2 backend does, operation for operation (matmul_kernels.h, attention_unfused),
+// so there the logits are llama.cpp's bits and only the goldens' 6-decimal rounding remains (5e-7), except
+// Q4_K matrices whose row count is not a multiple of 8 (llama.cpp does not repack them and sums them as
+// ggml_vec_dot_q4_K_q8_K, not mirrored yet: qwen2-q4_k's 1500-row tied output head, 6.7e-6).
+class GoldenTest : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
+
+TEST_P(GoldenTest, MatchesLlamaCpp) {
+    const auto [family, type] = GetParam();
+    std::ifstream in(data_dir() + "/goldens/" + family + "-" + type + ".json");
+    ASSERT_TRUE(in) << "no golden for " << family << "-" << type;
+    const nlohmann::json g = nlohmann::json::parse(in);
+    Loaded l = load(family_model(family, type), DType::f32, 512);
+    ASSERT_TRUE(l.session);
+    const std::vector<int32_t> tokens = g["tokens"].get<std::vector<int32_t>>();
+    auto logits = l.session->decode(Batch::sequence(tokens, 0, 0, true));
+    ASSERT_TRUE(logits.ok()) << logits.error().message();
+    double worst = 0;
+    int top1_mismatch = 0;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        const std::span<const float> row(logits->row<float>(int64_t(i)), size_t(l.model->n_vocab()));
+        const auto top = top_logprobs(row, 1);
+        double lse = 0, mx = -INFINITY;
+        for (float x : row) mx = std::max(mx, double(x));
+        for (float x : row) lse += std::exp(double(x) - mx);
+        lse = mx + std::log(lse);
+        const auto& ref = g["positions"][i];
+        for (const auto& e : ref) {
+            const int id = e[0].get<int>();
+            worst = std::max(worst, std::fabs(double(row[size_t(id)]) - lse - e[1].get<double>()));
         }
-        // gemma3's GELU goes through an f16 table (as llama.cpp's): f32 noise upstream moves some inputs
-        // across an f16 rounding step, which leaves ~2.6e-3 here; the other families reach ~3e-5.
-        const double tol = std::string(family) == "gemma3" ? 5e-3 : 1e-3;
-        EXPECT_LE(worst, tol) << family;
-        EXPECT_EQ(top1_mismatch, 0) << family;
+        const bool near_tie = ref.size() > 1 && ref[0][1].get<double>() - ref[1][1].get<double>() < 1e-3;
+        if (top[0].id != ref[0][0].get<int>() && !near_tie) ++top1_mismatch;
     }
+    const bool is_float = std::string(type) == "f32" || std::string(type) == "f16";
+    EXPECT_LE(worst, is_float ? 1e-3 : 1e-2);
+    if (cpu_features().avx2_kernels()) EXPECT_LE(worst, 1e-5) << "not llama.cpp's bits";
+    EXPECT_EQ(top1_mismatch, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Goldens, GoldenTest,
+                         ::testing::Combine(::testing::ValuesIn(kFamilies), ::testing::Values("f32", "f16", "q8_0", "q4_k")),
+                         [](const auto& info) {
+                             return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+                         });
 
 TEST(ModelLoad, MissingAndMisShapedTensorsAreAllListed) {
     auto src = formats::GgufFile::open(family_model("llama", "f32"));
