@@ -9,9 +9,10 @@
 // reference. IQ4_XS codes are signed table values and use |w|, sign(a, w).
 //
 // Rounding follows llama.cpp's CPU backend (AVX2) bit for bit where loom's goldens reach: Q4_K as its repacked
-// kernels (whole super-block integer sums, y = fma(Σ, d_w·d_a, y) and the mins in a second accumulator, subtracted
-// at the end: tile4 with kWholeBlocks); Q6_K as ggml_vec_dot_q6_K_q8_K (8 int32 lanes of 4-product sums with the
-// −32 applied per element, lane = fma(lane_sum, d_w·d_a, lane), lanes added at the end: tile with kLaneBias).
+// kernels (integer sums per 64 values in a batch, per super-block for single tokens, y = fma(Σ, d_w·d_a, y), the
+// mins in a second accumulator subtracted at the end: tile4 with kWholeBlocks); Q6_K as ggml_vec_dot_q6_K_q8_K
+// (8 int32 lanes of 4-product sums, the −32 through bsums per lane pair of groups, lane = fma(lane, d_w·d_a, lane),
+// lanes added at the end: tile).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -86,7 +87,7 @@ inline void scale_min_k4(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
 struct Q2_K {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 84;
-    static constexpr bool kWholeBlocks = true, kLaneBias = false;
+    static constexpr bool kWholeBlocks = true;
     static constexpr bool kBias = false, kMins = true, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) {
         const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
@@ -106,7 +107,7 @@ struct Q2_K {
 struct Q3_K {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 110;
-    static constexpr bool kWholeBlocks = true, kLaneBias = false;
+    static constexpr bool kWholeBlocks = true;
     static constexpr bool kBias = true, kMins = false, kSigned = false;
     // 16 six-bit scales, offset 32 (formats §2.4): low nibbles from bytes 0–7 (low then high nibbles), top two
     // bits from bytes 8–11, two bits per group of four.
@@ -138,7 +139,7 @@ struct Q3_K {
 struct Q4_K {
     static constexpr bool kPair = true;
     static constexpr int kBytes = 144;
-    static constexpr bool kWholeBlocks = true, kLaneBias = false;
+    static constexpr bool kWholeBlocks = true;
     static constexpr bool kBias = false, kMins = true, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) {
         uint64_t sc, mn;
@@ -168,7 +169,7 @@ struct Q4_K {
 struct Q5_K {
     static constexpr bool kPair = true;
     static constexpr int kBytes = 176;
-    static constexpr bool kWholeBlocks = true, kLaneBias = false;
+    static constexpr bool kWholeBlocks = true;
     static constexpr bool kBias = false, kMins = true, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) { Q4_K::prepare(b, p); }
     // As Q4_K (qs at 48) plus bit j of qh[l] as 16.
@@ -197,7 +198,7 @@ struct Q5_K {
 struct Q6_K {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 210;
-    static constexpr bool kWholeBlocks = false, kLaneBias = true;
+    static constexpr bool kWholeBlocks = false;
     static constexpr bool kBias = true, kMins = false, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) {
         p.scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
@@ -221,7 +222,7 @@ struct Q6_K {
 struct IQ4_XS {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 136;
-    static constexpr bool kWholeBlocks = true, kLaneBias = false;
+    static constexpr bool kWholeBlocks = true;
     static constexpr bool kBias = false, kMins = false, kSigned = true;
     // ls_k: low nibble k of scales_l (byte k/2), top two bits from bits 2k..2k+1 of scales_h (spread with pdep).
     static void prepare(const uint8_t* b, Prep& p) {
@@ -252,9 +253,6 @@ struct IQ4_XS {
 // The integer product of one chunk for one (row, token) pair: Σ scale·code·a over the chunk, 8 int32 lanes.
 template <class D>
 inline __m256i chunk_dot(__m256i code, __m256i av, __m256i sv) {
-    if constexpr (D::kLaneBias)  // Q6_K as ggml_vec_dot_q6_K_q8_K: codes − 32 per element, in int16
-        return _mm256_madd_epi16(
-            _mm256_sub_epi16(_mm256_maddubs_epi16(code, av), _mm256_maddubs_epi16(_mm256_set1_epi8(32), av)), sv);
     if constexpr (D::kSigned)
         return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(code, code), _mm256_sign_epi8(av, code)), sv);
     return _mm256_madd_epi16(_mm256_maddubs_epi16(code, av), sv);
@@ -439,7 +437,7 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
             const float da = ad[t][b];
             for (int r = 0; r < MR; ++r) {
                 __m256i s = isum[r][t];
-                if constexpr (D::kBias && !D::kLaneBias) s = _mm256_add_epi32(s, _mm256_madd_epi16(bs, prep[r].group));
+                if constexpr (D::kBias) s = _mm256_add_epi32(s, _mm256_madd_epi16(bs, prep[r].group));
                 __m256 f = _mm256_load_ps(accf[r][t]);
                 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(prep[r].d * da), f);
                 if constexpr (D::kMins)
