@@ -241,6 +241,8 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
         // ggml's repacked matmul runs whole groups of 4 tokens as a GEMM and the last n % 4 one by one.
         const int64_t n_gemm = j.n_slots >= 4 ? j.n_slots - j.n_slots % 4 : 0;
         g.n_batched = std::clamp<int64_t>(n_gemm - t.t0, 0, t.n_t);
+        g.call_tokens = j.n_slots;
+        g.call_rows = j.n_out;
         g.n_in = n_in;
         const int64_t panel = tk->k_panel > 0 ? tk->k_panel : n_in;
         for (int64_t k0 = 0; k0 < n_in; k0 += panel) {

@@ -36,6 +36,11 @@ struct GemmTile {
     // compute as a batch (groups of 4 tokens: ggml_gemm_*), the rest to its single-token tail (ggml_gemv_*);
     // kernels whose two recipes round differently (Q4_K) follow it. See run_jobs.
     int64_t n_batched = 0;
+    // The call's token count and weight row count (not only this tile's): which of llama.cpp's kernels would
+    // compute it (tinyBLAS needs 2+ tokens, its tiled K-quant GEMM 8+, its repacking rows in multiples of 8),
+    // and so how the kernels round (see matmul_avx2_kquant.cpp, matmul_avx2_float.cpp).
+    int64_t call_tokens = 0;
+    int64_t call_rows = 0;
 };
 
 // How one weight type is computed by one variant.

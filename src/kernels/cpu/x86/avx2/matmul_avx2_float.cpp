@@ -1,7 +1,8 @@
 // AVX2 tiles for f32, f16 and bf16 weights against f32 activations (already rounded to the weight's half type by
 // the packer, so every product is the reference's f16·f16 or bf16·bf16 product, taken in f32).
 // A tile keeps MR × NR eight-lane f32 accumulators; each weight vector (widened once) feeds NR FMAs. Sums run per
-// lane over the row and are reduced at the end, so only their order differs from the reference's.
+// lane over the row and are reduced at the end: tinyBLAS's order (llama.cpp's batches). A single token takes
+// ggml_vec_dot_f16/f32's order instead (four accumulators over 32-value steps, its reduction, the tail in double).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -81,6 +82,25 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t k0
     }
 }
 
+// One weight row · one token in ggml_vec_dot_f32 / ggml_vec_dot_f16's order.
+template <class W>
+float dot_vec_dot_order(const uint8_t* w, const float* a, int64_t k0, int64_t k1) {
+    const int64_t np = k0 + ((k1 - k0) & ~int64_t(31));
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t k = k0; k < np; k += 32) {
+        s0 = _mm256_fmadd_ps(W::load8(w + k * W::kSize), _mm256_loadu_ps(a + k), s0);
+        s1 = _mm256_fmadd_ps(W::load8(w + (k + 8) * W::kSize), _mm256_loadu_ps(a + k + 8), s1);
+        s2 = _mm256_fmadd_ps(W::load8(w + (k + 16) * W::kSize), _mm256_loadu_ps(a + k + 16), s2);
+        s3 = _mm256_fmadd_ps(W::load8(w + (k + 24) * W::kSize), _mm256_loadu_ps(a + k + 24), s3);
+    }
+    s0 = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    double sum = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+    for (int64_t k = np; k < k1; ++k) sum += double(W::load1(w + k * W::kSize) * a[k]);
+    return float(sum);
+}
+
 using TileFn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, int64_t, int64_t, float* const*, int64_t,
                         bool);
 
@@ -92,6 +112,15 @@ const TileFn* tile_table(std::integer_sequence<int, I...>) {
 
 template <class W, int MR, int NR>
 void gemm(const GemmTile& g) {
+    if (g.call_tokens == 1) {
+        const float* a = reinterpret_cast<const float*>(g.a);
+        float* y = g.y_rows[0] + g.y_col;
+        for (int64_t o = 0; o < g.n_out; ++o) {
+            const float v = dot_vec_dot_order<W>(g.w + o * g.w_stride, a, g.k0, g.k1);
+            y[o] = g.accumulate ? y[o] + v : v;
+        }
+        return;
+    }
     const TileFn* table = tile_table<W, MR, NR>(std::make_integer_sequence<int, MR * NR>());
     for (int64_t o = 0; o < g.n_out; o += MR) {
         const int mr = int(g.n_out - o < MR ? g.n_out - o : MR);

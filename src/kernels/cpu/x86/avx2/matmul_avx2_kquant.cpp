@@ -8,11 +8,16 @@
 // (−offset·Σ_g scale_g·bsums_g), the mins of Q2_K/Q4_K/Q5_K likewise but scaled by dmin in f32, as in the
 // reference. IQ4_XS codes are signed table values and use |w|, sign(a, w).
 //
-// Rounding follows llama.cpp's CPU backend (AVX2) bit for bit where loom's goldens reach: Q4_K as its repacked
-// kernels (integer sums per 64 values in a batch, per super-block for single tokens, y = fma(Σ, d_w·d_a, y), the
-// mins in a second accumulator subtracted at the end: tile4 with kWholeBlocks); Q6_K as ggml_vec_dot_q6_K_q8_K
-// (8 int32 lanes of 4-product sums, the −32 through bsums per lane pair of groups, lane = fma(lane, d_w·d_a, lane),
-// lanes added at the end: tile).
+// Rounding follows llama.cpp's CPU backend (AVX2) bit for bit where loom's goldens reach, choosing per call what
+// llama.cpp would run (Recipe, chosen in gemm()):
+//   tiled        8+ tokens, Q4_K (not repacked) / Q5_K / Q6_K: ggml's tiled K-quant GEMM (ggml-cpu/tiled): per
+//                super-block res = d_w·f32(Σ) (− dmin·f32(Σ mins)), then y = fma(res, d_a, y)
+//   repack_gemm  Q4_K with rows in multiples of 8 (repacked), the token groups of 4: per 64-value pair,
+//                y = fma(f32(Σ), d_w·d_a, y), the mins in a second sum subtracted at the end
+//   repack_gemv  the same matrices, the last n % 4 tokens: per super-block, likewise
+//   vec_dot      otherwise (ggml_vec_dot_*_q8_K): 8 int32 lanes of 4-product sums, lane = fma(f32(lane), d_w·d_a,
+//                lane), lanes added at the end; Q4_K's mins in four lanes scaled by −d_a·dmin, added after
+// Q2_K, Q3_K, Q5_K (below 8 tokens) and IQ4_XS are not mirrored: their sums are exact, their f32 order is loom's.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -24,6 +29,15 @@
 
 namespace loom::kernels::cpu::avx2 {
 namespace {
+
+// Which of llama.cpp's kernels a call mirrors (see the top of this file and gemm()).
+enum class Recipe { vec_dot, repack_gemv, repack_gemm, tiled };
+
+inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+}
 
 inline float f16_at(const uint8_t* p) {
     uint16_t v;
@@ -88,6 +102,7 @@ struct Q2_K {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 84;
     static constexpr bool kWholeBlocks = true;
+    static constexpr bool kTiled = false, kRepacked = false;
     static constexpr bool kBias = false, kMins = true, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) {
         const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
@@ -108,6 +123,7 @@ struct Q3_K {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 110;
     static constexpr bool kWholeBlocks = true;
+    static constexpr bool kTiled = false, kRepacked = false;
     static constexpr bool kBias = true, kMins = false, kSigned = false;
     // 16 six-bit scales, offset 32 (formats §2.4): low nibbles from bytes 0–7 (low then high nibbles), top two
     // bits from bytes 8–11, two bits per group of four.
@@ -139,7 +155,8 @@ struct Q3_K {
 struct Q4_K {
     static constexpr bool kPair = true;
     static constexpr int kBytes = 144;
-    static constexpr bool kWholeBlocks = true;
+    static constexpr bool kWholeBlocks = false;
+    static constexpr bool kTiled = true, kRepacked = true;
     static constexpr bool kBias = false, kMins = true, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) {
         uint64_t sc, mn;
@@ -170,6 +187,7 @@ struct Q5_K {
     static constexpr bool kPair = true;
     static constexpr int kBytes = 176;
     static constexpr bool kWholeBlocks = true;
+    static constexpr bool kTiled = true, kRepacked = false;
     static constexpr bool kBias = false, kMins = true, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) { Q4_K::prepare(b, p); }
     // As Q4_K (qs at 48) plus bit j of qh[l] as 16.
@@ -199,6 +217,7 @@ struct Q6_K {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 210;
     static constexpr bool kWholeBlocks = false;
+    static constexpr bool kTiled = true, kRepacked = false;
     static constexpr bool kBias = true, kMins = false, kSigned = false;
     static void prepare(const uint8_t* b, Prep& p) {
         p.scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
@@ -223,6 +242,7 @@ struct IQ4_XS {
     static constexpr bool kPair = false;
     static constexpr int kBytes = 136;
     static constexpr bool kWholeBlocks = true;
+    static constexpr bool kTiled = false, kRepacked = false;
     static constexpr bool kBias = false, kMins = false, kSigned = true;
     // ls_k: low nibble k of scales_l (byte k/2), top two bits from bits 2k..2k+1 of scales_h (spread with pdep).
     static void prepare(const uint8_t* b, Prep& p) {
@@ -273,9 +293,9 @@ inline __m128 halves(__m256i v) {
 // folded into one vector (slot r = row r), so the f32 scaling and the bias or mins (through bsums) cost a few
 // instructions for all four rows. Q4_K/Q5_K multiply 16-value halves in 128-bit registers and let two chunks
 // share one vpmaddwd (see kPair).
-// kPerPair (Q4_K in a batch, as ggml_gemm_q4_K_8x8_q8_K): the f32 sums take each 64-value pair of sub-blocks
-// separately instead of the whole super-block (ggml_gemv_q4_K_8x8_q8_K, single tokens).
-template <class D, int NR, bool kPerPair = false>
+// R: repack_gemv (also the unmirrored types), repack_gemm (the f32 sums take each 64-value pair of sub-blocks
+// separately), tiled.
+template <class D, int NR, Recipe R>
 void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
            float* const* y, int64_t col, bool accumulate) {
     const int8_t* aq[NR];
@@ -329,7 +349,7 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                         isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(_mm256_set_m128i(pk, pj), sv));
                     }
                 }
-                if constexpr (kPerPair) {
+                if constexpr (R == Recipe::repack_gemm) {
                     const __m128 dw = _mm_setr_ps(p[0].d, p[1].d, p[2].d, p[3].d);
                     const __m128 dm = _mm_setr_ps(p[0].dmin, p[1].dmin, p[2].dmin, p[3].dmin);
                     // The pair's mins: sub-blocks 2c and 2c + 1 are int32 lanes 2c, 2c + 1 of madd(bsums, mins).
@@ -355,7 +375,7 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                     }
                 }
             }
-            if constexpr (kPerPair) continue;
+            if constexpr (R == Recipe::repack_gemm) continue;
         } else {
 #pragma GCC unroll 8
             for (int j = 0; j < 8; ++j) {
@@ -381,26 +401,33 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                 for (int r = 0; r < 4; ++r) isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(bs, p[r].group));
             }
             const __m128 da = _mm_set1_ps(ad[t][b]);
-            acc[t] = _mm_fmadd_ps(halves(fold4_i32(isum[0][t], isum[1][t], isum[2][t], isum[3][t])), _mm_mul_ps(dw, da),
-                                  acc[t]);
-            if constexpr (D::kMins) {
-                const __m256i m = fold4_i32(_mm256_madd_epi16(bs, p[0].group), _mm256_madd_epi16(bs, p[1].group),
-                                            _mm256_madd_epi16(bs, p[2].group), _mm256_madd_epi16(bs, p[3].group));
-                acc_min[t] = _mm_fmadd_ps(halves(m), _mm_mul_ps(dm, da), acc_min[t]);
+            const __m128 sums = halves(fold4_i32(isum[0][t], isum[1][t], isum[2][t], isum[3][t]));
+            __m128 mins = _mm_setzero_ps();
+            if constexpr (D::kMins)
+                mins = halves(fold4_i32(_mm256_madd_epi16(bs, p[0].group), _mm256_madd_epi16(bs, p[1].group),
+                                        _mm256_madd_epi16(bs, p[2].group), _mm256_madd_epi16(bs, p[3].group)));
+            if constexpr (R == Recipe::tiled) {
+                __m128 res = _mm_mul_ps(dw, sums);
+                if constexpr (D::kMins) res = _mm_fnmadd_ps(dm, mins, res);
+                acc[t] = _mm_fmadd_ps(res, da, acc[t]);
+            } else {
+                acc[t] = _mm_fmadd_ps(sums, _mm_mul_ps(dw, da), acc[t]);
+                if constexpr (D::kMins) acc_min[t] = _mm_fmadd_ps(mins, _mm_mul_ps(dm, da), acc_min[t]);
             }
         }
     }
 #pragma GCC unroll 8
     for (int t = 0; t < NR; ++t) {
         float* yr = y[t] + col;
-        __m128 v = D::kMins ? _mm_sub_ps(acc[t], acc_min[t]) : acc[t];
+        __m128 v = D::kMins && R != Recipe::tiled ? _mm_sub_ps(acc[t], acc_min[t]) : acc[t];
         if (accumulate) v = _mm_add_ps(v, _mm_loadu_ps(yr));
         _mm_storeu_ps(yr, v);
     }
 }
 
 // One MR × NR tile over super-blocks [b0, b1). nb: super-blocks in a full row (the packed layout's geometry).
-template <class D, int MR, int NR>
+// R: vec_dot (the lanes kept in f32) or tiled (one f32 sum).
+template <class D, int MR, int NR, Recipe R>
 void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
           float* const* y, int64_t col, bool accumulate) {
     const int8_t* aq[NR];
@@ -414,6 +441,9 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
     }
     // f32 sums live in memory: they change once per super-block, and the registers belong to the int32 sums.
     alignas(32) float accf[MR][NR][8] = {};
+    // Q4_K's mins as ggml_vec_dot_q4_K_q8_K: four lanes (pairs of sub-blocks) scaled by −d_a·dmin.
+    alignas(16) float accm[MR][NR][4] = {};
+    constexpr bool kMinLanes = D::kMins && D::kRepacked && R == Recipe::vec_dot;
 
     for (int64_t b = b0; b < b1; ++b) {
         const uint8_t* wb = w + b * D::kBytes;
@@ -438,11 +468,24 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
             for (int r = 0; r < MR; ++r) {
                 __m256i s = isum[r][t];
                 if constexpr (D::kBias) s = _mm256_add_epi32(s, _mm256_madd_epi16(bs, prep[r].group));
+                if constexpr (R == Recipe::tiled) {
+                    float res = prep[r].d * float(hsum_i32(s));
+                    if constexpr (D::kMins)
+                        res = __builtin_fmaf(-prep[r].dmin, float(hsum_i32(_mm256_madd_epi16(bs, prep[r].group))), res);
+                    accf[r][t][0] = __builtin_fmaf(res, da, accf[r][t][0]);
+                    continue;
+                }
                 __m256 f = _mm256_load_ps(accf[r][t]);
                 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(prep[r].d * da), f);
-                if constexpr (D::kMins)
+                if constexpr (kMinLanes) {
+                    const __m256i m = _mm256_madd_epi16(bs, prep[r].group);  // lane l: sub-block l's min·Σa
+                    const __m128i pairs = _mm_hadd_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+                    _mm_store_ps(accm[r][t], _mm_fmadd_ps(_mm_set1_ps(-da * prep[r].dmin), _mm_cvtepi32_ps(pairs),
+                                                          _mm_load_ps(accm[r][t])));
+                } else if constexpr (D::kMins) {
                     f = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(bs, prep[r].group)),
                                          _mm256_set1_ps(prep[r].dmin * da), f);
+                }
                 _mm256_store_ps(accf[r][t], f);
             }
         }
@@ -450,7 +493,16 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
     for (int t = 0; t < NR; ++t) {
         float* yr = y[t] + col;
         for (int r = 0; r < MR; ++r) {
-            const float v = hsum(_mm256_load_ps(accf[r][t]));
+            float v;
+            if constexpr (R == Recipe::tiled) {
+                v = accf[r][t][0];
+            } else {
+                v = hsum(_mm256_load_ps(accf[r][t]));
+                if constexpr (kMinLanes) {
+                    const float* m = accm[r][t];
+                    v += (m[0] + m[2]) + (m[1] + m[3]);
+                }
+            }
             yr[r] = accumulate ? yr[r] + v : v;
         }
     }
@@ -459,35 +511,41 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
 using TileFn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int64_t, float* const*,
                         int64_t, bool);
 
-template <class D, int MR, int NR, int... I>
+template <class D, int MR, int NR, Recipe R, int... I>
 const TileFn* tile_table(std::integer_sequence<int, I...>) {
-    static constexpr TileFn kTable[] = {&tile<D, I / NR + 1, I % NR + 1>...};
+    static constexpr TileFn kTable[] = {&tile<D, I / NR + 1, I % NR + 1, R>...};
     return kTable;
 }
 
-template <class D, int NR, bool kPerPair, int... I>
+template <class D, int NR, Recipe R, int... I>
 const TileFn* tile4_table(std::integer_sequence<int, I...>) {
-    static constexpr TileFn kTable[] = {&tile4<D, I + 1, kPerPair>...};
+    static constexpr TileFn kTable[] = {&tile4<D, I + 1, R>...};
     return kTable;
 }
 
 // 4-row groups outer (their blocks stay in L1), tokens inner; a last group of 1–3 rows takes the generic tile.
+// The recipe is llama.cpp's for the whole call (see the top of the file); for repacked Q4_K the batched tokens
+// and the single-token tail differ, and no tile spans both.
 template <class D, int NR>
 void gemm(const GemmTile& g) {
     constexpr int MR = 4;
-    const TileFn* table = tile_table<D, MR, NR>(std::make_integer_sequence<int, MR * NR>());
-    const TileFn* table4 = tile4_table<D, NR, false>(std::make_integer_sequence<int, NR>());
-    const TileFn* table4_pairs = tile4_table<D, NR, D::kPair>(std::make_integer_sequence<int, NR>());
+    constexpr auto seq = std::make_integer_sequence<int, MR * NR>();
+    constexpr auto seq4 = std::make_integer_sequence<int, NR>();
+    const bool repacked = D::kRepacked && g.call_rows % 8 == 0;
+    const bool tiled = D::kTiled && !repacked && g.call_tokens >= 8;
+    const TileFn* table = tiled ? tile_table<D, MR, NR, Recipe::tiled>(seq) : tile_table<D, MR, NR, Recipe::vec_dot>(seq);
+    const TileFn* t4_tail = tiled ? tile4_table<D, NR, Recipe::tiled>(seq4) : tile4_table<D, NR, Recipe::repack_gemv>(seq4);
+    const TileFn* t4_batch = tile4_table<D, NR, Recipe::repack_gemm>(seq4);
+    const bool use4 = tiled || repacked || D::kWholeBlocks;
+    const int64_t n_batched = repacked ? g.n_batched : 0;
     const int64_t nb = g.n_in / 256, b0 = g.k0 / 256, b1 = g.k1 / 256;
-    // Q4_K's batched tokens and its single-token tail round differently (see tile4); no tile spans both.
-    const int64_t n_batched = D::kPair ? g.n_batched : 0;
     for (int64_t o = 0; o < g.n_out; o += MR) {
         const int mr = int(g.n_out - o < MR ? g.n_out - o : MR);
         for (int64_t t = 0; t < g.n_tok;) {
             const int64_t end = t < n_batched ? n_batched : g.n_tok;
             const int nr = int(end - t < NR ? end - t : NR);
-            const TileFn* t4 = t < n_batched ? table4_pairs : table4;
-            const TileFn fn = mr == MR && D::kWholeBlocks ? t4[nr - 1] : table[(mr - 1) * NR + (nr - 1)];
+            const TileFn* t4 = t < n_batched ? t4_batch : t4_tail;
+            const TileFn fn = mr == MR && use4 ? t4[nr - 1] : table[(mr - 1) * NR + (nr - 1)];
             fn(g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t, g.y_col + o,
                g.accumulate);
             t += nr;
