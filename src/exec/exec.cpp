@@ -108,6 +108,7 @@ TensorView Exec::matmul(const TensorView& x, const TensorView& w) {
     if (failed()) return {};
     TensorView y = tensor(DType::f32, {x.n_rows(), w.dim(0)});
     kernels::MatmulArgs a{w, x.as_2d(), y};
+    a.rows_alone = rows_alone_;
     if (!ops_->matmul) return fail(Error::unsupported("matmul is not implemented on {}", kernels::name(backend_))), TensorView{};
     return run(ops_->matmul(a, *stream_), "matmul") ? y : TensorView{};
 }

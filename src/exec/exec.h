@@ -66,6 +66,8 @@ public:
     bool failed() const { return !status_.ok(); }
     void fail(Error e);  // records an error (keeps the first)
     void set_dump(DumpFn fn) { dump_ = std::move(fn); }
+    // Matmuls of the following ops round each row as a call of its own (kernels::MatmulArgs::rows_alone).
+    void set_rows_alone(bool on) { rows_alone_ = on; }
     kernels::Backend backend() const { return backend_; }
 
     // A fresh f32 (or other type) tensor from the arena, uninitialised.
@@ -102,6 +104,7 @@ private:
     Arena arena_;
     Status status_;
     DumpFn dump_;
+    bool rows_alone_ = false;
 };
 
 }  // namespace loom::exec

@@ -58,6 +58,9 @@ struct MatmulArgs {
     TensorView x;  // [n_tok, n_in] f32
     TensorView y;  // [n_tok, n_out] f32
     MatmulMode mode = MatmulMode::paired;
+    // Round every row as llama.cpp rounds a call of that one row (its single-token kernels) instead of as one
+    // call of n_tok rows: rows of different sequences decoded together then equal their solo results.
+    bool rows_alone = false;
 };
 
 // Expert matmul (MoE): token t's slot s uses expert ids[t, s].

@@ -91,6 +91,12 @@ Result<TensorView> Session::forward(const Batch& batch, exec::KvCache* kv) {
 
     exec::Exec& ex = *exec_;
     ex.begin();
+    // A decode step of several sequences (one token each) rounds every row as that sequence alone would:
+    // llama.cpp picks its kernels by the number of tokens in a call, and a sequence's output must not depend
+    // on what else is decoding beside it.
+    bool one_token_each = pass.segments.size() > 1;
+    for (const auto& s : pass.segments) one_token_each = one_token_each && s.count == 1;
+    ex.set_rows_alone(one_token_each);
     pass.tokens = ex.tensor(DType::i32, {n});
     pass.pos = ex.tensor(DType::i32, {n});
     std::memcpy(pass.tokens.data, batch.tokens.data(), size_t(n) * 4);

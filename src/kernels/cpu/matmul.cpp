@@ -92,7 +92,7 @@ void decode_row(const TypeKernels* dk, DType wtype, const uint8_t* row, int64_t 
 // task's weight rows to f32, then runs the f32 GEMM: the same operands, rounded per product instead of per
 // block, which is faster on CPUs whose integer multiplies are no wider than their FMAs (AVX2 on Zen 1).
 Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_in, std::span<const Job> jobs,
-                std::span<const float* const> x_rows, std::span<float* const> y_rows, Stream& s) {
+                std::span<const float* const> x_rows, std::span<float* const> y_rows, Stream& s, bool rows_alone) {
     // The integer-path kernel: the paired one for this type, else f32 (dequantizing each task's rows first).
     const TypeKernels* paired = mode == MatmulMode::paired ? K.find(wtype) : nullptr;
     const bool dequant = paired == nullptr && wtype != DType::f32;
@@ -114,7 +114,7 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
         const Job& j = jobs[ji];
         const int64_t min_tokens = tk->sgemm_min_tokens != 0 ? tk->sgemm_min_tokens : K.sgemm_min_tokens;
-        if (K.sgemm && pack_f32 && min_tokens > 0 && j.n_slots >= min_tokens) {
+        if (K.sgemm && pack_f32 && min_tokens > 0 && j.n_slots >= min_tokens && !rows_alone) {
             panel_at[ji] = panel_bytes;
             const int64_t n_blocks = ceil_div(j.n_slots, kTok);
             panel_bytes += n_blocks * n_in * kTok * 4;
@@ -239,9 +239,10 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
         g.n_out = t.n_o;
         g.n_tok = t.n_t;
         // ggml's repacked matmul runs whole groups of 4 tokens as a GEMM and the last n % 4 one by one.
-        const int64_t n_gemm = j.n_slots >= 4 ? j.n_slots - j.n_slots % 4 : 0;
+        const int64_t call_tokens = rows_alone ? 1 : j.n_slots;
+        const int64_t n_gemm = call_tokens >= 4 ? call_tokens - call_tokens % 4 : 0;
         g.n_batched = std::clamp<int64_t>(n_gemm - t.t0, 0, t.n_t);
-        g.call_tokens = j.n_slots;
+        g.call_tokens = call_tokens;
         g.call_rows = j.n_out;
         g.n_in = n_in;
         const int64_t panel = tk->k_panel > 0 ? tk->k_panel : n_in;
@@ -272,7 +273,7 @@ Status matmul_with(const MatmulKernels& K, const MatmulArgs& a, Stream& s) {
         y_rows[size_t(t)] = a.y.row<float>(t);
     }
     const Job job{static_cast<const uint8_t*>(a.w.data), a.w.stride[0], n_out, 0, n_tok};
-    return run_jobs(K, a.w.dtype, a.mode, n_in, {&job, 1}, x_rows, y_rows, s);
+    return run_jobs(K, a.w.dtype, a.mode, n_in, {&job, 1}, x_rows, y_rows, s, a.rows_alone);
 }
 
 // Slots are grouped by expert so that each expert's weights are read once per call.
@@ -313,7 +314,7 @@ Status matmul_id_with(const MatmulKernels& K, const MatmulIdArgs& a, Stream& s) 
         jobs.push_back({static_cast<const uint8_t*>(a.w.data) + e * a.w.stride[0], a.w.stride[1], n_out,
                         start[size_t(e)], n});
     }
-    return run_jobs(K, a.w.dtype, a.mode, n_in, jobs, x_rows, y_rows, s);
+    return run_jobs(K, a.w.dtype, a.mode, n_in, jobs, x_rows, y_rows, s, false);
 }
 
 Status get_rows_with(const MatmulKernels&, const GetRowsArgs& a, Stream& s) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -62,7 +63,7 @@ struct Loaded {
     std::unique_ptr<Session> session;
 };
 
-Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx = 256) {
+Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx = 256, int n_seq = 1) {
     Loaded l;
     auto m = Model::load(path);
     EXPECT_TRUE(m.ok()) << m.error().message();
@@ -72,6 +73,7 @@ Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx = 256)
     so.n_threads = 2;
     so.n_ctx = n_ctx;
     so.kv_type = kv;
+    so.n_seq = n_seq;
     auto s = Session::create(*l.model, so);
     EXPECT_TRUE(s.ok()) << s.error().message();
     if (s.ok()) l.session = std::move(s).value();
@@ -188,6 +190,37 @@ INSTANTIATE_TEST_SUITE_P(Goldens, GoldenTest,
                          [](const auto& info) {
                              return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
                          });
+
+// Sequences decoded together (one token each) give exactly their solo logits: the kernels round each row
+// as llama.cpp rounds a single-token call (Exec::set_rows_alone), whatever else is in the batch.
+TEST(Session, SequencesDecodedTogetherEqualTheirSoloRuns) {
+    for (const char* type : {"f32", "f16", "q4_k"}) {
+        Loaded l = load(family_model("llama", type), DType::f32, 64, 3);
+        ASSERT_TRUE(l.session);
+        const int64_t V = l.model->n_vocab();
+        const std::vector<int32_t> prompts[3] = {some_tokens(9, V, 11), some_tokens(5, V, 12), some_tokens(12, V, 13)};
+        const int32_t next[3] = {7, 8, 9};
+        std::vector<std::vector<float>> solo(3);
+        for (int s = 0; s < 3; ++s) {
+            ASSERT_TRUE(l.session->decode(Batch::sequence(prompts[s], 0, s)).ok());
+            auto r = l.session->decode(Batch::sequence({&next[s], 1}, int32_t(prompts[s].size()), s));
+            ASSERT_TRUE(r.ok());
+            solo[size_t(s)].assign(r->row<float>(0), r->row<float>(0) + V);
+            l.session->truncate(s, int64_t(prompts[s].size()));
+        }
+        Batch b;
+        for (int s = 0; s < 3; ++s) {
+            b.tokens.push_back(next[s]);
+            b.pos.push_back(int32_t(prompts[s].size()));
+            b.seq.push_back(s);
+            b.logits.push_back(1);
+        }
+        auto together = l.session->decode(b);
+        ASSERT_TRUE(together.ok());
+        for (int s = 0; s < 3; ++s)
+            EXPECT_EQ(std::memcmp(together->row<float>(s), solo[size_t(s)].data(), size_t(V) * 4), 0) << type << " seq " << s;
+    }
+}
 
 TEST(ModelLoad, MissingAndMisShapedTensorsAreAllListed) {
     auto src = formats::GgufFile::open(family_model("llama", "f32"));

@@ -112,12 +112,14 @@ const TileFn* tile_table(std::integer_sequence<int, I...>) {
 
 template <class W, int MR, int NR>
 void gemm(const GemmTile& g) {
-    if (g.call_tokens == 1) {
-        const float* a = reinterpret_cast<const float*>(g.a);
-        float* y = g.y_rows[0] + g.y_col;
-        for (int64_t o = 0; o < g.n_out; ++o) {
-            const float v = dot_vec_dot_order<W>(g.w + o * g.w_stride, a, g.k0, g.k1);
-            y[o] = g.accumulate ? y[o] + v : v;
+    if (g.call_tokens == 1) {  // one token per call (or rows computed alone): ggml_vec_dot's order
+        for (int64_t t = 0; t < g.n_tok; ++t) {
+            const float* a = reinterpret_cast<const float*>(g.a + t * g.a_stride);
+            float* y = g.y_rows[t] + g.y_col;
+            for (int64_t o = 0; o < g.n_out; ++o) {
+                const float v = dot_vec_dot_order<W>(g.w + o * g.w_stride, a, g.k0, g.k1);
+                y[o] = g.accumulate ? y[o] + v : v;
+            }
         }
         return;
     }
