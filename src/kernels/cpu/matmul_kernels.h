@@ -8,7 +8,8 @@
 //   always uses it; it is exact up to the order of f32 additions.
 // - the f32 path (optional, prefill-sized jobs): the paired activations decoded back to f32, the weights decoded
 //   to f32 per task, an f32 GEMM. Same operands, rounded per product instead of per block (relative differences
-//   ~1e-7 per product); used where it is faster (AVX2 on Zen 1 for 8-bit, K-quant and half weights).
+//   ~1e-7 per product). The types whose rounding follows llama.cpp's bit for bit (ARCHITECTURE.md, "Bit-level
+//   equivalence") do not take it; the rest (bf16, Q2_K, Q3_K, Q5_K, ...) do where it is faster.
 #pragma once
 
 #include <cstdint>

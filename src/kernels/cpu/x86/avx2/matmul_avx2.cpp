@@ -1,9 +1,10 @@
-// The AVX2 matmul kernel table: per weight type, the packer and tile of the integer path (decode-sized calls)
-// and the activation packer and weight decoder of the f32 path (prefill-sized calls), and where the f32 path
-// takes over (measured on Zen 1, 2 threads: the 4-bit and 5-bit legacy types never, Q4_K from 64 tokens, the
-// rest from 32; see kernels/cpu/matmul_portable.cpp for the default). Types not listed here
-// (none at present) keep the portable entry (cpu/matmul_portable.cpp merges the two). Q2_K and Q3_K have no
-// AVX2 decoder: their f32 path decodes through ref::dequantize_row (slower, still threaded).
+// The AVX2 matmul kernel table: per weight type, the packer and tile of the integer path and the activation
+// packer and weight decoder of the f32 path (prefill-sized calls), and where the f32 path takes over. Types
+// whose rounding mirrors llama.cpp's (f32, f16, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K: ARCHITECTURE.md, "Bit-level
+// equivalence") never take it (-1); of the rest, measured on Zen 1 with 2 threads, the 4/5-bit legacy types
+// never, the others from 32 tokens (kernels/cpu/matmul_portable.cpp's default). Types not listed here (none at
+// present) keep the portable entry. Q2_K and Q3_K have no AVX2 decoder: their f32 path decodes through
+// ref::dequantize_row (slower, still threaded).
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
 
 namespace loom::kernels::cpu {
