@@ -18,7 +18,7 @@ import numpy as np
 
 # loom name (with {l} for the layer) -> llama.cpp candidates (first present wins)
 PAIRS = [
-    ("embed", ["inp_scaled/SCALE", "inp_embd/GET_ROWS"]),
+    ("embed", ["inp_scaled/SCALE", "inp_embd/GET_ROWS", "embd/GET_ROWS"]),
     ("l{l}.attn_norm", ["attn_norm-{l}/MUL"]),
     ("l{l}.attention.q", ["Qcur-{l}/ROPE"]),
     ("l{l}.attention.k", ["Kcur-{l}/ROPE"]),
@@ -79,11 +79,12 @@ def main():
     ref, loom = read_ref(args[0]), read_loom(args[1])
     n_layers = 1 + max((int(k[1:].split(".")[0]) for k in loom if k.startswith("l") and k[1:2].isdigit()), default=-1)
     rows = []
-    for layer in [None] + list(range(n_layers)) + [None]:
+    stages = [("input", None)] + [("layer", l) for l in range(n_layers)] + [("output", None)]
+    for stage, layer in stages:
         for lname, cands in PAIRS:
-            if ("{l}" in lname) != (layer is not None):
+            if ("{l}" in lname) != (stage == "layer"):
                 continue
-            if layer is None and ((lname == "embed") != (rows == [])):
+            if stage != "layer" and (lname == "embed") != (stage == "input"):
                 continue
             name = lname.format(l=layer)
             if name not in loom:
@@ -104,7 +105,7 @@ def main():
             rel = float(np.max(np.abs(a.astype(np.float64) - b))) / scale
             print(f"{name:28s} {rname:26s} differ {differ:7d}/{a.size:<7d} max ulp {int(u.max()):10d}  max rel {rel:.2e}")
             rows.append(name)
-        if layer is not None and not show_all and any(
+        if stage == "layer" and not show_all and any(
                 np.count_nonzero(ref[c.format(l=layer)].view(np.int32) != loom[n.format(l=layer)].view(np.int32))
                 for n, cs in PAIRS if "{l}" in n and n.format(l=layer) in loom
                 for c in cs[:1] if c.format(l=layer) in ref and ref[c.format(l=layer)].size == loom[n.format(l=layer)].size):
