@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -35,6 +36,12 @@ Result<std::unique_ptr<runtime::Model>> ModelOptions::load_model() const {
         LOOM_TRY(path, default_model_path());
     }
     progress(fmt::format("loading {}", path));
+    if (isatty(STDERR_FILENO)) {
+        lo.progress = [path](uint64_t done, uint64_t total) {
+            progress(fmt::format("loading {}: {:3d}% ({} / {} MiB)", path, int(100 * done / std::max<uint64_t>(total, 1)),
+                                 done >> 20, total >> 20));
+        };
+    }
     auto m = runtime::Model::load(path, lo);
     progress_done();
     return m;

@@ -203,8 +203,8 @@ GgufValue MetaEntry::to_owned() const {
     __builtin_unreachable();
 }
 
-Result<GgufFile> GgufFile::open(const std::string& path, LoadMode mode) {
-    LOOM_TRY(MappedFile m, MappedFile::open(path, mode));
+Result<GgufFile> GgufFile::open(const std::string& path, LoadMode mode, const MappedFile::ProgressFn& progress) {
+    LOOM_TRY(MappedFile m, MappedFile::open(path, mode, progress));
     auto owner = std::make_shared<MappedFile>(std::move(m));
     const uint8_t* data = owner->data();
     const size_t size = owner->size();

@@ -91,7 +91,8 @@ struct TensorInfo {
 class GgufFile {
 public:
     // Map (or read, see LoadMode) and validate a file.
-    static Result<GgufFile> open(const std::string& path, LoadMode mode = LoadMode::map);
+    static Result<GgufFile> open(const std::string& path, LoadMode mode = LoadMode::map,
+                                 const MappedFile::ProgressFn& progress = {});
     // Validate bytes already in memory (tests, fuzzing); `source` names them in messages.
     static Result<GgufFile> parse(std::vector<uint8_t> bytes, std::string source);
 

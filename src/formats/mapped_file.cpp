@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -23,22 +24,25 @@ struct Fd {
     }
 };
 
-// Reads the whole file into `dst` (pread loop: handles short reads and EINTR).
-Status read_all(int fd, uint8_t* dst, size_t size, const std::string& path) {
+// Reads the whole file into `dst` (pread loop: handles short reads and EINTR), in 64 MiB steps so that
+// progress can be reported.
+Status read_all(int fd, uint8_t* dst, size_t size, const std::string& path, const MappedFile::ProgressFn& progress) {
+    constexpr size_t kStep = size_t(64) << 20;
     size_t done = 0;
     while (done < size) {
-        const ssize_t n = ::pread(fd, dst + done, size - done, off_t(done));
+        const ssize_t n = ::pread(fd, dst + done, std::min(kStep, size - done), off_t(done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return Error::io("{}: read failed at byte {}: {}", path, done, std::strerror(errno));
         if (n == 0) return Error::io("{}: file shrank while reading (got {} of {} bytes)", path, done, size);
         done += size_t(n);
+        if (progress) progress(done, size);
     }
     return Ok{};
 }
 
 }  // namespace
 
-Result<MappedFile> MappedFile::open(const std::string& path, LoadMode mode) {
+Result<MappedFile> MappedFile::open(const std::string& path, LoadMode mode, const ProgressFn& progress) {
     Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
     if (f.fd < 0) return Error::io("{}: cannot open: {}", path, std::strerror(errno));
     struct stat st {};
@@ -58,7 +62,7 @@ Result<MappedFile> MappedFile::open(const std::string& path, LoadMode mode) {
         if (p == MAP_FAILED) return Error::io("{}: cannot allocate {} bytes: {}", path, m.mapped_size_, std::strerror(errno));
         ::madvise(p, m.mapped_size_, MADV_HUGEPAGE);  // advisory: ignored where THP is off
         m.data_ = static_cast<const uint8_t*>(p);
-        if (Status s = read_all(f.fd, static_cast<uint8_t*>(p), m.size_, path); !s.ok()) return std::move(s).error();
+        if (Status s = read_all(f.fd, static_cast<uint8_t*>(p), m.size_, path, progress); !s.ok()) return std::move(s).error();
         ::mprotect(p, m.mapped_size_, PROT_READ);
         return m;
     }

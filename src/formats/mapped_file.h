@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -23,7 +24,10 @@ enum class LoadMode : uint8_t {
 // Owns one read-only view of a whole file; movable, not copyable. Thread-safe to read from many threads.
 class MappedFile {
 public:
-    static Result<MappedFile> open(const std::string& path, LoadMode mode = LoadMode::map);
+    // progress(done, total) is called as bytes arrive (read mode, every 64 MiB and at the end).
+    using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+    static Result<MappedFile> open(const std::string& path, LoadMode mode = LoadMode::map,
+                                   const ProgressFn& progress = {});
     MappedFile(MappedFile&& o) noexcept;
     MappedFile& operator=(MappedFile&& o) noexcept;
     MappedFile(const MappedFile&) = delete;

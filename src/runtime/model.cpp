@@ -89,7 +89,7 @@ Model::~Model() = default;
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& opt) {
     std::unique_ptr<Model> m(new Model());
-    LOOM_TRY(formats::GgufFile file, formats::GgufFile::open(path, opt.mode));
+    LOOM_TRY(formats::GgufFile file, formats::GgufFile::open(path, opt.mode, opt.progress));
     m->file_ = std::make_unique<formats::GgufFile>(std::move(file));
     const formats::GgufFile& f = *m->file_;
 

@@ -22,6 +22,7 @@ namespace loom::runtime {
 struct LoadOptions {
     formats::LoadMode mode = formats::LoadMode::map;
     std::string arch_file;  // a specific .arch.toml instead of archs/<general.architecture>.arch.toml
+    formats::MappedFile::ProgressFn progress;  // bytes read so far (LoadMode::read)
 };
 
 using BlockChain = std::vector<std::unique_ptr<blocks::Block>>;
