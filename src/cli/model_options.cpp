@@ -17,7 +17,7 @@ void ModelOptions::add_to(CLI::App& cmd) {
     cmd.add_option("-m,--model", model, "GGUF model file (default: the default model, see `loom inspect`)");
     cmd.add_option("-t,--threads", n_threads, "Threads (0 = every core)")->capture_default_str();
     cmd.add_option("-c,--ctx-size", n_ctx, "Context size in tokens (KV cache positions)")->capture_default_str();
-    cmd.add_option("--kv-type", kv_type, "KV cache type: f16, bf16 or f32")->capture_default_str();
+    cmd.add_option("--kv-type", kv_type, "KV cache type: f16 or f32")->capture_default_str();
     cmd.add_option("--backend", backend, "Kernels: cpu (fast) or ref (scalar reference)")->capture_default_str();
     cmd.add_option("--arch-file", arch_file, "Use this .arch.toml instead of archs/<general.architecture>.arch.toml");
     cmd.add_option("--load", load, "How weights reach memory: map (mmap), populate (mmap, prefaulted), read (copy)")
@@ -52,8 +52,7 @@ Result<runtime::SessionOptions> ModelOptions::session_options() const {
     so.n_threads = n_threads;
     so.n_ctx = n_ctx;
     auto t = dtype_from_name(kv_type);
-    if (!t || (*t != DType::f16 && *t != DType::f32 && *t != DType::bf16))
-        return Error::invalid("--kv-type '{}': use f16, bf16 or f32", kv_type);
+    if (!t || (*t != DType::f16 && *t != DType::f32)) return Error::invalid("--kv-type '{}': use f16 or f32", kv_type);
     so.kv_type = *t;
     if (backend == "cpu") so.backend = kernels::Backend::cpu;
     else if (backend == "ref") so.backend = kernels::Backend::ref;

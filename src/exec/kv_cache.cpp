@@ -8,8 +8,9 @@
 namespace loom::exec {
 
 Result<KvCache> KvCache::create(const std::vector<KvLayerSpec>& layers, int n_seq, int64_t n_ctx, DType type) {
-    if (type != DType::f16 && type != DType::f32 && type != DType::bf16)
-        return Error::unsupported("KV cache type {} (use f16, bf16 or f32)", name(type));
+    // The attention kernels read f16 and f32 caches (kernels/ops.h, AttentionArgs).
+    if (type != DType::f16 && type != DType::f32)
+        return Error::unsupported("KV cache type {} (use f16 or f32)", name(type));
     if (n_seq < 1 || n_ctx < 1) return Error::invalid("KV cache needs n_seq >= 1 and n_ctx >= 1 (got {}, {})", n_seq, n_ctx);
     KvCache c;
     c.n_seq_ = n_seq;

@@ -19,7 +19,7 @@ struct KvLayerSpec {
 
 class KvCache {
 public:
-    // PRECONDITION-checked: type is f16, bf16 or f32; n_seq >= 1; n_ctx >= 1.
+    // PRECONDITION-checked: type is f16 or f32; n_seq >= 1; n_ctx >= 1.
     static Result<KvCache> create(const std::vector<KvLayerSpec>& layers, int n_seq, int64_t n_ctx, DType type);
 
     int n_seq() const { return n_seq_; }
