@@ -142,7 +142,8 @@ def self_consistency(llama_ref, model, tokens, pos, work, tol):
     nudge_norms(model, nudged_model)
     nudged = logprobs(llama_ref, nudged_model, tokens, work, top_k=64)
     nudged_model.unlink()
-    return {"tol": tol, "decode_path": deviation(pos, decode, tol), "ulp_nudge": deviation(pos, nudged, tol)}
+    stats = {"tol": tol, "decode_path": deviation(pos, decode, tol), "ulp_nudge": deviation(pos, nudged, tol)}
+    return stats, [p[:TOP_K] for p in positions(decode)]
 
 
 def positions(out):
@@ -155,9 +156,9 @@ def write_golden(path, golden):
     items = list(golden.items())
     for n, (k, v) in enumerate(items):
         sep = "," if n + 1 < len(items) else ""
-        if k == "positions":
+        if k in ("positions", "decode_positions"):
             rows = [json.dumps(p, separators=(",", ":")) for p in v]
-            lines.append(f' "positions": [\n  ' + ",\n  ".join(rows) + f"\n ]{sep}")
+            lines.append(f' "{k}": [\n  ' + ",\n  ".join(rows) + f"\n ]{sep}")
         else:
             lines.append(f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False, separators=(',', ':'))}{sep}")
     lines.append("}")
@@ -185,13 +186,15 @@ def record_synth(args, family, dtype, out_dir, work):
     out = logprobs(args.llama_ref, model, tokens, work)
     pos = positions(out)
     tol = 1e-3 if dtype in ("f32", "f16") else 1e-2
+    self_stats, decode_pos = self_consistency(args.llama_ref, model, tokens, pos, work, tol)
     golden = {
         "model": {"spec": spec, "type": dtype, "seed": SEED, "sha256": sha256(model)},
         "reference": reference_block(out["config"]),
-        "llama_cpp_self": self_consistency(args.llama_ref, model, tokens, pos, work, tol),
+        "llama_cpp_self": self_stats,
         "tokens": tokens,
         "top_k": TOP_K,
         "positions": pos,
+        "decode_positions": decode_pos,
     }
     path = out_dir / f"{family}-{dtype}.json"
     write_golden(path, golden)
@@ -209,14 +212,16 @@ def record_default(args, out_dir, work):
     gen = run_json([args.llama_ref, "generate", "-m", model, "--tokens-file", ids_file, "-n", str(N_GREEDY),
                     "--kv", "f32", "--flash", "off", "-t", str(N_THREADS)])
     pos = positions(out)
+    self_stats, decode_pos = self_consistency(args.llama_ref, model, tokens, pos, work, 1e-2)
     golden = {
         "model": {"path": "default", "file": model.name, "sha256": sha256(model)},
         "reference": reference_block(out["config"]),
-        "llama_cpp_self": self_consistency(args.llama_ref, model, tokens, pos, work, 1e-2),
+        "llama_cpp_self": self_stats,
         "prompt_text": text,
         "tokens": tokens,
         "top_k": TOP_K,
         "positions": pos,
+        "decode_positions": decode_pos,
         "greedy": {"n": N_GREEDY, "tokens": gen["tokens"], "text": gen["text"], "stop": gen["stop"],
                    "logit_margins": [round(m, 4) for m in gen["margins"]]},
     }

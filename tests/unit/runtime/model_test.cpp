@@ -139,23 +139,37 @@ INSTANTIATE_TEST_SUITE_P(Families, FamilyTest,
 // so there the logits are llama.cpp's bits and only the goldens' 6-decimal rounding remains (5e-7).
 class GoldenTest : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
-// Evaluates the golden's tokens in one batch and checks every position against the reference's top-10.
-void expect_matches_golden(const std::string& model_path, const nlohmann::json& g, bool is_float) {
+// Evaluates the golden's tokens in one batch ("positions"), or one token per pass as in generation
+// ("decode_positions", llama.cpp's -ub 1), and checks every position against the reference's top-10.
+void expect_matches_golden(const std::string& model_path, const nlohmann::json& g, bool is_float,
+                           bool token_by_token = false) {
     Loaded l = load(model_path, DType::f32, 512);
     ASSERT_TRUE(l.session);
     const std::vector<int32_t> tokens = g["tokens"].get<std::vector<int32_t>>();
-    auto logits = l.session->decode(Batch::sequence(tokens, 0, 0, true));
-    ASSERT_TRUE(logits.ok()) << logits.error().message();
+    const int64_t V = l.model->n_vocab();
+    std::vector<float> logits;
+    if (token_by_token) {
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            auto r = l.session->decode(Batch::sequence({&tokens[i], 1}, int32_t(i)));
+            ASSERT_TRUE(r.ok()) << r.error().message();
+            logits.insert(logits.end(), r->row<float>(0), r->row<float>(0) + V);
+        }
+    } else {
+        auto r = l.session->decode(Batch::sequence(tokens, 0, 0, true));
+        ASSERT_TRUE(r.ok()) << r.error().message();
+        logits.assign(r->row<float>(0), r->row<float>(0) + int64_t(tokens.size()) * V);
+    }
+    const auto& reference = g[token_by_token ? "decode_positions" : "positions"];
     double worst = 0;
     int top1_mismatch = 0;
     for (size_t i = 0; i < tokens.size(); ++i) {
-        const std::span<const float> row(logits->row<float>(int64_t(i)), size_t(l.model->n_vocab()));
+        const std::span<const float> row(logits.data() + int64_t(i) * V, size_t(V));
         const auto top = top_logprobs(row, 1);
         double lse = 0, mx = -INFINITY;
         for (float x : row) mx = std::max(mx, double(x));
         for (float x : row) lse += std::exp(double(x) - mx);
         lse = mx + std::log(lse);
-        const auto& ref = g["positions"][i];
+        const auto& ref = reference[i];
         for (const auto& e : ref) {
             const int id = e[0].get<int>();
             worst = std::max(worst, std::fabs(double(row[size_t(id)]) - lse - e[1].get<double>()));
@@ -173,7 +187,9 @@ TEST_P(GoldenTest, MatchesLlamaCpp) {
     std::ifstream in(data_dir() + "/goldens/" + family + "-" + type + ".json");
     ASSERT_TRUE(in) << "no golden for " << family << "-" << type;
     const bool is_float = std::string(type) == "f32" || std::string(type) == "f16";
-    expect_matches_golden(family_model(family, type), nlohmann::json::parse(in), is_float);
+    const nlohmann::json g = nlohmann::json::parse(in);
+    expect_matches_golden(family_model(family, type), g, is_float);
+    expect_matches_golden(family_model(family, type), g, is_float, true);
 }
 
 // The real default model (Gemma 3 270M, Q4_K_M: Q4_K, Q5_0, Q6_K, Q8_0 weights) on the golden's 177 tokens.
@@ -182,7 +198,9 @@ TEST(Goldens, DefaultModelLogprobsMatchLlamaCpp) {
     if (!path.ok() || !std::ifstream(*path).good()) GTEST_SKIP() << "default model not installed (scripts/setup.sh)";
     std::ifstream in(data_dir() + "/goldens/default.json");
     ASSERT_TRUE(in);
-    expect_matches_golden(*path, nlohmann::json::parse(in), false);
+    const nlohmann::json g = nlohmann::json::parse(in);
+    expect_matches_golden(*path, g, false);
+    expect_matches_golden(*path, g, false, true);  // token by token, as in generation
 }
 
 INSTANTIATE_TEST_SUITE_P(Goldens, GoldenTest,
