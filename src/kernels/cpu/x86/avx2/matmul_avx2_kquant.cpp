@@ -351,28 +351,33 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                 }
                 if constexpr (R == Recipe::repack_gemm) {
                     const __m128 dw = _mm_setr_ps(p[0].d, p[1].d, p[2].d, p[3].d);
-                    const __m128 dm = _mm_setr_ps(p[0].dmin, p[1].dmin, p[2].dmin, p[3].dmin);
-                    // The pair's mins: sub-blocks 2c and 2c + 1 are int32 lanes 2c, 2c + 1 of madd(bsums, mins).
-                    const __m256i pair = _mm256_setr_epi32(2 * c, 2 * c + 1, 8, 8, 8, 8, 8, 8);
 #pragma GCC unroll 8
                     for (int t = 0; t < NR; ++t) {
-                        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(absum[t] + 16 * b));
-                        const __m128 da = _mm_set1_ps(ad[t][b]);
                         acc[t] = _mm_fmadd_ps(halves(fold4_i32(isum[0][t], isum[1][t], isum[2][t], isum[3][t])),
-                                              _mm_mul_ps(dw, da), acc[t]);
-                        __m256i mm[4];
-#pragma GCC unroll 4
-                        for (int r = 0; r < 4; ++r) {
-                            const __m256i m = _mm256_madd_epi16(bs, p[r].group);
-                            // lanes 2c, 2c+1 to lanes 0, 1 (index 8 is out of range for permutevar: use a mask)
-                            mm[r] = _mm256_and_si256(_mm256_permutevar8x32_epi32(m, pair),
-                                                     _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0));
-                        }
-                        acc_min[t] = _mm_fmadd_ps(halves(fold4_i32(mm[0], mm[1], mm[2], mm[3])), _mm_mul_ps(dm, da),
-                                                  acc_min[t]);
+                                              _mm_mul_ps(dw, _mm_set1_ps(ad[t][b])), acc[t]);
 #pragma GCC unroll 4
                         for (int r = 0; r < 4; ++r) isum[r][t] = _mm256_setzero_si256();
                     }
+                }
+            }
+            if constexpr (R == Recipe::repack_gemm) {
+                // The mins of the four pairs, in pair order into their own sum (so after the pairs' sums: the
+                // two accumulators are independent). Pair c of row r: sub-blocks 2c, 2c + 1, i.e. int32 lanes
+                // 2c, 2c + 1 of madd(bsums, mins); the 4 × 4 (row, pair) values are transposed to pair vectors.
+                const __m128 dm = _mm_setr_ps(p[0].dmin, p[1].dmin, p[2].dmin, p[3].dmin);
+#pragma GCC unroll 8
+                for (int t = 0; t < NR; ++t) {
+                    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(absum[t] + 16 * b));
+                    __m128 pr[4];
+#pragma GCC unroll 4
+                    for (int r = 0; r < 4; ++r) {
+                        const __m256i m = _mm256_madd_epi16(bs, p[r].group);
+                        pr[r] = _mm_cvtepi32_ps(_mm_hadd_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)));
+                    }
+                    _MM_TRANSPOSE4_PS(pr[0], pr[1], pr[2], pr[3]);
+                    const __m128 scale = _mm_mul_ps(dm, _mm_set1_ps(ad[t][b]));
+#pragma GCC unroll 4
+                    for (int c = 0; c < 4; ++c) acc_min[t] = _mm_fmadd_ps(pr[c], scale, acc_min[t]);
                 }
             }
             if constexpr (R == Recipe::repack_gemm) continue;
