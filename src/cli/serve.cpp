@@ -103,6 +103,8 @@ void add_serve_command(CLI::App& app) {
     cmd->add_option("--parallel", o->sched.n_parallel, "Sequences generated at once (KV cache slots)")->capture_default_str();
     cmd->add_option("--queue", o->sched.max_queue, "Sequences that may wait for a slot; beyond, 503")->capture_default_str();
     cmd->add_option("-b,--batch-size", o->sched.n_batch, "Tokens per forward pass (decode + prefill chunks)")->capture_default_str();
+    cmd->add_flag("--fuse-prefill", o->sched.fuse_prefill,
+                  "Run prefill chunks in the decode pass (faster; temperature-0 output may then depend on other requests)");
     cmd->add_option("--alias", o->alias, "Model name reported by the API (default: the file name)");
     cmd->add_option("--chat-template-file", o->chat_template_file, "Jinja chat template to use instead of the model's");
     cmd->callback([o] {

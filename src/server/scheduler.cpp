@@ -221,7 +221,26 @@ void Scheduler::admit() {
 bool Scheduler::step() {
     for (auto& s : slots_)
         if (s->busy && s->stream->cancelled()) finish(*s, Finish::cancelled);
+    std::vector<Slot*> decoding, prefilling;
+    for (auto& sp : slots_) {
+        if (!sp->busy) continue;
+        (sp->generating ? decoding : prefilling).push_back(sp.get());
+    }
+    std::sort(prefilling.begin(), prefilling.end(), [](const Slot* a, const Slot* c) { return a->admitted < c->admitted; });
+    if (decoding.empty() && prefilling.empty()) return false;
+    if (opt_.fuse_prefill) {
+        run_pass(decoding, prefilling, opt_.n_batch - int64_t(decoding.size()));
+        return true;
+    }
+    // Decode and prefill in separate passes, one prompt per prefill pass, chunks cut at multiples of n_batch:
+    // every pass a sequence takes part in then has the same number of tokens as when it runs alone, which
+    // keeps its numerics (kernels may pick another path by the number of tokens in a pass).
+    if (!decoding.empty()) run_pass(decoding, {}, 0);
+    if (!prefilling.empty()) run_pass({}, std::span<Slot* const>(prefilling.data(), 1), opt_.n_batch);
+    return true;
+}
 
+void Scheduler::run_pass(std::span<Slot* const> decoding, std::span<Slot* const> prefilling, int64_t budget) {
     runtime::Batch b;
     int64_t rows = 0;
     auto add = [&](Slot& s, int32_t token, int64_t pos, bool logits) {
@@ -232,23 +251,17 @@ bool Scheduler::step() {
         if (logits) ++s.n_rows, ++rows;
     };
     std::vector<Slot*> in_batch;
-    for (auto& sp : slots_) {
-        Slot& s = *sp;
-        s.n_rows = s.n_chunk = 0;
-        if (!s.busy || !s.generating) continue;
-        s.row0 = rows;
-        add(s, s.last, int64_t(s.spec.prompt.size()) + s.n_generated - 1, true);
-        in_batch.push_back(&s);
+    for (Slot* s : decoding) {
+        s->n_rows = s->n_chunk = 0;
+        s->row0 = rows;
+        add(*s, s->last, int64_t(s->spec.prompt.size()) + s->n_generated - 1, true);
+        in_batch.push_back(s);
     }
     // Prefill chunks in admission order, with what is left of the token budget.
-    std::vector<Slot*> prefilling;
-    for (auto& sp : slots_)
-        if (sp->busy && !sp->generating) prefilling.push_back(sp.get());
-    std::sort(prefilling.begin(), prefilling.end(), [](const Slot* a, const Slot* c) { return a->admitted < c->admitted; });
-    int64_t budget = opt_.n_batch - int64_t(b.tokens.size());
     const int64_t max_rows = std::max<int64_t>(1, int64_t(kMaxLogitBytes / (size_t(n_vocab_) * 4)));
     for (Slot* s : prefilling) {
         if (budget <= 0) break;
+        s->n_rows = 0;
         const int64_t left = int64_t(s->spec.prompt.size()) - s->n_prefilled;
         int64_t n = std::min(budget, left);
         if (s->spec.prompt_logprobs) n = std::min(n, max_rows);
@@ -262,12 +275,12 @@ bool Scheduler::step() {
         budget -= n;
         in_batch.push_back(s);
     }
-    if (b.tokens.empty()) return false;
+    if (b.tokens.empty()) return;
 
     auto out = session_.decode(b);
     if (!out.ok()) {
         for (Slot* s : in_batch) finish(*s, Finish::error, out.error().message());
-        return true;
+        return;
     }
     if (metrics_) metrics_->step(int64_t(b.tokens.size()));
     const TensorView logits = *out;
@@ -297,7 +310,6 @@ bool Scheduler::step() {
         s->generating = true;
         emit_token(*s, logits.row<float>(s->row0 + s->n_rows - 1));
     }
-    return true;
 }
 
 void Scheduler::emit_token(Slot& s, const float* logits_ptr) {

@@ -1,7 +1,8 @@
-// The scheduler: one thread owns the Session and runs continuous batching. Each step it gathers one decode token
-// from every sequence that is generating plus prompt chunks of sequences that are prefilling (up to n_batch
-// tokens in all), runs one forward pass, then samples each sequence with its own Sampler, stop strings and
-// streaming decoder. Sequences enter from a bounded queue as slots (KV cache sequences) free up.
+// The scheduler: one thread owns the Session and runs continuous batching. Each step runs one forward pass over
+// a decode token of every sequence that is generating, then a prefill chunk of the oldest sequence still
+// reading its prompt (or, with fuse_prefill, both in one pass), then samples each sequence with its own
+// Sampler, stop strings and streaming decoder. Sequences enter from a bounded queue as slots (KV cache
+// sequences) free up.
 //
 // Requests talk to it through a RequestStream: the scheduler pushes events (text, logprobs, finish), the HTTP
 // thread pops them and may cancel; a cancelled sequence leaves its slot at the next step, and a cancelled
@@ -15,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,6 +89,10 @@ struct SchedulerOptions {
     int n_parallel = 4;     // slots: sequences generating at once (the Session's n_seq)
     int max_queue = 64;     // sequences waiting for a slot; beyond it submit() answers queue_full
     int64_t n_batch = 512;  // tokens per forward pass (decode tokens + prefill chunks)
+    // One pass per step for decode tokens and prefill chunks together (fewer weight reads), at the price that
+    // a sequence's numerics depend on what shares its passes. Off: decode and prefill run in separate passes,
+    // so temperature-0 output is the same alone or beside others.
+    bool fuse_prefill = false;
 };
 
 struct SchedulerLoad {
@@ -121,6 +127,9 @@ private:
     void loop();
     void admit();
     bool step();
+    // One forward pass: a decode token of each of `decoding`, then prefill chunks of `prefilling` (in order)
+    // up to `budget` tokens; then sampling and events for every sequence that produced a next token.
+    void run_pass(std::span<Slot* const> decoding, std::span<Slot* const> prefilling, int64_t budget);
     // Ends a sequence: pushes `last` (or an empty event) as its final event and frees its slot.
     void finish(Slot& s, Finish f, std::string error = "", SequenceEvent* last = nullptr);
     void emit_token(Slot& s, const float* logits);
