@@ -77,22 +77,19 @@ std::string Metrics::render() const {
     head("loom_requests_total", "counter", "HTTP requests answered, by route and status.");
     for (const auto& [key, n] : requests_)
         out += fmt::format("loom_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first, key.second, n);
-    head("loom_prompt_tokens_total", "counter", "Prompt tokens prefilled.");
-    out += fmt::format("loom_prompt_tokens_total {}\n", prompt_tokens_);
-    head("loom_generated_tokens_total", "counter", "Tokens generated.");
-    out += fmt::format("loom_generated_tokens_total {}\n", generated_tokens_);
-    head("loom_steps_total", "counter", "Forward passes of the scheduler.");
-    out += fmt::format("loom_steps_total {}\n", steps_);
-    head("loom_step_tokens_total", "counter", "Tokens over all forward passes (divide by steps for the mean batch).");
-    out += fmt::format("loom_step_tokens_total {}\n", step_tokens_);
-    head("loom_queue_length", "gauge", "Sequences waiting for a slot.");
-    out += fmt::format("loom_queue_length {}\n", queued_);
-    head("loom_slots_active", "gauge", "Sequences holding a slot (prefilling or decoding).");
-    out += fmt::format("loom_slots_active {}\n", active_);
-    head("loom_kv_cache_used_positions", "gauge", "KV cache positions in use over all slots.");
-    out += fmt::format("loom_kv_cache_used_positions {}\n", kv_used_);
-    head("loom_kv_cache_capacity_positions", "gauge", "KV cache positions over all slots.");
-    out += fmt::format("loom_kv_cache_capacity_positions {}\n", kv_capacity_);
+    auto scalar = [&](const char* name, const char* type, const char* help, auto value) {
+        head(name, type, help);
+        out += fmt::format("{} {}\n", name, value);
+    };
+    scalar("loom_prompt_tokens_total", "counter", "Prompt tokens prefilled.", prompt_tokens_);
+    scalar("loom_generated_tokens_total", "counter", "Tokens generated.", generated_tokens_);
+    scalar("loom_steps_total", "counter", "Forward passes of the scheduler.", steps_);
+    scalar("loom_step_tokens_total", "counter", "Tokens over all forward passes (divide by steps for the mean batch).",
+           step_tokens_);
+    scalar("loom_queue_length", "gauge", "Sequences waiting for a slot.", queued_);
+    scalar("loom_slots_active", "gauge", "Sequences holding a slot (prefilling or decoding).", active_);
+    scalar("loom_kv_cache_used_positions", "gauge", "KV cache positions in use over all slots.", kv_used_);
+    scalar("loom_kv_cache_capacity_positions", "gauge", "KV cache positions over all slots.", kv_capacity_);
     head("loom_time_to_first_token_seconds", "histogram", "From submission to the first generated token.");
     ttft_.render("loom_time_to_first_token_seconds", out);
     head("loom_inter_token_seconds", "histogram", "Between consecutive tokens of a sequence.");

@@ -25,6 +25,12 @@ const std::string& piece(const tokenizer::Vocab& vocab, int32_t id) { return voc
 
 Json finish_json(Finish f) { return f == Finish::none ? Json(nullptr) : Json(finish_reason(f)); }
 
+// The fields every response object starts with.
+Json object_head(const ResponseMeta& meta, const char* object) {
+    return {{"id", meta.id}, {"object", object}, {"created", meta.created}, {"model", meta.model},
+            {"system_fingerprint", meta.fingerprint}, {"choices", Json::array()}};
+}
+
 }  // namespace
 
 Json usage_json(const Usage& u) {
@@ -68,8 +74,7 @@ Json legacy_logprobs(const std::vector<TokenInfo>& tokens, const tokenizer::Voca
 
 Json chat_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices, const Usage& usage,
                      const tokenizer::Vocab& vocab, bool logprobs) {
-    Json out = {{"id", meta.id}, {"object", "chat.completion"}, {"created", meta.created}, {"model", meta.model},
-                {"system_fingerprint", meta.fingerprint}, {"choices", Json::array()}};
+    Json out = object_head(meta, "chat.completion");
     for (size_t i = 0; i < choices.size(); ++i) {
         const ChoiceResult& c = choices[i];
         Json msg = {{"role", "assistant"}, {"content", c.text}};
@@ -84,8 +89,7 @@ Json chat_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& 
 
 Json text_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices, const Usage& usage,
                      const tokenizer::Vocab& vocab, bool logprobs) {
-    Json out = {{"id", meta.id}, {"object", "text_completion"}, {"created", meta.created}, {"model", meta.model},
-                {"system_fingerprint", meta.fingerprint}, {"choices", Json::array()}};
+    Json out = object_head(meta, "text_completion");
     for (size_t i = 0; i < choices.size(); ++i) {
         const ChoiceResult& c = choices[i];
         Json lp = nullptr;
@@ -102,29 +106,22 @@ Json text_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& 
 }
 
 Json chat_chunk(const ResponseMeta& meta, int index, Json delta, const Json& finish, Json logprobs) {
-    return {{"id", meta.id},
-            {"object", "chat.completion.chunk"},
-            {"created", meta.created},
-            {"model", meta.model},
-            {"system_fingerprint", meta.fingerprint},
-            {"choices", Json::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
-                                      {"finish_reason", finish}}})}};
+    Json out = object_head(meta, "chat.completion.chunk");
+    out["choices"].push_back(
+        {{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}});
+    return out;
 }
 
 Json completion_chunk(const ResponseMeta& meta, int index, const std::string& text, const Json& finish, Json logprobs) {
-    return {{"id", meta.id},
-            {"object", "text_completion"},
-            {"created", meta.created},
-            {"model", meta.model},
-            {"system_fingerprint", meta.fingerprint},
-            {"choices", Json::array({{{"index", index}, {"text", text}, {"logprobs", std::move(logprobs)},
-                                      {"finish_reason", finish}}})}};
+    Json out = object_head(meta, "text_completion");
+    out["choices"].push_back({{"index", index}, {"text", text}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}});
+    return out;
 }
 
 Json usage_chunk(const ResponseMeta& meta, const char* object, const Usage& usage) {
-    return {{"id", meta.id},       {"object", object},          {"created", meta.created},
-            {"model", meta.model}, {"system_fingerprint", meta.fingerprint}, {"choices", Json::array()},
-            {"usage", usage_json(usage)}};
+    Json out = object_head(meta, object);
+    out["usage"] = usage_json(usage);
+    return out;
 }
 
 std::string sse_event(const Json& j) { return "data: " + dump_json(j) + "\n\n"; }

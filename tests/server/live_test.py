@@ -321,14 +321,15 @@ def case_metrics(s):
 # Cases that need a server of their own.
 
 def case_queue_full(loom, model):
-    s = Server(loom, model, "--parallel", "1", "--queue", "1", "-c", "512")
+    # long generations (the scalar reference kernels, 2000 tokens) keep the slot and the queue busy meanwhile
+    s = Server(loom, model, "--parallel", "1", "--queue", "1", "-c", "2048", "--backend", "ref")
     try:
-        body = {"messages": [{"role": "user", "content": "go"}], "max_tokens": 300, "stream": True, "logit_bias": {"2": -100}}
+        body = {"messages": [{"role": "user", "content": "go"}], "max_tokens": 2000, "stream": True, "logit_bias": {"2": -100}}
         streams = []
         for _ in range(2):  # one generating, one waiting
             cm = httpx.stream("POST", s.url + "/v1/chat/completions", json=body, timeout=60)
             streams.append((cm, cm.__enter__()))
-            time.sleep(0.3)
+            time.sleep(0.1)
         r = s.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 2})
         check(r.status_code == 503 and r.headers.get("retry-after"), f"full queue: {r.status_code} {r.text}")
         check(r.json()["error"]["code"] == "queue_full", "error code")
