@@ -285,7 +285,11 @@ void Api::models(const httplib::Request&, httplib::Response& res) {
               {"object", "model"},
               {"created", 0},
               {"owned_by", "loom"},
-              {"meta", {{"n_ctx", model_.n_ctx}, {"n_vocab", model_.vocab->n_tokens()}, {"n_params", model_.model->n_params()}}}};
+              {"meta",
+               {{"n_ctx", model_.n_ctx},
+                {"n_vocab", model_.vocab->n_tokens()},
+                {"n_params", model_.model->n_params()},
+                {"eog_ids", model_.vocab->eog_ids()}}}};
     res.set_content(dump_json(Json{{"object", "list"}, {"data", Json::array({m})}}), "application/json");
 }
 
