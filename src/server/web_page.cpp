@@ -96,6 +96,7 @@ async function send(text) {
     }
     messages.push({role: "assistant", content: reply});
     const total = (performance.now() - t0) / 1000;
+    if (!reply) out.textContent = "(empty reply)";
     stats.textContent = tokens + " chunks, " + (tokens > 1 && first ? ((tokens - 1) / ((performance.now() - first) / 1000)).toFixed(1) : "-") +
                         " tok/s, first after " + ((first - t0) / 1000).toFixed(2) + " s, " + total.toFixed(2) + " s in all";
     out.dataset.done = "1";
@@ -105,6 +106,12 @@ async function send(text) {
     messages.pop();
   }
 }
+
+// "/?q=text[&max_tokens=n]" sends that text at once: a link that opens a conversation (and what the headless
+// browser test uses).
+const query = new URLSearchParams(location.search);
+if (query.get("max_tokens")) document.getElementById("max").value = query.get("max_tokens");
+if (query.get("q")) send(query.get("q"));
 
 document.getElementById("form").addEventListener("submit", ev => {
   ev.preventDefault();

@@ -11,6 +11,7 @@ import concurrent.futures as cf
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -311,6 +312,53 @@ def case_malformed(s):
     check(s.proc.poll() is None, "the server died")
 
 
+def case_web_page(s):
+    """The chat page in headless Chromium, driven over the DevTools protocol: /?q= sends a message; the reply
+    must finish in the page, with a tokens/s figure."""
+    import websocket  # websocket-client (tools/requirements.txt)
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    check(browser, "no Chromium on PATH (scripts/setup.sh installs Debian's chromium)")
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.Popen([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                 f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            port = None
+            for line in proc.stderr:
+                m = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
+                if m:
+                    port = int(m.group(1))
+                    break
+            check(port, "Chromium printed no DevTools address")
+            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # keep its pipe drained
+            page = next(t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page")
+            ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
+            ids = iter(range(1, 1 << 30))
+
+            def call(method, **params):
+                i = next(ids)
+                ws.send(json.dumps({"id": i, "method": method, "params": params}))
+                while True:
+                    msg = json.loads(ws.recv())
+                    if msg.get("id") == i:
+                        return msg.get("result", {})
+
+            call("Page.navigate", url=s.url + "/?q=Hello&max_tokens=16")
+            reply, deadline = None, time.time() + 60
+            while time.time() < deadline and not reply:
+                time.sleep(0.2)
+                r = call("Runtime.evaluate", returnByValue=True, expression=(
+                    "(() => { const d = document.querySelector('.msg.assistant[data-done]');"
+                    " return d ? [d.textContent, document.getElementById('stats').textContent] : null; })()"))
+                reply = r.get("result", {}).get("value")
+            ws.close()
+        finally:
+            proc.kill()
+            proc.wait()
+    check(reply and reply[0].strip(), f"no finished reply in the page: {reply}")
+    check("tok/s" in reply[1], f"the page shows no tokens/s: {reply[1]!r}")
+
+
 def case_metrics(s):
     text = httpx.get(s.url + "/metrics").text
     for name in ("loom_requests_total", "loom_time_to_first_token_seconds_bucket", "loom_inter_token_seconds_count",
@@ -391,7 +439,7 @@ def main():
         subprocess.run([args.loom, "synth", os.path.join(ROOT, "tests/data/synth/llama.toml"), "-o", model], check=True,
                        capture_output=True)
         shared = [case_models_health, case_chat_shapes, case_stream_equals_whole, case_logprobs_shapes, case_stop,
-                  case_seed_and_n, case_tokenize, case_concurrency, case_cancel, case_malformed, case_metrics]
+                  case_seed_and_n, case_tokenize, case_concurrency, case_cancel, case_malformed, case_web_page, case_metrics]
         own = [case_queue_full, case_api_key_and_bind, case_sigterm_drains]
         serve_args = ["--parallel", "16", "-c", "512"]
     else:
