@@ -21,7 +21,6 @@ Json bytes_of(const std::string& s) {
     return b;
 }
 
-const std::string& piece(const tokenizer::Vocab& vocab, int32_t id) { return vocab.piece(id, /*special=*/true); }
 
 Json finish_json(Finish f) { return f == Finish::none ? Json(nullptr) : Json(finish_reason(f)); }
 
@@ -33,6 +32,11 @@ Json object_head(const ResponseMeta& meta, const char* object) {
 
 }  // namespace
 
+const std::string& token_text(const tokenizer::Vocab& vocab, int32_t id) {
+    static const std::string none;
+    return vocab.valid(id) ? vocab.piece(id, /*special=*/true) : none;
+}
+
 Json usage_json(const Usage& u) {
     return {{"prompt_tokens", u.prompt}, {"completion_tokens", u.completion}, {"total_tokens", u.prompt + u.completion}};
 }
@@ -42,10 +46,10 @@ Json chat_logprobs(const std::vector<TokenInfo>& tokens, const tokenizer::Vocab&
     for (const TokenInfo& t : tokens) {
         Json top = Json::array();
         for (const auto& alt : t.top)
-            top.push_back({{"token", piece(vocab, alt.id)}, {"logprob", json_logprob(alt.logprob)},
-                           {"bytes", bytes_of(piece(vocab, alt.id))}});
-        content.push_back({{"token", piece(vocab, t.id)}, {"logprob", json_logprob(t.logprob)},
-                           {"bytes", bytes_of(piece(vocab, t.id))}, {"top_logprobs", std::move(top)}});
+            top.push_back({{"token", token_text(vocab, alt.id)}, {"logprob", json_logprob(alt.logprob)},
+                           {"bytes", bytes_of(token_text(vocab, alt.id))}});
+        content.push_back({{"token", token_text(vocab, t.id)}, {"logprob", json_logprob(t.logprob)},
+                           {"bytes", bytes_of(token_text(vocab, t.id))}, {"top_logprobs", std::move(top)}});
     }
     return {{"content", std::move(content)}};
 }
@@ -54,7 +58,7 @@ Json legacy_logprobs(const std::vector<TokenInfo>& tokens, const tokenizer::Voca
     Json toks = Json::array(), lps = Json::array(), tops = Json::array(), offsets = Json::array();
     size_t offset = offset0;
     for (const TokenInfo& t : tokens) {
-        const std::string& p = piece(vocab, t.id);
+        const std::string& p = token_text(vocab, t.id);
         toks.push_back(p);
         offsets.push_back(offset);
         offset += p.size();
@@ -65,7 +69,7 @@ Json legacy_logprobs(const std::vector<TokenInfo>& tokens, const tokenizer::Voca
         }
         lps.push_back(json_logprob(t.logprob));
         Json top = Json::object();
-        for (const auto& alt : t.top) top[piece(vocab, alt.id)] = json_logprob(alt.logprob);
+        for (const auto& alt : t.top) top[token_text(vocab, alt.id)] = json_logprob(alt.logprob);
         tops.push_back(std::move(top));
     }
     return {{"tokens", std::move(toks)}, {"token_logprobs", std::move(lps)}, {"top_logprobs", std::move(tops)},

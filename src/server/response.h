@@ -42,6 +42,10 @@ struct Usage {
 
 Json usage_json(const Usage& u);
 
+// A token's text as logprobs show it (control tokens as their text); "" for an id the vocabulary lacks (a
+// model's padded output rows).
+const std::string& token_text(const tokenizer::Vocab& vocab, int32_t id);
+
 // {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}
 Json chat_logprobs(const std::vector<TokenInfo>& tokens, const tokenizer::Vocab& vocab);
 // {"tokens", "token_logprobs", "top_logprobs", "text_offset"}; offsets count bytes from `offset0`.

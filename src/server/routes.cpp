@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <memory>
 
@@ -36,7 +37,12 @@ struct Generation {
 ApiError internal_error(const std::string& what) { return ApiError::make(500, "server_error", "internal_error", what); }
 
 // The per-choice SequenceSpec of one prompt.
-void add_choices(Generation& g, const std::vector<int32_t>& ids, const std::string& prompt_text, bool inside) {
+void add_choices(Generation& g, const ServedModel& model, const std::vector<int32_t>& ids, const std::string& prompt_text,
+                 bool inside) {
+    // A model may have more output rows than its vocabulary has tokens (padding): those ids have no text, so
+    // they are never drawn.
+    for (int64_t id = model.vocab->n_tokens(); id < model.model->n_vocab(); ++id)
+        g.gen.sampling.logit_bias[int32_t(id)] = -INFINITY;
     for (int j = 0; j < g.gen.n; ++j) {
         SequenceSpec s;
         s.index = int(g.seqs.size());
@@ -97,7 +103,7 @@ std::string stream_event(StreamState& st, SequenceEvent& ev) {
         if (g.gen.logprobs >= 0 && !ev.tokens.empty()) {
             size_t& off = st.offsets[size_t(ev.index)];
             lp = legacy_logprobs(ev.tokens, *st.vocab, off);
-            for (const TokenInfo& t : ev.tokens) off += st.vocab->piece(t.id, true).size();
+            for (const TokenInfo& t : ev.tokens) off += token_text(*st.vocab, t.id).size();
         }
         if (!ev.text.empty() || !lp.is_null() || ev.finish != Finish::none)
             out += sse_event(completion_chunk(g.meta, ev.index, ev.text, finish, std::move(lp)));
@@ -254,7 +260,7 @@ void Api::chat_completions(const httplib::Request& req, httplib::Response& res) 
     std::vector<int32_t> ids;
     if (auto e = model_.chat_prompt(r, text, ids)) return send_error(res, *e);
     g.think = model_.thinking_markers;
-    add_choices(g, ids, "", ReasoningSplitter::prompt_opens_thinking(text));
+    add_choices(g, model_, ids, "", ReasoningSplitter::prompt_opens_thinking(text));
     run(std::move(g), scheduler_, model_, refusing_.load(), req, res);
 }
 
@@ -275,7 +281,7 @@ void Api::completions(const httplib::Request& req, httplib::Response& res) {
         std::string text;
         std::vector<int32_t> ids;
         if (auto e = model_.completion_prompt(r.prompts[i], param, text, ids)) return send_error(res, *e);
-        add_choices(g, ids, text, false);
+        add_choices(g, model_, ids, text, false);
     }
     run(std::move(g), scheduler_, model_, refusing_.load(), req, res);
 }
