@@ -128,13 +128,14 @@ def main():
     ap.add_argument("-c", "--ctx", type=int, default=1024, help="context per sequence")
     ap.add_argument("-t", "--threads", type=int, default=0, help="threads (0: every core)")
     ap.add_argument("--port", type=int, default=18181)
+    ap.add_argument("--loom-arg", action="append", default=[], help="more `loom serve` arguments (repeatable), e.g. --loom-arg=--fuse-prefill")
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     slots = max(levels)
     threads = args.threads or len(os.sched_getaffinity(0))
 
     loom_cmd = [args.loom, "serve", "-m", args.model, "--port", str(args.port), "--parallel", str(slots), "-c", str(args.ctx),
-                "-t", str(threads)]
+                "-t", str(threads)] + args.loom_arg
     proc = start(loom_cmd, r"ready:")
     url = f"http://127.0.0.1:{args.port}"
     try:

@@ -97,7 +97,9 @@ void add_serve_command(CLI::App& app) {
     o->model.add_to(*cmd);
     cmd->add_option("--host", o->http.host, "Address to bind (loopback by default)")->capture_default_str();
     cmd->add_option("--port", o->http.port, "Port (0: any free port)")->capture_default_str();
-    cmd->add_option("--api-key", o->http.api_key, "Require Authorization: Bearer KEY on every route but / and /health");
+    // The environment keeps the key out of `ps` output.
+    cmd->add_option("--api-key", o->http.api_key, "Require Authorization: Bearer KEY on every route but / and /health")
+        ->envname("LOOM_API_KEY");
     cmd->add_flag("--allow-public-without-key", o->allow_public, "Allow a non-loopback --host without --api-key");
     cmd->add_option("--cors-origin", o->http.cors_origin, "Send CORS headers allowing this origin (none by default)");
     cmd->add_option("--parallel", o->sched.n_parallel, "Sequences generated at once (KV cache slots)")->capture_default_str();

@@ -318,10 +318,12 @@ def case_web_page(s):
     import websocket  # websocket-client (tools/requirements.txt)
     browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
     check(browser, "no Chromium on PATH (scripts/setup.sh installs Debian's chromium)")
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile as it ends: they get their own process group
+    # (ended together), and leftovers do not fail the clean-up.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                                  f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             port = None
             for line in proc.stderr:
@@ -353,8 +355,12 @@ def case_web_page(s):
                 reply = r.get("result", {}).get("value")
             ws.close()
         finally:
-            proc.kill()
-            proc.wait()
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     check(reply and reply[0].strip(), f"no finished reply in the page: {reply}")
     check("tok/s" in reply[1], f"the page shows no tokens/s: {reply[1]!r}")
 
