@@ -42,6 +42,7 @@ def start(cmd, pattern, timeout=300):
 
     threading.Thread(target=read, daemon=True).start()
     if not ready.wait(timeout) or proc.poll() is not None:
+        proc.kill()
         raise RuntimeError(f"{cmd[0]} did not start")
     return proc
 
@@ -149,8 +150,8 @@ def main():
     if args.llama_server:
         # llama-server divides -c among its slots: give it the same context per sequence as loom.
         cmd = [args.llama_server, "-m", args.model, "--port", str(args.port + 1), "-np", str(slots), "-c", str(args.ctx * slots),
-               "-t", str(threads), "--no-webui", "-cb"]
-        proc = start(cmd, r"server is listening|HTTP server listening|main: server is listening")
+               "-t", str(threads), "-cb"]
+        proc = start(cmd, r"listening on http")
         url = f"http://127.0.0.1:{args.port + 1}"
         try:
             wait_healthy(url)
