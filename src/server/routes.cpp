@@ -166,16 +166,20 @@ void answer_whole(Generation& g, RequestStream& stream, const ServedModel& model
     std::vector<ChoiceResult> choices(g.seqs.size());
     size_t n_finished = 0;
     std::string error;
+    // The client is checked every kPoll whether or not events keep coming: a busy generation must notice too.
+    auto next_check = std::chrono::steady_clock::now() + kPoll;
     while (n_finished < g.seqs.size()) {
         SequenceEvent ev;
-        if (!stream.next(ev, kPoll)) {
+        const bool got = stream.next(ev, kPoll);
+        if (std::chrono::steady_clock::now() >= next_check) {
+            next_check = std::chrono::steady_clock::now() + kPoll;
             if (peer_closed(fd)) {  // nobody to answer: stop generating
                 stream.cancel();
                 res.status = 499;
                 return;
             }
-            continue;
         }
+        if (!got) continue;
         ChoiceResult& c = choices[size_t(ev.index)];
         c.text += ev.text;
         c.tokens.insert(c.tokens.end(), ev.tokens.begin(), ev.tokens.end());

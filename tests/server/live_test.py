@@ -55,9 +55,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.client = openai.OpenAI(base_url=self.url + "/v1", api_key=api_key or "none", max_retries=0, timeout=300)
 
-    def post(self, path, body, **kw):
+    def post(self, path, body, timeout=120):
         data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-        return httpx.post(self.url + path, content=data, headers={"Content-Type": "application/json"}, timeout=120, **kw)
+        return httpx.post(self.url + path, content=data, headers={"Content-Type": "application/json"}, timeout=timeout)
 
     def metric(self, name):
         text = httpx.get(self.url + "/metrics").text
@@ -398,6 +398,21 @@ def case_queue_full(loom, model):
                 break
             time.sleep(0.1)
         check(r.status_code == 200, f"after the clients left: {r.status_code} {r.text}")
+        # A client of a non-streamed request that gives up: the server notices the closed connection while it
+        # waits, and frees the slot (a new request is served long before 2000 tokens).
+        try:
+            s.post("/v1/chat/completions", dict(body, stream=False), timeout=0.5)
+            check(False, "the 2000-token request finished within 0.5 s")
+        except httpx.TimeoutException:
+            pass
+        deadline = time.time() + 30
+        while True:
+            r = s.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 2})
+            if r.status_code != 503 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        check(r.status_code == 200, f"after a non-streaming client left: {r.status_code} {r.text}")
+        check(s.metric("loom_generated_tokens_total") < 1000, "generation went on after the clients left")
     finally:
         s.stop()
 
