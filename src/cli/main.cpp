@@ -6,6 +6,7 @@
 #include "cli/eval.h"
 #include "cli/inspect.h"
 #include "cli/run.h"
+#include "cli/serve.h"
 #include "cli/synth.h"
 #include "cli/tokenize.h"
 
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
     loom::cli::add_bench_command(app);
     loom::cli::add_eval_command(app);
     loom::cli::add_run_command(app);
+    loom::cli::add_serve_command(app);
     loom::cli::add_synth_command(app);
     loom::cli::add_tokenize_command(app);
     CLI11_PARSE(app, argc, argv);

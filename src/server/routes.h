@@ -1,0 +1,46 @@
+// The API's endpoints once the model is loaded: parse and check a request, turn it into sequences for the
+// scheduler, and answer as JSON or as a Server-Sent Events stream. Authentication, loading and draining
+// states, body limits and errors for unknown routes are the HTTP layer's (http_server.h).
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "server/api_error.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace loom::server {
+
+struct ServedModel;
+class Scheduler;
+class Metrics;
+
+// Writes an error as the response.
+void send_error(httplib::Response& res, const ApiError& e);
+
+class Api {
+public:
+    // PRECONDITION: all three outlive the Api.
+    Api(const ServedModel& model, Scheduler& scheduler, Metrics& metrics);
+
+    void chat_completions(const httplib::Request& req, httplib::Response& res);
+    void completions(const httplib::Request& req, httplib::Response& res);
+    void models(const httplib::Request& req, httplib::Response& res);
+    void tokenize(const httplib::Request& req, httplib::Response& res);
+    void detokenize(const httplib::Request& req, httplib::Response& res);
+
+    // From now on generation requests get 503 (the server is shutting down).
+    void refuse_new() { refusing_.store(true); }
+
+private:
+    const ServedModel& model_;
+    Scheduler& scheduler_;
+    Metrics& metrics_;
+    std::atomic<bool> refusing_{false};
+};
+
+}  // namespace loom::server

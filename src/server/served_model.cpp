@@ -1,0 +1,89 @@
+// Prompts from requests: chat template or plain text → token ids, checked against the context.
+#include "server/served_model.h"
+
+#include <fmt/format.h>
+
+namespace loom::server {
+namespace {
+
+// For a model without a chat template: one "role: content" line per message, then the assistant's turn.
+constexpr const char* kPlainTemplate =
+    "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}";
+
+}  // namespace
+
+Result<ServedModel> ServedModel::create(std::unique_ptr<runtime::Model> model, std::string name, int64_t n_ctx,
+                                        const std::string& template_source) {
+    ServedModel m;
+    m.name = std::move(name);
+    m.n_ctx = n_ctx;
+    LOOM_TRY(tokenizer::Vocab vocab, tokenizer::Vocab::load(model->file()));
+    m.vocab = std::make_unique<tokenizer::Vocab>(std::move(vocab));
+    m.tokenizer = std::make_unique<tokenizer::Tokenizer>(*m.vocab);
+    std::string source = template_source;
+    if (source.empty()) {
+        auto from_file = tokenizer::chat_template_source(model->file());
+        source = from_file.ok() ? *from_file : kPlainTemplate;
+    }
+    auto tmpl = tokenizer::ChatTemplate::parse(source);
+    if (!tmpl.ok()) return std::move(tmpl).error().with_context("chat template");
+    m.chat_template = std::move(tmpl).value();
+    m.thinking_markers = source.find("</think>") != std::string::npos;
+    m.model = std::move(model);
+    return m;
+}
+
+Limits ServedModel::limits(int max_n) const {
+    Limits l;
+    l.n_vocab = vocab->n_tokens();
+    l.n_ctx = n_ctx;
+    l.max_n = max_n;
+    return l;
+}
+
+MaybeError ServedModel::check_length(const std::vector<int32_t>& ids, const std::string& param) const {
+    if (ids.empty()) return ApiError::field(param, "invalid_value", "the prompt is empty (0 tokens)");
+    if (int64_t(ids.size()) >= n_ctx)
+        return ApiError::field(param, "context_length_exceeded",
+                               "the prompt has {} tokens; the context size is {} tokens per sequence, so a prompt may "
+                               "have at most {}",
+                               ids.size(), n_ctx, n_ctx - 1);
+    return std::nullopt;
+}
+
+MaybeError ServedModel::chat_prompt(const ChatRequest& req, std::string& text, std::vector<int32_t>& ids) const {
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    for (const ChatMessage& m : req.messages) {
+        nlohmann::ordered_json j = {{"role", m.role}, {"content", m.content}};
+        if (!m.name.empty()) j["name"] = m.name;
+        messages.push_back(std::move(j));
+    }
+    auto rendered = chat_template->render(
+        tokenizer::chat_context(*vocab, std::move(messages), req.add_generation_prompt, nullptr, req.template_kwargs));
+    // A template that raises (e.g. "roles must alternate") is the request's fault, not the server's.
+    if (!rendered.ok())
+        return ApiError::field("messages", "invalid_value", "the chat template refused them: {}", rendered.error().message());
+    text = std::move(rendered).value();
+    auto enc = tokenizer->encode(text, /*add_special=*/false, /*parse_special=*/true);
+    if (!enc.ok()) return ApiError::field("messages", "invalid_value", "{}", enc.error().message());
+    ids = std::move(enc).value();
+    if (vocab->add_bos() && vocab->bos() >= 0 && (ids.empty() || ids[0] != vocab->bos())) ids.insert(ids.begin(), vocab->bos());
+    return check_length(ids, "messages");
+}
+
+MaybeError ServedModel::completion_prompt(const PromptInput& in, const std::string& param, std::string& text,
+                                          std::vector<int32_t>& ids) const {
+    if (in.is_tokens) {
+        ids = in.tokens;
+        text = tokenizer->decode(ids);
+    } else {
+        auto enc = tokenizer->encode(in.text, /*add_special=*/true, /*parse_special=*/true);
+        if (!enc.ok()) return ApiError::field(param, "invalid_value", "{}", enc.error().message());
+        ids = std::move(enc).value();
+        text = in.text;
+    }
+    return check_length(ids, param);
+}
+
+}  // namespace loom::server

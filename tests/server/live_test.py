@@ -1,0 +1,506 @@
+#!/usr/bin/env python3
+"""Live tests of `loom serve` with the official OpenAI client (and raw HTTP where the client hides things).
+
+    python3 tests/server/live_test.py --loom build/release/loom --model synth    # tiny random-weight model
+    python3 tests/server/live_test.py --loom build/release/loom --model default  # the default model, fewer cases
+
+Each case starts from a running server; failures are collected and reported together (exit status 1).
+"""
+import argparse
+import concurrent.futures as cf
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+import httpx2 as httpx  # the HTTP client the openai package itself uses
+import openai
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Server:
+    """A `loom serve` process on a free port; stop() sends SIGTERM and waits."""
+
+    def __init__(self, loom, model, *args, api_key=None):
+        cmd = [loom, "serve", "--port", "0", "-t", "2"] + (["-m", model] if model else []) + list(args)
+        if api_key:
+            cmd += ["--api-key", api_key]
+        self.small = model is None  # the default model is slower: fewer and shorter cases
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+        self.log = []
+        self.port = None
+        ready = threading.Event()
+
+        def read():
+            for line in self.proc.stderr:
+                self.log.append(line)
+                m = re.search(r"listening on http://[^:]+:(\d+)", line)
+                if m:
+                    self.port = int(m.group(1))
+                if "ready:" in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(120) or self.port is None or self.proc.poll() is not None:
+            raise RuntimeError("loom serve did not start:\n" + "".join(self.log))
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = openai.OpenAI(base_url=self.url + "/v1", api_key=api_key or "none", max_retries=0, timeout=300)
+
+    def post(self, path, body, timeout=120):
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        return httpx.post(self.url + path, content=data, headers={"Content-Type": "application/json"}, timeout=timeout)
+
+    def metric(self, name):
+        text = httpx.get(self.url + "/metrics").text
+        m = re.search(rf"^{name} (\S+)$", text, re.M)
+        return float(m.group(1)) if m else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+# ---- helpers ----
+
+def chat(c, content, **kw):
+    return c.chat.completions.create(model="m", messages=[{"role": "user", "content": content}], **kw)
+
+
+def chat_stream_text(c, content, **kw):
+    text, chunks = "", []
+    for ch in chat(c, content, stream=True, **kw):
+        chunks.append(ch)
+        for choice in ch.choices:
+            text += choice.delta.content or ""
+    return text, chunks
+
+
+def complete_stream_text(c, prompt, **kw):
+    text = ""
+    for ch in c.completions.create(model="m", prompt=prompt, stream=True, **kw):
+        for choice in ch.choices:
+            text += choice.text
+    return text
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+PROMPTS = [f"Story number {i}: once upon a time" for i in range(16)]
+
+
+# ---- cases ----
+
+def case_models_health(s):
+    check(httpx.get(s.url + "/health").status_code == 200, "/health is not 200")
+    models = s.client.models.list()
+    check(len(models.data) == 1 and models.data[0].id, f"models: {models}")
+    page = httpx.get(s.url + "/")
+    check(page.status_code == 200 and "<html" in page.text and "/v1/chat/completions" in page.text, "GET / is not the chat page")
+
+
+def case_chat_shapes(s):
+    r = chat(s.client, "Hello there", max_tokens=8, temperature=0)
+    check(r.object == "chat.completion" and r.id.startswith("chatcmpl-"), f"object/id: {r.object} {r.id}")
+    check(r.created > 1_600_000_000 and r.system_fingerprint.startswith("loom-"), "created/system_fingerprint")
+    check(r.choices[0].message.role == "assistant" and isinstance(r.choices[0].message.content, str), "message")
+    check(r.choices[0].finish_reason in ("stop", "length"), f"finish_reason {r.choices[0].finish_reason}")
+    u = r.usage
+    check(u.prompt_tokens > 0 and u.completion_tokens <= 8 and u.total_tokens == u.prompt_tokens + u.completion_tokens, f"usage {u}")
+    if r.choices[0].finish_reason == "length":
+        check(u.completion_tokens == 8, f"length with {u.completion_tokens} tokens")
+
+
+def case_stream_equals_whole(s):
+    n = 12 if s.small else 24
+    for p in PROMPTS[:1 if s.small else 3]:
+        whole = chat(s.client, p, max_tokens=n, temperature=0).choices[0].message.content
+        streamed, chunks = chat_stream_text(s.client, p, max_tokens=n, temperature=0, stream_options={"include_usage": True})
+        check(whole == streamed, f"chat: streamed {streamed!r} != whole {whole!r}")
+        check(chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0, "no usage chunk at the end")
+        check(any(ch.choices and ch.choices[0].finish_reason for ch in chunks), "no finish_reason in the stream")
+        cw = s.client.completions.create(model="m", prompt=p, max_tokens=n, temperature=0).choices[0].text
+        cs = complete_stream_text(s.client, p, max_tokens=n, temperature=0)
+        check(cw == cs, f"completions: streamed {cs!r} != whole {cw!r}")
+
+
+def case_logprobs_shapes(s):
+    r = chat(s.client, "Hi", max_tokens=5, temperature=0, logprobs=True, top_logprobs=3)
+    content = r.choices[0].logprobs.content
+    check(len(content) == r.usage.completion_tokens, f"{len(content)} logprob entries for {r.usage.completion_tokens} tokens")
+    for t in content:
+        check(t.logprob <= 0 and len(t.top_logprobs) == 3 and isinstance(t.bytes, list), f"chat logprob entry {t}")
+        # temperature 0 picks the most likely token: its logprob is the top one
+        check(abs(t.logprob - t.top_logprobs[0].logprob) < 1e-6, f"greedy token is not the top one: {t}")
+    n = 0
+    for ch in chat(s.client, "Hi", max_tokens=5, temperature=0, logprobs=True, top_logprobs=2, stream=True):
+        if ch.choices and ch.choices[0].logprobs:
+            for t in ch.choices[0].logprobs.content:
+                check(len(t.top_logprobs) == 2, "streamed top_logprobs")
+                n += 1
+    check(n == len(content), f"streamed {n} logprob entries, whole gave {len(content)}")
+
+    c = s.client.completions.create(model="m", prompt="The cat", max_tokens=4, temperature=0, logprobs=2, echo=True)
+    lp = c.choices[0].logprobs
+    n_prompt = c.usage.prompt_tokens
+    check(len(lp.tokens) == n_prompt + c.usage.completion_tokens, f"echo logprobs: {len(lp.tokens)} tokens")
+    check(lp.token_logprobs[0] is None and all(x is not None for x in lp.token_logprobs[1:]), "token_logprobs")
+    check(lp.top_logprobs[0] is None and all(len(t) >= 1 for t in lp.top_logprobs[1:]), "top_logprobs")
+    check(len(lp.text_offset) == len(lp.tokens) and lp.text_offset == sorted(lp.text_offset), "text_offset")
+    check(c.choices[0].text.startswith("The cat"), "echo: the text does not start with the prompt")
+
+
+def case_stop(s):
+    base = s.client.completions.create(model="m", prompt=PROMPTS[4], max_tokens=30, temperature=0).choices[0].text
+    check(len(base) > 8, f"too little text to test stop: {base!r}")
+    stop = base[len(base) // 2: len(base) // 2 + 3]
+    r = s.client.completions.create(model="m", prompt=PROMPTS[4], max_tokens=30, temperature=0, stop=[stop])
+    check(r.choices[0].text == base[:base.index(stop)], f"stop {stop!r}: got {r.choices[0].text!r} from {base!r}")
+    check(r.choices[0].finish_reason == "stop", "finish_reason is not stop")
+    streamed = complete_stream_text(s.client, PROMPTS[4], max_tokens=30, temperature=0, stop=[stop])
+    check(streamed == r.choices[0].text, f"streamed stop: {streamed!r}")
+    # a token id in `stop` ends generation like end-of-generation does: force token 500 first, stop on it
+    r = s.post("/v1/completions", {"prompt": PROMPTS[4], "max_tokens": 30, "temperature": 0, "stop": [500],
+                                   "logit_bias": {"500": 100}})
+    j = r.json()
+    check(r.status_code == 200 and j["choices"][0]["finish_reason"] == "stop" and j["usage"]["completion_tokens"] == 0,
+          f"stop id: {r.text}")
+
+
+def case_seed_and_n(s):
+    a = chat(s.client, "Tell me", max_tokens=16, temperature=1.0, seed=42).choices[0].message.content
+    b = chat(s.client, "Tell me", max_tokens=16, temperature=1.0, seed=42).choices[0].message.content
+    check(a == b, f"same seed, different text: {a!r} / {b!r}")
+    texts = {chat(s.client, "Tell me", max_tokens=16, temperature=1.0, seed=k).choices[0].message.content for k in range(3)}
+    check(len(texts) > 1, "three seeds gave the same text")
+    r = chat(s.client, "Tell me", max_tokens=8, temperature=1.0, n=3, seed=7)
+    check([c.index for c in r.choices] == [0, 1, 2], f"n=3 indexes {[c.index for c in r.choices]}")
+    r2 = chat(s.client, "Tell me", max_tokens=8, temperature=1.0, n=3, seed=7)
+    check([c.message.content for c in r.choices] == [c.message.content for c in r2.choices], "n=3 with a seed is not reproducible")
+    c = s.client.completions.create(model="m", prompt=["a b", "c d"], max_tokens=4, n=2, temperature=0)
+    check(len(c.choices) == 4 and [x.index for x in c.choices] == [0, 1, 2, 3], "2 prompts × n=2")
+
+
+def case_tokenize(s):
+    r = s.post("/tokenize", {"content": "hello", "with_pieces": True}).json()
+    ids = [t["id"] for t in r["tokens"]]
+    check(all(isinstance(t["piece"], str) for t in r["tokens"]), "pieces")
+    back = s.post("/detokenize", {"tokens": ids}).json()["content"]
+    # the synthetic vocabulary has no "▁" piece, so the SentencePiece space prefix travels as its raw bytes
+    check(back.replace("\u2581", " ").strip() == "hello", f"detokenize: {back!r}")
+
+
+def case_concurrency(s, n_clients=16, max_tokens=24):
+    prompts = PROMPTS[:n_clients]
+    solo = [chat(s.client, p, max_tokens=max_tokens, temperature=0).choices[0].message.content for p in prompts]
+    start = threading.Barrier(n_clients)
+
+    def one(p):
+        start.wait()
+        return chat_stream_text(s.client, p, max_tokens=max_tokens, temperature=0)[0]
+
+    with cf.ThreadPoolExecutor(n_clients) as ex:
+        together = list(ex.map(one, prompts))
+    bad = [i for i in range(n_clients) if together[i] != solo[i]]
+    check(not bad, "beside others != alone for clients " + ", ".join(f"{i}: {together[i]!r} vs {solo[i]!r}" for i in bad[:3]))
+
+
+def case_cancel(s):
+    before = s.metric("loom_generated_tokens_total")
+    with httpx.stream("POST", s.url + "/v1/chat/completions", timeout=60,
+                      json={"messages": [{"role": "user", "content": "go"}], "max_tokens": 400, "stream": True,
+                            "temperature": 1.0, "logit_bias": {"2": -100}}) as r:
+        for i, _ in enumerate(r.iter_lines()):
+            if i > 6:
+                break
+    deadline = time.time() + 5
+    while time.time() < deadline and s.metric("loom_slots_active") != 0:
+        time.sleep(0.05)
+    check(s.metric("loom_slots_active") == 0, "the slot is still active after the client left")
+    generated = s.metric("loom_generated_tokens_total") - before
+    check(generated < 100, f"generation went on after the client left ({generated} tokens)")
+
+
+def case_malformed(s):
+    long_prompt = list(range(3, 3 + 600))  # more ids than the 512-token context
+    cases = [
+        ("/v1/chat/completions", b"{not json", None),
+        ("/v1/chat/completions", [1, 2], None),
+        ("/v1/chat/completions", {}, "messages"),
+        ("/v1/chat/completions", {"messages": []}, "messages"),
+        ("/v1/chat/completions", {"messages": "hi"}, "messages"),
+        ("/v1/chat/completions", {"messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
+        ("/v1/chat/completions", {"messages": [{"role": "user"}]}, "messages[0].content"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages[0].content[0].type"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}, "temperature"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "temperature": -1}, "temperature"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "temperature": 1e400}, None),
+        ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}', None),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "top_p": 1.5}, "top_p"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": -1}, "max_tokens"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 1e30}, "max_tokens"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 2.5}, "max_tokens"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "n": 1000}, "n"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "logprobs": True, "top_logprobs": 25}, "top_logprobs"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2}, "top_logprobs"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "logit_bias": {"99999": 1}}, "logit_bias.99999"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "logit_bias": {"abc": 1}}, "logit_bias.abc"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "logit_bias": {"5": 500}}, "logit_bias.5"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stop": [99999]}, "stop[0]"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stop": [""]}, "stop[0]"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stop": {"a": 1}}, "stop"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "seed": "x"}, "seed"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": True}}, "stream_options"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}}, "response_format"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}, "tools"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "presence_penalty": 3}, "presence_penalty"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "chat_template_kwargs": []}, "chat_template_kwargs"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x " * 2000}]}, "messages"),
+        ("/v1/completions", {}, "prompt"),
+        ("/v1/completions", {"prompt": ""}, "prompt"),
+        ("/v1/completions", {"prompt": []}, "prompt"),
+        ("/v1/completions", {"prompt": [99999]}, "prompt[0]"),
+        ("/v1/completions", {"prompt": [-1]}, "prompt[0]"),
+        ("/v1/completions", {"prompt": [[1, 2], "x", 5]}, "prompt[2]"),
+        ("/v1/completions", {"prompt": long_prompt}, "prompt"),
+        ("/v1/completions", {"prompt": "x", "logprobs": 21}, "logprobs"),
+        ("/v1/completions", {"prompt": "x", "logprobs": True, "max_tokens": 0}, "max_tokens"),
+        ("/v1/completions", {"prompt": "x", "suffix": "y"}, "suffix"),
+        ("/v1/completions", {"prompt": "x", "best_of": 3}, "best_of"),
+        ("/tokenize", {"content": 5}, "content"),
+        ("/detokenize", {"tokens": [1, 99999]}, "tokens[1]"),
+        ("/detokenize", {"tokens": "abc"}, "tokens"),
+    ]
+    bad = []
+    for path, body, param in cases:
+        r = s.post(path, body)
+        ok = 400 <= r.status_code < 500
+        try:
+            err = r.json()["error"]
+            ok = ok and all(k in err for k in ("message", "type", "param", "code")) and err["message"]
+            if param is not None:
+                ok = ok and err["param"] == param
+        except Exception:
+            ok = False
+        if not ok:
+            bad.append(f"{path} {str(body)[:80]} -> {r.status_code} {r.text[:200]}")
+    # a body over 16 MiB is refused before it is read
+    r = s.post("/v1/completions", b'{"prompt": "' + b"a" * (17 << 20) + b'"}')
+    if r.status_code != 413:
+        bad.append(f"17 MiB body -> {r.status_code}")
+    check(httpx.get(s.url + "/nope").status_code == 404, "unknown route is not 404")
+    check(not bad, "not a 4xx with an OpenAI error naming the field:\n  " + "\n  ".join(bad))
+    check(s.proc.poll() is None, "the server died")
+
+
+def case_web_page(s):
+    """The chat page in headless Chromium, driven over the DevTools protocol: /?q= sends a message; the reply
+    must finish in the page, with a tokens/s figure."""
+    import websocket  # websocket-client (tools/requirements.txt)
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    check(browser, "no Chromium on PATH (scripts/setup.sh installs Debian's chromium)")
+    # Chromium's helper processes may still write to the profile as it ends: they get their own process group
+    # (ended together), and leftovers do not fail the clean-up.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
+        proc = subprocess.Popen([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                 f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            port = None
+            for line in proc.stderr:
+                m = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
+                if m:
+                    port = int(m.group(1))
+                    break
+            check(port, "Chromium printed no DevTools address")
+            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # keep its pipe drained
+            page = next(t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page")
+            ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
+            ids = iter(range(1, 1 << 30))
+
+            def call(method, **params):
+                i = next(ids)
+                ws.send(json.dumps({"id": i, "method": method, "params": params}))
+                while True:
+                    msg = json.loads(ws.recv())
+                    if msg.get("id") == i:
+                        return msg.get("result", {})
+
+            call("Page.navigate", url=s.url + "/?q=Hello&max_tokens=16")
+            reply, deadline = None, time.time() + 60
+            while time.time() < deadline and not reply:
+                time.sleep(0.2)
+                r = call("Runtime.evaluate", returnByValue=True, expression=(
+                    "(() => { const d = document.querySelector('.msg.assistant[data-done]');"
+                    " return d ? [d.textContent, document.getElementById('stats').textContent] : null; })()"))
+                reply = r.get("result", {}).get("value")
+            ws.close()
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    check(reply and reply[0].strip(), f"no finished reply in the page: {reply}")
+    check("tok/s" in reply[1], f"the page shows no tokens/s: {reply[1]!r}")
+
+
+def case_metrics(s):
+    text = httpx.get(s.url + "/metrics").text
+    for name in ("loom_requests_total", "loom_time_to_first_token_seconds_bucket", "loom_inter_token_seconds_count",
+                 "loom_queue_length", "loom_kv_cache_used_positions", "loom_generated_tokens_total"):
+        check(name in text, f"/metrics lacks {name}")
+
+
+# Cases that need a server of their own.
+
+def case_queue_full(loom, model):
+    # long generations (the scalar reference kernels, 2000 tokens) keep the slot and the queue busy meanwhile
+    s = Server(loom, model, "--parallel", "1", "--queue", "1", "-c", "2048", "--backend", "ref")
+    try:
+        body = {"messages": [{"role": "user", "content": "go"}], "max_tokens": 2000, "stream": True, "logit_bias": {"2": -100}}
+        streams = []
+        for _ in range(2):  # one generating, one waiting
+            cm = httpx.stream("POST", s.url + "/v1/chat/completions", json=body, timeout=60)
+            streams.append((cm, cm.__enter__()))
+            time.sleep(0.1)
+        r = s.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 2})
+        check(r.status_code == 503 and r.headers.get("retry-after"), f"full queue: {r.status_code} {r.text}")
+        check(r.json()["error"]["code"] == "queue_full", "error code")
+        for cm, _ in streams:
+            cm.__exit__(None, None, None)
+        # Both left: the slot and the queue free up and a new request is served, long before the 2000 tokens
+        # would have been generated on the reference kernels.
+        deadline = time.time() + 30
+        while True:
+            r = s.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 2})
+            if r.status_code != 503 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        check(r.status_code == 200, f"after the clients left: {r.status_code} {r.text}")
+        # A client of a non-streamed request that gives up: the server notices the closed connection while it
+        # waits, and frees the slot (a new request is served long before 2000 tokens).
+        try:
+            s.post("/v1/chat/completions", dict(body, stream=False), timeout=0.5)
+            check(False, "the 2000-token request finished within 0.5 s")
+        except httpx.TimeoutException:
+            pass
+        deadline = time.time() + 30
+        while True:
+            r = s.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 2})
+            if r.status_code != 503 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        check(r.status_code == 200, f"after a non-streaming client left: {r.status_code} {r.text}")
+        check(s.metric("loom_generated_tokens_total") < 1000, "generation went on after the clients left")
+    finally:
+        s.stop()
+
+
+def case_api_key_and_bind(loom, model):
+    s = Server(loom, model, "-c", "256", api_key="sekrit")
+    try:
+        check(httpx.get(s.url + "/v1/models").status_code == 401, "no key: not 401")
+        check(httpx.get(s.url + "/v1/models", headers={"Authorization": "Bearer wrong"}).status_code == 401, "wrong key: not 401")
+        check(httpx.get(s.url + "/health").status_code == 200, "/health needs no key")
+        check(len(s.client.models.list().data) == 1, "with the key")
+        check("access-control-allow-origin" not in httpx.get(s.url + "/health").headers, "CORS header without --cors-origin")
+    finally:
+        s.stop()
+    p = subprocess.run([loom, "serve", "-m", model, "--host", "0.0.0.0", "--port", "0"], capture_output=True, text=True, timeout=30)
+    check(p.returncode != 0 and "--api-key" in p.stderr, f"public bind without a key: rc {p.returncode} {p.stderr}")
+
+
+def case_sigterm_drains(loom, model):
+    s = Server(loom, model, "-c", "512")
+    got = {}
+
+    def stream():
+        got["text"], got["chunks"] = chat_stream_text(s.client, "drain", max_tokens=60, temperature=0, logit_bias={"2": -100})
+
+    t = threading.Thread(target=stream)
+    t.start()
+    time.sleep(0.2)
+    s.proc.send_signal(signal.SIGTERM)
+    t.join(60)
+    rc = s.proc.wait(60)
+    check(rc == 0, f"exit status {rc}")
+    usage_tokens = sum(1 for ch in got.get("chunks", []) if ch.choices and ch.choices[0].delta.content)
+    check(got.get("chunks") and got["chunks"][-1].choices[0].finish_reason == "length",
+          f"the in-flight stream did not finish: {usage_tokens} chunks")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--loom", required=True)
+    ap.add_argument("--model", default="synth", help="synth (a tiny random-weight model) or default (the default model)")
+    ap.add_argument("-k", default="", help="run only cases whose name contains this")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="loom-serve-test-")
+    if args.model == "synth":
+        model = os.path.join(tmp, "llama.gguf")
+        subprocess.run([args.loom, "synth", os.path.join(ROOT, "tests/data/synth/llama.toml"), "-o", model], check=True,
+                       capture_output=True)
+        shared = [case_models_health, case_chat_shapes, case_stream_equals_whole, case_logprobs_shapes, case_stop,
+                  case_seed_and_n, case_tokenize, case_concurrency, case_cancel, case_malformed, case_web_page, case_metrics]
+        own = [case_queue_full, case_api_key_and_bind, case_sigterm_drains]
+        serve_args = ["--parallel", "16", "-c", "512"]
+    else:
+        model = None  # the default model
+        shared = [case_models_health, case_chat_shapes, case_stream_equals_whole, case_logprobs_shapes, case_stop,
+                  case_seed_and_n, lambda s: case_concurrency(s, n_clients=4, max_tokens=12)]
+        shared[-1].__name__ = "case_concurrency_4"
+        own = []
+        serve_args = ["--parallel", "4", "-c", "2048"]
+
+    failures = []
+
+    def run(name, fn):
+        if args.k not in name:
+            return
+        t0 = time.time()
+        try:
+            fn()
+            print(f"ok    {name} ({time.time() - t0:.1f} s)", flush=True)
+        except Exception:
+            failures.append(name)
+            print(f"FAIL  {name}\n{traceback.format_exc()}", flush=True)
+
+    s = Server(args.loom, model, *serve_args)
+    try:
+        for fn in shared:
+            run(fn.__name__, lambda: fn(s))
+    finally:
+        rc = s.stop()
+        if rc != 0:
+            failures.append("clean exit")
+            print(f"FAIL  the server exited with {rc}:\n" + "".join(s.log[-20:]))
+    for fn in own:
+        run(fn.__name__, lambda: fn(args.loom, model))
+    print(f"{len(failures)} failed" + (": " + ", ".join(failures) if failures else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
