@@ -146,6 +146,9 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
 
     for (int64_t b = b0; b < b1; ++b) {
         const uint8_t* wb = w + b * D::kBytes;
+        // The next group of rows, fetched ahead at the pace this one is read (see tile4).
+        for (int r = 0; r < MR; ++r)
+            _mm_prefetch(reinterpret_cast<const char*>(wb + (MR + r) * ws), _MM_HINT_T0);
         __m256i code[MR], mag[MR];
         // The rows' f16 scales gathered in a general register: going through a stack array would make the
         // vector load straddle several small stores, which defeats store forwarding (a ~15-cycle stall).
