@@ -2,6 +2,8 @@
 // per op would dominate), then block on it with atomic wait.
 #include "core/thread_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <memory>
 #include <mutex>
@@ -96,11 +98,22 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     });
 }
 
+int usable_cpus() {
+    // The CPUs this process may run on (taskset, cgroup cpusets), which hardware_concurrency() does not see: more
+    // workers than that would only take turns on the same cores.
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        const int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 ThreadPool& global_thread_pool(int n_threads) {
     static std::once_flag once;
     static std::unique_ptr<ThreadPool> pool;
     std::call_once(once, [n_threads] {
-        const int n = n_threads > 0 ? n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+        const int n = n_threads > 0 ? n_threads : usable_cpus();
         pool = std::make_unique<ThreadPool>(n);
     });
     return *pool;

@@ -47,7 +47,10 @@ private:
     std::atomic<bool> stop_{false};
 };
 
-// The process-wide pool used by kernels, created on first use with `n_threads` (0 = all cores).
+// The process-wide pool used by kernels, created on first use with `n_threads` (0 = usable_cpus()).
 ThreadPool& global_thread_pool(int n_threads = 0);
+
+// How many CPUs this process may run on (its affinity mask: taskset, cgroup cpusets); the default thread count.
+int usable_cpus();
 
 }  // namespace loom

@@ -26,7 +26,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
     std::unique_ptr<Session> s(new Session());
     s->model_ = &model;
     s->opt_ = opt;
-    if (s->opt_.n_threads <= 0) s->opt_.n_threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    if (s->opt_.n_threads <= 0) s->opt_.n_threads = usable_cpus();
     if (s->opt_.n_ctx <= 0) return Error::invalid("context size {} must be positive", s->opt_.n_ctx);
     s->opt_.n_ctx = std::min(s->opt_.n_ctx, model.n_ctx_train());
     if (s->opt_.n_threads > 1) s->pool_ = std::make_unique<ThreadPool>(s->opt_.n_threads);

@@ -252,7 +252,7 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
         if (!kernels::ref::can_quantize(r.type))
             return Error::unsupported("{}: rule '{}': loom cannot write type {}", opt.spec_path, r.match, name(r.type));
 
-    ThreadPool pool(opt.n_threads > 0 ? opt.n_threads : int(std::max(1u, std::thread::hardware_concurrency())));
+    ThreadPool pool(opt.n_threads > 0 ? opt.n_threads : usable_cpus());
     SynthReport report;
     for (const TensorSpec& ts : tensors) {
         DType type = DType::f32;
