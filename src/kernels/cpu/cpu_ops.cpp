@@ -6,7 +6,9 @@
 namespace loom::kernels::cpu {
 
 OpTable make_op_table(const CpuFeatures& f) {
-    OpTable t{Backend::cpu, f.avx2_kernels() ? "cpu avx2" : "cpu portable"};
+    // AVX-512 kernels exist for the matmul family only; the other families run their AVX2 variant there.
+    const char* variant = !f.avx2_kernels() ? "cpu portable" : f.avx512_kernels() ? "cpu avx512 (matmul) avx2" : "cpu avx2";
+    OpTable t{Backend::cpu, variant};
     register_matmul(t, f);
     register_elementwise(t, f);
     register_attention(t, f);

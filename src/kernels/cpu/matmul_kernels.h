@@ -106,9 +106,11 @@ struct MatmulKernels {
 };
 
 // The variants. portable covers every type (scalar, ref dot products); avx2 is portable with the AVX2 kernels
-// swapped in, nullptr when not built for x86-64. Use avx2 only if cpu_features().avx2_kernels().
+// swapped in, avx512 is avx2 with the AVX-512 tiles swapped in (same bits, faster); both nullptr when not built for
+// x86-64. Use avx2 only if cpu_features().avx2_kernels(), avx512 only if also cpu_features().avx512_kernels().
 const MatmulKernels& portable_matmul_kernels();
 const MatmulKernels* avx2_matmul_kernels();
+const MatmulKernels* avx512_matmul_kernels();
 
 // What the AVX2 translation units provide (x86/avx2/matmul_avx2.cpp): only their own kernels, so that no
 // code compiled with AVX2 flags is shared with the portable path (an inline function instantiated in both
@@ -121,6 +123,19 @@ struct Avx2Kernels {
     void (*interleave16)(const float* const* rows, int n, int64_t n_in, float* dst);
 };
 Avx2Kernels avx2_fast_kernels();
+
+// What the AVX-512 translation units provide (x86/avx512/matmul_avx512.cpp): tiles that replace the AVX2 variant's
+// for some types, computing the same bits; everything else about those types stays the AVX2 variant's.
+struct GemmOverride {
+    DType weight;
+    void (*gemm)(const GemmTile& t);
+    const char* label;
+};
+struct Avx512Kernels {
+    const GemmOverride* tiles;
+    int n_tiles;
+};
+Avx512Kernels avx512_fast_kernels();
 
 // The ops on an explicit variant (matmul_register.cpp binds the widest one into the op table).
 Status matmul_with(const MatmulKernels& k, const MatmulArgs& a, Stream& s);

@@ -103,6 +103,26 @@ struct Avx2Table {
     }
 };
 
+// The AVX-512 variant: the AVX2 table with the AVX-512 tiles swapped in.
+struct Avx512Table {
+    std::vector<TypeKernels> types;
+    MatmulKernels kernels;
+
+    explicit Avx512Table(const MatmulKernels& avx2) {
+        const Avx512Kernels fast = avx512_fast_kernels();
+        kernels = avx2;
+        types.assign(avx2.types, avx2.types + avx2.n_types);
+        for (TypeKernels& t : types)
+            for (int i = 0; i < fast.n_tiles; ++i)
+                if (fast.tiles[i].weight == t.weight) {
+                    t.gemm = fast.tiles[i].gemm;
+                    t.label = fast.tiles[i].label;
+                }
+        kernels.name = "avx512";
+        kernels.types = types.data();
+    }
+};
+
 }  // namespace
 
 const MatmulKernels& portable_matmul_kernels() {
@@ -113,6 +133,15 @@ const MatmulKernels& portable_matmul_kernels() {
 const MatmulKernels* avx2_matmul_kernels() {
 #if defined(__x86_64__)
     static const Avx2Table table(portable_matmul_kernels());
+    return &table.kernels;
+#else
+    return nullptr;
+#endif
+}
+
+const MatmulKernels* avx512_matmul_kernels() {
+#if defined(__x86_64__)
+    static const Avx512Table table(*avx2_matmul_kernels());
     return &table.kernels;
 #else
     return nullptr;

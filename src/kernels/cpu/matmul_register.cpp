@@ -15,7 +15,8 @@ Status get_rows_op(const GetRowsArgs& a, Stream& s) { return get_rows_with(*g_ke
 
 void register_matmul(OpTable& t, const CpuFeatures& f) {
     const MatmulKernels* avx2 = f.avx2_kernels() ? avx2_matmul_kernels() : nullptr;
-    g_kernels = avx2 ? avx2 : &portable_matmul_kernels();
+    const MatmulKernels* avx512 = avx2 && f.avx512_kernels() ? avx512_matmul_kernels() : nullptr;
+    g_kernels = avx512 ? avx512 : avx2 ? avx2 : &portable_matmul_kernels();
     t.matmul = matmul_op;
     t.matmul_id = matmul_id_op;
     t.get_rows = get_rows_op;

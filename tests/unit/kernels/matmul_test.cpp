@@ -132,6 +132,8 @@ std::vector<Impl> impls() {
     v.push_back({"ref", ref::matmul, ref::matmul_id, ref::get_rows, true});
     v.push_back(variant(cpu::portable_matmul_kernels(), true));
     if (cpu_features().avx2_kernels() && cpu::avx2_matmul_kernels()) v.push_back(variant(*cpu::avx2_matmul_kernels(), false));
+    if (cpu_features().avx2_kernels() && cpu_features().avx512_kernels() && cpu::avx512_matmul_kernels())
+        v.push_back(variant(*cpu::avx512_matmul_kernels(), false));
     return v;
 }
 
@@ -164,7 +166,7 @@ struct MatmulRun {
 };
 
 MatmulRun run_matmul(const Impl& impl, Stream& s, const TensorView& w, const std::vector<float>& x, int64_t n_tok,
-               MatmulMode mode) {
+               MatmulMode mode, bool rows_alone = false) {
     const int64_t n_in = w.dim(1), n_out = w.dim(0);
     MatmulRun r{std::vector<float>(static_cast<size_t>(n_tok * n_out), NAN), Ok{}};
     MatmulArgs a;
@@ -172,6 +174,7 @@ MatmulRun run_matmul(const Impl& impl, Stream& s, const TensorView& w, const std
     a.x = TensorView::dense(x.data(), DType::f32, {n_tok, n_in});
     a.y = TensorView::dense(r.y.data(), DType::f32, {n_tok, n_out});
     a.mode = mode;
+    a.rows_alone = rows_alone;
     r.status = impl.matmul(a, s);
     return r;
 }
@@ -411,6 +414,67 @@ TEST_P(MatmulTypes, ExtremeCodesDoNotOverflow) {
                 EXPECT_LE(nmse(got.y, want.y), impl.exact_with_ref ? 0.0 : fast_tol(t))
                     << impl.name << " " << name(t) << " pattern " << int(pattern) << " activations " << mix;
             }
+        }
+    }
+}
+
+// ---- AVX-512: the AVX2 variant's bits ------------------------------------------------------------------------
+
+MatmulRun run_variant(const cpu::MatmulKernels& k, Stream& s, const TensorView& w, const std::vector<float>& x,
+                      int64_t n_tok, bool rows_alone) {
+    return run_matmul(variant(k, false), s, w, x, n_tok, MatmulMode::paired, rows_alone);
+}
+
+// The AVX-512 tiles exist to be faster, not different: every output equals the AVX2 variant's bit for bit (which
+// are llama.cpp's AVX2 bits), over row counts that fill 8- and 16-row groups and leave remainders, token counts on
+// both sides of every recipe switch (1, 4-token groups, 8+), split row ranges (3 threads), and decode rows alone.
+TEST(MatmulAvx512, SameBitsAsAvx2) {
+    if (!cpu_features().avx2_kernels() || !cpu_features().avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU";
+    const cpu::MatmulKernels& k2 = *cpu::avx2_matmul_kernels();
+    const cpu::MatmulKernels& k5 = *cpu::avx512_matmul_kernels();
+    ThreadPool pool(3);
+    Stream s;
+    s.pool = &pool;
+    for (DType t : kWeightTypes)
+        for (int64_t n_in : n_in_grid(t))
+            for (int64_t n_out : {16, 40, 67}) {
+                const Matrix w = random_matrix(t, n_out, n_in, uint32_t(n_in + n_out));
+                for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 9, 13, 33}) {
+                    const std::vector<float> x = random_acts(n_tok, n_in, uint32_t(n_tok));
+                    for (bool alone : {false, true}) {
+                        const MatmulRun want = run_variant(k2, s, w.view(n_out), x, n_tok, alone);
+                        const MatmulRun got = run_variant(k5, s, w.view(n_out), x, n_tok, alone);
+                        ASSERT_TRUE(got.status.ok() && want.status.ok());
+                        for (size_t i = 0; i < got.y.size(); ++i)
+                            ASSERT_EQ(f32_to_bits(got.y[i]), f32_to_bits(want.y[i]))
+                                << name(t) << " n_out=" << n_out << " n_tok=" << n_tok << " n_in=" << n_in
+                                << " alone=" << alone << " output " << i << ": " << got.y[i] << " vs " << want.y[i];
+                    }
+                }
+            }
+}
+
+// Extreme codes (every bit pattern's edge: −128, 127, 0, 15, 31) meet ±1 activations without overflow and with
+// the AVX2 variant's bits.
+TEST(MatmulAvx512, ExtremeCodesSameBitsAsAvx2) {
+    if (!cpu_features().avx2_kernels() || !cpu_features().avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU";
+    for (DType t : {DType::q4_0, DType::q5_0, DType::q8_0, DType::iq4_nl, DType::q4_k}) {
+        const int64_t n_in = t == DType::q4_k ? 512 : 96, n_out = 40, n_tok = 5, bb = info(t).block_bytes;
+        for (uint8_t pattern : {uint8_t(0xff), uint8_t(0x00), uint8_t(0x80), uint8_t(0x81), uint8_t(0x7f)}) {
+            std::vector<uint8_t> w(static_cast<size_t>(row_bytes(t, n_in) * n_out), pattern);
+            for (size_t b = 0; b < w.size(); b += size_t(bb)) {
+                const uint16_t h = 0x2c00;  // 1/16 (d, and Q4_K's dmin)
+                std::memcpy(&w[b], &h, 2);
+                if (t == DType::q4_k) std::memcpy(&w[b + 2], &h, 2);
+            }
+            std::vector<float> x(static_cast<size_t>(n_tok * n_in));
+            for (size_t i = 0; i < x.size(); ++i) x[i] = i % 3 == 2 ? -1.f : 1.f;
+            const TensorView wv = TensorView::dense(w.data(), t, {n_out, n_in});
+            Stream s;
+            const MatmulRun want = run_variant(*cpu::avx2_matmul_kernels(), s, wv, x, n_tok, false);
+            const MatmulRun got = run_variant(*cpu::avx512_matmul_kernels(), s, wv, x, n_tok, false);
+            ASSERT_TRUE(got.status.ok() && want.status.ok());
+            EXPECT_EQ(std::memcmp(got.y.data(), want.y.data(), got.y.size() * 4), 0) << name(t) << " pattern " << int(pattern);
         }
     }
 }

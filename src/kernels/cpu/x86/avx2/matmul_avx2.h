@@ -1,5 +1,6 @@
 // AVX2 matmul kernels: declarations shared by the files in this folder (all compiled with -mavx2 -mfma -mf16c),
-// and the packed activation layouts they read. Include only from x86/avx2/*.cpp.
+// and the packed activation layouts they read. Include only from x86/ kernels (the AVX-512 tiles read the same
+// layouts and hand row remainders to these tiles).
 //
 // Packed activation rows (one row per token, 64-byte aligned; the integers and scales are exactly those of
 // ref::quantize_row for the paired type, only laid out for aligned vector loads):

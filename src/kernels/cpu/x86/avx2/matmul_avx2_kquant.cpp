@@ -27,6 +27,7 @@
 
 #include "formats/quant_layout.h"
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
+#include "kernels/cpu/x86/kquant_scales.h"
 
 namespace loom::kernels::cpu::avx2 {
 namespace {
@@ -83,18 +84,7 @@ inline __m256i dup8_i8(uint64_t bytes) {
     return _mm256_set_m128i(_mm_unpackhi_epi16(x, x), _mm_unpacklo_epi16(x, x));
 }
 
-// Q4_K/Q5_K's packed 6-bit scales and mins (formats §2.4) as eight bytes each, with word arithmetic:
-// sc 0–3 / mn 0–3 are the low 6 bits of bytes 0–3 / 4–7; sc 4–7 / mn 4–7 take their low nibble from bytes
-// 8–11 (low / high nibble) and their top 2 bits from the top of bytes 0–3 / 4–7.
-inline void scale_min_k4(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
-    uint32_t u[3];
-    std::memcpy(u, s, 12);
-    const uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
-    const uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 6) & 0x03030303) << 4;
-    const uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 6) & 0x03030303) << 4;
-    *sc = uint64_t(sc_lo) | uint64_t(sc_hi) << 32;
-    *mn = uint64_t(mn_lo) | uint64_t(mn_hi) << 32;
-}
+using x86::scale_min_k4;
 
 // ---- decoders ---------------------------------------------------------------------------------------------
 // kBias: `group` holds integer bias weights; kMins: `group` holds mins (times dmin); kSigned: codes are signed.
