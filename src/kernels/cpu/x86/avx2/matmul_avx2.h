@@ -43,6 +43,10 @@ void gemm_q5_k(const GemmTile& g);
 void gemm_q6_k(const GemmTile& g);
 void gemm_iq4_xs(const GemmTile& g);
 
+// Q6_K, one token, four rows (matmul_avx2_q6k_decode.cpp), in the tile signature of matmul_avx2_kquant.cpp.
+void tile_q6k_row4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
+                   float* const* y, int64_t col, bool accumulate);
+
 void gemm_f32(const GemmTile& g);
 void gemm_f16(const GemmTile& g);
 void gemm_bf16(const GemmTile& g);

@@ -9,17 +9,11 @@
 #include <cstring>
 #include <utility>
 
+#include "kernels/cpu/x86/avx2/avx2_util.h"
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
 
 namespace loom::kernels::cpu::avx2 {
 namespace {
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 struct F32 {
     static constexpr int kSize = 4;

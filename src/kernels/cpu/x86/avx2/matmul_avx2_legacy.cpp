@@ -17,23 +17,11 @@
 #include <utility>
 
 #include "formats/quant_layout.h"
+#include "kernels/cpu/x86/avx2/avx2_util.h"
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
 
 namespace loom::kernels::cpu::avx2 {
 namespace {
-
-inline uint16_t load_u16(const uint8_t* p) {
-    uint16_t v;
-    std::memcpy(&v, p, 2);
-    return v;
-}
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // 16 bytes of packed nibbles -> 32 bytes: low nibbles (values 0..15) then high nibbles (values 16..31).
 inline __m256i unpack_nibbles(const uint8_t* p) {
