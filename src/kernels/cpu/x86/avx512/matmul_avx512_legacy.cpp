@@ -34,10 +34,11 @@ struct Q4_0 {
 };
 struct IQ4_NL {
     static constexpr int kBytes = 18, kOffset = 128;  // code = table value + 128
+    // value + 128 as an unsigned byte is the value's bits with the top one flipped; the table is a constant the
+    // compiler keeps in a register (it was rebuilt in a stack array on every block).
     static __m512i lookup(__m512i nibbles) {
-        alignas(16) uint8_t t[16];
-        for (int i = 0; i < 16; ++i) t[i] = uint8_t(formats::kIq4NlValues[i] + 128);
-        const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
+        const __m128i k = _mm_loadu_si128(reinterpret_cast<const __m128i*>(formats::kIq4NlValues));
+        const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(k), _mm512_set1_epi8(char(0x80)));
         return _mm512_shuffle_epi8(table, nibbles);
     }
 };
