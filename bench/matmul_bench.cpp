@@ -131,9 +131,10 @@ struct WeightSet {
     DType type;
     int64_t n_out, n_in;
     std::vector<std::vector<uint8_t>> copies;
+    std::vector<std::unique_ptr<PackedWeight>> packed;  // the CPU backend's load-time form of each copy, if any
 };
 
-const WeightSet& weights(DType t, int64_t n_out, int64_t n_in, bool cold) {
+WeightSet& weights(DType t, int64_t n_out, int64_t n_in, bool cold) {
     static std::unique_ptr<WeightSet> cur;
     const int64_t bytes = row_bytes(t, n_in) * n_out;
     const size_t want = cold ? size_t(std::max<int64_t>(1, (int64_t(96) << 20) / bytes + 1)) : 1;
@@ -144,12 +145,26 @@ const WeightSet& weights(DType t, int64_t n_out, int64_t n_in, bool cold) {
     return *cur;
 }
 
+// The packed forms of ws's copies (built once; empty pointers where the backend has no layout).
+void pack_all(WeightSet& ws) {
+    if (!ws.packed.empty()) return;
+    Stream s;
+    s.pool = &global_thread_pool();
+    for (const auto& c : ws.copies) {
+        auto p = op_table(Backend::cpu)->pack_weight(TensorView::dense(c.data(), ws.type, {ws.n_out, ws.n_in}), s);
+        ws.packed.push_back(p.ok() ? std::move(p).value() : nullptr);
+    }
+}
+
 // ---- matvec and matmul -----------------------------------------------------------------------------------------
 
-void BM_Matmul(benchmark::State& state, Backend backend, DType t, int64_t n_in, int64_t n_out, int64_t n_tok) {
+// packed: the weights in the CPU backend's load-time layout, as a loaded model has them (when there is one).
+void BM_Matmul(benchmark::State& state, Backend backend, DType t, int64_t n_in, int64_t n_out, int64_t n_tok,
+               bool packed) {
     const OpTable* ops = op_table(backend);
     const bool matvec = n_tok == 1;
-    const WeightSet& ws = weights(t, n_out, n_in, matvec);
+    WeightSet& ws = weights(t, n_out, n_in, matvec);
+    if (packed) pack_all(ws);
     std::vector<float> x(static_cast<size_t>(n_tok * n_in)), y(static_cast<size_t>(n_tok * n_out));
     std::mt19937 rng(7);
     std::normal_distribution<float> dist(0.f, 1.f);
@@ -163,9 +178,11 @@ void BM_Matmul(benchmark::State& state, Backend backend, DType t, int64_t n_in, 
     double secs = 0, cpu = 0;
     size_t copy = 0;
     const int nt = s.n_threads();
-    state.SetLabel(backend == Backend::cpu ? op_table(Backend::cpu)->variant : "ref");
+    const bool packed_used = packed && !ws.packed.empty() && ws.packed[0];
+    state.SetLabel(backend == Backend::ref ? "ref" : std::string(op_table(Backend::cpu)->variant) + (packed_used ? ", packed" : ""));
     for (auto _ : state) {
         a.w = TensorView::dense(ws.copies[copy].data(), t, {n_out, n_in});
+        if (packed) a.w.packed = ws.packed[copy].get();
         copy = (copy + 1) % ws.copies.size();
         const double c0 = process_cpu_seconds();
         const auto t0 = Clock::now();
@@ -201,35 +218,39 @@ void register_all() {
     benchmark::RegisterBenchmark("read_bandwidth/1GiB", BM_ReadBandwidth)->UseManualTime()->Unit(benchmark::kMillisecond);
     const DType types[] = {DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k};
     const Shape shapes[] = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {2048, 32000}};
+    // cpu: the weights as a loaded model holds them (packed where the backend has a layout for the type);
+    // cpu-rowmajor: the same types' GGUF layout, side by side, where a packed layout exists.
     for (DType t : types) {
-        for (const Shape& sh : shapes) {
-            const std::string dims = std::to_string(sh.n_in) + "x" + std::to_string(sh.n_out);
-            const std::string tn(name(t));
-            benchmark::RegisterBenchmark(("matvec/cpu/" + tn + "/" + dims).c_str(), BM_Matmul, Backend::cpu, t, sh.n_in,
-                                         sh.n_out, int64_t(1))
-                ->UseManualTime()
-                ->Unit(benchmark::kMicrosecond);
-            // The reference is slow: only the smallest shape, side by side.
-            if (sh.n_in == 2048 && sh.n_out == 2048)
-                benchmark::RegisterBenchmark(("matvec/ref/" + tn + "/" + dims).c_str(), BM_Matmul, Backend::ref, t,
-                                             sh.n_in, sh.n_out, int64_t(1))
+        const std::string tn(name(t));
+        const bool has_layout = t == DType::q4_k && cpu_features().avx2_kernels() && !cpu_features().avx512_kernels();
+        for (int64_t n_tok : {int64_t(1), int64_t(512)}) {
+            const std::string op = n_tok == 1 ? "matvec" : "matmul512";
+            const auto unit = n_tok == 1 ? benchmark::kMicrosecond : benchmark::kMillisecond;
+            for (const Shape& sh : shapes) {
+                const std::string dims = "/" + std::to_string(sh.n_in) + "x" + std::to_string(sh.n_out);
+                benchmark::RegisterBenchmark((op + "/cpu/" + tn + dims).c_str(), BM_Matmul, Backend::cpu, t, sh.n_in,
+                                             sh.n_out, n_tok, true)
                     ->UseManualTime()
-                    ->Unit(benchmark::kMicrosecond);
+                    ->Unit(unit);
+                if (has_layout)
+                    benchmark::RegisterBenchmark((op + "/cpu-rowmajor/" + tn + dims).c_str(), BM_Matmul, Backend::cpu, t,
+                                                 sh.n_in, sh.n_out, n_tok, false)
+                        ->UseManualTime()
+                        ->Unit(unit);
+            }
+            // The reference is slow: the smallest shape only (matmul: Q4_0 and Q4_K, one iteration).
+            if (n_tok == 1)
+                benchmark::RegisterBenchmark(("matvec/ref/" + tn + "/2048x2048").c_str(), BM_Matmul, Backend::ref, t,
+                                             int64_t(2048), int64_t(2048), n_tok, false)
+                    ->UseManualTime()
+                    ->Unit(unit);
+            else if (t == DType::q4_0 || t == DType::q4_k)
+                benchmark::RegisterBenchmark(("matmul512/ref/" + tn + "/2048x2048").c_str(), BM_Matmul, Backend::ref, t,
+                                             int64_t(2048), int64_t(2048), n_tok, false)
+                    ->UseManualTime()
+                    ->Iterations(1)
+                    ->Unit(unit);
         }
-        for (const Shape& sh : shapes) {
-            const std::string dims = std::to_string(sh.n_in) + "x" + std::to_string(sh.n_out);
-            const std::string tn(name(t));
-            benchmark::RegisterBenchmark(("matmul512/cpu/" + tn + "/" + dims).c_str(), BM_Matmul, Backend::cpu, t,
-                                         sh.n_in, sh.n_out, int64_t(512))
-                ->UseManualTime()
-                ->Unit(benchmark::kMillisecond);
-        }
-        if (t == DType::q4_0 || t == DType::q4_k)
-            benchmark::RegisterBenchmark(("matmul512/ref/" + std::string(name(t)) + "/2048x2048").c_str(), BM_Matmul,
-                                         Backend::ref, t, int64_t(2048), int64_t(2048), int64_t(512))
-                ->UseManualTime()
-                ->Iterations(1)
-                ->Unit(benchmark::kMillisecond);
     }
 }
 

@@ -180,22 +180,22 @@ std::unique_ptr<Block> make_attention(BindContext& c) {
         return b;
     }
     if (c.spec.has("qkv")) {
-        b->wqkv_ = c.weights.bind(c.spec, "qkv", {(H + 2 * Hkv) * dk, d_model}, c.layer);
+        b->wqkv_ = c.weights.bind(c.spec, "qkv", {(H + 2 * Hkv) * dk, d_model}, c.layer, WeightUse::matmul);
         b->bqkv_ = c.weights.bind_f32(c.spec, "qkv_bias", {(H + 2 * Hkv) * dk}, c.layer, false);
         if (dv != dk) c.weights.error(c.spec.where() + ": a fused qkv needs head_dim_v == head_dim");
     }
     // Separate projections when there is no fused one (a file may list both: the fused one wins if present).
     const bool separate = b->wqkv_.empty();
     for (const char* key : {"qkv", "qkv_bias", "q", "k", "v"}) c.spec.accept(key);
-    b->wq_ = separate ? c.weights.need(c.spec, "q", {H * dk, d_model}, c.layer) : TensorView{};
-    b->wk_ = separate ? c.weights.need(c.spec, "k", {Hkv * dk, d_model}, c.layer) : TensorView{};
-    b->wv_ = separate ? c.weights.need(c.spec, "v", {Hkv * dv, d_model}, c.layer) : TensorView{};
+    b->wq_ = separate ? c.weights.need(c.spec, "q", {H * dk, d_model}, c.layer, WeightUse::matmul) : TensorView{};
+    b->wk_ = separate ? c.weights.need(c.spec, "k", {Hkv * dk, d_model}, c.layer, WeightUse::matmul) : TensorView{};
+    b->wv_ = separate ? c.weights.need(c.spec, "v", {Hkv * dv, d_model}, c.layer, WeightUse::matmul) : TensorView{};
     b->bq_ = c.weights.bind_f32(c.spec, "q_bias", {H * dk}, c.layer, false);
     b->bk_ = c.weights.bind_f32(c.spec, "k_bias", {Hkv * dk}, c.layer, false);
     b->bv_ = c.weights.bind_f32(c.spec, "v_bias", {Hkv * dv}, c.layer, false);
     b->q_norm_ = c.weights.bind_f32(c.spec, "q_norm", {dk}, c.layer, false);
     b->k_norm_ = c.weights.bind_f32(c.spec, "k_norm", {dk}, c.layer, false);
-    b->wo_ = c.weights.need(c.spec, "o", {d_model, H * dv}, c.layer);
+    b->wo_ = c.weights.need(c.spec, "o", {d_model, H * dv}, c.layer, WeightUse::matmul);
     b->bo_ = c.weights.bind_f32(c.spec, "o_bias", {d_model}, c.layer, false);
     b->norm_eps_ = float(c.number("norm_eps", "eps"));
     b->scale_ = float(c.number("scale", "1 / sqrt(head_dim)"));

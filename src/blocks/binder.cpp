@@ -34,7 +34,7 @@ TensorView view_of(const formats::TensorInfo& t) {
 }  // namespace
 
 TensorView WeightBinder::resolve(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
-                                 int64_t layer, bool required) {
+                                 int64_t layer, bool required, WeightUse use) {
     if (!spec.has(key)) {
         (void)spec.weight(key);  // marks the key as known to this kind
         if (required) error(fmt::format("{}: needs weight '{}' (expected shape {})", spec.where(), key, shape_text(shape)));
@@ -66,23 +66,38 @@ TensorView WeightBinder::resolve(const arch::BlockSpec& spec, const std::string&
                           shape_text(shape)));
         return {};
     }
-    used_.insert(std::string(found->name));
-    return view_of(*found);
+    std::string name(found->name);
+    TensorView v = view_of(*found);
+    if (use == WeightUse::matmul) {
+        matmul_.emplace(name, v);
+        if (auto it = packed_.find(name); it != packed_.end()) v.packed = it->second;
+    } else {
+        other_.insert(name);
+    }
+    used_.insert(std::move(name));
+    return v;
+}
+
+std::set<std::string> WeightBinder::matmul_only() const {
+    std::set<std::string> out;
+    for (const auto& [n, v] : matmul_)
+        if (!other_.count(n)) out.insert(n);
+    return out;
 }
 
 TensorView WeightBinder::bind(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape,
-                              int64_t layer) {
-    return resolve(spec, key, shape, layer, false);
+                              int64_t layer, WeightUse use) {
+    return resolve(spec, key, shape, layer, false, use);
 }
 
 TensorView WeightBinder::need(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape,
-                              int64_t layer) {
-    return resolve(spec, key, shape, layer, true);
+                              int64_t layer, WeightUse use) {
+    return resolve(spec, key, shape, layer, true, use);
 }
 
 TensorView WeightBinder::bind_f32(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape,
                                   int64_t layer, bool required) {
-    TensorView t = resolve(spec, key, shape, layer, required);
+    TensorView t = resolve(spec, key, shape, layer, required, WeightUse::other);
     if (!t.empty() && t.dtype != DType::f32) {
         error(fmt::format("{}: weight '{}' is {}, but norm scales and biases must be f32", spec.where(), key, name(t.dtype)));
         return {};

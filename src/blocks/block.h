@@ -4,6 +4,7 @@
 // options for one layer; `forward` maps an activation [n_tok, d_in] to [n_tok, d_out] through Exec.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -59,6 +60,9 @@ private:
     std::string name_, label_;
 };
 
+// What a block does with a weight: matmul weights may carry a packed form for the kernels (TensorView::packed).
+enum class WeightUse : uint8_t { other, matmul };
+
 // Binds tensors for the blocks of one model, collecting every missing or mis-shaped tensor.
 class WeightBinder {
 public:
@@ -66,9 +70,11 @@ public:
 
     // The tensor for `key` of a block, checked against `shape` (outermost first, −1 = any). Returns an
     // empty view when the key is not in the block's table, or when it is optional ('?') and absent.
-    TensorView bind(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer);
+    TensorView bind(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer,
+                    WeightUse use = WeightUse::other);
     // As bind(), but the weight must be there.
-    TensorView need(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer);
+    TensorView need(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer,
+                    WeightUse use = WeightUse::other);
     // Norm scales and biases: must be f32 (ops read them as plain floats).
     TensorView bind_f32(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer,
                         bool required);
@@ -77,14 +83,23 @@ public:
     bool ok() const { return errors_.empty(); }
     Status status() const;  // every error, one per line
     const std::set<std::string>& used() const { return used_; }
+    // Tensors bound only as matmul weights (every binding WeightUse::matmul): their packed form can replace
+    // their resident bytes.
+    std::set<std::string> matmul_only() const;
+    // Tensors bound as matmul weights at least once, with their views.
+    const std::map<std::string, TensorView>& matmul_used() const { return matmul_; }
+    // Packed forms to attach to matmul bindings of these tensors (owned by the caller, which outlives the views).
+    void set_packed(std::map<std::string, const PackedWeight*> packed) { packed_ = std::move(packed); }
     const formats::GgufFile& file() const { return *file_; }
 
 private:
     TensorView resolve(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
-                       int64_t layer, bool required);
+                       int64_t layer, bool required, WeightUse use);
     const formats::GgufFile* file_;
     std::vector<std::string> errors_;
-    std::set<std::string> used_;
+    std::set<std::string> used_, other_;
+    std::map<std::string, TensorView> matmul_;
+    std::map<std::string, const PackedWeight*> packed_;
 };
 
 // Everything a block kind needs to build one instance.

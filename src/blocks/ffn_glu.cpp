@@ -39,9 +39,9 @@ std::unique_ptr<Block> make_ffn_glu(BindContext& c) {
               : act == "gelu_erf"   ? exec::UnaryOp::gelu_erf
               : act == "gelu_quick" ? exec::UnaryOp::gelu_quick
                                     : exec::UnaryOp::relu;
-    b->gate_ = c.weights.need(c.spec, "gate", {d_ff, d_model}, c.layer);
-    b->up_ = c.weights.need(c.spec, "up", {d_ff, d_model}, c.layer);
-    b->down_ = c.weights.need(c.spec, "down", {d_model, d_ff}, c.layer);
+    b->gate_ = c.weights.need(c.spec, "gate", {d_ff, d_model}, c.layer, WeightUse::matmul);
+    b->up_ = c.weights.need(c.spec, "up", {d_ff, d_model}, c.layer, WeightUse::matmul);
+    b->down_ = c.weights.need(c.spec, "down", {d_model, d_ff}, c.layer, WeightUse::matmul);
     b->gate_b_ = c.weights.bind_f32(c.spec, "gate_bias", {d_ff}, c.layer, false);
     b->up_b_ = c.weights.bind_f32(c.spec, "up_bias", {d_ff}, c.layer, false);
     b->down_b_ = c.weights.bind_f32(c.spec, "down_bias", {d_model}, c.layer, false);

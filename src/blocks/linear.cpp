@@ -23,7 +23,7 @@ std::unique_ptr<Block> make_linear(BindContext& c) {
     auto b = std::make_unique<Linear>();
     const int64_t n_in = c.integer("n_in", "n_embd");
     const int64_t n_out = c.integer("n_out", "n_vocab");
-    b->w_ = c.weights.need(c.spec, "weight", {n_out, n_in}, c.layer);
+    b->w_ = c.weights.need(c.spec, "weight", {n_out, n_in}, c.layer, WeightUse::matmul);
     b->b_ = c.weights.bind_f32(c.spec, "bias", {n_out}, c.layer, false);
     return b;
 }

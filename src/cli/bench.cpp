@@ -92,6 +92,9 @@ Status run_bench(const BenchOptions& o) {
     fmt::print("threads: {}, backend: {}, kv cache: {} ({:.1f} MiB for {} positions), load: {:.2f} s ({})\n",
                session->n_threads(), o.model.backend, o.model.kv_type, double(session->kv().bytes()) / (1 << 20),
                so.n_ctx, load_s, o.model.load);
+    if (model->n_packed() > 0)
+        fmt::print("packed weights: {} tensors, {:.0f} MiB (file pages released: {:.0f} MiB)\n", model->n_packed(),
+                   double(model->packed_bytes()) / (1 << 20), double(model->released_bytes()) / (1 << 20));
     fmt::print("| test   |            t/s |\n|--------|---------------:|\n");
     const std::tuple<const char*, int64_t, Test> tests[] = {{"pp", o.n_prompt, pp}, {"tg", o.n_gen, tg}};
     for (const auto& [name, n, fn] : tests) {

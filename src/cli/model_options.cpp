@@ -22,6 +22,9 @@ void ModelOptions::add_to(CLI::App& cmd) {
     cmd.add_option("--arch-file", arch_file, "Use this .arch.toml instead of archs/<general.architecture>.arch.toml");
     cmd.add_option("--load", load, "How weights reach memory: map (mmap), populate (mmap, prefaulted), read (copy)")
         ->capture_default_str();
+    cmd.add_option("--pack", pack,
+                   "Matmul weights in the CPU kernels' packed layouts where they have one (same results, faster): on, off")
+        ->capture_default_str();
 }
 
 Result<std::unique_ptr<runtime::Model>> ModelOptions::load_model() const {
@@ -31,6 +34,8 @@ Result<std::unique_ptr<runtime::Model>> ModelOptions::load_model() const {
     else if (load == "populate") lo.mode = formats::LoadMode::populate;
     else if (load == "read") lo.mode = formats::LoadMode::read;
     else return Error::invalid("--load '{}': use map, populate or read", load);
+    if (pack != "on" && pack != "off") return Error::invalid("--pack '{}': use on or off", pack);
+    lo.pack = pack == "on" && backend == "cpu";  // the reference kernels read the GGUF layout only
     std::string path = model;
     if (path.empty()) {
         LOOM_TRY(path, default_model_path());

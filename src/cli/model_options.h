@@ -1,4 +1,4 @@
-// Options every model-running command shares (-m, -t, -c, --kv-type, --backend, --arch-file, --load),
+// Options every model-running command shares (-m, -t, -c, --kv-type, --backend, --arch-file, --load, --pack),
 // and turning them into a loaded Model and a Session.
 #pragma once
 
@@ -24,6 +24,7 @@ struct ModelOptions {
     std::string backend = "cpu";
     std::string arch_file;
     std::string load = "read";  // measured: decode from an mmap here runs at a quarter of the speed (see #4 note)
+    std::string pack = "on";    // packed weight layouts for the CPU kernels (runtime::LoadOptions::pack)
 
     void add_to(CLI::App& cmd);
     Result<std::unique_ptr<runtime::Model>> load_model() const;

@@ -1,6 +1,8 @@
 // TensorView helpers: dense construction, row addressing, shape strings.
 #include "core/tensor.h"
 
+#include "core/packed_weight.h"
+
 #include <fmt/ranges.h>
 
 #include <span>
@@ -69,6 +71,11 @@ TensorView TensorView::as_2d() const {
 
 std::string shape_string(const TensorView& t) {
     return fmt::format("[{}]", fmt::join(std::span(t.shape.data(), size_t(t.rank)), ", "));
+}
+
+bool PackedWeight::describes(const TensorView& w) const {
+    return w.rank == 2 && w.data == source && w.dtype == dtype && w.shape[0] == n_out && w.shape[1] == n_in &&
+           w.stride[0] == row_bytes(dtype, n_in);
 }
 
 }  // namespace loom

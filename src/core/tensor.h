@@ -20,6 +20,8 @@ inline constexpr int kMaxRank = 4;
 
 enum class Device : uint8_t { cpu, cuda };
 
+struct PackedWeight;  // core/packed_weight.h
+
 struct TensorView {
     void* data = nullptr;
     DType dtype = DType::f32;
@@ -27,6 +29,9 @@ struct TensorView {
     int rank = 0;
     std::array<int64_t, kMaxRank> shape{};   // outermost first
     std::array<int64_t, kMaxRank> stride{};  // bytes; stride[rank-1] is the element (or block) step
+    // A weight's load-time packed form for the CPU matmul kernels, or nullptr. Matmul uses it only while it
+    // describes this view (PackedWeight::describes); everything else reads `data`.
+    const PackedWeight* packed = nullptr;
 
     // A densely packed view of `shape` starting at `data`.
     static TensorView dense(void* data, DType dtype, std::initializer_list<int64_t> shape, Device device = Device::cpu);

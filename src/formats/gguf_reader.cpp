@@ -208,8 +208,13 @@ Result<GgufFile> GgufFile::open(const std::string& path, LoadMode mode, const Ma
     auto owner = std::make_shared<MappedFile>(std::move(m));
     const uint8_t* data = owner->data();
     const size_t size = owner->size();
-    return parse_view(std::move(owner), data, size, path);
+    MappedFile* mapping = owner.get();
+    auto f = parse_view(std::move(owner), data, size, path);
+    if (f.ok()) f->mapping_ = mapping;
+    return f;
 }
+
+size_t GgufFile::release(const TensorInfo& t) const { return mapping_ ? mapping_->release(t.data, size_t(t.bytes)) : 0; }
 
 Result<GgufFile> GgufFile::parse(std::vector<uint8_t> bytes, std::string source) {
     auto owner = std::make_shared<std::vector<uint8_t>>(std::move(bytes));

@@ -134,6 +134,10 @@ public:
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* tensor(std::string_view name) const;
 
+    // Drops the resident pages of a tensor's bytes whose content the caller keeps in another form (see
+    // MappedFile::release; the bytes stay readable). Returns the bytes released; 0 for files parsed from memory.
+    size_t release(const TensorInfo& t) const;
+
 private:
     GgufFile() = default;
     static Result<GgufFile> parse_view(std::shared_ptr<const void> owner, const uint8_t* data, size_t size,
@@ -142,6 +146,7 @@ private:
     Result<const MetaEntry*> array_of(std::string_view key, GgufType elem) const;
 
     std::shared_ptr<const void> owner_;  // the mapping or byte vector the views point into
+    MappedFile* mapping_ = nullptr;      // owner_ when it is a mapping
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
     std::string source_;

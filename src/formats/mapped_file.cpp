@@ -1,5 +1,5 @@
 // Whole-file views: a read-only private mapping, optionally pre-populated, or a copy in anonymous
-// memory backed by transparent huge pages. The fd is closed as soon as the bytes are reachable.
+// memory backed by transparent huge pages. A mapping closes the fd at once; a copy keeps it for release().
 #include "formats/mapped_file.h"
 
 #include <fcntl.h>
@@ -64,6 +64,7 @@ Result<MappedFile> MappedFile::open(const std::string& path, LoadMode mode, cons
         m.data_ = static_cast<const uint8_t*>(p);
         if (Status s = read_all(f.fd, static_cast<uint8_t*>(p), m.size_, path, progress); !s.ok()) return std::move(s).error();
         ::mprotect(p, m.mapped_size_, PROT_READ);
+        m.fd_ = std::exchange(f.fd, -1);
         return m;
     }
 
@@ -81,22 +82,42 @@ MappedFile::MappedFile(MappedFile&& o) noexcept
       size_(std::exchange(o.size_, 0)),
       mapped_size_(std::exchange(o.mapped_size_, 0)),
       path_(std::move(o.path_)),
-      mode_(o.mode_) {}
+      mode_(o.mode_),
+      fd_(std::exchange(o.fd_, -1)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
     if (this != &o) {
         if (data_) ::munmap(const_cast<uint8_t*>(data_), mapped_size_);
+        if (fd_ >= 0) ::close(fd_);
         data_ = std::exchange(o.data_, nullptr);
         size_ = std::exchange(o.size_, 0);
         mapped_size_ = std::exchange(o.mapped_size_, 0);
         path_ = std::move(o.path_);
         mode_ = o.mode_;
+        fd_ = std::exchange(o.fd_, -1);
     }
     return *this;
 }
 
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<uint8_t*>(data_), mapped_size_);
+    if (fd_ >= 0) ::close(fd_);
+}
+
+size_t MappedFile::release(const uint8_t* p, size_t n) {
+    const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+    if (!data_ || p < data_ || p + n > data_ + size_ || n < page) return 0;
+    // Whole pages only: the partial pages at either end hold neighbouring bytes.
+    const size_t first = (size_t(p - data_) + page - 1) / page * page, last = size_t(p + n - data_) / page * page;
+    if (last <= first) return 0;
+    auto* at = const_cast<uint8_t*>(data_) + first;
+    if (mode_ == LoadMode::read) {
+        // The copy starts page-aligned at file offset 0, so offset `first` of the copy is offset `first` of the file.
+        if (fd_ < 0) return 0;
+        void* r = ::mmap(at, last - first, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd_, off_t(first));
+        return r == MAP_FAILED ? 0 : last - first;
+    }
+    return ::madvise(at, last - first, MADV_DONTNEED) == 0 ? last - first : 0;
 }
 
 }  // namespace loom::formats

@@ -40,6 +40,13 @@ public:
     const std::string& path() const { return path_; }
     LoadMode mode() const { return mode_; }
 
+    // Drops the resident copy of the whole pages inside [p, p + n) (a part of this file's bytes the caller keeps
+    // elsewhere, e.g. as packed weights); the bytes stay readable and unchanged: a later touch reads them from
+    // the file again. map/populate: the pages leave the mapping; read: the copy's pages become a mapping of the
+    // same bytes of the file opened at load (the same inode, even if the path was replaced since). Returns the
+    // bytes released (0 where it could not: the copy stays).
+    size_t release(const uint8_t* p, size_t n);
+
 private:
     MappedFile() = default;
     const uint8_t* data_ = nullptr;
@@ -47,6 +54,7 @@ private:
     size_t mapped_size_ = 0;  // bytes to unmap (rounded up for the anonymous copy)
     std::string path_;
     LoadMode mode_ = LoadMode::map;
+    int fd_ = -1;  // read mode: the file it was read from, for release()
 };
 
 }  // namespace loom::formats

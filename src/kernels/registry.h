@@ -3,6 +3,9 @@
 // op is a clear Error::unsupported, never a silent fallback to a slow path.
 #pragma once
 
+#include <memory>
+
+#include "core/packed_weight.h"
 #include "kernels/ops.h"
 
 namespace loom::kernels {
@@ -27,6 +30,10 @@ struct OpTable {
     OpFn<TopKArgs> top_k = nullptr;
     OpFn<Conv1dArgs> conv1d = nullptr;
     OpFn<DeltaNetArgs> delta_net = nullptr;
+    // The load-time packed form of a matmul weight for this backend's kernels (core/packed_weight.h), or nullptr
+    // when it has none for w's type and shape (also: nullptr entry). Run once per weight; the result is owned
+    // by whoever keeps w (the model) and attached to w's views as TensorView::packed.
+    Result<std::unique_ptr<PackedWeight>> (*pack_weight)(const TensorView& w, Stream& s) = nullptr;
 };
 
 // The table for a backend (cpu: the widest variant this CPU supports, see core/cpu_features.h).

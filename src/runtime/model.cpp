@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
+#include "core/thread_pool.h"
 #include "formats/gguf_reader.h"
+#include "kernels/registry.h"
 
 namespace loom::runtime {
 namespace {
@@ -125,21 +129,12 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
         return Error::make(ErrorCode::out_of_range, "{}: {} layers is outside 1..{}", path, *n_layer, kMaxLayers);
     if (auto s = check_tokenizer_ids(f, m->n_vocab_); !s.ok()) return std::move(s).error().with_context(path);
 
-    blocks::WeightBinder weights(f);
-    Builder build(m->arch_, weights);
-    build.chain(m->arch_.input, p, -1, m->input_);
     for (int64_t l = 0; l < *n_layer; ++l) {
         auto scope = arch::LayerScope::make(m->arch_, p, l);
         if (!scope.ok()) return std::move(scope).error().with_context(path);
-        Layer layer;
-        for (const arch::Chain& c : m->arch_.residual) {
-            BlockChain chain;
-            build.chain(c, *scope, l, chain);
-            layer.residual.push_back(std::move(chain));
-        }
-        m->layers_.push_back(std::move(layer));
     }
-    build.chain(m->arch_.output, p, -1, m->output_);
+    blocks::WeightBinder weights(f);
+    m->build(weights, *n_layer);
     if (auto s = weights.status(); !s.ok()) return std::move(s).error().with_context(path);
 
     for (const std::string& name : weights.used()) {
@@ -147,7 +142,52 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
         m->weight_bytes_ += int64_t(t->bytes);
         m->n_params_ += t->n_elements();
     }
+    if (opt.pack)
+        if (auto s = m->pack(weights, *n_layer); !s.ok()) return std::move(s).error().with_context(path);
     return m;
+}
+
+void Model::build(blocks::WeightBinder& weights, int64_t n_layer) {
+    input_.clear();
+    layers_.clear();
+    output_.clear();
+    Builder build(arch_, weights);
+    build.chain(arch_.input, *params_, -1, input_);
+    for (int64_t l = 0; l < n_layer; ++l) {
+        auto scope = arch::LayerScope::make(arch_, *params_, l);  // checked in load()
+        Layer layer;
+        for (const arch::Chain& c : arch_.residual) {
+            BlockChain chain;
+            build.chain(c, *scope, l, chain);
+            layer.residual.push_back(std::move(chain));
+        }
+        layers_.push_back(std::move(layer));
+    }
+    build.chain(arch_.output, *params_, -1, output_);
+}
+
+Status Model::pack(const blocks::WeightBinder& weights, int64_t n_layer) {
+    const kernels::OpTable* ops = kernels::op_table(kernels::Backend::cpu);
+    if (!ops || !ops->pack_weight) return Ok();
+    kernels::Stream s;
+    s.pool = &global_thread_pool();
+    std::map<std::string, const PackedWeight*> by_name;
+    for (const auto& [name, view] : weights.matmul_used()) {
+        LOOM_TRY(std::unique_ptr<PackedWeight> pw, ops->pack_weight(view, s));
+        if (!pw) continue;
+        packed_bytes_ += int64_t(pw->bytes);
+        by_name[name] = pw.get();
+        packed_.push_back(std::move(pw));
+    }
+    if (packed_.empty()) return Ok();
+    // The views the blocks hold are copies made at binding: bind again, now with the packed forms attached.
+    blocks::WeightBinder again(*file_);
+    again.set_packed(by_name);
+    build(again, n_layer);
+    LOOM_ASSERT(again.ok(), "binding changed between two passes: {}", again.status().error().message());
+    for (const std::string& name : weights.matmul_only())
+        if (by_name.count(name)) released_bytes_ += int64_t(file_->release(*file_->tensor(name)));
+    return Ok();
 }
 
 std::vector<exec::KvLayerSpec> Model::kv_layout() const {

@@ -11,6 +11,7 @@
 #include "arch/arch_file.h"
 #include "arch/params.h"
 #include "blocks/block.h"
+#include "core/packed_weight.h"
 #include "formats/mapped_file.h"
 
 namespace loom::formats {
@@ -21,6 +22,9 @@ namespace loom::runtime {
 
 struct LoadOptions {
     formats::LoadMode mode = formats::LoadMode::map;
+    // Matmul weights in the CPU kernels' packed layouts where they have one (kernels/cpu/weight_pack.h): faster,
+    // the same bits. The packed bytes replace the file's resident pages of weights used only by matmul.
+    bool pack = true;
     std::string arch_file;  // a specific .arch.toml instead of archs/<general.architecture>.arch.toml
     formats::MappedFile::ProgressFn progress;  // bytes read so far (LoadMode::read)
 };
@@ -53,9 +57,17 @@ public:
 
     int64_t weight_bytes() const { return weight_bytes_; }  // bytes of the tensors the blocks bound
     int64_t n_params() const { return n_params_; }
+    // Packed matmul weights (LoadOptions::pack): how many, their bytes, and the file bytes they freed.
+    int64_t n_packed() const { return int64_t(packed_.size()); }
+    int64_t packed_bytes() const { return packed_bytes_; }
+    int64_t released_bytes() const { return released_bytes_; }
 
 private:
     Model() = default;
+    // Builds every block chain from the bound parameters (replacing any built before).
+    void build(blocks::WeightBinder& weights, int64_t n_layer);
+    // Packs the matmul weights `weights` bound and rebuilds the blocks with the packed forms attached.
+    Status pack(const blocks::WeightBinder& weights, int64_t n_layer);
     std::unique_ptr<formats::GgufFile> file_;
     arch::ArchFile arch_;
     std::unique_ptr<arch::Params> params_;
@@ -63,6 +75,8 @@ private:
     std::vector<Layer> layers_;
     int64_t n_vocab_ = 0, n_embd_ = 0, n_ctx_train_ = 0;
     int64_t weight_bytes_ = 0, n_params_ = 0;
+    std::vector<std::unique_ptr<PackedWeight>> packed_;
+    int64_t packed_bytes_ = 0, released_bytes_ = 0;
 };
 
 }  // namespace loom::runtime

@@ -1,7 +1,7 @@
 // The threaded matmul driver: packs activations once per call into Stream scratch, then splits the outputs
 // into tasks over the pool. Decode-sized jobs (a few tokens) split output rows only; prefill-sized jobs tile
 // (rows × tokens) so that each weight row loaded is reused across a chunk of tokens held in L2, on the integer
-// tiles or on the f32 GEMM (see run_jobs).
+// tiles or on the f32 GEMM (see run_jobs). Weights with a load-time packed form go to that layout's tile.
 #include <algorithm>
 #include <cstring>
 #include <span>
@@ -91,10 +91,13 @@ void decode_row(const TypeKernels* dk, DType wtype, const uint8_t* row, int64_t 
 // K.sgemm_min_tokens tokens, decodes the paired activations back to f32 (the same quantized values) and each
 // task's weight rows to f32, then runs the f32 GEMM: the same operands, rounded per product instead of per
 // block, which is faster on CPUs whose integer multiplies are no wider than their FMAs (AVX2 on Zen 1).
+// `layout`: the weight layout the jobs point at (a packed one only with its paired kernel in K).
 Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_in, std::span<const Job> jobs,
-                std::span<const float* const> x_rows, std::span<float* const> y_rows, Stream& s, bool rows_alone) {
+                std::span<const float* const> x_rows, std::span<float* const> y_rows, Stream& s, bool rows_alone,
+                PackedLayout layout = PackedLayout::none) {
     // The integer-path kernel: the paired one for this type, else f32 (dequantizing each task's rows first).
-    const TypeKernels* paired = mode == MatmulMode::paired ? K.find(wtype) : nullptr;
+    const TypeKernels* paired = mode == MatmulMode::paired ? K.find(wtype, layout) : nullptr;
+    LOOM_ASSERT(layout == PackedLayout::none || paired, "no paired kernel for a packed {} weight", wtype);
     const bool dequant = paired == nullptr && wtype != DType::f32;
     const TypeKernels* tk = paired ? paired : &K.f32;
     // The f32 path: activations as the paired type decoded (f32 mode / f32 weights: as given), weights decoded
@@ -126,9 +129,9 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
         if (dequant || j.n_slots <= kDecodeSlots) {
             // About 8 row ranges per thread; dequantized f32 rows (4 bytes a value) stay few per task.
             add_tasks(tasks, int32_t(ji), false, j.n_out, j.n_slots,
-                      rows_per_task(total_rows, n_threads, 16, dequant ? 32 : 512), j.n_slots);
+                      rows_per_task(total_rows, n_threads, round_up(16, tk->row_group), dequant ? 32 : 512), j.n_slots);
         } else {
-            add_tasks(tasks, int32_t(ji), false, j.n_out, j.n_slots, kTileRows, kTileTokens);
+            add_tasks(tasks, int32_t(ji), false, j.n_out, j.n_slots, round_up(kTileRows, tk->row_group), kTileTokens);
         }
     }
     for (const Task& t : tasks) max_rows = std::max(max_rows, t.n_o);
@@ -271,6 +274,12 @@ Status matmul_with(const MatmulKernels& K, const MatmulArgs& a, Stream& s) {
     for (int64_t t = 0; t < n_tok; ++t) {
         x_rows[size_t(t)] = a.x.row<float>(t);
         y_rows[size_t(t)] = a.y.row<float>(t);
+    }
+    // The load-time packed form, when it is still this weight's and the variant has its tile (same bits).
+    const PackedWeight* pk = a.w.packed;
+    if (pk && a.mode == MatmulMode::paired && pk->describes(a.w) && K.find(a.w.dtype, pk->layout)) {
+        const Job job{pk->data.get(), pk->row_stride, n_out, 0, n_tok};
+        return run_jobs(K, a.w.dtype, a.mode, n_in, {&job, 1}, x_rows, y_rows, s, a.rows_alone, pk->layout);
     }
     const Job job{static_cast<const uint8_t*>(a.w.data), a.w.stride[0], n_out, 0, n_tok};
     return run_jobs(K, a.w.dtype, a.mode, n_in, {&job, 1}, x_rows, y_rows, s, a.rows_alone);

@@ -14,7 +14,10 @@
 
 #include <cstdint>
 
+#include <memory>
+
 #include "core/dtype.h"
+#include "core/packed_weight.h"
 #include "kernels/ops.h"
 
 namespace loom::kernels::cpu {
@@ -68,6 +71,12 @@ struct TypeKernels {
     // When this type switches to the f32 path: 0 = at MatmulKernels::sgemm_min_tokens, < 0 = never (the integer
     // tiles are faster at every size: 4- and 5-bit legacy codes on Zen 1), > 0 = from that many tokens.
     int64_t sgemm_min_tokens = 0;
+
+    // The weight layout the tile reads: none = GGUF rows (row o at w + o * w_stride); a packed layout (built at load
+    // time, cpu/weight_pack.h) is addressed the same way at PackedWeight::row_stride, for o a multiple of its
+    // group size: the driver splits rows at multiples of `row_group`.
+    PackedLayout layout = PackedLayout::none;
+    int64_t row_group = 1;
 };
 
 // One call of the f32 prefill GEMM: C[r][t] (+)= Σ_{k < kc} W[r][k]·A[t][k] for r < n_rows and 16·n_blocks tokens.
@@ -98,9 +107,9 @@ struct MatmulKernels {
     void (*interleave16)(const float* const* rows, int n, int64_t n_in, float* dst) = nullptr;
     int64_t sgemm_min_tokens = 0;
 
-    const TypeKernels* find(DType w) const {
+    const TypeKernels* find(DType w, PackedLayout layout = PackedLayout::none) const {
         for (int i = 0; i < n_types; ++i)
-            if (types[i].weight == w) return &types[i];
+            if (types[i].weight == w && types[i].layout == layout) return &types[i];
         return nullptr;
     }
 };
@@ -136,6 +145,10 @@ struct Avx512Kernels {
     int n_tiles;
 };
 Avx512Kernels avx512_fast_kernels();
+
+// The packed form of weight w for this variant's kernels (cpu/weight_pack.cpp), built on s's pool; nullptr when the
+// variant has no packed layout for w's type and shape.
+Result<std::unique_ptr<PackedWeight>> pack_weight_with(const MatmulKernels& k, const TensorView& w, Stream& s);
 
 // The ops on an explicit variant (matmul_register.cpp binds the widest one into the op table).
 Status matmul_with(const MatmulKernels& k, const MatmulArgs& a, Stream& s);

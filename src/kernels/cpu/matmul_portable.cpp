@@ -1,6 +1,7 @@
 // The portable matmul variant: activations packed by ref::quantize_row into the GGUF block formats, tiles
 // computed by the reference dot products (ref/vec_dot.h), threaded by the driver. Every type is here, so it is
 // also the generic fallback that the AVX2 variant keeps for the types without an AVX2 kernel of their own.
+#include <algorithm>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -90,9 +91,12 @@ struct Avx2Table {
     explicit Avx2Table(const MatmulKernels& portable) {
         const Avx2Kernels fast = avx2_fast_kernels();
         types.assign(portable.types, portable.types + portable.n_types);
-        for (TypeKernels& t : types)
-            for (int i = 0; i < fast.n_types; ++i)
-                if (fast.types[i].weight == t.weight) t = fast.types[i];
+        for (int i = 0; i < fast.n_types; ++i) {
+            const TypeKernels& f = fast.types[i];
+            auto same = [&](const TypeKernels& t) { return t.weight == f.weight && t.layout == f.layout; };
+            if (auto it = std::find_if(types.begin(), types.end(), same); it != types.end()) *it = f;
+            else types.push_back(f);  // a packed layout: AVX2 only
+        }
         kernels.name = "avx2";
         kernels.types = types.data();
         kernels.n_types = int(types.size());
@@ -111,15 +115,19 @@ struct Avx512Table {
     explicit Avx512Table(const MatmulKernels& avx2) {
         const Avx512Kernels fast = avx512_fast_kernels();
         kernels = avx2;
-        types.assign(avx2.types, avx2.types + avx2.n_types);
+        // Without the packed layouts: their AVX2 tiles have not been measured against these (faster there) ones,
+        // so an AVX-512 machine keeps the GGUF layout and its memory.
+        for (int i = 0; i < avx2.n_types; ++i)
+            if (avx2.types[i].layout == PackedLayout::none) types.push_back(avx2.types[i]);
         for (TypeKernels& t : types)
             for (int i = 0; i < fast.n_tiles; ++i)
-                if (fast.tiles[i].weight == t.weight) {
+                if (fast.tiles[i].weight == t.weight) {  // (GGUF layout only, see above)
                     t.gemm = fast.tiles[i].gemm;
                     t.label = fast.tiles[i].label;
                 }
         kernels.name = "avx512";
         kernels.types = types.data();
+        kernels.n_types = int(types.size());
     }
 };
 

@@ -133,24 +133,13 @@ void dequant_q3_k(const uint8_t* src, float* y, int64_t nb) {
     }
 }
 
-// Sub-block k's 6-bit scale and min in the Q4_K/Q5_K packing (see BlockQ4_K).
-void scale_min_k4(const uint8_t s[12], int k, int* sc, int* mn) {
-    if (k < 4) {
-        *sc = s[k] & 63;
-        *mn = s[k + 4] & 63;
-    } else {
-        *sc = (s[k + 4] & 15) | (s[k - 4] >> 6) << 4;
-        *mn = (s[k + 4] >> 4) | (s[k] >> 6) << 4;
-    }
-}
-
 void dequant_q4_k(const uint8_t* src, float* y, int64_t nb) {
     for (int64_t i = 0; i < nb; ++i, y += kQkK) {
         const auto b = load_block<BlockQ4_K>(src, i);
         const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
         for (int k = 0; k < 8; ++k) {  // sub-block k = elements 32k .. 32k+31
             int sc, mn;
-            scale_min_k4(b.scales, k, &sc, &mn);
+            q4_k_scale_min(b.scales, k, &sc, &mn);
             const float dl = d * float(sc), ml = dmin * float(mn);
             const uint8_t* qs = b.qs + 32 * (k / 2);
             const int shift = 4 * (k % 2);
@@ -165,7 +154,7 @@ void dequant_q5_k(const uint8_t* src, float* y, int64_t nb) {
         const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
         for (int k = 0; k < 8; ++k) {
             int sc, mn;
-            scale_min_k4(b.scales, k, &sc, &mn);
+            q4_k_scale_min(b.scales, k, &sc, &mn);
             const float dl = d * float(sc), ml = dmin * float(mn);
             const uint8_t* qs = b.qs + 32 * (k / 2);
             const int shift = 4 * (k % 2);
@@ -267,6 +256,16 @@ Status dequantize(DType t, const void* src, float* dst, int64_t n_rows, int64_t 
     // Rows are whole blocks, so contiguous rows are one long row; row_bytes asserts the block multiple.
     (void)row_bytes(t, row_len);
     return dequantize_row(t, src, dst, n_rows * row_len);
+}
+
+void q4_k_scale_min(const uint8_t s[12], int k, int* sc, int* mn) {
+    if (k < 4) {
+        *sc = s[k] & 63;
+        *mn = s[k + 4] & 63;
+    } else {
+        *sc = (s[k + 4] & 15) | (s[k - 4] >> 6) << 4;
+        *mn = (s[k + 4] >> 4) | (s[k] >> 6) << 4;
+    }
 }
 
 }  // namespace loom::kernels::ref

@@ -44,4 +44,8 @@ Status quantize_row(DType t, const float* src, void* dst, int64_t n);
 // PRECONDITIONS: as quantize_row.
 Status quantize_activations(DType t, const float* src, void* dst, int64_t n);
 
+// Sub-block k's (0..7) 6-bit scale and min in the 12 packed bytes of a Q4_K/Q5_K block (formats §2.4,
+// ggml's get_scale_min_k4).
+void q4_k_scale_min(const uint8_t s[12], int k, int* sc, int* mn);
+
 }  // namespace loom::kernels::ref

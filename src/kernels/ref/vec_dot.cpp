@@ -9,6 +9,7 @@
 
 // The reference must give the same floats on every ISA: no fused multiply-add.
 #include "kernels/ref/block_io.h"
+#include "kernels/ref/quant.h"
 #include "kernels/ref/no_fp_contract.h"  // last: no fused multiply-add below
 
 namespace loom::kernels::ref {
@@ -20,17 +21,6 @@ using namespace loom::formats;
 int q5_value(const uint8_t qs[16], uint32_t qh, int e) {
     const int lo = e < 16 ? (qs[e] & 15) : (qs[e - 16] >> 4);
     return lo | int((qh >> e) & 1) << 4;
-}
-
-// Sub-block k's 6-bit scale and min in the Q4_K/Q5_K packing (formats §2.4, get_scale_min_k4).
-void scale_min_k4(const uint8_t s[12], int k, int* sc, int* mn) {
-    if (k < 4) {
-        *sc = s[k] & 63;
-        *mn = s[k + 4] & 63;
-    } else {
-        *sc = (s[k + 4] & 15) | (s[k - 4] >> 6) << 4;
-        *mn = (s[k + 4] >> 4) | (s[k] >> 6) << 4;
-    }
 }
 
 // Sub-block k's signed scale of a Q3_K block (-32..31).
@@ -175,7 +165,7 @@ float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
         int isum = 0, msum = 0;
         for (int k = 0; k < 8; ++k) {  // sub-block k = values 32k .. 32k+31
             int sc, mn;
-            scale_min_k4(x.scales, k, &sc, &mn);
+            q4_k_scale_min(x.scales, k, &sc, &mn);
             const uint8_t* qs = x.qs + 32 * (k / 2);
             int sub = 0;
             for (int l = 0; l < 32; ++l) sub += ((qs[l] >> (4 * (k % 2))) & 15) * y.qs[32 * k + l];
@@ -195,7 +185,7 @@ float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* a) {
         int isum = 0, msum = 0;
         for (int k = 0; k < 8; ++k) {
             int sc, mn;
-            scale_min_k4(x.scales, k, &sc, &mn);
+            q4_k_scale_min(x.scales, k, &sc, &mn);
             const uint8_t* qs = x.qs + 32 * (k / 2);
             int sub = 0;
             for (int l = 0; l < 32; ++l) {

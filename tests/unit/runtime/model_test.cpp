@@ -80,6 +80,42 @@ Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx = 256,
     return l;
 }
 
+// Packed matmul weights (LoadOptions::pack) are a layout, not a change of numbers: the same logits, bit for bit, for
+// a prompt and for single-token steps, and the file pages they replace are released.
+TEST(ModelLoad, PackedWeightsGiveTheSameLogits) {
+    const std::string path = family_model("llama", "q4_k");
+    std::vector<float> logits[2];
+    for (bool pack : {false, true}) {
+        LoadOptions lo;
+        lo.pack = pack;
+        lo.mode = formats::LoadMode::read;
+        auto m = Model::load(path, lo);
+        ASSERT_TRUE(m.ok()) << m.error().message();
+        if (!pack) EXPECT_EQ((*m)->n_packed(), 0);
+        if (pack && cpu_features().avx2_kernels() && !cpu_features().avx512_kernels()) {
+            EXPECT_GT((*m)->n_packed(), 0);
+            EXPECT_GT((*m)->released_bytes(), 0);
+        }
+        SessionOptions so;
+        so.n_threads = 2;
+        so.n_ctx = 64;
+        auto s = Session::create(**m, so);
+        ASSERT_TRUE(s.ok()) << s.error().message();
+        const int64_t V = (*m)->n_vocab();
+        const std::vector<int32_t> tokens = some_tokens(13, V, 3);
+        auto prompt = (*s)->decode(Batch::sequence({tokens.data(), 10}, 0, 0, true));
+        ASSERT_TRUE(prompt.ok()) << prompt.error().message();
+        logits[pack].assign(prompt->row<float>(0), prompt->row<float>(0) + 10 * V);
+        for (int64_t i = 10; i < 13; ++i) {
+            auto step = (*s)->decode(Batch::sequence({&tokens[size_t(i)], 1}, int32_t(i), 0, true));
+            ASSERT_TRUE(step.ok()) << step.error().message();
+            logits[pack].insert(logits[pack].end(), step->row<float>(0), step->row<float>(0) + V);
+        }
+    }
+    ASSERT_EQ(logits[0].size(), logits[1].size());
+    EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * 4), 0);
+}
+
 class FamilyTest : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
 // The cached path, fed the prompt in uneven chunks and then token by token, gives the stateless path's

@@ -32,5 +32,22 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// NR tokens' parts of packed A8K rows (matmul_avx2.h; rows `as` bytes apart, nb super-blocks): values, scales, bsums.
+template <int NR>
+struct A8KTokens {
+    const int8_t* q[NR];
+    const float* d[NR];
+    const int16_t* bsums[NR];
+    A8KTokens(const uint8_t* a, int64_t as, int64_t nb) {
+#pragma GCC unroll 8
+        for (int t = 0; t < NR; ++t) {
+            const uint8_t* row = a + t * as;
+            q[t] = reinterpret_cast<const int8_t*>(row);
+            d[t] = reinterpret_cast<const float*>(row + 256 * nb);
+            bsums[t] = reinterpret_cast<const int16_t*>(row + 260 * nb);
+        }
+    }
+};
+
 }  // namespace
 }  // namespace loom::kernels::cpu::avx2

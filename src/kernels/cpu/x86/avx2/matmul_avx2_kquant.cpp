@@ -275,16 +275,10 @@ inline __m128 halves(__m256i v) {
 template <class D, int NR, Recipe R>
 void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
            float* const* y, int64_t col, bool accumulate) {
-    const int8_t* aq[NR];
-    const float* ad[NR];
-    const int16_t* absum[NR];
-#pragma GCC unroll 8
-    for (int t = 0; t < NR; ++t) {
-        const uint8_t* row = a + t * as;
-        aq[t] = reinterpret_cast<const int8_t*>(row);
-        ad[t] = reinterpret_cast<const float*>(row + 256 * nb);
-        absum[t] = reinterpret_cast<const int16_t*>(row + 260 * nb);
-    }
+    const A8KTokens<NR> tokens(a, as, nb);
+    const auto& aq = tokens.q;
+    const auto& ad = tokens.d;
+    const auto& absum = tokens.bsums;
     // Sums and mins in separate accumulators, subtracted at the end: ggml_gemm/gemv_q4_K_8x8_q8_K's rounding.
     __m128 acc[NR], acc_min[NR];
 #pragma GCC unroll 8
@@ -412,15 +406,10 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
 template <class D, int MR, int NR, Recipe R>
 void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
           float* const* y, int64_t col, bool accumulate) {
-    const int8_t* aq[NR];
-    const float* ad[NR];
-    const int16_t* abs_[NR];
-    for (int t = 0; t < NR; ++t) {
-        const uint8_t* row = a + t * as;
-        aq[t] = reinterpret_cast<const int8_t*>(row);
-        ad[t] = reinterpret_cast<const float*>(row + 256 * nb);
-        abs_[t] = reinterpret_cast<const int16_t*>(row + 260 * nb);
-    }
+    const A8KTokens<NR> tokens(a, as, nb);
+    const auto& aq = tokens.q;
+    const auto& ad = tokens.d;
+    const auto& abs_ = tokens.bsums;
     // f32 sums live in memory: they change once per super-block, and the registers belong to the int32 sums.
     alignas(32) float accf[MR][NR][8] = {};
     // Q4_K's mins as ggml_vec_dot_q4_K_q8_K: four lanes (pairs of sub-blocks) scaled by −d_a·dmin.

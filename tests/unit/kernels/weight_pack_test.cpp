@@ -1,0 +1,154 @@
+// Load-time packed weight layouts (kernels/cpu/weight_pack.h): the packed form keeps every value, the CPU matmul
+// gives the same bits with and without it (so llama.cpp's bits, ARCHITECTURE.md), and a packed form that does not
+// describe the view it rides on is ignored.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/half.h"
+#include "core/packed_weight.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/matmul_kernels.h"
+#include "kernels/cpu/weight_pack.h"
+#include "kernels/ref/quant.h"
+#include "unit/kernels/matmul_testing.h"
+
+namespace loom::kernels {
+namespace {
+
+using namespace testing_data;
+
+bool have_avx2() { return cpu_features().avx2_kernels() && cpu::avx2_matmul_kernels(); }
+
+std::vector<float> run(const cpu::MatmulKernels& k, Stream& s, const TensorView& w, const std::vector<float>& x,
+                       int64_t n_tok, bool rows_alone = false) {
+    const int64_t n_out = w.dim(0), n_in = w.dim(1);
+    std::vector<float> y(static_cast<size_t>(n_tok * n_out), NAN);
+    MatmulArgs a;
+    a.w = w;
+    a.x = TensorView::dense(x.data(), DType::f32, {n_tok, n_in});
+    a.y = TensorView::dense(y.data(), DType::f32, {n_tok, n_out});
+    a.rows_alone = rows_alone;
+    EXPECT_TRUE(cpu::matmul_with(k, a, s).ok());
+    return y;
+}
+
+std::unique_ptr<PackedWeight> pack(const cpu::MatmulKernels& k, const TensorView& w, Stream& s) {
+    auto p = cpu::pack_weight_with(k, w, s);
+    EXPECT_TRUE(p.ok());
+    return p.ok() ? std::move(p).value() : nullptr;
+}
+
+TEST(WeightPack, Q4KX8KeepsEveryValue) {
+    const Matrix m = random_matrix(DType::q4_k, 24, 768, 5);
+    std::vector<cpu::Q4KX8> packed(size_t(24 / 8 * 3));
+    cpu::pack_q4_k_x8(m.bytes.data(), row_bytes(DType::q4_k, 768), 768, 0, 24, packed.data());
+    std::vector<float> want(768);
+    for (int64_t o = 0; o < 24; ++o) {
+        ASSERT_TRUE(ref::dequantize_row(DType::q4_k, m.bytes.data() + o * row_bytes(DType::q4_k, 768), want.data(), 768).ok());
+        for (int64_t i = 0; i < 768; ++i)
+            ASSERT_EQ(f32_to_bits(cpu::q4_k_x8_value(packed.data(), 768, o, i)), f32_to_bits(want[size_t(i)]))
+                << "row " << o << " value " << i;
+    }
+}
+
+TEST(WeightPack, OnlyWhereAVariantHasTheLayout) {
+    Stream s;
+    const Matrix q4k = random_matrix(DType::q4_k, 16, 256, 1), odd = random_matrix(DType::q4_k, 12, 256, 2);
+    const Matrix q40 = random_matrix(DType::q4_0, 16, 256, 3);
+    EXPECT_EQ(pack(cpu::portable_matmul_kernels(), q4k.view(16), s), nullptr);  // no packed tile there
+    if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+    const cpu::MatmulKernels& k = *cpu::avx2_matmul_kernels();
+    auto p = pack(k, q4k.view(16), s);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->layout, PackedLayout::q4_k_x8);
+    EXPECT_EQ(p->bytes, size_t(16 / 8 * 1184));
+    EXPECT_TRUE(p->describes(q4k.view(16)));
+    EXPECT_FALSE(p->describes(q4k.view(8)));
+    EXPECT_EQ(pack(k, odd.view(12), s), nullptr);  // rows not in groups of 8
+    EXPECT_EQ(pack(k, q40.view(16), s), nullptr);  // no layout for the type
+    if (cpu_features().avx512_kernels() && cpu::avx512_matmul_kernels())
+        EXPECT_EQ(pack(*cpu::avx512_matmul_kernels(), q4k.view(16), s), nullptr);  // keeps its own tiles
+}
+
+// Same bits as the row-major tiles over row counts (one group, several, tasks split at 8-row multiples by 3 threads),
+// token counts on both sides of the recipe switch (groups of 4 batched, the n % 4 tail single), rows alone, and row
+// lengths of 1..8 super-blocks.
+TEST(WeightPack, Q4KX8SameBitsAsRowMajor) {
+    if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+    const cpu::MatmulKernels& k = *cpu::avx2_matmul_kernels();
+    ThreadPool pool(3);
+    Stream s;
+    s.pool = &pool;
+    for (int64_t n_in : {256, 768, 2048})
+        for (int64_t n_out : {8, 40, 136}) {
+            const Matrix m = random_matrix(DType::q4_k, n_out, n_in, uint32_t(n_in + n_out));
+            TensorView plain = m.view(n_out), packed = plain;
+            const auto p = pack(k, plain, s);
+            ASSERT_NE(p, nullptr);
+            packed.packed = p.get();
+            for (int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 9, 13, 33, 70}) {
+                const std::vector<float> x = random_acts(n_tok, n_in, uint32_t(n_tok));
+                for (bool alone : {false, true}) {
+                    const std::vector<float> want = run(k, s, plain, x, n_tok, alone);
+                    const std::vector<float> got = run(k, s, packed, x, n_tok, alone);
+                    for (size_t i = 0; i < got.size(); ++i)
+                        ASSERT_EQ(f32_to_bits(got[i]), f32_to_bits(want[i]))
+                            << "n_out=" << n_out << " n_in=" << n_in << " n_tok=" << n_tok << " alone=" << alone
+                            << " output " << i << ": " << got[i] << " vs " << want[i];
+                }
+            }
+        }
+}
+
+// Codes at their edges (0 and 15, every scale and min 63) against ±1 activations: the int16 sums of a sub-block
+// reach ±30720 without wrapping.
+TEST(WeightPack, Q4KX8ExtremeCodesSameBits) {
+    if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+    const cpu::MatmulKernels& k = *cpu::avx2_matmul_kernels();
+    const int64_t n_in = 512, n_out = 16, n_tok = 5;
+    for (uint8_t pattern : {uint8_t(0xff), uint8_t(0x00), uint8_t(0x0f), uint8_t(0xf0), uint8_t(0x3f)}) {
+        std::vector<uint8_t> w(static_cast<size_t>(row_bytes(DType::q4_k, n_in) * n_out), pattern);
+        for (size_t b = 0; b < w.size(); b += 144) {
+            const uint16_t h = 0x2c00;  // 1/16
+            std::memcpy(&w[b], &h, 2);
+            std::memcpy(&w[b + 2], &h, 2);
+        }
+        for (float sign : {1.f, -1.f}) {
+            std::vector<float> x(static_cast<size_t>(n_tok * n_in), sign);
+            for (size_t i = 0; i < x.size(); i += 97) x[i] = -sign * 0.5f;
+            Stream s;
+            TensorView plain = TensorView::dense(w.data(), DType::q4_k, {n_out, n_in}), packed = plain;
+            const auto p = pack(k, plain, s);
+            ASSERT_NE(p, nullptr);
+            packed.packed = p.get();
+            const std::vector<float> want = run(k, s, plain, x, n_tok), got = run(k, s, packed, x, n_tok);
+            EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0) << "pattern " << int(pattern);
+        }
+    }
+}
+
+// A packed form rides along with copies of a view; where it does not describe the view (another matrix's data, a
+// row subset), matmul reads the view's own data.
+TEST(WeightPack, IgnoredWhereItDoesNotDescribeTheView) {
+    if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+    const cpu::MatmulKernels& k = *cpu::avx2_matmul_kernels();
+    Stream s;
+    const Matrix a = random_matrix(DType::q4_k, 16, 512, 1), b = random_matrix(DType::q4_k, 16, 512, 2);
+    const auto pa = pack(k, a.view(16), s);
+    ASSERT_NE(pa, nullptr);
+    const std::vector<float> x = random_acts(3, 512, 9);
+    TensorView bv = b.view(16);
+    const std::vector<float> want = run(k, s, bv, x, 3);
+    bv.packed = pa.get();
+    EXPECT_EQ(std::memcmp(run(k, s, bv, x, 3).data(), want.data(), want.size() * 4), 0);
+    TensorView first8 = a.view(8);
+    const std::vector<float> want8 = run(k, s, first8, x, 3);
+    first8.packed = pa.get();
+    EXPECT_EQ(std::memcmp(run(k, s, first8, x, 3).data(), want8.data(), want8.size() * 4), 0);
+}
+
+}  // namespace
+}  // namespace loom::kernels
