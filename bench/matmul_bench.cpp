@@ -214,6 +214,14 @@ struct Shape {
     int64_t n_in, n_out;
 };
 
+// Whether the CPU backend has a packed layout for t (asked of the backend itself, on one small zero matrix).
+bool cpu_packs(DType t) {
+    std::vector<uint8_t> w(static_cast<size_t>(row_bytes(t, 256) * 8));
+    Stream s;
+    auto p = op_table(Backend::cpu)->pack_weight(TensorView::dense(w.data(), t, {8, 256}), s);
+    return p.ok() && *p != nullptr;
+}
+
 void register_all() {
     benchmark::RegisterBenchmark("read_bandwidth/1GiB", BM_ReadBandwidth)->UseManualTime()->Unit(benchmark::kMillisecond);
     const DType types[] = {DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k};
@@ -222,7 +230,7 @@ void register_all() {
     // cpu-rowmajor: the same types' GGUF layout, side by side, where a packed layout exists.
     for (DType t : types) {
         const std::string tn(name(t));
-        const bool has_layout = t == DType::q4_k && cpu_features().avx2_kernels() && !cpu_features().avx512_kernels();
+        const bool has_layout = cpu_packs(t);
         for (int64_t n_tok : {int64_t(1), int64_t(512)}) {
             const std::string op = n_tok == 1 ? "matvec" : "matmul512";
             const auto unit = n_tok == 1 ? benchmark::kMicrosecond : benchmark::kMillisecond;

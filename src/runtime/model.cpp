@@ -129,12 +129,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
         return Error::make(ErrorCode::out_of_range, "{}: {} layers is outside 1..{}", path, *n_layer, kMaxLayers);
     if (auto s = check_tokenizer_ids(f, m->n_vocab_); !s.ok()) return std::move(s).error().with_context(path);
 
-    for (int64_t l = 0; l < *n_layer; ++l) {
-        auto scope = arch::LayerScope::make(m->arch_, p, l);
-        if (!scope.ok()) return std::move(scope).error().with_context(path);
-    }
     blocks::WeightBinder weights(f);
-    m->build(weights, *n_layer);
+    if (auto s = m->build(weights, *n_layer); !s.ok()) return std::move(s).error().with_context(path);
     if (auto s = weights.status(); !s.ok()) return std::move(s).error().with_context(path);
 
     for (const std::string& name : weights.used()) {
@@ -147,14 +143,15 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     return m;
 }
 
-void Model::build(blocks::WeightBinder& weights, int64_t n_layer) {
+Status Model::build(blocks::WeightBinder& weights, int64_t n_layer) {
     input_.clear();
     layers_.clear();
     output_.clear();
     Builder build(arch_, weights);
     build.chain(arch_.input, *params_, -1, input_);
     for (int64_t l = 0; l < n_layer; ++l) {
-        auto scope = arch::LayerScope::make(arch_, *params_, l);  // checked in load()
+        auto scope = arch::LayerScope::make(arch_, *params_, l);
+        if (!scope.ok()) return std::move(scope).error();
         Layer layer;
         for (const arch::Chain& c : arch_.residual) {
             BlockChain chain;
@@ -164,6 +161,7 @@ void Model::build(blocks::WeightBinder& weights, int64_t n_layer) {
         layers_.push_back(std::move(layer));
     }
     build.chain(arch_.output, *params_, -1, output_);
+    return Ok();
 }
 
 Status Model::pack(const blocks::WeightBinder& weights, int64_t n_layer) {
@@ -183,7 +181,7 @@ Status Model::pack(const blocks::WeightBinder& weights, int64_t n_layer) {
     // The views the blocks hold are copies made at binding: bind again, now with the packed forms attached.
     blocks::WeightBinder again(*file_);
     again.set_packed(by_name);
-    build(again, n_layer);
+    LOOM_RETURN_IF_ERROR(build(again, n_layer));
     LOOM_ASSERT(again.ok(), "binding changed between two passes: {}", again.status().error().message());
     for (const std::string& name : weights.matmul_only())
         if (by_name.count(name)) released_bytes_ += int64_t(file_->release(*file_->tensor(name)));

@@ -64,8 +64,9 @@ public:
 
 private:
     Model() = default;
-    // Builds every block chain from the bound parameters (replacing any built before).
-    void build(blocks::WeightBinder& weights, int64_t n_layer);
+    // Builds every block chain from the bound parameters (replacing any built before); binding problems are
+    // collected in `weights`, a layer scope that cannot be made is returned.
+    Status build(blocks::WeightBinder& weights, int64_t n_layer);
     // Packs the matmul weights `weights` bound and rebuilds the blocks with the packed forms attached.
     Status pack(const blocks::WeightBinder& weights, int64_t n_layer);
     std::unique_ptr<formats::GgufFile> file_;
