@@ -17,7 +17,9 @@ struct TensorView;
 
 enum class PackedLayout : uint8_t {
     none,     // the GGUF layout (rows one after another)
-    q4_k_x8,  // Q4_K, 8 rows interleaved per super-block (kernels/cpu/weight_pack.h)
+    q4_0_x8,  // Q4_0, 8 rows interleaved per block (kernels/cpu/weight_pack.h)
+    q4_k_x8,  // Q4_K, 8 rows interleaved per super-block
+    q6_k_x8,  // Q6_K, 8 rows interleaved per super-block
 };
 
 struct PackedWeight {

@@ -1,18 +1,34 @@
 // Load-time weight layouts of the CPU matmul kernels (PackedLayout), and the portable code that builds them from
-// a GGUF row-major tensor. The kernels that read them live with their ISA (x86/avx2/matmul_avx2_q4k_x8.cpp).
+// a GGUF row-major tensor. The kernels that read them live with their ISA (x86/avx2/matmul_avx2_*_x8.cpp).
 //
-// q4_k_x8: Q4_K rows in groups of 8, per group and super-block one 1184-byte record (Q4KX8), so that one 32-byte
-// load holds 4 code bytes (8 values) of each of the 8 rows and a vpmaddubsw against 4 broadcast activation bytes
-// leaves each row's products in its own lanes: no per-token fold of row sums, no per-token scale shuffles.
-// The integers are Q4_K's own (d and dmin stay f16, the 6-bit scales and mins become bytes), 32 bytes more per
-// 8 rows than the GGUF blocks (1152): +2.8%.
+// Every layout interleaves rows in groups of 8: per group and block one record, in which one 32-byte load holds
+// 4 code bytes of each of the 8 rows, so that a vpmaddubsw against 4 activation bytes broadcast to every 32-bit
+// lane leaves each row's products in its own lanes: no per-token fold of row sums, no per-token scale shuffles.
+// The integers are the GGUF blocks' own, only moved (Q4_K's 6-bit scales and mins become bytes):
+//   q4_0_x8  Q4_0, per 32-value block 144 bytes (= 8 × 18)
+//   q4_k_x8  Q4_K, per 256-value super-block 1184 bytes (8 × 144 + 32: +2.8%)
+//   q6_k_x8  Q6_K, per 256-value super-block 1680 bytes (= 8 × 210)
 #pragma once
 
 #include <cstdint>
+#include <span>
+
+#include "core/dtype.h"
+#include "core/packed_weight.h"
 
 namespace loom::kernels::cpu {
 
-// One group of 8 rows × one 256-value super-block.
+inline constexpr int kPackRows = 8;  // rows per group, every layout
+
+// Q4_0: one group of 8 rows × one 32-value block.
+struct Q40X8 {
+    uint16_t d[8];          // f16 block scale of rows 0..7
+    uint8_t qs[4][8][4];    // [step s][row r][i]: row r's code byte q[4s + i]: value 4s + i in the low nibble,
+                            // value 16 + 4s + i in the high one
+};
+static_assert(sizeof(Q40X8) == 144);
+
+// Q4_K: one group of 8 rows × one 256-value super-block.
 struct Q4KX8 {
     uint16_t d[8];            // f16 super-block scale of rows 0..7
     uint16_t dmin[8];         // f16 super-block min scale
@@ -23,14 +39,35 @@ struct Q4KX8 {
 };
 static_assert(sizeof(Q4KX8) == 1184);
 
-inline constexpr int kQ4KX8Rows = 8;
+// Q6_K: one group of 8 rows × one 256-value super-block. Value v = 128h + 32k + 4s + i (half h, quarter k, step
+// s, byte i) has its low 4 bits in ql[h][k & 1][s][r][i] (low nibble for k < 2, high for k >= 2) and its top 2
+// bits at bit 2k of qh[h][s][r][i], as in the GGUF block; its 16-value group is g = v / 16.
+struct Q6KX8 {
+    uint16_t d[8];               // f16 super-block scale of rows 0..7
+    int8_t scales[8][8][2];      // [pair c][row r]: the scales of groups 2c and 2c + 1
+    uint8_t ql[2][2][8][8][4];   // [half h][k & 1][step s][row r][i]: ql byte 64h + 32(k & 1) + 4s + i
+    uint8_t qh[2][8][8][4];      // [half h][step s][row r][i]: qh byte 32h + 4s + i
+};
+static_assert(sizeof(Q6KX8) == 1680);
 
-// Rearranges n_out rows (n_out % 8 == 0, n_in % 256 == 0) of Q4_K blocks, row r at src + r * src_stride, into
-// n_out / 8 groups of n_in / 256 records. Rows [o0, o1) only (multiples of 8), for parallel packing.
-void pack_q4_k_x8(const uint8_t* src, int64_t src_stride, int64_t n_in, int64_t o0, int64_t o1, Q4KX8* dst);
+// A layout's geometry and code. Records of one group of rows follow each other block by block; groups follow
+// each other, so the group of row o (a multiple of kPackRows) starts at o · row_stride(n_in).
+struct PackedFormat {
+    DType dtype;
+    PackedLayout layout;
+    int64_t block_values;  // values per record (per row)
+    int64_t record_bytes;
+    // Rearranges rows [o0, o1) (multiples of kPackRows) of the row-major blocks, row r at src + r · src_stride.
+    void (*pack)(const uint8_t* src, int64_t src_stride, int64_t n_in, int64_t o0, int64_t o1, uint8_t* dst);
+    // Value (o, i) read back from the packed form, as ggml's dequantize_row rounds it (tests: packing kept every
+    // bit). PRECONDITION: o < n_out, i < n_in.
+    float (*value)(const uint8_t* packed, int64_t n_in, int64_t o, int64_t i);
 
-// Reads one value back from the packed form (tests, and the check that packing kept every bit).
-// PRECONDITION: o < n_out, i < n_in.
-float q4_k_x8_value(const Q4KX8* packed, int64_t n_in, int64_t o, int64_t i);
+    int64_t row_stride(int64_t n_in) const { return record_bytes * (n_in / block_values) / kPackRows; }
+};
+
+// Every layout, in the order pack_weight_with prefers them.
+std::span<const PackedFormat> packed_formats();
+const PackedFormat* packed_format(PackedLayout layout);
 
 }  // namespace loom::kernels::cpu

@@ -3,6 +3,7 @@
 // describe the view it rides on is ignored.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -41,23 +42,27 @@ std::unique_ptr<PackedWeight> pack(const cpu::MatmulKernels& k, const TensorView
     return p.ok() ? std::move(p).value() : nullptr;
 }
 
-TEST(WeightPack, Q4KX8KeepsEveryValue) {
-    const Matrix m = random_matrix(DType::q4_k, 24, 768, 5);
-    std::vector<cpu::Q4KX8> packed(size_t(24 / 8 * 3));
-    cpu::pack_q4_k_x8(m.bytes.data(), row_bytes(DType::q4_k, 768), 768, 0, 24, packed.data());
-    std::vector<float> want(768);
-    for (int64_t o = 0; o < 24; ++o) {
-        ASSERT_TRUE(ref::dequantize_row(DType::q4_k, m.bytes.data() + o * row_bytes(DType::q4_k, 768), want.data(), 768).ok());
-        for (int64_t i = 0; i < 768; ++i)
-            ASSERT_EQ(f32_to_bits(cpu::q4_k_x8_value(packed.data(), 768, o, i)), f32_to_bits(want[size_t(i)]))
-                << "row " << o << " value " << i;
+// Every value of every layout read back from the packed form equals ref dequantize's, bit for bit.
+TEST(WeightPack, EveryLayoutKeepsEveryValue) {
+    for (const cpu::PackedFormat& f : cpu::packed_formats()) {
+        const int64_t n_out = 24, n_in = 3 * std::max<int64_t>(f.block_values, 256);
+        const Matrix m = random_matrix(f.dtype, n_out, n_in, 5);
+        std::vector<uint8_t> packed(size_t(f.row_stride(n_in) * n_out));
+        f.pack(m.bytes.data(), row_bytes(f.dtype, n_in), n_in, 0, n_out, packed.data());
+        std::vector<float> want(static_cast<size_t>(n_in));
+        for (int64_t o = 0; o < n_out; ++o) {
+            ASSERT_TRUE(ref::dequantize_row(f.dtype, m.bytes.data() + o * row_bytes(f.dtype, n_in), want.data(), n_in).ok());
+            for (int64_t i = 0; i < n_in; ++i)
+                ASSERT_EQ(f32_to_bits(f.value(packed.data(), n_in, o, i)), f32_to_bits(want[size_t(i)]))
+                    << name(f.dtype) << " row " << o << " value " << i;
+        }
     }
 }
 
 TEST(WeightPack, OnlyWhereAVariantHasTheLayout) {
     Stream s;
     const Matrix q4k = random_matrix(DType::q4_k, 16, 256, 1), odd = random_matrix(DType::q4_k, 12, 256, 2);
-    const Matrix q40 = random_matrix(DType::q4_0, 16, 256, 3);
+    const Matrix q80 = random_matrix(DType::q8_0, 16, 256, 3);
     EXPECT_EQ(pack(cpu::portable_matmul_kernels(), q4k.view(16), s), nullptr);  // no packed tile there
     if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
     const cpu::MatmulKernels& k = *cpu::avx2_matmul_kernels();
@@ -68,66 +73,78 @@ TEST(WeightPack, OnlyWhereAVariantHasTheLayout) {
     EXPECT_TRUE(p->describes(q4k.view(16)));
     EXPECT_FALSE(p->describes(q4k.view(8)));
     EXPECT_EQ(pack(k, odd.view(12), s), nullptr);  // rows not in groups of 8
-    EXPECT_EQ(pack(k, q40.view(16), s), nullptr);  // no layout for the type
+    EXPECT_EQ(pack(k, q80.view(16), s), nullptr);  // no layout for the type
     if (cpu_features().avx512_kernels() && cpu::avx512_matmul_kernels())
         EXPECT_EQ(pack(*cpu::avx512_matmul_kernels(), q4k.view(16), s), nullptr);  // keeps its own tiles
 }
 
-// Same bits as the row-major tiles over row counts (one group, several, tasks split at 8-row multiples by 3 threads),
-// token counts on both sides of the recipe switch (groups of 4 batched, the n % 4 tail single), rows alone, and row
-// lengths of 1..8 super-blocks.
-TEST(WeightPack, Q4KX8SameBitsAsRowMajor) {
+// Same bits as the row-major tiles, for every layout, over row counts (one group, several, tasks split at 8-row
+// multiples by 3 threads), token counts on both sides of every recipe switch (Q4_K: groups of 4 batched, the
+// n % 4 tail single; Q6_K: below and from 8 tokens), rows alone, and row lengths of 1..8 super-blocks.
+TEST(WeightPack, EveryLayoutSameBitsAsRowMajor) {
     if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
     const cpu::MatmulKernels& k = *cpu::avx2_matmul_kernels();
     ThreadPool pool(3);
     Stream s;
     s.pool = &pool;
-    for (int64_t n_in : {256, 768, 2048})
-        for (int64_t n_out : {8, 40, 136}) {
-            const Matrix m = random_matrix(DType::q4_k, n_out, n_in, uint32_t(n_in + n_out));
-            TensorView plain = m.view(n_out), packed = plain;
-            const auto p = pack(k, plain, s);
-            ASSERT_NE(p, nullptr);
-            packed.packed = p.get();
-            for (int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 9, 13, 33, 70}) {
-                const std::vector<float> x = random_acts(n_tok, n_in, uint32_t(n_tok));
-                for (bool alone : {false, true}) {
-                    const std::vector<float> want = run(k, s, plain, x, n_tok, alone);
-                    const std::vector<float> got = run(k, s, packed, x, n_tok, alone);
-                    for (size_t i = 0; i < got.size(); ++i)
-                        ASSERT_EQ(f32_to_bits(got[i]), f32_to_bits(want[i]))
-                            << "n_out=" << n_out << " n_in=" << n_in << " n_tok=" << n_tok << " alone=" << alone
-                            << " output " << i << ": " << got[i] << " vs " << want[i];
+    for (const cpu::PackedFormat& f : cpu::packed_formats())
+        for (int64_t n_in : {256, 768, 2048})
+            for (int64_t n_out : {8, 40, 136}) {
+                const Matrix m = random_matrix(f.dtype, n_out, n_in, uint32_t(n_in + n_out));
+                TensorView plain = m.view(n_out), packed = plain;
+                const auto p = pack(k, plain, s);
+                ASSERT_NE(p, nullptr) << name(f.dtype);
+                ASSERT_EQ(p->layout, f.layout);
+                packed.packed = p.get();
+                for (int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 9, 13, 33, 70}) {
+                    const std::vector<float> x = random_acts(n_tok, n_in, uint32_t(n_tok));
+                    for (bool alone : {false, true}) {
+                        const std::vector<float> want = run(k, s, plain, x, n_tok, alone);
+                        const std::vector<float> got = run(k, s, packed, x, n_tok, alone);
+                        for (size_t i = 0; i < got.size(); ++i)
+                            ASSERT_EQ(f32_to_bits(got[i]), f32_to_bits(want[i]))
+                                << name(f.dtype) << " n_out=" << n_out << " n_in=" << n_in << " n_tok=" << n_tok
+                                << " alone=" << alone << " output " << i << ": " << got[i] << " vs " << want[i];
+                    }
                 }
             }
-        }
 }
 
-// Codes at their edges (0 and 15, every scale and min 63) against ±1 activations: the int16 sums of a sub-block
-// reach ±30720 without wrapping.
-TEST(WeightPack, Q4KX8ExtremeCodesSameBits) {
+// Codes at their edges (every byte one pattern: codes 0 or at their maximum, Q4_K's scales and mins 63, Q6_K's
+// scales ±1 or −128) against ±1 activations, every block's f16 scales 1/16: the int16 sums reach their bounds
+// (Q4_0, Q4_K: ±30720, Q6_K: ±32004) without wrapping, for both recipes.
+TEST(WeightPack, ExtremeCodesSameBits) {
     if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
     const cpu::MatmulKernels& k = *cpu::avx2_matmul_kernels();
-    const int64_t n_in = 512, n_out = 16, n_tok = 5;
-    for (uint8_t pattern : {uint8_t(0xff), uint8_t(0x00), uint8_t(0x0f), uint8_t(0xf0), uint8_t(0x3f)}) {
-        std::vector<uint8_t> w(static_cast<size_t>(row_bytes(DType::q4_k, n_in) * n_out), pattern);
-        for (size_t b = 0; b < w.size(); b += 144) {
-            const uint16_t h = 0x2c00;  // 1/16
-            std::memcpy(&w[b], &h, 2);
-            std::memcpy(&w[b + 2], &h, 2);
+    struct Scales {
+        DType type;
+        size_t block_bytes;
+        std::vector<size_t> f16_at;
+    };
+    const Scales kScales[] = {{DType::q4_0, 18, {0}}, {DType::q4_k, 144, {0, 2}}, {DType::q6_k, 210, {208}}};
+    const int64_t n_in = 512, n_out = 16;
+    for (const Scales& t : kScales)
+        for (uint8_t pattern : {uint8_t(0xff), uint8_t(0x00), uint8_t(0x0f), uint8_t(0xf0), uint8_t(0x3f), uint8_t(0x80)}) {
+            std::vector<uint8_t> w(static_cast<size_t>(row_bytes(t.type, n_in) * n_out), pattern);
+            for (size_t b = 0; b < w.size(); b += t.block_bytes)
+                for (size_t at : t.f16_at) {
+                    const uint16_t h = 0x2c00;  // 1/16
+                    std::memcpy(&w[b + at], &h, 2);
+                }
+            for (int64_t n_tok : {5, 9})
+                for (float sign : {1.f, -1.f}) {
+                    std::vector<float> x(static_cast<size_t>(n_tok * n_in), sign);
+                    for (size_t i = 0; i < x.size(); i += 97) x[i] = -sign * 0.5f;
+                    Stream s;
+                    TensorView plain = TensorView::dense(w.data(), t.type, {n_out, n_in}), packed = plain;
+                    const auto p = pack(k, plain, s);
+                    ASSERT_NE(p, nullptr);
+                    packed.packed = p.get();
+                    const std::vector<float> want = run(k, s, plain, x, n_tok), got = run(k, s, packed, x, n_tok);
+                    EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0)
+                        << name(t.type) << " pattern " << int(pattern) << " tokens " << n_tok << " sign " << sign;
+                }
         }
-        for (float sign : {1.f, -1.f}) {
-            std::vector<float> x(static_cast<size_t>(n_tok * n_in), sign);
-            for (size_t i = 0; i < x.size(); i += 97) x[i] = -sign * 0.5f;
-            Stream s;
-            TensorView plain = TensorView::dense(w.data(), DType::q4_k, {n_out, n_in}), packed = plain;
-            const auto p = pack(k, plain, s);
-            ASSERT_NE(p, nullptr);
-            packed.packed = p.get();
-            const std::vector<float> want = run(k, s, plain, x, n_tok), got = run(k, s, packed, x, n_tok);
-            EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0) << "pattern " << int(pattern);
-        }
-    }
 }
 
 // A packed form rides along with copies of a view; where it does not describe the view (another matrix's data, a

@@ -80,10 +80,13 @@ Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx = 256,
     return l;
 }
 
-// Packed matmul weights (LoadOptions::pack) are a layout, not a change of numbers: the same logits, bit for bit, for
-// a prompt and for single-token steps, and the file pages they replace are released.
-TEST(ModelLoad, PackedWeightsGiveTheSameLogits) {
-    const std::string path = family_model("llama", "q4_k");
+class PackedWeights : public ::testing::TestWithParam<const char*> {};
+
+// Packed matmul weights (LoadOptions::pack; Q4_0, Q4_K, and Q6_K in the Q4_K_M mix) are a layout, not a change of
+// numbers: the same logits, bit for bit, for a prompt (the batched recipes) and for single-token steps (the decode
+// ones), and the file pages they replace are released.
+TEST_P(PackedWeights, GiveTheSameLogits) {
+    const std::string path = family_model("llama", GetParam());
     std::vector<float> logits[2];
     for (bool pack : {false, true}) {
         LoadOptions lo;
@@ -115,6 +118,8 @@ TEST(ModelLoad, PackedWeightsGiveTheSameLogits) {
     ASSERT_EQ(logits[0].size(), logits[1].size());
     EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * 4), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(ModelLoad, PackedWeights, ::testing::Values("q4_0", "q4_k", "q4_k_m"));
 
 class FamilyTest : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 

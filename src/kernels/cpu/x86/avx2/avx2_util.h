@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/matmul_kernels.h"
+
 namespace loom::kernels::cpu::avx2 {
 namespace {
 
@@ -24,6 +26,13 @@ inline float f16_at(const uint8_t* p) {
 
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
+// 4 bytes at p in every 32-bit lane (the packed 8-row tiles: one token's 4 activations against 8 rows' codes).
+inline __m256i broadcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
 // Eight f32 lanes added as ggml's AVX2 reductions do (halves, then pairs).
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -31,6 +40,25 @@ inline float hsum(__m256 v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+
+// NR tokens' parts of packed A8 rows (matmul_avx2.h; rows `as` bytes apart, nb blocks): values, scales, s, Σq.
+template <int NR>
+struct A8Tokens {
+    const int8_t* q[NR];
+    const float* d[NR];
+    const float* s[NR];
+    const int32_t* sum[NR];
+    A8Tokens(const uint8_t* a, int64_t as, int64_t nb) {
+#pragma GCC unroll 8
+        for (int t = 0; t < NR; ++t) {
+            const uint8_t* row = a + t * as;
+            q[t] = reinterpret_cast<const int8_t*>(row);
+            d[t] = reinterpret_cast<const float*>(row + 32 * nb);
+            s[t] = d[t] + nb;
+            sum[t] = reinterpret_cast<const int32_t*>(s[t] + nb);
+        }
+    }
+};
 
 // NR tokens' parts of packed A8K rows (matmul_avx2.h; rows `as` bytes apart, nb super-blocks): values, scales, bsums.
 template <int NR>
@@ -48,6 +76,38 @@ struct A8KTokens {
         }
     }
 };
+
+// ---- the tiles of the packed 8-row layouts (cpu/weight_pack.h) ----
+
+// 8 rows × NR tokens of a packed layout over blocks [b0, b1) of rows nb blocks long: w the group's first record,
+// a the first token's packed activations (rows `as` bytes apart), outputs at y[t][col .. col + 7].
+using Tile8 = void (*)(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
+                       float* const* y, int64_t col, bool accumulate);
+inline constexpr int kTile8Tokens = 4;  // the most tokens per Tile8; tables hold tiles for 1..4
+
+// Sweeps a GemmTile with Tile8s: groups of 8 rows outer (their records stay in L1 across tokens), tokens inner,
+// tokens [0, g.n_batched) with `batched[nr - 1]`, the rest with `rest[nr - 1]`; no tile spans both.
+// PRECONDITION: g.n_out % 8 == 0 (the driver splits rows at TypeKernels::row_group).
+inline void sweep_tile8(const GemmTile& g, int64_t block_values, const Tile8* batched, const Tile8* rest) {
+    const int64_t nb = g.n_in / block_values, b0 = g.k0 / block_values, b1 = g.k1 / block_values;
+    for (int64_t o = 0; o < g.n_out; o += 8) {
+        const uint8_t* w = g.w + o * g.w_stride;
+        for (int64_t t = 0; t < g.n_tok;) {
+            const bool is_batched = t < g.n_batched;
+            const int64_t end = is_batched ? g.n_batched : g.n_tok;
+            const int nr = int(end - t < kTile8Tokens ? end - t : kTile8Tokens);
+            (is_batched ? batched : rest)[nr - 1](w, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t,
+                                                  g.y_col + o, g.accumulate);
+            t += nr;
+        }
+    }
+}
+
+// Stores (or adds) 8 rows' results of one token.
+inline void store8(__m256 v, float* y, bool accumulate) {
+    if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
+    _mm256_storeu_ps(y, v);
+}
 
 }  // namespace
 }  // namespace loom::kernels::cpu::avx2

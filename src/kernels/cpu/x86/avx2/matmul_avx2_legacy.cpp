@@ -116,15 +116,10 @@ struct IQ4_NL {
 template <class D, int MR, int NR>
 void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
           float* const* y, int64_t col, bool accumulate) {
-    const int8_t* aq[NR];
-    const float* ad[NR];
-    const float* asum_f[NR];
-    for (int t = 0; t < NR; ++t) {
-        const uint8_t* row = a + t * as;
-        aq[t] = reinterpret_cast<const int8_t*>(row);
-        ad[t] = reinterpret_cast<const float*>(row + 32 * nb);
-        asum_f[t] = ad[t] + nb;
-    }
+    const A8Tokens<NR> tokens(a, as, nb);
+    const auto& aq = tokens.q;
+    const auto& ad = tokens.d;
+    const auto& asum_f = tokens.s;
     __m256 acc[MR][NR];
     __m128 corr[NR];  // Q4_1/Q5_1: Σ_b m_w·s_a for up to 4 rows
     for (int r = 0; r < MR; ++r)
@@ -213,18 +208,11 @@ inline __m128i fold4_i16_i32(__m128i p0, __m128i p1, __m128i p2, __m128i p3) {
 template <class D, int NR>
 void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
            float* const* y, int64_t col, bool accumulate) {
-    const int8_t* aq[NR];
-    const float* ad[NR];
-    const float* asum_f[NR];
-    const int32_t* asum_i[NR];
-#pragma GCC unroll 8
-    for (int t = 0; t < NR; ++t) {
-        const uint8_t* row = a + t * as;
-        aq[t] = reinterpret_cast<const int8_t*>(row);
-        ad[t] = reinterpret_cast<const float*>(row + 32 * nb);
-        asum_f[t] = ad[t] + nb;
-        asum_i[t] = reinterpret_cast<const int32_t*>(asum_f[t] + nb);
-    }
+    const A8Tokens<NR> tokens(a, as, nb);
+    const auto& aq = tokens.q;
+    const auto& ad = tokens.d;
+    const auto& asum_f = tokens.s;
+    const auto& asum_i = tokens.sum;
     __m128 acc[NR], corr[NR];
 #pragma GCC unroll 8
     for (int t = 0; t < NR; ++t) acc[t] = corr[t] = _mm_setzero_ps();

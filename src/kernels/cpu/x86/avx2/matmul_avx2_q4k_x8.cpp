@@ -14,8 +14,6 @@
 // super-block), subtracted at the end. Every integer sum is exact however ordered, so both tiles give the same bits.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "kernels/cpu/weight_pack.h"
 #include "kernels/cpu/x86/avx2/avx2_util.h"
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
@@ -24,12 +22,6 @@
 
 namespace loom::kernels::cpu::avx2 {
 namespace {
-
-inline __m256i broadcast4(const int8_t* p) {
-    int32_t v;
-    std::memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
 
 // Eight row scales (bytes) as int16 pairs: 32-bit lane r holds scale r in both halves, for vpmaddwd.
 inline __m256i scale_pairs(const uint8_t* s8) {
@@ -134,37 +126,15 @@ void tile8(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int64_t b
         }
     }
 #pragma GCC unroll 8
-    for (int t = 0; t < NR; ++t) {
-        float* yr = y[t] + col;
-        __m256 v = _mm256_sub_ps(acc[t], acc_min[t]);
-        if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(yr));
-        _mm256_storeu_ps(yr, v);
-    }
+    for (int t = 0; t < NR; ++t) store8(_mm256_sub_ps(acc[t], acc_min[t]), y[t] + col, accumulate);
 }
 
-using Tile8 = void (*)(const uint8_t*, const uint8_t*, int64_t, int64_t, int64_t, int64_t, float* const*, int64_t, bool);
-
-constexpr int kTokens = 4;  // tokens per tile
-constexpr Tile8 kBatched[kTokens] = {tile8<1, true>, tile8<2, true>, tile8<3, true>, tile8<4, true>};
-constexpr Tile8 kSingle[kTokens] = {tile8<1, false>, tile8<2, false>, tile8<3, false>, tile8<4, false>};
+constexpr Tile8 kBatched[kTile8Tokens] = {tile8<1, true>, tile8<2, true>, tile8<3, true>, tile8<4, true>};
+constexpr Tile8 kSingle[kTile8Tokens] = {tile8<1, false>, tile8<2, false>, tile8<3, false>, tile8<4, false>};
 
 }  // namespace
 
-// PRECONDITION: g.n_out % 8 == 0 (the driver splits rows at TypeKernels::row_group). Groups of 8 rows outer (their records stay in L1 across tokens), tokens inner; batched tokens and the
-// single-token tail never share a tile.
-void gemm_q4_k_x8(const GemmTile& g) {
-    const int64_t nb = g.n_in / 256, b0 = g.k0 / 256, b1 = g.k1 / 256;
-    for (int64_t o = 0; o < g.n_out; o += kQ4KX8Rows) {
-        const uint8_t* w = g.w + o * g.w_stride;
-        for (int64_t t = 0; t < g.n_tok;) {
-            const bool batched = t < g.n_batched;
-            const int64_t end = batched ? g.n_batched : g.n_tok;
-            const int nr = int(end - t < kTokens ? end - t : kTokens);
-            (batched ? kBatched : kSingle)[nr - 1](w, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t,
-                                                  g.y_col + o, g.accumulate);
-            t += nr;
-        }
-    }
-}
+// The batched tokens (groups of 4) take the per-pair recipe, the single-token tail the per-super-block one.
+void gemm_q4_k_x8(const GemmTile& g) { sweep_tile8(g, 256, kBatched, kSingle); }
 
 }  // namespace loom::kernels::cpu::avx2
