@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/cpu/attention_kernels.h"
+#include "kernels/cpu/x86/avx2/expf_ggml.h"
 
 // Only intrinsics and internal-linkage helpers here: an inline function from a shared header compiled
 // with AVX2 flags could be the copy the linker keeps for portable callers too.
@@ -252,24 +253,14 @@ void scale_avx2(float* x, int64_t n, float a) {
 
 // ---- llama.cpp's unfused attention (attention_unfused) ------------------------------------------
 
-// e^x with the operations of ggml_v_expf (ggml-cpu/vec.h, AVX2 branch), in its order, so the bits are ggml's:
-// n = round(x·log2 e) via the 1.5·2^23 shift, r = x − n·ln 2 (two-part ln 2), a degree-5 polynomial in two
-// halves, and 2^n built in the exponent bits; |n| > 126 goes through ggml's two-factor rescaling (0 for −inf).
+// e^x with the operations of ggml_v_expf (expf_ggml.h), so the bits are ggml's everywhere: |n| > 126 goes
+// through ggml's two-factor rescaling (0 for −inf).
 inline __m256 exp8_ggml(__m256 x) {
-    const __m256 shift = _mm256_set1_ps(0x1.8p23f);
-    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
-    const __m256 n = _mm256_sub_ps(z, shift);
-    const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
-                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
-    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
-    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+    const avx2::ExpfParts f = avx2::expf_parts(x);
+    const __m256 n = f.n, p = f.p, k = f.k;
+    const __m256i e = f.e;
     const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.f), n);
     const __m256 big = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
-    const __m256 r2 = _mm256_mul_ps(r, r);
-    const __m256 p = _mm256_fmadd_ps(
-        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), r, _mm256_set1_ps(0x1.573e2ep-5f)), r2,
-                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), r, _mm256_set1_ps(0x1.fffdb6p-2f))),
-        r2, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), r));
     if (!_mm256_movemask_ps(big)) return _mm256_fmadd_ps(p, k, k);
     // 2^n as s1·s2 (s1 = 2^±127-ish, s2 the rest), and s1² past |n| > 192 (overflow to inf, underflow to 0).
     const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/x86/avx2/expf_ggml.h"
 #include "kernels/ref/no_fp_contract.h"  // last: see there
 
 namespace loom::kernels::cpu::x86 {
@@ -18,26 +19,13 @@ namespace {
 inline __m256 load(const float* p) { return _mm256_loadu_ps(p); }
 inline void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
 
-// e^x on 8 lanes by the algorithm of ggml_v_expf (ggml-cpu/vec.h, after ARM's optimized-routines expf):
-// n = round(x·log2 e) by adding 1.5·2^23, r = x − n·ln 2 with ln 2 in a high and a low part,
-// e^r − 1 ≈ r·(c1 + c2·r + ... + c5·r⁴) evaluated as two interleaved halves, then 2^n·(1 + p) with 2^n
-// made in the exponent bits. About 1.5 ulp from expf; with the same operations in the same order the bits
-// equal ggml's wherever |n| <= 126. Outside that range (results below 1.2e−38 or above 1.7e38) ggml
-// rescales in two steps; here x below −104 (including −inf) gives 0 as expf does, and the rare other
-// lanes are recomputed with libm expf, so they equal the portable kernels' bits instead.
+// e^x on 8 lanes by ggml_v_expf's algorithm (expf_ggml.h). About 1.5 ulp from expf; the bits equal ggml's
+// wherever |n| <= 126. Outside that range (results below 1.2e−38 or above 1.7e38) ggml rescales in two steps;
+// here x below −104 (including −inf) gives 0 as expf does, and the rare other lanes are recomputed with libm
+// expf, so they equal the portable kernels' bits instead.
 inline __m256 exp8(__m256 x) {
-    const __m256 shift = _mm256_set1_ps(0x1.8p23f);
-    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
-    const __m256 n = _mm256_sub_ps(z, shift);
-    const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
-                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
-    const __m256 r2 = _mm256_mul_ps(r, r);
-    const __m256 hi = _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), r, _mm256_set1_ps(0x1.573e2ep-5f));
-    const __m256 lo = _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), r, _mm256_set1_ps(0x1.fffdb6p-2f));
-    const __m256 p = _mm256_fmadd_ps(_mm256_fmadd_ps(hi, r2, lo), r2, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), r));
-    // 2^n: n sits in the low mantissa bits of z; shifted into the exponent field and added to 1.0's bits.
-    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
-    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+    const avx2::ExpfParts f = avx2::expf_parts(x);
+    const __m256 n = f.n, p = f.p, k = f.k;
     const __m256 underflow = _mm256_cmp_ps(n, _mm256_set1_ps(-126.0f), _CMP_LT_OQ);
     __m256 y = _mm256_andnot_ps(underflow, _mm256_fmadd_ps(p, k, k));
     const __m256 rare = _mm256_or_ps(_mm256_cmp_ps(n, _mm256_set1_ps(126.0f), _CMP_GT_OQ),
