@@ -115,13 +115,20 @@ struct Avx512Table {
     explicit Avx512Table(const MatmulKernels& avx2) {
         const Avx512Kernels fast = avx512_fast_kernels();
         kernels = avx2;
-        // Without the packed layouts: their AVX2 tiles have not been measured against these (faster there) ones,
-        // so an AVX-512 machine keeps the GGUF layout and its memory.
+        // A packed layout stays only for types with no AVX-512 tile (Q6_K): those run the AVX2 tiles here too, and
+        // the packed one is the faster of them. Where an AVX-512 tile exists, the packed AVX2 tile has not been
+        // measured against it, so an AVX-512 machine keeps the GGUF layout and its memory.
+        auto has_fast_tile = [&](DType w) {
+            for (int i = 0; i < fast.n_tiles; ++i)
+                if (fast.tiles[i].weight == w) return true;
+            return false;
+        };
         for (int i = 0; i < avx2.n_types; ++i)
-            if (avx2.types[i].layout == PackedLayout::none) types.push_back(avx2.types[i]);
+            if (avx2.types[i].layout == PackedLayout::none || !has_fast_tile(avx2.types[i].weight))
+                types.push_back(avx2.types[i]);
         for (TypeKernels& t : types)
             for (int i = 0; i < fast.n_tiles; ++i)
-                if (fast.tiles[i].weight == t.weight) {  // (GGUF layout only, see above)
+                if (fast.tiles[i].weight == t.weight) {  // (GGUF layout only: see above)
                     t.gemm = fast.tiles[i].gemm;
                     t.label = fast.tiles[i].label;
                 }

@@ -74,8 +74,14 @@ TEST(WeightPack, OnlyWhereAVariantHasTheLayout) {
     EXPECT_FALSE(p->describes(q4k.view(8)));
     EXPECT_EQ(pack(k, odd.view(12), s), nullptr);  // rows not in groups of 8
     EXPECT_EQ(pack(k, q80.view(16), s), nullptr);  // no layout for the type
-    if (cpu_features().avx512_kernels() && cpu::avx512_matmul_kernels())
-        EXPECT_EQ(pack(*cpu::avx512_matmul_kernels(), q4k.view(16), s), nullptr);  // keeps its own tiles
+    if (cpu_features().avx512_kernels() && cpu::avx512_matmul_kernels()) {
+        const cpu::MatmulKernels& k512 = *cpu::avx512_matmul_kernels();
+        EXPECT_EQ(pack(k512, q4k.view(16), s), nullptr);  // keeps its own tiles
+        const Matrix q6k = random_matrix(DType::q6_k, 16, 256, 4);
+        auto p6 = pack(k512, q6k.view(16), s);  // has none of its own: the packed AVX2 tile
+        ASSERT_NE(p6, nullptr);
+        EXPECT_EQ(p6->layout, PackedLayout::q6_k_x8);
+    }
 }
 
 // Same bits as the row-major tiles, for every layout, over row counts (one group, several, tasks split at 8-row
