@@ -108,12 +108,6 @@ constexpr PackedFormat kFormats[] = {
 
 std::span<const PackedFormat> packed_formats() { return kFormats; }
 
-const PackedFormat* packed_format(PackedLayout layout) {
-    for (const PackedFormat& f : kFormats)
-        if (f.layout == layout) return &f;
-    return nullptr;
-}
-
 Result<std::unique_ptr<PackedWeight>> pack_weight_with(const MatmulKernels& K, const TensorView& w, Stream& s) {
     const PackedFormat* f = nullptr;
     for (const PackedFormat& cand : kFormats)

@@ -68,6 +68,5 @@ struct PackedFormat {
 
 // Every layout, in the order pack_weight_with prefers them.
 std::span<const PackedFormat> packed_formats();
-const PackedFormat* packed_format(PackedLayout layout);
 
 }  // namespace loom::kernels::cpu

@@ -43,12 +43,9 @@ void tile8(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int64_t b
     for (int64_t b = b0; b < b1; ++b) {
         const Q40X8& blk = blocks[b];
         if constexpr (NR <= kPrefetchTokens) {
-            const char* ahead = reinterpret_cast<const char*>(&blk + nb);  // a prefetch past the end is harmless
-            _mm_prefetch(ahead, _MM_HINT_T0);
-            _mm_prefetch(ahead + 64, _MM_HINT_T0);
-            _mm_prefetch(ahead + 128, _MM_HINT_T0);
+            prefetch_bytes(&blk + nb, int(sizeof(Q40X8)));  // a prefetch past the end is harmless
         }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.d)));
+        const __m256 dw = load_f16x8(blk.d);
         // Low and high nibbles in separate int16 sums: two dependency chains per token.
         __m256i plo[NR], phi[NR];
 #pragma GCC unroll 8

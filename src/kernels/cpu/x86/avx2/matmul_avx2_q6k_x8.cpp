@@ -28,7 +28,7 @@ namespace loom::kernels::cpu::avx2 {
 namespace {
 
 // Decode-sized tiles fetch the stream two records ahead themselves (as the Q4_K tile).
-constexpr int kPrefetchBytes = 2 * int(sizeof(Q6KX8));
+constexpr int kPrefetchRecords = 2;
 constexpr int kPrefetchTokens = 2;
 
 // The codes of chunk 4h + k at step s for the 8 rows: low 4 bits from ql (low nibble for k < 2, high for k >= 2),
@@ -96,7 +96,7 @@ void tile8_tiled(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int
                     }
                 }
             }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.d)));
+        const __m256 dw = load_f16x8(blk.d);
 #pragma GCC unroll 8
         for (int t = 0; t < NR; ++t) {
             const int16_t* bs = tokens.bsums[t] + 16 * b;
@@ -125,11 +125,10 @@ void tile8_lanes(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int
     for (int64_t b = b0; b < b1; ++b) {
         const Q6KX8& blk = blocks[b];
         if constexpr (NR <= kPrefetchTokens) {
-            const char* ahead = reinterpret_cast<const char*>(&blk) + kPrefetchBytes;
-            for (int l = 0; l < int(sizeof(Q6KX8)); l += 64) _mm_prefetch(ahead + l, _MM_HINT_T0);
+            prefetch_bytes(&blk + kPrefetchRecords, int(sizeof(Q6KX8)));
         }
         const Scales sc(blk);
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.d)));
+        const __m256 dw = load_f16x8(blk.d);
         __m256 scale[NR];
 #pragma GCC unroll 8
         for (int t = 0; t < NR; ++t) scale[t] = _mm256_mul_ps(dw, _mm256_set1_ps(tokens.d[t][b]));
