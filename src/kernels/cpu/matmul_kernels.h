@@ -134,9 +134,10 @@ struct Avx2Kernels {
 Avx2Kernels avx2_fast_kernels();
 
 // What the AVX-512 translation units provide (x86/avx512/matmul_avx512.cpp): tiles that replace the AVX2 variant's
-// for some types, computing the same bits; everything else about those types stays the AVX2 variant's.
+// for some (type, layout) pairs, computing the same bits; everything else about those types stays the AVX2 variant's.
 struct GemmOverride {
     DType weight;
+    PackedLayout layout;
     void (*gemm)(const GemmTile& t);
     const char* label;
 };

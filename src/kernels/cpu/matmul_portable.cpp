@@ -115,23 +115,25 @@ struct Avx512Table {
     explicit Avx512Table(const MatmulKernels& avx2) {
         const Avx512Kernels fast = avx512_fast_kernels();
         kernels = avx2;
-        // A packed layout stays only for types with no AVX-512 tile (Q6_K): those run the AVX2 tiles here too, and
-        // the packed one is the faster of them. Where an AVX-512 tile exists, the packed AVX2 tile has not been
-        // measured against it, so an AVX-512 machine keeps the GGUF layout and its memory.
-        auto has_fast_tile = [&](DType w) {
+        auto tile_for = [&](DType w, PackedLayout layout) -> const GemmOverride* {
             for (int i = 0; i < fast.n_tiles; ++i)
-                if (fast.tiles[i].weight == w) return true;
-            return false;
+                if (fast.tiles[i].weight == w && fast.tiles[i].layout == layout) return &fast.tiles[i];
+            return nullptr;
         };
-        for (int i = 0; i < avx2.n_types; ++i)
-            if (avx2.types[i].layout == PackedLayout::none || !has_fast_tile(avx2.types[i].weight))
-                types.push_back(avx2.types[i]);
-        for (TypeKernels& t : types)
-            for (int i = 0; i < fast.n_tiles; ++i)
-                if (fast.tiles[i].weight == t.weight) {  // (GGUF layout only: see above)
-                    t.gemm = fast.tiles[i].gemm;
-                    t.label = fast.tiles[i].label;
-                }
+        // A packed layout stays where it has an AVX-512 tile of its own (Q4_0), and for types with no AVX-512 tile
+        // at all (Q6_K: the packed AVX2 tile is the faster of those). A type whose AVX-512 tile reads the GGUF layout
+        // only (Q4_K) keeps that layout and its memory: on Zen 4 its VNNI tile beat the packed AVX2 one.
+        for (int i = 0; i < avx2.n_types; ++i) {
+            const TypeKernels& t = avx2.types[i];
+            const bool keep = t.layout == PackedLayout::none || tile_for(t.weight, t.layout) ||
+                              !tile_for(t.weight, PackedLayout::none);
+            if (!keep) continue;
+            types.push_back(t);
+            if (const GemmOverride* o = tile_for(t.weight, t.layout)) {
+                types.back().gemm = o->gemm;
+                types.back().label = o->label;
+            }
+        }
         kernels.name = "avx512";
         kernels.types = types.data();
         kernels.n_types = int(types.size());

@@ -23,6 +23,15 @@ using namespace testing_data;
 
 bool have_avx2() { return cpu_features().avx2_kernels() && cpu::avx2_matmul_kernels(); }
 
+// The variants with packed tiles that this CPU runs (AVX2, and AVX-512 where present).
+std::vector<const cpu::MatmulKernels*> packing_variants() {
+    std::vector<const cpu::MatmulKernels*> v;
+    if (have_avx2()) v.push_back(cpu::avx2_matmul_kernels());
+    if (have_avx2() && cpu_features().avx512_kernels() && cpu::avx512_matmul_kernels())
+        v.push_back(cpu::avx512_matmul_kernels());
+    return v;
+}
+
 std::vector<float> run(const cpu::MatmulKernels& k, Stream& s, const TensorView& w, const std::vector<float>& x,
                        int64_t n_tok, bool rows_alone = false) {
     const int64_t n_out = w.dim(0), n_in = w.dim(1);
@@ -77,6 +86,10 @@ TEST(WeightPack, OnlyWhereAVariantHasTheLayout) {
     if (cpu_features().avx512_kernels() && cpu::avx512_matmul_kernels()) {
         const cpu::MatmulKernels& k512 = *cpu::avx512_matmul_kernels();
         EXPECT_EQ(pack(k512, q4k.view(16), s), nullptr);  // keeps its own tiles
+        const Matrix q40 = random_matrix(DType::q4_0, 16, 256, 5);
+        auto p4 = pack(k512, q40.view(16), s);  // its own tile of the packed layout
+        ASSERT_NE(p4, nullptr);
+        EXPECT_EQ(p4->layout, PackedLayout::q4_0_x8);
         const Matrix q6k = random_matrix(DType::q6_k, 16, 256, 4);
         auto p6 = pack(k512, q6k.view(16), s);  // has none of its own: the packed AVX2 tile
         ASSERT_NE(p6, nullptr);
@@ -84,36 +97,42 @@ TEST(WeightPack, OnlyWhereAVariantHasTheLayout) {
     }
 }
 
-// Same bits as the row-major tiles, for every layout, over row counts (one group, several, tasks split at 8-row
-// multiples by 3 threads), token counts on both sides of every recipe switch (Q4_K: groups of 4 batched, the
-// n % 4 tail single; Q6_K: below and from 8 tokens), rows alone, and row lengths of 1..8 super-blocks.
+// Same bits as the AVX2 row-major tiles, for every layout of every variant (AVX2, AVX-512), over row counts (one
+// group, several, an odd group left to the AVX2 tile by the 16-row AVX-512 tiles, tasks split at 8-row multiples by
+// 3 threads), token counts on both sides of every recipe switch (Q4_K: groups of 4 batched, the n % 4 tail single;
+// Q6_K: below and from 8 tokens; the AVX-512 tiles' 8 tokens), rows alone, and row lengths of 1..8 super-blocks.
 TEST(WeightPack, EveryLayoutSameBitsAsRowMajor) {
     if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
-    const cpu::MatmulKernels& k = *cpu::avx2_matmul_kernels();
+    const cpu::MatmulKernels& row_major = *cpu::avx2_matmul_kernels();
     ThreadPool pool(3);
     Stream s;
     s.pool = &pool;
-    for (const cpu::PackedFormat& f : cpu::packed_formats())
-        for (int64_t n_in : {256, 768, 2048})
-            for (int64_t n_out : {8, 40, 136}) {
-                const Matrix m = random_matrix(f.dtype, n_out, n_in, uint32_t(n_in + n_out));
-                TensorView plain = m.view(n_out), packed = plain;
-                const auto p = pack(k, plain, s);
-                ASSERT_NE(p, nullptr) << name(f.dtype);
-                ASSERT_EQ(p->layout, f.layout);
-                packed.packed = p.get();
-                for (int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 9, 13, 33, 70}) {
-                    const std::vector<float> x = random_acts(n_tok, n_in, uint32_t(n_tok));
-                    for (bool alone : {false, true}) {
-                        const std::vector<float> want = run(k, s, plain, x, n_tok, alone);
-                        const std::vector<float> got = run(k, s, packed, x, n_tok, alone);
-                        for (size_t i = 0; i < got.size(); ++i)
-                            ASSERT_EQ(f32_to_bits(got[i]), f32_to_bits(want[i]))
-                                << name(f.dtype) << " n_out=" << n_out << " n_in=" << n_in << " n_tok=" << n_tok
-                                << " alone=" << alone << " output " << i << ": " << got[i] << " vs " << want[i];
+    int n_packed = 0;
+    for (const cpu::MatmulKernels* k : packing_variants())
+        for (const cpu::PackedFormat& f : cpu::packed_formats())
+            for (int64_t n_in : {256, 768, 2048})
+                for (int64_t n_out : {8, 40, 136}) {
+                    const Matrix m = random_matrix(f.dtype, n_out, n_in, uint32_t(n_in + n_out));
+                    TensorView plain = m.view(n_out), packed = plain;
+                    const auto p = pack(*k, plain, s);
+                    if (p == nullptr) continue;  // the variant keeps the GGUF layout for this type
+                    ASSERT_EQ(p->layout, f.layout);
+                    ++n_packed;
+                    packed.packed = p.get();
+                    for (int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 9, 13, 33, 70}) {
+                        const std::vector<float> x = random_acts(n_tok, n_in, uint32_t(n_tok));
+                        for (bool alone : {false, true}) {
+                            const std::vector<float> want = run(row_major, s, plain, x, n_tok, alone);
+                            const std::vector<float> got = run(*k, s, packed, x, n_tok, alone);
+                            for (size_t i = 0; i < got.size(); ++i)
+                                ASSERT_EQ(f32_to_bits(got[i]), f32_to_bits(want[i]))
+                                    << k->name << " " << name(f.dtype) << " n_out=" << n_out << " n_in=" << n_in
+                                    << " n_tok=" << n_tok << " alone=" << alone << " output " << i << ": " << got[i]
+                                    << " vs " << want[i];
+                        }
                     }
                 }
-            }
+    EXPECT_GE(n_packed, int(cpu::packed_formats().size()) * 9);  // every layout at least on AVX2
 }
 
 // Codes at their edges (every byte one pattern: codes 0 or at their maximum, Q4_K's scales and mins 63, Q6_K's
@@ -121,7 +140,7 @@ TEST(WeightPack, EveryLayoutSameBitsAsRowMajor) {
 // (Q4_0, Q4_K: ±30720, Q6_K: ±32004) without wrapping, for both recipes.
 TEST(WeightPack, ExtremeCodesSameBits) {
     if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
-    const cpu::MatmulKernels& k = *cpu::avx2_matmul_kernels();
+    const cpu::MatmulKernels& row_major = *cpu::avx2_matmul_kernels();
     struct Scales {
         DType type;
         size_t block_bytes;
@@ -129,6 +148,7 @@ TEST(WeightPack, ExtremeCodesSameBits) {
     };
     const Scales kScales[] = {{DType::q4_0, 18, {0}}, {DType::q4_k, 144, {0, 2}}, {DType::q6_k, 210, {208}}};
     const int64_t n_in = 512, n_out = 16;
+    for (const cpu::MatmulKernels* k : packing_variants())
     for (const Scales& t : kScales)
         for (uint8_t pattern : {uint8_t(0xff), uint8_t(0x00), uint8_t(0x0f), uint8_t(0xf0), uint8_t(0x3f), uint8_t(0x80)}) {
             std::vector<uint8_t> w(static_cast<size_t>(row_bytes(t.type, n_in) * n_out), pattern);
@@ -143,12 +163,13 @@ TEST(WeightPack, ExtremeCodesSameBits) {
                     for (size_t i = 0; i < x.size(); i += 97) x[i] = -sign * 0.5f;
                     Stream s;
                     TensorView plain = TensorView::dense(w.data(), t.type, {n_out, n_in}), packed = plain;
-                    const auto p = pack(k, plain, s);
-                    ASSERT_NE(p, nullptr);
+                    const auto p = pack(*k, plain, s);
+                    if (p == nullptr) continue;  // the variant keeps the GGUF layout for this type
                     packed.packed = p.get();
-                    const std::vector<float> want = run(k, s, plain, x, n_tok), got = run(k, s, packed, x, n_tok);
+                    const std::vector<float> want = run(row_major, s, plain, x, n_tok);
+                    const std::vector<float> got = run(*k, s, packed, x, n_tok);
                     EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0)
-                        << name(t.type) << " pattern " << int(pattern) << " tokens " << n_tok << " sign " << sign;
+                        << k->name << " " << name(t.type) << " pattern " << int(pattern) << " tokens " << n_tok << " sign " << sign;
                 }
         }
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernels/cpu/matmul_kernels.h"
+#include "kernels/cpu/x86/act_tokens.h"
 
 namespace loom::kernels::cpu::avx2 {
 namespace {
@@ -41,41 +42,8 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// NR tokens' parts of packed A8 rows (matmul_avx2.h; rows `as` bytes apart, nb blocks): values, scales, s, Σq.
-template <int NR>
-struct A8Tokens {
-    const int8_t* q[NR];
-    const float* d[NR];
-    const float* s[NR];
-    const int32_t* sum[NR];
-    A8Tokens(const uint8_t* a, int64_t as, int64_t nb) {
-#pragma GCC unroll 8
-        for (int t = 0; t < NR; ++t) {
-            const uint8_t* row = a + t * as;
-            q[t] = reinterpret_cast<const int8_t*>(row);
-            d[t] = reinterpret_cast<const float*>(row + 32 * nb);
-            s[t] = d[t] + nb;
-            sum[t] = reinterpret_cast<const int32_t*>(s[t] + nb);
-        }
-    }
-};
-
-// NR tokens' parts of packed A8K rows (matmul_avx2.h; rows `as` bytes apart, nb super-blocks): values, scales, bsums.
-template <int NR>
-struct A8KTokens {
-    const int8_t* q[NR];
-    const float* d[NR];
-    const int16_t* bsums[NR];
-    A8KTokens(const uint8_t* a, int64_t as, int64_t nb) {
-#pragma GCC unroll 8
-        for (int t = 0; t < NR; ++t) {
-            const uint8_t* row = a + t * as;
-            q[t] = reinterpret_cast<const int8_t*>(row);
-            d[t] = reinterpret_cast<const float*>(row + 256 * nb);
-            bsums[t] = reinterpret_cast<const int16_t*>(row + 260 * nb);
-        }
-    }
-};
+using x86::A8KTokens;
+using x86::A8Tokens;
 
 // ---- the tiles of the packed 8-row layouts (cpu/weight_pack.h) ----
 

@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/matmul_kernels.h"
+#include "kernels/cpu/x86/act_tokens.h"
+
 namespace loom::kernels::cpu::avx512 {
 namespace {
 
@@ -58,6 +61,55 @@ inline float hsum8(__m256 v) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+// Stores (or adds) 16 rows' results of one token.
+inline void store16(__m512 v, float* y, bool accumulate) {
+    if (accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(y));
+    _mm512_storeu_ps(y, v);
+}
+
+using x86::A8KTokens;
+using x86::A8Tokens;
+
+// MR rows × NR tokens over blocks [b0, b1) of rows nb blocks long: w row 0 (rows ws bytes apart), a the first
+// token's packed activations (rows `as` bytes apart), outputs at y[t][col .. col + MR - 1].
+using Tile = void (*)(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
+                      float* const* y, int64_t col, bool accumulate);
+
+// How a kernel sweeps a GemmTile: groups of kRows rows outer (their weights stay in L1 across tokens), tokens inner:
+// tokens [0, g.n_batched) with batched[nr - 1] (nr <= n_batched_max), the rest with rest[nr - 1] (nr <= n_rest_max);
+// no tile spans both. The rows after the last whole group go to `remainder` (the AVX2 kernel, which rounds them
+// as in any tile).
+struct Sweep {
+    int rows;
+    int64_t block_values;
+    const Tile* batched;
+    int n_batched_max;
+    const Tile* rest;
+    int n_rest_max;
+    void (*remainder)(const GemmTile&);
+};
+
+inline void sweep(const GemmTile& g, const Sweep& k) {
+    const int64_t nb = g.n_in / k.block_values, b0 = g.k0 / k.block_values, b1 = g.k1 / k.block_values;
+    const int64_t whole = g.n_out - g.n_out % k.rows;
+    for (int64_t o = 0; o < whole; o += k.rows)
+        for (int64_t t = 0; t < g.n_tok;) {
+            const bool batched = t < g.n_batched;
+            const int64_t end = batched ? g.n_batched : g.n_tok;
+            const int64_t most = batched ? k.n_batched_max : k.n_rest_max;
+            const int nr = int(end - t < most ? end - t : most);
+            (batched ? k.batched : k.rest)[nr - 1](g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride,
+                                                   nb, b0, b1, g.y_rows + t, g.y_col + o, g.accumulate);
+            t += nr;
+        }
+    if (whole == g.n_out) return;
+    GemmTile r = g;
+    r.w = g.w + whole * g.w_stride;
+    r.y_col = g.y_col + whole;
+    r.n_out = g.n_out - whole;
+    k.remainder(r);
 }
 
 }  // namespace

@@ -7,11 +7,12 @@ namespace loom::kernels::cpu {
 namespace {
 
 constexpr GemmOverride kTiles[] = {
-    {DType::q4_0, avx512::gemm_q4_0, "q4_0 avx512"},
-    {DType::q5_0, avx512::gemm_q5_0, "q5_0 avx512"},
-    {DType::q8_0, avx512::gemm_q8_0, "q8_0 avx512"},
-    {DType::iq4_nl, avx512::gemm_iq4_nl, "iq4_nl avx512"},
-    {DType::q4_k, avx512::gemm_q4_k, "q4_k avx512"},
+    {DType::q4_0, PackedLayout::none, avx512::gemm_q4_0, "q4_0 avx512"},
+    {DType::q5_0, PackedLayout::none, avx512::gemm_q5_0, "q5_0 avx512"},
+    {DType::q8_0, PackedLayout::none, avx512::gemm_q8_0, "q8_0 avx512"},
+    {DType::iq4_nl, PackedLayout::none, avx512::gemm_iq4_nl, "iq4_nl avx512"},
+    {DType::q4_k, PackedLayout::none, avx512::gemm_q4_k, "q4_k avx512"},
+    {DType::q4_0, PackedLayout::q4_0_x8, avx512::gemm_q4_0_x8, "q4_0_x8 avx512"},
 };
 
 }  // namespace

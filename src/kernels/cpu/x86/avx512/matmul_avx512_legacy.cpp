@@ -47,15 +47,10 @@ struct IQ4_NL {
 template <class D, int NR>
 void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
             float* const* y, int64_t col, bool accumulate) {
-    const int8_t* aq[NR];
-    const float* ad[NR];
-    const int32_t* asum[NR];
-    for (int t = 0; t < NR; ++t) {
-        const uint8_t* row = a + t * as;
-        aq[t] = reinterpret_cast<const int8_t*>(row);
-        ad[t] = reinterpret_cast<const float*>(row + 32 * nb);
-        asum[t] = reinterpret_cast<const int32_t*>(ad[t] + 2 * nb);
-    }
+    const A8Tokens<NR> tokens(a, as, nb);
+    const auto& aq = tokens.q;
+    const auto& ad = tokens.d;
+    const auto& asum = tokens.sum;
     __m512 acc[NR];
     for (int t = 0; t < NR; ++t) acc[t] = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0f);
@@ -81,12 +76,7 @@ void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t 
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(dw, _mm512_set1_ps(ad[t][b])), acc[t]);
         }
     }
-    for (int t = 0; t < NR; ++t) {
-        float* yr = y[t] + col;
-        __m512 v = acc[t];
-        if (accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(yr));
-        _mm512_storeu_ps(yr, v);
-    }
+    for (int t = 0; t < NR; ++t) store16(acc[t], y[t] + col, accumulate);
 }
 
 // ---- eight-lane recipe (Q5_0, Q8_0) ---------------------------------------------------------------------------
@@ -116,13 +106,9 @@ struct Q8_0 {
 template <class D, int NR>
 void tile_lanes(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
                 float* const* y, int64_t col, bool accumulate) {
-    const int8_t* aq[NR];
-    const float* ad[NR];
-    for (int t = 0; t < NR; ++t) {
-        const uint8_t* row = a + t * as;
-        aq[t] = reinterpret_cast<const int8_t*>(row);
-        ad[t] = reinterpret_cast<const float*>(row + 32 * nb);
-    }
+    const A8Tokens<NR> tokens(a, as, nb);
+    const auto& aq = tokens.q;
+    const auto& ad = tokens.d;
     __m512 acc[4][NR];
     for (int p = 0; p < 4; ++p)
         for (int t = 0; t < NR; ++t) acc[p][t] = _mm512_setzero_ps();
@@ -168,33 +154,10 @@ void tile_lanes(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int6
     }
 }
 
-using TileFn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int64_t, float* const*,
-                        int64_t, bool);
-
-// Groups of MR rows (MR = 16 or 8) outer, tokens inner in steps of up to 4; the rows after the last whole group go to
-// the AVX2 kernel (`rest`), which rounds them as it would in any tile (its groups start at multiples of 4).
-template <int MR>
-void sweep(const GemmTile& g, const TileFn (&fns)[4], void (*rest)(const GemmTile&)) {
-    const int64_t nb = g.n_in / 32, b0 = g.k0 / 32, b1 = g.k1 / 32;
-    const int64_t whole = g.n_out - g.n_out % MR;
-    for (int64_t o = 0; o < whole; o += MR)
-        for (int64_t t = 0; t < g.n_tok; t += 4) {
-            const int nr = int(g.n_tok - t < 4 ? g.n_tok - t : 4);
-            fns[nr - 1](g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t,
-                        g.y_col + o, g.accumulate);
-        }
-    if (whole == g.n_out) return;
-    GemmTile r = g;
-    r.w = g.w + whole * g.w_stride;
-    r.y_col = g.y_col + whole;
-    r.n_out = g.n_out - whole;
-    rest(r);
-}
-
 template <class D>
 void gemm_whole_blocks(const GemmTile& g, void (*rest)(const GemmTile&)) {
-    static constexpr TileFn kFns[4] = {tile16<D, 1>, tile16<D, 2>, tile16<D, 3>, tile16<D, 4>};
-    sweep<16>(g, kFns, rest);
+    static constexpr Tile kFns[4] = {tile16<D, 1>, tile16<D, 2>, tile16<D, 3>, tile16<D, 4>};
+    sweep(g, {16, 32, kFns, 4, kFns, 4, rest});
 }
 
 // One token (decode) stays on the AVX2 tile: with nothing to reuse the unpacked rows for, putting two rows in one
@@ -202,9 +165,9 @@ void gemm_whole_blocks(const GemmTile& g, void (*rest)(const GemmTile&)) {
 // 2 threads: 249 us AVX2, 329 us here).
 template <class D>
 void gemm_lanes(const GemmTile& g, void (*rest)(const GemmTile&)) {
-    static constexpr TileFn kFns[4] = {tile_lanes<D, 1>, tile_lanes<D, 2>, tile_lanes<D, 3>, tile_lanes<D, 4>};
+    static constexpr Tile kFns[4] = {tile_lanes<D, 1>, tile_lanes<D, 2>, tile_lanes<D, 3>, tile_lanes<D, 4>};
     if (g.n_tok == 1) return rest(g);
-    sweep<8>(g, kFns, rest);
+    sweep(g, {8, 32, kFns, 4, kFns, 4, rest});
 }
 
 }  // namespace

@@ -93,15 +93,10 @@ inline __m512i pair_bsums(const int16_t* bs, int c) {
 template <int NR, bool kPairs>
 void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
             float* const* y, int64_t col, bool accumulate) {
-    const int8_t* aq[NR];
-    const float* ad[NR];
-    const int16_t* absum[NR];
-    for (int t = 0; t < NR; ++t) {
-        const uint8_t* row = a + t * as;
-        aq[t] = reinterpret_cast<const int8_t*>(row);
-        ad[t] = reinterpret_cast<const float*>(row + 256 * nb);
-        absum[t] = reinterpret_cast<const int16_t*>(row + 260 * nb);
-    }
+    const A8KTokens<NR> tokens(a, as, nb);
+    const auto& aq = tokens.q;
+    const auto& ad = tokens.d;
+    const auto& absum = tokens.bsums;
     __m512 acc[NR], acc_min[NR];
     for (int t = 0; t < NR; ++t) acc[t] = acc_min[t] = _mm512_setzero_ps();
     const uint8_t* next = w + 16 * ws;
@@ -141,16 +136,8 @@ void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t 
                 acc_min[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(mins[t]), dm(t), acc_min[t]);
             }
     }
-    for (int t = 0; t < NR; ++t) {
-        float* yr = y[t] + col;
-        __m512 v = _mm512_sub_ps(acc[t], acc_min[t]);
-        if (accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(yr));
-        _mm512_storeu_ps(yr, v);
-    }
+    for (int t = 0; t < NR; ++t) store16(_mm512_sub_ps(acc[t], acc_min[t]), y[t] + col, accumulate);
 }
-
-using TileFn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int64_t, float* const*,
-                        int64_t, bool);
 
 }  // namespace
 
@@ -161,27 +148,10 @@ void gemm_q4_k(const GemmTile& g) {
     if (g.call_rows % 8 != 0 || g.n_tok == 1) return avx2::gemm_q4_k(g);
     // Up to 8 batched tokens per tile (each token's sums are its own: llama.cpp's groups of 4 only decide the
     // recipe), up to 3 in the tail.
-    static constexpr TileFn kGemm[8] = {tile16<1, true>, tile16<2, true>, tile16<3, true>, tile16<4, true>,
-                                        tile16<5, true>, tile16<6, true>, tile16<7, true>, tile16<8, true>};
-    static constexpr TileFn kGemv[4] = {tile16<1, false>, tile16<2, false>, tile16<3, false>, tile16<4, false>};
-    const int64_t nb = g.n_in / 256, b0 = g.k0 / 256, b1 = g.k1 / 256;
-    const int64_t whole = g.n_out - g.n_out % 16;
-    for (int64_t o = 0; o < whole; o += 16)
-        for (int64_t t = 0; t < g.n_tok;) {
-            const bool batched = t < g.n_batched;
-            const int64_t end = batched ? g.n_batched : g.n_tok;
-            const int64_t most = batched ? 8 : 4;
-            const int nr = int(end - t < most ? end - t : most);
-            (batched ? kGemm : kGemv)[nr - 1](g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, nb, b0,
-                                             b1, g.y_rows + t, g.y_col + o, g.accumulate);
-            t += nr;
-        }
-    if (whole == g.n_out) return;
-    GemmTile r = g;
-    r.w = g.w + whole * g.w_stride;
-    r.y_col = g.y_col + whole;
-    r.n_out = g.n_out - whole;
-    avx2::gemm_q4_k(r);
+    static constexpr Tile kGemm[8] = {tile16<1, true>, tile16<2, true>, tile16<3, true>, tile16<4, true>,
+                                      tile16<5, true>, tile16<6, true>, tile16<7, true>, tile16<8, true>};
+    static constexpr Tile kGemv[4] = {tile16<1, false>, tile16<2, false>, tile16<3, false>, tile16<4, false>};
+    sweep(g, {16, 256, kGemm, 8, kGemv, 4, avx2::gemm_q4_k});
 }
 
 }  // namespace loom::kernels::cpu::avx512
