@@ -120,9 +120,9 @@ struct Avx512Table {
                 if (fast.tiles[i].weight == w && fast.tiles[i].layout == layout) return &fast.tiles[i];
             return nullptr;
         };
-        // A packed layout stays where it has an AVX-512 tile of its own (Q4_0), and for types with no AVX-512 tile
-        // at all (Q6_K: the packed AVX2 tile is the faster of those). A type whose AVX-512 tile reads the GGUF layout
-        // only (Q4_K) keeps that layout and its memory: on Zen 4 its VNNI tile beat the packed AVX2 one.
+        // A packed layout stays where it has an AVX-512 tile of its own (Q4_0, Q4_K), and for types with no AVX-512
+        // tile at all (Q6_K: the packed AVX2 tile is the faster of those); a type whose AVX-512 tile reads only the
+        // GGUF layout would keep that layout and its memory.
         for (int i = 0; i < avx2.n_types; ++i) {
             const TypeKernels& t = avx2.types[i];
             const bool keep = t.layout == PackedLayout::none || tile_for(t.weight, t.layout) ||

@@ -85,11 +85,13 @@ TEST(WeightPack, OnlyWhereAVariantHasTheLayout) {
     EXPECT_EQ(pack(k, q80.view(16), s), nullptr);  // no layout for the type
     if (cpu_features().avx512_kernels() && cpu::avx512_matmul_kernels()) {
         const cpu::MatmulKernels& k512 = *cpu::avx512_matmul_kernels();
-        EXPECT_EQ(pack(k512, q4k.view(16), s), nullptr);  // keeps its own tiles
         const Matrix q40 = random_matrix(DType::q4_0, 16, 256, 5);
-        auto p4 = pack(k512, q40.view(16), s);  // its own tile of the packed layout
-        ASSERT_NE(p4, nullptr);
-        EXPECT_EQ(p4->layout, PackedLayout::q4_0_x8);
+        for (const Matrix* m : {&q40, &q4k}) {  // its own tiles of the packed layouts
+            auto p4 = pack(k512, m->view(16), s);
+            ASSERT_NE(p4, nullptr);
+            EXPECT_EQ(p4->layout, m == &q40 ? PackedLayout::q4_0_x8 : PackedLayout::q4_k_x8);
+        }
+        EXPECT_EQ(pack(k512, q80.view(16), s), nullptr);  // the GGUF layout for its own Q8_0 tile
         const Matrix q6k = random_matrix(DType::q6_k, 16, 256, 4);
         auto p6 = pack(k512, q6k.view(16), s);  // has none of its own: the packed AVX2 tile
         ASSERT_NE(p6, nullptr);

@@ -63,6 +63,32 @@ inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// 4 bytes at p in every 32-bit lane (the packed layouts: one token's 4 activations against 16 rows' codes).
+inline __m512i broadcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+// The same 32 bytes of two packed records (two groups of 8 rows: the low half from a, the high one from b).
+inline __m512i load_pair(const void* a, const void* b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(a))),
+                              _mm256_loadu_si256(static_cast<const __m256i*>(b)), 1);
+}
+
+// Two packed records' 8 f16 row scales each (a: rows 0–7, b: rows 8–15) as sixteen floats.
+inline __m512 f16_pair(const uint16_t* a, const uint16_t* b) {
+    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
+                                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1));
+}
+
+// Q4_K: the activations' sums of sub-blocks 2c and 2c + 1 (from Q8_K's 16-value bsums) as the int16 halves of one
+// lane, to meet a row's two mins in one vpmaddwd.
+inline __m512i pair_bsums(const int16_t* bs, int c) {
+    const int32_t lo = int32_t(bs[4 * c]) + bs[4 * c + 1], hi = int32_t(bs[4 * c + 2]) + bs[4 * c + 3];
+    return _mm512_set1_epi32(int32_t((uint32_t(lo) & 0xffff) | uint32_t(hi) << 16));
+}
+
 // Stores (or adds) 16 rows' results of one token.
 inline void store16(__m512 v, float* y, bool accumulate) {
     if (accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(y));

@@ -13,6 +13,7 @@ constexpr GemmOverride kTiles[] = {
     {DType::iq4_nl, PackedLayout::none, avx512::gemm_iq4_nl, "iq4_nl avx512"},
     {DType::q4_k, PackedLayout::none, avx512::gemm_q4_k, "q4_k avx512"},
     {DType::q4_0, PackedLayout::q4_0_x8, avx512::gemm_q4_0_x8, "q4_0_x8 avx512"},
+    {DType::q4_k, PackedLayout::q4_k_x8, avx512::gemm_q4_k_x8, "q4_k_x8 avx512"},
 };
 
 }  // namespace

@@ -20,5 +20,6 @@ void gemm_q8_0(const GemmTile& g);
 void gemm_iq4_nl(const GemmTile& g);
 void gemm_q4_k(const GemmTile& g);
 void gemm_q4_0_x8(const GemmTile& g);  // PackedLayout::q4_0_x8 (matmul_avx512_q40_x8.cpp)
+void gemm_q4_k_x8(const GemmTile& g);  // PackedLayout::q4_k_x8 (matmul_avx512_q4k_x8.cpp)
 
 }  // namespace loom::kernels::cpu::avx512

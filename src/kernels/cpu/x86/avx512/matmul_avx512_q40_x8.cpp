@@ -24,19 +24,6 @@ namespace {
 
 constexpr int kMaxTokens = 8;
 
-// 4 bytes at p in every 32-bit lane.
-inline __m512i broadcast4(const int8_t* p) {
-    int32_t v;
-    std::memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
-
-// The same 32 bytes of two records (the low half from a, the high one from b).
-inline __m512i load_pair(const void* a, const void* b) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(a))),
-                              _mm256_loadu_si256(static_cast<const __m256i*>(b)), 1);
-}
-
 // 16 rows (groups at w and w + 8·ws) × NR tokens over blocks [b0, b1).
 template <int NR>
 void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
@@ -54,9 +41,7 @@ void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t 
             prefetch_ahead(reinterpret_cast<const uint8_t*>(gb + b) + kPackRows * ws, int(sizeof(Q40X8)));
             prefetch_ahead(reinterpret_cast<const uint8_t*>(gb + b) + 2 * kPackRows * ws, int(sizeof(Q40X8)));
         }
-        const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
-            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ga[b].d))),
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(gb[b].d)), 1));
+        const __m512 dw = f16_pair(ga[b].d, gb[b].d);
         __m512i lo[4], hi[4];
 #pragma GCC unroll 4
         for (int s = 0; s < 4; ++s) {
@@ -88,9 +73,11 @@ constexpr Tile kTiles[kMaxTokens] = {tile16<1>, tile16<2>, tile16<3>, tile16<4>,
 
 }  // namespace
 
-// One recipe for every token count. PRECONDITION: g.n_out % 8 == 0 (the driver splits rows at the layout's group
-// size); a last group of 8 goes to the AVX2 tile.
+// One recipe for every token count. One token (decode) stays on the AVX2 tile, which streams the weights faster
+// (Zen 4, 2 threads, matvec 2048x32000: 941 us AVX2, 1018 us here). PRECONDITION: g.n_out % 8 == 0 (the driver
+// splits rows at the layout's group size); a last group of 8 goes to the AVX2 tile.
 void gemm_q4_0_x8(const GemmTile& g) {
+    if (g.n_tok == 1) return avx2::gemm_q4_0_x8(g);
     sweep(g, {16, 32, kTiles, kMaxTokens, kTiles, kMaxTokens, avx2::gemm_q4_0_x8});
 }
 

@@ -83,12 +83,6 @@ inline void sub_block(const uint8_t* wb, int64_t ws, int j, const int8_t* const*
     }
 }
 
-// The activations' sums of sub-blocks 2c and 2c + 1 (from Q8_K's 16-value bsums) as the int16 halves of one lane.
-inline __m512i pair_bsums(const int16_t* bs, int c) {
-    const int32_t lo = int32_t(bs[4 * c]) + bs[4 * c + 1], hi = int32_t(bs[4 * c + 2]) + bs[4 * c + 3];
-    return _mm512_set1_epi32(int32_t((uint32_t(lo) & 0xffff) | uint32_t(hi) << 16));
-}
-
 // 16 rows × NR tokens over super-blocks [b0, b1). kPairs: the repack_gemm recipe (f32 per pair), else repack_gemv.
 template <int NR, bool kPairs>
 void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
