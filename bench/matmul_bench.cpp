@@ -7,6 +7,8 @@
 //
 // Shapes are n_in × n_out as in the issue: w is [n_out, n_in]. Matvec cycles through enough copies of the
 // weights (>= 96 MiB) that every call reads them from DRAM, as decode does; matmul reuses one copy.
+// MATMUL_BENCH_HOT=1 gives matvec one copy too, so that small shapes read from cache: the kernels' compute
+// ceiling, to tell a slow kernel from a starved one.
 // Weights are random bytes with sane f16 scales (values do not matter for speed; quantizing 65M values with the
 // reference fitters would take minutes). The fast path runs on the process-wide pool (all cores).
 //
@@ -17,6 +19,7 @@
 #include <immintrin.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <cstring>
 #include <map>
@@ -145,7 +148,7 @@ struct WeightSet {
 WeightSet& weights(DType t, int64_t n_out, int64_t n_in, bool cold) {
     static std::unique_ptr<WeightSet> cur;
     const int64_t bytes = row_bytes(t, n_in) * n_out;
-    const size_t want = cold ? size_t(std::max<int64_t>(1, (int64_t(96) << 20) / bytes + 1)) : 1;
+    const size_t want = cold && !getenv("MATMUL_BENCH_HOT") ? size_t(std::max<int64_t>(1, (int64_t(96) << 20) / bytes + 1)) : 1;
     if (!cur || cur->type != t || cur->n_out != n_out || cur->n_in != n_in || cur->copies.size() < want) {
         cur = std::make_unique<WeightSet>(WeightSet{t, n_out, n_in, {}});
         for (size_t c = 0; c < want; ++c) cur->copies.push_back(random_weights(t, n_out, n_in, uint32_t(c + 1)));
