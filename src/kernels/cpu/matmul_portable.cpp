@@ -125,13 +125,12 @@ struct Avx512Table {
         // GGUF layout would keep that layout and its memory.
         for (int i = 0; i < avx2.n_types; ++i) {
             const TypeKernels& t = avx2.types[i];
-            const bool keep = t.layout == PackedLayout::none || tile_for(t.weight, t.layout) ||
-                              !tile_for(t.weight, PackedLayout::none);
-            if (!keep) continue;
+            const GemmOverride* own = tile_for(t.weight, t.layout);
+            if (t.layout != PackedLayout::none && !own && tile_for(t.weight, PackedLayout::none)) continue;
             types.push_back(t);
-            if (const GemmOverride* o = tile_for(t.weight, t.layout)) {
-                types.back().gemm = o->gemm;
-                types.back().label = o->label;
+            if (own) {
+                types.back().gemm = own->gemm;
+                types.back().label = own->label;
             }
         }
         kernels.name = "avx512";

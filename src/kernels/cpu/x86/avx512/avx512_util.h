@@ -103,7 +103,7 @@ using x86::A8Tokens;
 using Tile = void (*)(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
                       float* const* y, int64_t col, bool accumulate);
 
-// How a kernel sweeps a GemmTile: groups of kRows rows outer (their weights stay in L1 across tokens), tokens inner:
+// How a kernel sweeps a GemmTile: groups of `rows` rows outer (their weights stay in L1 across tokens), tokens inner:
 // tokens [0, g.n_batched) with batched[nr - 1] (nr <= n_batched_max), the rest with rest[nr - 1] (nr <= n_rest_max);
 // no tile spans both. The rows after the last whole group go to `remainder` (the AVX2 kernel, which rounds them
 // as in any tile).

@@ -37,7 +37,7 @@ void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t 
     const __m512i m4 = _mm512_set1_epi8(15);
     for (int64_t b = b0; b < b1; ++b) {
         if constexpr (NR <= 2) {
-            // Decode: the next two groups' records of this block (the AVX2 tile fetches one group ahead).
+            // Decode-sized tiles (two tokens; one token runs the AVX2 tile): the next two groups' records of this block.
             prefetch_ahead(reinterpret_cast<const uint8_t*>(gb + b) + kPackRows * ws, int(sizeof(Q40X8)));
             prefetch_ahead(reinterpret_cast<const uint8_t*>(gb + b) + 2 * kPackRows * ws, int(sizeof(Q40X8)));
         }
