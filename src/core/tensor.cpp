@@ -74,8 +74,11 @@ std::string shape_string(const TensorView& t) {
 }
 
 bool PackedWeight::describes(const TensorView& w) const {
-    return w.rank == 2 && w.data == source && w.dtype == dtype && w.shape[0] == n_out && w.shape[1] == n_in &&
-           w.stride[0] == row_bytes(dtype, n_in);
+    // 2-D, or 3-D expert slabs [n_expert, rows, n_in] stored one after another (packed as n_expert · rows rows).
+    if (w.data != source || w.dtype != dtype || w.rank < 2 || w.rank > 3) return false;
+    const int64_t rb = row_bytes(dtype, n_in);
+    if (w.rank == 2) return w.shape[0] == n_out && w.shape[1] == n_in && w.stride[0] == rb;
+    return w.shape[0] * w.shape[1] == n_out && w.shape[2] == n_in && w.stride[1] == rb && w.stride[0] == w.shape[1] * rb;
 }
 
 }  // namespace loom

@@ -119,6 +119,47 @@ TensorView Exec::get_rows(const TensorView& table, const TensorView& ids) {
     return run(ops_->get_rows({table, ids, y}, *stream_), "get_rows") ? y : TensorView{};
 }
 
+TensorView Exec::matmul_id(const TensorView& x, const TensorView& w, const TensorView& ids,
+                           kernels::ExpertRounding rounding) {
+    if (failed()) return {};
+    if (!ops_->matmul_id)
+        return fail(Error::unsupported("matmul_id is not implemented on {}", kernels::name(backend_))), TensorView{};
+    const int64_t n = ids.dim(0), n_used = ids.dim(1);
+    TensorView x3 = x.rank == 3 ? x : TensorView::dense(x.data, x.dtype, {x.n_rows(), 1, x.row_length()});
+    TensorView y = tensor(DType::f32, {n, n_used, w.dim(1)});
+    kernels::MatmulIdArgs a{w, x3, ids, y};
+    a.rounding = rounding;
+    return run(ops_->matmul_id(a, *stream_), "matmul_id") ? y : TensorView{};
+}
+
+TensorView Exec::softmax(const TensorView& x) {
+    if (failed()) return {};
+    TensorView y = like(x);
+    kernels::SoftmaxArgs a;
+    a.x = x;
+    a.y = y;
+    return run(ops_->softmax(a, *stream_), "softmax") ? y : TensorView{};
+}
+
+Exec::Routing Exec::moe_route(const TensorView& probs, int k, const kernels::MoeRouteArgs& opts) {
+    if (failed()) return {};
+    if (!ops_->moe_route)
+        return fail(Error::unsupported("moe_route is not implemented on {}", kernels::name(backend_))), Routing{};
+    kernels::MoeRouteArgs a = opts;
+    a.probs = probs.as_2d();
+    a.ids = tensor(DType::i32, {a.probs.dim(0), int64_t(k)});
+    a.weights = tensor(DType::f32, {a.probs.dim(0), int64_t(k)});
+    return run(ops_->moe_route(a, *stream_), "moe_route") ? Routing{a.ids, a.weights} : Routing{};
+}
+
+TensorView Exec::weighted_sum(const TensorView& x, const TensorView& w) {
+    if (failed()) return {};
+    if (!ops_->weighted_sum)
+        return fail(Error::unsupported("weighted_sum is not implemented on {}", kernels::name(backend_))), TensorView{};
+    TensorView y = tensor(DType::f32, {x.dim(0), x.dim(2)});
+    return run(ops_->weighted_sum({x, w, y}, *stream_), "weighted_sum") ? y : TensorView{};
+}
+
 TensorView Exec::like(const TensorView& x) {
     TensorView y = x;
     y.dtype = DType::f32;
@@ -178,6 +219,11 @@ void Exec::add(const TensorView& a, const TensorView& b) {
 void Exec::mul(const TensorView& a, const TensorView& b) {
     if (failed()) return;
     run(ops_->binary({kernels::BinaryOp::mul, a.as_2d(), b.rank == 1 ? b : b.as_2d(), a.as_2d()}, *stream_), "mul");
+}
+
+void Exec::div(const TensorView& a, const TensorView& b) {
+    if (failed()) return;
+    run(ops_->binary({kernels::BinaryOp::div, a.as_2d(), b.rank == 1 ? b : b.as_2d(), a.as_2d()}, *stream_), "div");
 }
 
 void Exec::scale(const TensorView& x, float s, const TensorView& y) {

@@ -49,4 +49,11 @@ Status check_same_shape(std::string_view op, std::string_view what_a, const Tens
     return Ok{};
 }
 
+Status check_rows_contiguous(std::string_view op, std::string_view what, const TensorView& t) {
+    if (t.stride[t.rank - 1] != info(t.dtype).block_bytes)
+        return Error::invalid("{}: {} {} has a last-dim stride of {} bytes (expected {}: rows must be contiguous)", op,
+                              what, shape_string(t), t.stride[t.rank - 1], info(t.dtype).block_bytes);
+    return Ok{};
+}
+
 }  // namespace loom::kernels

@@ -19,5 +19,7 @@ Status check_tensor(std::string_view op, std::string_view what, const TensorView
 // `a` and `b` have the same shape.
 Status check_same_shape(std::string_view op, std::string_view what_a, const TensorView& a, std::string_view what_b,
                         const TensorView& b);
+// The last dimension of `t` is contiguous (core/tensor.h), as every kernel reads it.
+Status check_rows_contiguous(std::string_view op, std::string_view what, const TensorView& t);
 
 }  // namespace loom::kernels

@@ -63,6 +63,17 @@ struct MatmulArgs {
     bool rows_alone = false;
 };
 
+// How an expert matmul rounds the rows routed to one expert.
+enum class ExpertRounding : uint8_t {
+    // Every routed row as a call of its own (the single-token recipe), as llama.cpp's CPU mul_mat_id: a row's
+    // result does not depend on which other rows chose the same expert, so a sequence decoded beside others
+    // equals its solo run. The default.
+    per_row,
+    // An expert's rows as one call of that many tokens (the multi-token recipe), as ggml's batched mul_mat rounds
+    // each matrix of a batch (per-head matmuls of latent attention).
+    per_matrix,
+};
+
 // Expert matmul (MoE): token t's slot s uses expert ids[t, s].
 // y[t, s, o] = Σ_i w[ids[t,s], o, i] · x[t, s or 0, i]
 struct MatmulIdArgs {
@@ -71,6 +82,7 @@ struct MatmulIdArgs {
     TensorView ids;  // [n_tok, n_used] i32, each in [0, n_expert)
     TensorView y;    // [n_tok, n_used, n_out] f32
     MatmulMode mode = MatmulMode::paired;
+    ExpertRounding rounding = ExpertRounding::per_row;
 };
 
 // Embedding lookup: y[t] = dequantize(table[ids[t]]).
@@ -175,11 +187,12 @@ struct UnaryArgs {
 enum class BinaryOp : uint8_t { add, sub, mul, div };
 
 // y = a (op) b, where b has a's shape or broadcasts: b's row (length d) repeats over a's rows, and b's
-// rows repeat when a has a multiple of them.
+// rows repeat when a has a multiple of them; a b of one column ([n_rows', 1]) repeats its value along the row
+// (ggml's broadcast of ne0 = 1: a per-token gate times a hidden state).
 struct BinaryArgs {
     BinaryOp op = BinaryOp::add;
     TensorView a;  // [n_rows, d]
-    TensorView b;  // [n_rows', d] with n_rows % n_rows' == 0, or [d]
+    TensorView b;  // [n_rows', d] or [n_rows', 1] with n_rows % n_rows' == 0, or [d]
     TensorView y;  // like a; may alias a
 };
 
@@ -207,6 +220,35 @@ struct TopKArgs {
     TensorView ids;     // [n_rows, k] i32
     TensorView values;  // [n_rows, k] f32 or empty
     int k = 1;
+};
+
+// Expert choice of a mixture of experts, per token, from the router's probabilities (the gating function
+// already applied: softmax, sigmoid, ...), as llama.cpp's build_moe_ffn:
+//   sel = probs + bias                          (bias: selection only; the weights use the unbiased probs)
+//   n_group > 1: the experts form n_group contiguous groups; a group's score is the sum of its 2 largest sel
+//     (summed in double, as ggml_sum_rows); experts outside the n_group_used best groups get sel = −inf
+//   ids = the k largest sel, descending (ties: lower index first)
+//   w = probs[ids]; softmax_weights: w = softmax(w); normalize: w = w / max(Σw, 6.103515625e−5) with Σ in
+//     double; scale ∉ {0, 1}: w = w · scale
+struct MoeRouteArgs {
+    TensorView probs;    // [n_tok, n_expert] f32
+    TensorView bias;     // [n_expert] f32 or empty
+    TensorView ids;      // [n_tok, k] i32
+    TensorView weights;  // [n_tok, k] f32
+    int n_group = 1;       // 1 = no groups; else divides n_expert
+    int n_group_used = 1;  // groups kept, in [1, n_group]
+    bool softmax_weights = false;
+    bool normalize = false;
+    float scale = 0.f;
+};
+
+// Weighted sum of expert outputs, in slot order: y[t] = x[t,0]·w[t,0] + x[t,1]·w[t,1] + ..., every product
+// rounded to f32 and added left to right (ggml multiplies the experts by their weights, then adds the slots'
+// views one after another). y must not alias x.
+struct WeightedSumArgs {
+    TensorView x;  // [n_tok, n_slot, d] f32
+    TensorView w;  // [n_tok, n_slot] f32
+    TensorView y;  // [n_tok, d] f32
 };
 
 // ---- recurrent blocks ---------------------------------------------------------------------------

@@ -28,6 +28,8 @@ struct OpTable {
     OpFn<ScaleArgs> scale = nullptr;
     OpFn<GluArgs> glu = nullptr;
     OpFn<TopKArgs> top_k = nullptr;
+    OpFn<MoeRouteArgs> moe_route = nullptr;
+    OpFn<WeightedSumArgs> weighted_sum = nullptr;
     OpFn<Conv1dArgs> conv1d = nullptr;
     OpFn<DeltaNetArgs> delta_net = nullptr;
     // The load-time packed form of a matmul weight for this backend's kernels (core/packed_weight.h), or nullptr

@@ -117,6 +117,15 @@ Status unary(const UnaryArgs& a, Stream& s, const EwKernels& k) {
 Status binary(const BinaryArgs& a, Stream& s, const EwKernels& k) {
     LOOM_RETURN_IF_ERROR(ref::check_binary_args(a));
     const int64_t nb = a.b.n_rows();
+    if (a.b.row_length() != a.a.row_length()) {  // one b value per row (element-wise: same bits in any order)
+        for_row_chunks(s, a.a.n_rows(), a.a.row_length(), [&](int64_t r, int64_t c0, int64_t n) {
+            const float bv = *a.b.row<float>(r % nb);
+            const float* x = a.a.row<float>(r) + c0;
+            float* y = a.y.row<float>(r) + c0;
+            for (int64_t i = 0; i < n; ++i) y[i] = ref::apply_binary(a.op, x[i], bv);
+        });
+        return Ok{};
+    }
     for_row_chunks(s, a.a.n_rows(), a.a.row_length(), [&](int64_t r, int64_t c0, int64_t n) {
         k.binary(a.op, a.y.row<float>(r) + c0, a.a.row<float>(r) + c0, a.b.row<float>(r % nb) + c0, n);
     });

@@ -80,6 +80,9 @@ Status binary(const BinaryArgs& a, Stream& s, const EwKernels& k);
 Status scale(const ScaleArgs& a, Stream& s, const EwKernels& k);
 Status glu(const GluArgs& a, Stream& s, const EwKernels& k);
 Status top_k(const TopKArgs& a, Stream& s);
+// Mixture-of-experts routing and weighted sum (cpu/moe.cpp): the reference's rows, split over the pool.
+Status moe_route(const MoeRouteArgs& a, Stream& s);
+Status weighted_sum(const WeightedSumArgs& a, Stream& s);
 
 namespace x86 {
 const EwKernels& ew_kernels_avx2();  // x86/avx2/elementwise_avx2.cpp

@@ -33,6 +33,8 @@ struct Bound {
         t.scale = scale;
         t.glu = glu;
         t.top_k = cpu::top_k;  // no SIMD: the same code for every ISA
+        t.moe_route = cpu::moe_route;
+        t.weighted_sum = cpu::weighted_sum;
     }
 };
 

@@ -285,7 +285,8 @@ Status matmul_with(const MatmulKernels& K, const MatmulArgs& a, Stream& s) {
     return run_jobs(K, a.w.dtype, a.mode, n_in, {&job, 1}, x_rows, y_rows, s, a.rows_alone);
 }
 
-// Slots are grouped by expert so that each expert's weights are read once per call.
+// Slots are grouped by expert so that each expert's weights are read once per call; per_row rounding still
+// computes each slot with the single-token recipe (rows_alone), per_matrix with the expert's multi-token one.
 Status matmul_id_with(const MatmulKernels& K, const MatmulIdArgs& a, Stream& s) {
     LOOM_RETURN_IF_ERROR(ref::check_matmul_id_args(a, "cpu matmul_id"));
     const int64_t n_expert = a.w.dim(0), n_out = a.w.dim(1), n_in = a.w.dim(2);
@@ -316,14 +317,23 @@ Status matmul_id_with(const MatmulKernels& K, const MatmulIdArgs& a, Stream& s) 
             y_rows[at] = a.y.row<float>(t * n_used + u);
         }
     }
+    // The load-time packed form (every expert's rows packed one expert after another), when it is still this
+    // weight's and the variant has its tile.
+    const PackedWeight* pk = a.w.packed;
+    const bool packed = pk && a.mode == MatmulMode::paired && pk->describes(a.w) && K.find(a.w.dtype, pk->layout);
     std::vector<Job> jobs;
     for (int64_t e = 0; e < n_expert; ++e) {
         const int64_t n = start[size_t(e + 1)] - start[size_t(e)];
         if (n == 0) continue;
-        jobs.push_back({static_cast<const uint8_t*>(a.w.data) + e * a.w.stride[0], a.w.stride[1], n_out,
-                        start[size_t(e)], n});
+        if (packed)
+            jobs.push_back({pk->data.get() + e * n_out * pk->row_stride, pk->row_stride, n_out, start[size_t(e)], n});
+        else
+            jobs.push_back({static_cast<const uint8_t*>(a.w.data) + e * a.w.stride[0], a.w.stride[1], n_out,
+                            start[size_t(e)], n});
     }
-    return run_jobs(K, a.w.dtype, a.mode, n_in, jobs, x_rows, y_rows, s, false);
+    const bool rows_alone = a.rounding == ExpertRounding::per_row;
+    return run_jobs(K, a.w.dtype, a.mode, n_in, jobs, x_rows, y_rows, s, rows_alone,
+                    packed ? pk->layout : PackedLayout::none);
 }
 
 Status get_rows_with(const MatmulKernels&, const GetRowsArgs& a, Stream& s) {

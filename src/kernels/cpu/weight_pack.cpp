@@ -115,10 +115,14 @@ Result<std::unique_ptr<PackedWeight>> pack_weight_with(const MatmulKernels& K, c
             f = &cand;
             break;
         }
-    if (!f || w.rank != 2 || w.dim(0) % kPackRows != 0 || w.dim(1) % f->block_values != 0 || w.dim(1) == 0 ||
-        w.stride[0] != w.row_bytes())
+    // A 3-D expert tensor [n_expert, rows, n_in] packs as n_expert · rows rows when no row group straddles two
+    // experts (rows a multiple of the group) and the slabs lie one after another.
+    const bool slabs = w.rank == 3 && w.dim(1) % kPackRows == 0 && w.stride[1] == w.row_bytes() &&
+                       w.stride[0] == w.dim(1) * w.row_bytes();
+    if (!f || (w.rank != 2 && !slabs) || w.dim(w.rank - 2) % kPackRows != 0 || w.row_length() % f->block_values != 0 ||
+        w.row_length() == 0 || w.stride[w.rank - 2] != w.row_bytes())
         return std::unique_ptr<PackedWeight>();
-    const int64_t n_out = w.dim(0), n_in = w.dim(1);
+    const int64_t n_out = w.rank == 3 ? w.dim(0) * w.dim(1) : w.dim(0), n_in = w.row_length();
     auto p = std::make_unique<PackedWeight>();
     p->layout = f->layout;
     p->source = w.data;
@@ -137,7 +141,7 @@ Result<std::unique_ptr<PackedWeight>> pack_weight_with(const MatmulKernels& K, c
     const int64_t n_tasks = (n_groups + per_task - 1) / per_task;
     auto pack = [&](int64_t task, int) {
         const int64_t g0 = task * per_task, g1 = std::min(n_groups, g0 + per_task);
-        f->pack(src, w.stride[0], n_in, g0 * kPackRows, g1 * kPackRows, dst);
+        f->pack(src, w.stride[w.rank - 2], n_in, g0 * kPackRows, g1 * kPackRows, dst);
     };
     if (s.pool) s.pool->run(n_tasks, pack);
     else for (int64_t t = 0; t < n_tasks; ++t) pack(t, 0);

@@ -40,9 +40,10 @@ Status check_binary_args(const BinaryArgs& a) {
     LOOM_RETURN_IF_ERROR(check_f32_rows(op, "b", a.b));
     LOOM_RETURN_IF_ERROR(check_f32_rows(op, "y", a.y));
     LOOM_RETURN_IF_ERROR(check_same_shape(op, "a", a.a, "y", a.y));
-    if (a.b.row_length() != a.a.row_length() || a.b.n_rows() == 0 || a.a.n_rows() % a.b.n_rows() != 0)
-        return Error::invalid("{}: b has shape {}, which does not broadcast to a's shape {} (expected rows of {} and a "
-                              "row count dividing {})",
+    const bool column = a.b.rank >= 2 && a.b.row_length() == 1;  // [n_rows', 1]: one value per row of a
+    if ((a.b.row_length() != a.a.row_length() && !column) || a.b.n_rows() == 0 || a.a.n_rows() % a.b.n_rows() != 0)
+        return Error::invalid("{}: b has shape {}, which does not broadcast to a's shape {} (expected rows of {} or "
+                              "of 1, and a row count dividing {})",
                               op, shape_string(a.b), shape_string(a.a), a.a.row_length(), a.a.n_rows());
     return Ok{};
 }
@@ -72,15 +73,17 @@ Status unary(const UnaryArgs& a, Stream&) {
     return Ok{};
 }
 
-// Row r of a meets row r % n_rows(b) of b: a [d] or [1, d] b repeats over every row of a.
+// Row r of a meets row r % n_rows(b) of b: a [d] or [1, d] b repeats over every row of a; a b row of one value
+// meets every value of the row.
 Status binary(const BinaryArgs& a, Stream&) {
     LOOM_RETURN_IF_ERROR(check_binary_args(a));
     const int64_t d = a.a.row_length(), nb = a.b.n_rows();
+    const int64_t step = a.b.row_length() == d ? 1 : 0;
     for (int64_t r = 0; r < a.a.n_rows(); ++r) {
         const float* x = a.a.row<float>(r);
         const float* b = a.b.row<float>(r % nb);
         float* y = a.y.row<float>(r);
-        for (int64_t i = 0; i < d; ++i) y[i] = apply_binary(a.op, x[i], b[i]);
+        for (int64_t i = 0; i < d; ++i) y[i] = apply_binary(a.op, x[i], b[i * step]);
     }
     return Ok{};
 }

@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "core/half.h"
 #include "kernels/ops.h"
@@ -27,6 +28,9 @@ const char* op_name(BinaryOp op);  // "add", "sub", "mul", "div"
 Status check_norm_args(const NormArgs& a);
 Status check_rope_args(const RopeArgs& a);
 Status check_softmax_args(const SoftmaxArgs& a);
+// One softmax row as ggml computes it (ref/softmax.cpp); s is scratch. y may alias x.
+void softmax_row(const float* x, const float* mask, float* y, int64_t n, float scale, float softcap,
+                 std::vector<float>& s);
 Status check_unary_args(const UnaryArgs& a);
 Status check_binary_args(const BinaryArgs& a);
 Status check_scale_args(const ScaleArgs& a);

@@ -13,14 +13,6 @@
 namespace loom::kernels::ref {
 namespace {
 
-// The last dimension must be the contiguous one (core/tensor.h), and a kernel reads it as such.
-Status check_rows_contiguous(std::string_view op, std::string_view what, const TensorView& t) {
-    if (t.stride[t.rank - 1] != info(t.dtype).block_bytes)
-        return Error::invalid("{}: {} {} has a last-dim stride of {} bytes (expected {}: rows must be contiguous)", op,
-                              what, shape_string(t), t.stride[t.rank - 1], info(t.dtype).block_bytes);
-    return Ok{};
-}
-
 // A weight/table type the matmul family can read: it needs a dequantizer.
 Status check_weight_type(std::string_view op, std::string_view what, const TensorView& w) {
     if (w.empty()) return Error::invalid("{}: {} is missing", op, what);

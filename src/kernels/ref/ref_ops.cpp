@@ -17,6 +17,8 @@ OpTable make_op_table() {
     t.scale = scale;
     t.glu = glu;
     t.top_k = top_k;
+    t.moe_route = moe_route;
+    t.weighted_sum = weighted_sum;
     t.conv1d = conv1d;
     t.delta_net = delta_net;
     return t;

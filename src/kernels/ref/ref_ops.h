@@ -20,6 +20,8 @@ Status binary(const BinaryArgs& a, Stream& s);
 Status scale(const ScaleArgs& a, Stream& s);
 Status glu(const GluArgs& a, Stream& s);
 Status top_k(const TopKArgs& a, Stream& s);
+Status moe_route(const MoeRouteArgs& a, Stream& s);
+Status weighted_sum(const WeightedSumArgs& a, Stream& s);
 Status conv1d(const Conv1dArgs& a, Stream& s);
 Status delta_net(const DeltaNetArgs& a, Stream& s);
 

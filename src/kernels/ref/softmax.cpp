@@ -27,8 +27,6 @@ Status check_softmax_args(const SoftmaxArgs& a) {
     return Ok{};
 }
 
-namespace {
-
 // One row: s_i = softcap(x_i · scale) + mask_i; y_i = e^(s_i − max s) / Σ_j e^(s_j − max s).
 // ggml: the max is taken in f32, the exponentials are f32 and their sum is accumulated in double, and the
 // row is multiplied by the f32 rounding of 1/sum. The soft-cap is the graph's scale(1/cap) → tanh →
@@ -57,8 +55,6 @@ void softmax_row(const float* x, const float* mask, float* y, int64_t n, float s
     const float inv = float(1.0 / sum);
     for (int64_t i = 0; i < n; ++i) y[i] = s[i] * inv;
 }
-
-}  // namespace
 
 Status softmax(const SoftmaxArgs& a, Stream&) {
     LOOM_RETURN_IF_ERROR(check_softmax_args(a));

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -138,6 +139,45 @@ TEST(WeightPack, EveryLayoutSameBitsAsRowMajor) {
                     }
                 }
     EXPECT_GE(n_packed, int(cpu::packed_formats().size()) * 9);  // every layout at least on AVX2
+}
+
+// 3-D expert tensors pack as one slab per expert (rows of every expert one group after another): matmul_id on the
+// packed form gives the row-major tiles' bits, rounded per row (llama.cpp's mul_mat_id) and per matrix.
+TEST(WeightPack, ExpertSlabsSameBitsAsRowMajor) {
+    if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+    const cpu::MatmulKernels& row_major = *cpu::avx2_matmul_kernels();
+    ThreadPool pool(3);
+    Stream s;
+    s.pool = &pool;
+    const int64_t n_expert = 6, n_out = 24, n_in = 512, n_tok = 11, n_used = 3;
+    std::vector<int32_t> ids(static_cast<size_t>(n_tok * n_used));
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 5 + i / 3) % n_expert);
+    const std::vector<float> x = random_acts(n_tok, n_in, 7);
+    for (const cpu::MatmulKernels* k : packing_variants())
+        for (const cpu::PackedFormat& f : cpu::packed_formats()) {
+            const Matrix m = random_matrix(f.dtype, n_expert * n_out, n_in, 17);
+            TensorView plain = TensorView::dense(m.bytes.data(), f.dtype, {n_expert, n_out, n_in}), packed = plain;
+            const auto p = pack(*k, plain, s);
+            if (p == nullptr) continue;  // the variant keeps the GGUF layout for this type
+            ASSERT_EQ(p->n_out, n_expert * n_out);
+            packed.packed = p.get();
+            for (ExpertRounding rounding : {ExpertRounding::per_row, ExpertRounding::per_matrix}) {
+                std::vector<float> want(static_cast<size_t>(n_tok * n_used * n_out)), got(want.size());
+                for (auto [w, y, kernels] : {std::tuple{plain, &want, &row_major}, std::tuple{packed, &got, k}}) {
+                    MatmulIdArgs a;
+                    a.w = w;
+                    a.x = TensorView::dense(x.data(), DType::f32, {n_tok, 1, n_in});
+                    a.ids = TensorView::dense(ids.data(), DType::i32, {n_tok, n_used});
+                    a.y = TensorView::dense(y->data(), DType::f32, {n_tok, n_used, n_out});
+                    a.rounding = rounding;
+                    ASSERT_TRUE(cpu::matmul_id_with(*kernels, a, s).ok());
+                }
+                for (size_t i = 0; i < got.size(); ++i)
+                    ASSERT_EQ(f32_to_bits(got[i]), f32_to_bits(want[i]))
+                        << k->name << " " << name(f.dtype) << " per_row=" << (rounding == ExpertRounding::per_row)
+                        << " output " << i;
+            }
+        }
 }
 
 // Codes at their edges (every byte one pattern: codes 0 or at their maximum, Q4_K's scales and mins 63, Q6_K's
