@@ -31,10 +31,9 @@ public:
     std::optional<exec::KvLayerSpec> kv_spec() const override { return exec::KvLayerSpec{n_head_kv_, d_k_, d_v_}; }
 
     int64_t n_head_ = 0, n_head_kv_ = 0, d_k_ = 0, d_v_ = 0;
-    TensorView wq_, wk_, wv_, wqkv_;      // [n_head·d_k | n_head_kv·d_k | n_head_kv·d_v, d_model]
-    TensorView bq_, bk_, bv_, bqkv_;      // f32 biases or empty
+    Linear q_, k_, v_, qkv_;              // [n_head·d_k | n_head_kv·d_k | n_head_kv·d_v, d_model], optional biases
     TensorView q_norm_, k_norm_;          // [d_k] f32 or empty
-    TensorView wo_, bo_;                  // [d_model, n_head·d_v], [d_model]
+    Linear o_;                            // [d_model, n_head·d_v]
     float norm_eps_ = 1e-6f;
     bool rope_ = false;
     kernels::RopeArgs rope_args_;         // options only; x/y/pos are filled per pass
@@ -46,9 +45,8 @@ public:
 TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& pass) const {
     const int64_t n_tok = x.dim(0);
     TensorView q, k, v;  // [n_tok, heads · d]
-    if (!wqkv_.empty()) {
-        TensorView qkv = ex.matmul(x, wqkv_);
-        if (!bqkv_.empty()) ex.add(qkv, bqkv_);
+    if (!qkv_.empty()) {
+        TensorView qkv = qkv_(ex, x);
         if (ex.failed()) return {};
         q = ex.tensor(DType::f32, {n_tok, n_head_ * d_k_});
         k = ex.tensor(DType::f32, {n_tok, n_head_kv_ * d_k_});
@@ -60,12 +58,9 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
             std::memcpy(v.row<float>(t), row + q.row_length() + k.row_length(), size_t(v.row_length()) * 4);
         }
     } else {
-        q = ex.matmul(x, wq_);
-        k = ex.matmul(x, wk_);
-        v = ex.matmul(x, wv_);
-        if (!bq_.empty()) ex.add(q, bq_);
-        if (!bk_.empty()) ex.add(k, bk_);
-        if (!bv_.empty()) ex.add(v, bv_);
+        q = q_(ex, x);
+        k = k_(ex, x);
+        v = v_(ex, x);
     }
     if (ex.failed()) return {};
     const std::string& me = label();
@@ -119,9 +114,7 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
         ex.attention(a);
     }
     ex.name(out, me + ".attn");
-    TensorView y = ex.matmul(TensorView::dense(out.data, DType::f32, {n_tok, n_head_ * d_v_}), wo_);
-    if (!bo_.empty()) ex.add(y, bo_);
-    return y;
+    return o_(ex, TensorView::dense(out.data, DType::f32, {n_tok, n_head_ * d_v_}));
 }
 
 const std::vector<std::string> kRopeModes = {"norm", "neox", "imrope"};
@@ -180,23 +173,20 @@ std::unique_ptr<Block> make_attention(BindContext& c) {
         return b;
     }
     if (c.spec.has("qkv")) {
-        b->wqkv_ = c.weights.bind(c.spec, "qkv", {(H + 2 * Hkv) * dk, d_model}, c.layer, WeightUse::matmul);
-        b->bqkv_ = c.weights.bind_f32(c.spec, "qkv_bias", {(H + 2 * Hkv) * dk}, c.layer, false);
+        b->qkv_ = bind_linear(c, "qkv", (H + 2 * Hkv) * dk, d_model, false);
         if (dv != dk) c.weights.error(c.spec.where() + ": a fused qkv needs head_dim_v == head_dim");
     }
     // Separate projections when there is no fused one (a file may list both: the fused one wins if present).
-    const bool separate = b->wqkv_.empty();
-    for (const char* key : {"qkv", "qkv_bias", "q", "k", "v"}) c.spec.accept(key);
-    b->wq_ = separate ? c.weights.need(c.spec, "q", {H * dk, d_model}, c.layer, WeightUse::matmul) : TensorView{};
-    b->wk_ = separate ? c.weights.need(c.spec, "k", {Hkv * dk, d_model}, c.layer, WeightUse::matmul) : TensorView{};
-    b->wv_ = separate ? c.weights.need(c.spec, "v", {Hkv * dv, d_model}, c.layer, WeightUse::matmul) : TensorView{};
-    b->bq_ = c.weights.bind_f32(c.spec, "q_bias", {H * dk}, c.layer, false);
-    b->bk_ = c.weights.bind_f32(c.spec, "k_bias", {Hkv * dk}, c.layer, false);
-    b->bv_ = c.weights.bind_f32(c.spec, "v_bias", {Hkv * dv}, c.layer, false);
+    const bool separate = b->qkv_.empty();
+    for (const char* key : {"qkv", "qkv_bias", "q", "k", "v", "q_bias", "k_bias", "v_bias"}) c.spec.accept(key);
+    if (separate) {
+        b->q_ = bind_linear(c, "q", H * dk, d_model);
+        b->k_ = bind_linear(c, "k", Hkv * dk, d_model);
+        b->v_ = bind_linear(c, "v", Hkv * dv, d_model);
+    }
     b->q_norm_ = c.weights.bind_f32(c.spec, "q_norm", {dk}, c.layer, false);
     b->k_norm_ = c.weights.bind_f32(c.spec, "k_norm", {dk}, c.layer, false);
-    b->wo_ = c.weights.need(c.spec, "o", {d_model, H * dv}, c.layer, WeightUse::matmul);
-    b->bo_ = c.weights.bind_f32(c.spec, "o_bias", {d_model}, c.layer, false);
+    b->o_ = bind_linear(c, "o", d_model, H * dv);
     b->norm_eps_ = float(c.number("norm_eps", "eps"));
     b->scale_ = float(c.number("scale", "1 / sqrt(head_dim)"));
     b->softcap_ = float(c.number("softcap", "0"));

@@ -118,6 +118,32 @@ struct BindContext {
     void record(const Error& e) { weights.error(e.message()); }
 };
 
+// A projection y = W x (+ b), the unit most blocks are made of.
+struct Linear {
+    TensorView w;  // [n_out, n_in], any type with a matmul kernel; empty when an optional weight is absent
+    TensorView b;  // [n_out] f32 or empty
+
+    bool empty() const { return w.empty(); }
+    TensorView operator()(exec::Exec& ex, const TensorView& x) const;  // [n, n_in] → [n, n_out]
+};
+
+// Binds a Linear: weight `key` checked against [n_out, n_in] (a matmul weight) and the optional f32 bias
+// `bias_key` (default: key + "_bias").
+Linear bind_linear(BindContext& c, const std::string& key, int64_t n_out, int64_t n_in, bool required = true,
+                   const std::string& bias_key = "");
+
+// The activation a block names in `key` (silu, gelu_tanh, gelu_erf, gelu_quick, relu).
+exec::UnaryOp bind_activation(BindContext& c, const std::string& key, const std::string& fallback);
+
+// Gated feed-forward, y = down(act(gate x) ⊙ up x): the ffn_glu block and a mixture's shared expert.
+struct GluMlp {
+    Linear gate, up, down;
+    exec::UnaryOp act = exec::UnaryOp::silu;
+
+    // Intermediates are named `label`.gate, .up, .glu for dumps.
+    TensorView operator()(exec::Exec& ex, const TensorView& x, const std::string& label) const;
+};
+
 using BlockFactory = std::unique_ptr<Block> (*)(BindContext& ctx);
 
 // The factory for a kind, or nullptr. Kinds are registered in blocks/registry.cpp.

@@ -13,5 +13,6 @@ std::unique_ptr<Block> make_linear(BindContext& c);
 std::unique_ptr<Block> make_softcap(BindContext& c);
 std::unique_ptr<Block> make_attention(BindContext& c);
 std::unique_ptr<Block> make_ffn_glu(BindContext& c);
+std::unique_ptr<Block> make_moe(BindContext& c);
 
 }  // namespace loom::blocks

@@ -1,30 +1,49 @@
 // linear: y = W x (+ b). The output head is one (its weight usually falls back to the token embedding).
+// Also the Linear helper every block projects with.
 #include "blocks/block.h"
 #include "blocks/kinds.h"
 
 namespace loom::blocks {
 namespace {
 
-class Linear final : public Block {
+class LinearBlock final : public Block {
 public:
-    TensorView forward(exec::Exec& ex, const TensorView& x, const Pass&) const override {
-        TensorView y = ex.matmul(x, w_);
-        if (!b_.empty()) ex.add(y, b_);
-        return y;
-    }
+    TensorView forward(exec::Exec& ex, const TensorView& x, const Pass&) const override { return proj_(ex, x); }
 
-    TensorView w_;  // [n_out, n_in], any type
-    TensorView b_;  // [n_out] f32 or empty
+    Linear proj_;  // [n_out, n_in], any type; bias [n_out] f32 or none
 };
 
 }  // namespace
 
+TensorView Linear::operator()(exec::Exec& ex, const TensorView& x) const {
+    TensorView y = ex.matmul(x, w);
+    if (!b.empty()) ex.add(y, b);
+    return y;
+}
+
+Linear bind_linear(BindContext& c, const std::string& key, int64_t n_out, int64_t n_in, bool required,
+                   const std::string& bias_key) {
+    Linear l;
+    l.w = required ? c.weights.need(c.spec, key, {n_out, n_in}, c.layer, WeightUse::matmul)
+                   : c.weights.bind(c.spec, key, {n_out, n_in}, c.layer, WeightUse::matmul);
+    l.b = c.weights.bind_f32(c.spec, bias_key.empty() ? key + "_bias" : bias_key, {n_out}, c.layer, false);
+    return l;
+}
+
+exec::UnaryOp bind_activation(BindContext& c, const std::string& key, const std::string& fallback) {
+    const std::string act = c.word(key, {"silu", "gelu_tanh", "gelu_erf", "gelu_quick", "relu"}, fallback);
+    return act == "silu"         ? exec::UnaryOp::silu
+           : act == "gelu_tanh"  ? exec::UnaryOp::gelu_tanh
+           : act == "gelu_erf"   ? exec::UnaryOp::gelu_erf
+           : act == "gelu_quick" ? exec::UnaryOp::gelu_quick
+                                 : exec::UnaryOp::relu;
+}
+
 std::unique_ptr<Block> make_linear(BindContext& c) {
-    auto b = std::make_unique<Linear>();
+    auto b = std::make_unique<LinearBlock>();
     const int64_t n_in = c.integer("n_in", "n_embd");
     const int64_t n_out = c.integer("n_out", "n_vocab");
-    b->w_ = c.weights.need(c.spec, "weight", {n_out, n_in}, c.layer, WeightUse::matmul);
-    b->b_ = c.weights.bind_f32(c.spec, "bias", {n_out}, c.layer, false);
+    b->proj_ = bind_linear(c, "weight", n_out, n_in, true, "bias");
     return b;
 }
 

@@ -142,6 +142,7 @@ struct TensorSpec {
     std::string init = "normal";
     float std_dev = 0.02f;
     float mean = 0.0f;  // "normal" only: e.g. norm weights spread around 1
+    std::optional<DType> type;  // the tensor's own type, over --type and presets
 };
 
 std::string expand(std::string name, int64_t layer) {
@@ -207,11 +208,34 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
                                   ts.init);
         ts.std_dev = float((*t)["std"].value_or<double>(0.02));
         ts.mean = float((*t)["mean"].value_or<double>(0.0));
+        if (auto type = (*t)["type"].value<std::string>()) {
+            ts.type = dtype_from_name(*type);
+            if (!ts.type || !kernels::ref::can_quantize(*ts.type))
+                return Error::invalid("{}: tensor '{}': type '{}' is not one loom can write", where(opt.spec_path, node),
+                                      *name, *type);
+        }
+        // `layers = [...]`: the layers that have this tensor (default: every layer), e.g. experts only after
+        // the leading dense layers.
+        std::vector<int64_t> only;
+        if (const toml::node* ls = t->get("layers")) {
+            const toml::array* arr = ls->as_array();
+            if (!arr) return Error::invalid("{}: tensor '{}': layers must be an array of layer indices", where(opt.spec_path, *ls), *name);
+            for (const toml::node& l : *arr) {
+                const int64_t v = l.value_or<int64_t>(-1);
+                if (v < 0 || v >= n_layers)
+                    return Error::invalid("{}: tensor '{}': layer {} outside [0, {})", where(opt.spec_path, l), *name,
+                                          l.value_or<int64_t>(-1), n_layers);
+                only.push_back(v);
+            }
+        }
         if (name->find("{layer}") == std::string::npos) {
+            if (!only.empty())
+                return Error::invalid("{}: tensor '{}': layers needs a name with {{layer}}", where(opt.spec_path, node), *name);
             ts.name = *name;
             tensors.push_back(ts);
         } else {
             for (int64_t l = 0; l < n_layers; ++l) {
+                if (!only.empty() && std::find(only.begin(), only.end(), l) == only.end()) continue;
                 ts.name = expand(*name, l);
                 ts.layer = l;
                 tensors.push_back(ts);
@@ -265,6 +289,7 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
                 break;
             }
         }
+        if (ts.type) type = *ts.type;
         const int64_t row = ts.shape.back();
         type = fallback_for_row(type, row);
         int64_t rows = 1;

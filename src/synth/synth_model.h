@@ -1,7 +1,9 @@
 // Synthetic models: GGUF files with deterministic random weights, built from a spec file that lists
 // metadata, tensors and quantization presets (see tests/data/synth/*.toml). The spec is data: nothing
 // here knows a model family. Used for test models and for benchmarks at real model shapes.
-// A [[tensor]] takes name, shape, and init = "normal" (default; `std` 0.02, `mean` 0) or "ones".
+// A [[tensor]] takes name, shape (up to 4 dims, outermost first: 3-D expert tensors are [n_expert, out, in]),
+// init = "normal" (default; `std` 0.02, `mean` 0) or "ones", an optional `type` of its own, and for names with
+// {layer} an optional `layers = [...]` (the layers that have it; default all).
 #pragma once
 
 #include <cstdint>

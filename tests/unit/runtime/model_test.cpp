@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/cpu_features.h"
 #include "core/default_model.h"
@@ -20,7 +22,8 @@
 namespace loom::runtime {
 namespace {
 
-const char* const kFamilies[] = {"llama", "qwen2", "qwen3", "gemma3"};
+const char* const kFamilies[] = {"llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe"};
+const char* const kMoeFamilies[] = {"qwen3moe", "qwen2moe"};
 
 std::string data_dir() {
     const char* d = std::getenv("LOOM_TEST_DATA_DIR");
@@ -136,27 +139,35 @@ TEST_P(FamilyTest, CachedPathMatchesStateless) {
     const std::vector<float> want(ref->row<float>(0), ref->row<float>(0) + 48 * V);
 
     // Chunks of 17 and 21 tokens, then one token at a time.
-    int64_t pos = 0;
-    double worst = 0;
-    for (int64_t n : {17, 21, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}) {
-        auto got = l.session->decode(Batch::sequence({tokens.data() + pos, size_t(n)}, int32_t(pos), 0, true));
-        ASSERT_TRUE(got.ok()) << got.error().message();
-        for (int64_t i = 0; i < n; ++i)
-            worst = std::max(worst, max_abs_diff(got->row<float>(i), want.data() + (pos + i) * V, V));
-        pos += n;
-    }
-    ASSERT_EQ(pos, 48);
     // As in llama.cpp, one token and a batch may sum in different orders (attention's P·V lanes, Q4_K's
     // repacked GEMM vs GEMV): last-bit differences, which can move an activation across a quantization step
     // in a random-weight model.
     // (gemma3's f16-table GELU turns f32 noise into occasional f16 steps: ~2e-3 on logits of std ~4.)
     const double tol = std::string(type) == "f32" ? 5e-3 : 0.5;
-    EXPECT_LE(worst, tol) << family << " " << type;
+    // A mixture of experts turns such a difference into another expert where two are nearly tied for the last
+    // routed place (llama.cpp's two paths do the same): a position or two of 48 may then differ by more.
+    const bool moe = std::string(family).find("moe") != std::string::npos;
+    const int allowed_over = moe && std::string(type) != "f32" ? 2 : 0;
+    int64_t pos = 0;
+    int over = 0;
+    double worst = 0;
+    for (int64_t n : {17, 21, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}) {
+        auto got = l.session->decode(Batch::sequence({tokens.data() + pos, size_t(n)}, int32_t(pos), 0, true));
+        ASSERT_TRUE(got.ok()) << got.error().message();
+        for (int64_t i = 0; i < n; ++i) {
+            const double d = max_abs_diff(got->row<float>(i), want.data() + (pos + i) * V, V);
+            over += d > tol;
+            worst = std::max(worst, d);
+        }
+        pos += n;
+    }
+    ASSERT_EQ(pos, 48);
+    EXPECT_LE(over, allowed_over) << family << " " << type << ": positions over " << tol << ", worst " << worst;
 }
 
 // The same with the f16 KV cache: the stateless pass rounds its K/V to f16 too.
 TEST(FamilyCache, F16CacheMatchesStateless) {
-    for (const char* family : {"llama", "qwen2", "qwen3", "gemma3"}) {
+    for (const char* family : kFamilies) {
         Loaded l = load(family_model(family, "f32"), DType::f16);
         ASSERT_TRUE(l.session);
         const int64_t V = l.model->n_vocab();
@@ -244,17 +255,24 @@ TEST(Goldens, DefaultModelLogprobsMatchLlamaCpp) {
     expect_matches_golden(*path, g, false, true);  // token by token, as in generation
 }
 
+std::string golden_name(const ::testing::TestParamInfo<std::tuple<const char*, const char*>>& info) {
+    return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+}
+
 INSTANTIATE_TEST_SUITE_P(Goldens, GoldenTest,
                          ::testing::Combine(::testing::ValuesIn(kFamilies), ::testing::Values("f32", "f16", "q8_0", "q4_k")),
-                         [](const auto& info) {
-                             return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
-                         });
+                         golden_name);
+// Mixtures of experts also in llama.cpp's Q4_K_M mix (Q6_K down experts, f32 router).
+INSTANTIATE_TEST_SUITE_P(MoeGoldens, GoldenTest,
+                         ::testing::Combine(::testing::ValuesIn(kMoeFamilies), ::testing::Values("q4_k_m")), golden_name);
 
 // Sequences decoded together (one token each) give exactly their solo logits: the kernels round each row
-// as llama.cpp rounds a single-token call (Exec::set_rows_alone), whatever else is in the batch.
+// as llama.cpp rounds a single-token call (Exec::set_rows_alone), whatever else is in the batch; expert matmuls
+// round every routed row alone, whichever other tokens chose the same expert.
 TEST(Session, SequencesDecodedTogetherEqualTheirSoloRuns) {
-    for (const char* type : {"f32", "f16", "q4_k"}) {
-        Loaded l = load(family_model("llama", type), DType::f32, 64, 3);
+    for (const auto& [family, type] : {std::pair{"llama", "f32"}, {"llama", "f16"}, {"llama", "q4_k"},
+                                       {"qwen3moe", "q4_k_m"}, {"qwen2moe", "q8_0"}}) {
+        Loaded l = load(family_model(family, type), DType::f32, 64, 3);
         ASSERT_TRUE(l.session);
         const int64_t V = l.model->n_vocab();
         const std::vector<int32_t> prompts[3] = {some_tokens(9, V, 11), some_tokens(5, V, 12), some_tokens(12, V, 13)};
@@ -277,7 +295,8 @@ TEST(Session, SequencesDecodedTogetherEqualTheirSoloRuns) {
         auto together = l.session->decode(b);
         ASSERT_TRUE(together.ok());
         for (int s = 0; s < 3; ++s)
-            EXPECT_EQ(std::memcmp(together->row<float>(s), solo[size_t(s)].data(), size_t(V) * 4), 0) << type << " seq " << s;
+            EXPECT_EQ(std::memcmp(together->row<float>(s), solo[size_t(s)].data(), size_t(V) * 4), 0)
+                << family << " " << type << " seq " << s;
     }
 }
 
@@ -306,6 +325,47 @@ TEST(ModelLoad, MissingAndMisShapedTensorsAreAllListed) {
     EXPECT_NE(msg.find("tensor 'blk.2.attn_norm.weight': shape [255], expected [256]"), std::string::npos) << msg;
 }
 
+// qwen3moe's test model without layer 1's router and with 15 experts in layer 2's up projection; `used`
+// replaces expert_used_count when given.
+std::string broken_qwen3moe(std::optional<uint32_t> used) {
+    auto src = formats::GgufFile::open(family_model("qwen3moe", "f32"));
+    EXPECT_TRUE(src.ok());
+    formats::GgufWriter w;
+    for (const auto& e : src->metadata()) w.set(std::string(e.key), e.to_owned());
+    if (used) w.set("qwen3moe.expert_used_count", *used);
+    for (const auto& t : src->tensors()) {
+        if (t.name == "blk.1.ffn_gate_inp.weight") continue;
+        std::vector<int64_t> shape = t.shape;
+        std::vector<uint8_t> bytes(t.data, t.data + t.bytes);
+        if (t.name == "blk.2.ffn_up_exps.weight") {
+            shape[0] -= 1;
+            bytes.resize(bytes.size() / 16 * 15);
+        }
+        w.add_tensor(std::string(t.name), t.type, shape, std::move(bytes));
+    }
+    const std::string path = ::testing::TempDir() + "/broken-qwen3moe.gguf";
+    EXPECT_TRUE(w.write(path).ok());
+    return path;
+}
+
+// A broken mixture of experts gets one error that lists every problem: a missing router, experts of the wrong
+// shape, and too many or too few experts used per token.
+TEST(ModelLoad, BadExpertsAreAllListed) {
+    for (const uint32_t used : {0u, 17u}) {
+        auto m = Model::load(broken_qwen3moe(used));
+        ASSERT_FALSE(m.ok());
+        const std::string msg = m.error().message();
+        EXPECT_NE(msg.find(fmt::format("16 experts, {} used per token", used)), std::string::npos) << msg;
+    }
+    auto m = Model::load(broken_qwen3moe(std::nullopt));
+    ASSERT_FALSE(m.ok());
+    const std::string msg = m.error().message();
+    EXPECT_NE(msg.find("tensor 'blk.1.ffn_gate_inp.weight' not in the file"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("tensor 'blk.2.ffn_up_exps.weight': shape [15, 256, 256], expected [16, 256, 256]"),
+              std::string::npos)
+        << msg;
+}
+
 TEST(ModelLoad, UnknownArchitectureNamesTheSupportedOnes) {
     formats::GgufWriter w;
     w.set("general.architecture", std::string("nosuchfamily"));
@@ -314,7 +374,8 @@ TEST(ModelLoad, UnknownArchitectureNamesTheSupportedOnes) {
     auto m = Model::load(path);
     ASSERT_FALSE(m.ok());
     EXPECT_NE(m.error().message().find("architecture 'nosuchfamily' has no file"), std::string::npos);
-    EXPECT_NE(m.error().message().find("gemma3, llama, qwen2, qwen3"), std::string::npos) << m.error().message();
+    EXPECT_NE(m.error().message().find("gemma3, llama, qwen2, qwen2moe, qwen3, qwen3moe"), std::string::npos)
+        << m.error().message();
 }
 
 TEST(Session, BadBatchesAreErrors) {

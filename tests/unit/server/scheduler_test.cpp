@@ -22,14 +22,15 @@ std::string data_dir() {
     return d ? d : LOOM_TEST_DATA_DIR;
 }
 
-// Written once; through a temporary name, since ctest may run several of these tests at once.
-std::string model_path() {
-    const std::string out = ::testing::TempDir() + "/loom-server-llama-q4_k.gguf";
+// A synthetic model (tests/data/synth/<family>.toml as `type`), written once; through a temporary name, since
+// ctest may run several of these tests at once.
+std::string model_path(const std::string& family = "llama", const std::string& type = "q4_k") {
+    const std::string out = ::testing::TempDir() + "/loom-server-" + family + "-" + type + ".gguf";
     if (!std::ifstream(out).good()) {
         synth::SynthOptions o;
-        o.spec_path = data_dir() + "/synth/llama.toml";
+        o.spec_path = data_dir() + "/synth/" + family + ".toml";
         o.out_path = out + ".tmp" + std::to_string(::getpid());
-        o.type = "q4_k";
+        o.type = type;
         o.seed = 1;
         auto r = synth::synthesize(o);
         EXPECT_TRUE(r.ok()) << r.error().message();
@@ -44,8 +45,8 @@ struct Fixture {
     std::unique_ptr<runtime::Session> session;
     Metrics* metrics = nullptr;
 
-    explicit Fixture(int n_seq) {
-        auto m = runtime::Model::load(model_path());
+    explicit Fixture(int n_seq, const std::string& path = model_path()) {
+        auto m = runtime::Model::load(path);
         EXPECT_TRUE(m.ok()) << m.error().message();
         model = std::move(m).value();
         auto v = tokenizer::Vocab::load(model->file());
@@ -111,8 +112,11 @@ std::vector<Outcome> collect(RequestStream& st, size_t n, std::chrono::seconds l
     return out;
 }
 
-TEST(ServerScheduler, TemperatureZeroAloneEqualsBesideOthers) {
-    Fixture f(4);
+class AloneOrTogether : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
+
+// On a dense model and on mixtures of experts (whose expert matmuls must round each routed row alone).
+TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
+    Fixture f(4, model_path(GetParam().first, GetParam().second));
     Scheduler sched(*f.session, *f.vocab, {4, 16, 512}, nullptr);
     std::vector<std::vector<int32_t>> alone;
     for (int i = 0; i < 4; ++i) {
@@ -138,6 +142,11 @@ TEST(ServerScheduler, TemperatureZeroAloneEqualsBesideOthers) {
     auto out = collect(*st, 4);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(out[size_t(i)].tokens, alone[size_t(i)]) << "choice " << i;
 }
+
+INSTANTIATE_TEST_SUITE_P(ServerScheduler, AloneOrTogether,
+                         ::testing::Values(std::pair{"llama", "q4_k"}, std::pair{"qwen3moe", "q4_k_m"},
+                                           std::pair{"qwen2moe", "q8_0"}),
+                         [](const auto& info) { return std::string(info.param.first) + "_" + info.param.second; });
 
 TEST(ServerScheduler, LengthLimitAndPromptLogprobs) {
     Fixture f(1);
