@@ -366,6 +366,62 @@ TEST(ModelLoad, BadExpertsAreAllListed) {
         << msg;
 }
 
+// Merged gate_up experts ([n_expert, 2·d_ff, d_model], per expert the gate rows then the up rows) compute what
+// separate gate and up tensors compute, bit for bit: the test model rewritten with merged tensors and read through
+// an arch file that names them.
+TEST(ModelLoad, MergedGateUpExpertsEqualSeparateOnes) {
+    const std::string plain = family_model("qwen3moe", "q8_0");
+    auto src = formats::GgufFile::open(plain);
+    ASSERT_TRUE(src.ok());
+    formats::GgufWriter w;
+    for (const auto& e : src->metadata()) w.set(std::string(e.key), e.to_owned());
+    for (const auto& t : src->tensors()) {
+        const std::string name(t.name);
+        if (name.find("ffn_up_exps") != std::string::npos) continue;
+        if (name.find("ffn_gate_exps") == std::string::npos) {
+            w.add_tensor(name, t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+            continue;
+        }
+        const formats::TensorInfo* up = src->tensor(std::string(name).replace(name.find("gate"), 4, "up"));
+        ASSERT_NE(up, nullptr);
+        const size_t slab = t.bytes / size_t(t.shape[0]);  // one expert's rows
+        std::vector<uint8_t> merged;
+        for (int64_t e = 0; e < t.shape[0]; ++e) {
+            merged.insert(merged.end(), t.data + e * slab, t.data + (e + 1) * slab);
+            merged.insert(merged.end(), up->data + e * slab, up->data + (e + 1) * slab);
+        }
+        w.add_tensor(std::string(name).replace(name.find("gate_exps"), 9, "gate_up_exps"), t.type,
+                     {t.shape[0], 2 * t.shape[1], t.shape[2]}, std::move(merged));
+    }
+    const std::string merged_path = ::testing::TempDir() + "/merged-qwen3moe.gguf";
+    ASSERT_TRUE(w.write(merged_path).ok());
+    std::ifstream arch_in(data_dir() + "/../../archs/qwen3moe.arch.toml");
+    std::string arch((std::istreambuf_iterator<char>(arch_in)), std::istreambuf_iterator<char>());
+    const std::string separate = "gate = \"blk.{layer}.ffn_gate_exps.weight\"\nup = \"blk.{layer}.ffn_up_exps.weight\"\n";
+    ASSERT_NE(arch.find(separate), std::string::npos);
+    arch.replace(arch.find(separate), separate.size(), "gate_up = \"blk.{layer}.ffn_gate_up_exps.weight\"\n");
+    const std::string arch_path = ::testing::TempDir() + "/merged-qwen3moe.arch.toml";
+    std::ofstream(arch_path) << arch;
+
+    std::vector<float> logits[2];
+    for (int merged = 0; merged < 2; ++merged) {
+        LoadOptions lo;
+        if (merged) lo.arch_file = arch_path;
+        auto m = Model::load(merged ? merged_path : plain, lo);
+        ASSERT_TRUE(m.ok()) << m.error().message();
+        SessionOptions so;
+        so.n_threads = 2;
+        so.n_ctx = 64;
+        auto s = Session::create(**m, so);
+        ASSERT_TRUE(s.ok());
+        const std::vector<int32_t> tokens = some_tokens(20, (*m)->n_vocab(), 5);
+        auto r = (*s)->stateless(tokens);
+        ASSERT_TRUE(r.ok()) << r.error().message();
+        logits[merged].assign(r->row<float>(0), r->row<float>(0) + 20 * (*m)->n_vocab());
+    }
+    EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * 4), 0);
+}
+
 TEST(ModelLoad, UnknownArchitectureNamesTheSupportedOnes) {
     formats::GgufWriter w;
     w.set("general.architecture", std::string("nosuchfamily"));
