@@ -2,6 +2,7 @@
 #include "kernels/registry.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
@@ -27,15 +28,20 @@ uint8_t* Stream::scratch(size_t bytes) {
 
 int Stream::n_threads() const { return pool ? pool->size() : 1; }
 
-const OpTable* op_table(Backend b) {
+std::span<const OpTable> variants(Backend b) {
     static const OpTable ref_table = ref::make_op_table();
-    static const OpTable cpu_table = cpu::make_op_table(cpu_features());
+    static const std::vector<OpTable> cpu_tables = cpu::make_variants(cpu_features());
     switch (b) {
-        case Backend::ref: return &ref_table;
-        case Backend::cpu: return &cpu_table;
-        case Backend::cuda: return nullptr;  // TODO(#7): CUDA backend
+        case Backend::ref: return {&ref_table, 1};
+        case Backend::cpu: return cpu_tables;
+        case Backend::cuda: return {};  // TODO(#7): CUDA backend
     }
-    return nullptr;
+    return {};
+}
+
+const OpTable* op_table(Backend b) {
+    const std::span<const OpTable> v = variants(b);
+    return v.empty() ? nullptr : &v.back();
 }
 
 }  // namespace loom::kernels

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "core/packed_weight.h"
 #include "kernels/ops.h"
@@ -41,5 +42,11 @@ struct OpTable {
 // The table for a backend (cpu: the widest variant this CPU supports, see core/cpu_features.h).
 // Backends that are not built or not present return nullptr.
 const OpTable* op_table(Backend b);
+
+// Every variant of a backend that this machine runs, narrowest first; the last is op_table(b). cpu: portable,
+// then avx2 and avx512 where the CPU has them (LOOM_CPU caps them too). The op tests run each one against the
+// reference, so a variant's kernels are checked on any CPU that has its ISA, not only where it is the widest.
+// Empty for backends that are not built or not present.
+std::span<const OpTable> variants(Backend b);
 
 }  // namespace loom::kernels

@@ -1,4 +1,4 @@
-// Registers the attention family (attention, conv1d, delta_net) at the widest variant this CPU runs.
+// Registers the attention family (attention, conv1d, delta_net) at a variant: AVX2 micro-kernels from avx2 up.
 #include "kernels/cpu/attention_kernels.h"
 #include "kernels/cpu/register.h"
 
@@ -11,8 +11,8 @@ Status delta_net_portable(const DeltaNetArgs& a, Stream& s) { return delta_net_w
 Status delta_net_avx2(const DeltaNetArgs& a, Stream& s) { return delta_net_with(a, s, delta_net_micro_avx2()); }
 }  // namespace
 
-void register_attention(OpTable& t, const CpuFeatures& f) {
-    const bool avx2 = f.avx2_kernels();
+void register_attention(OpTable& t, CpuIsa isa) {
+    const bool avx2 = isa != CpuIsa::portable;
     t.attention = avx2 ? attention_avx2 : attention_portable;
     t.conv1d = conv1d;  // channel loops the compiler vectorises at the baseline ISA; memory-bound
     t.delta_net = avx2 ? delta_net_avx2 : delta_net_portable;

@@ -1,6 +1,5 @@
-// Registers the element-wise family: the AVX2 row kernels where the CPU has AVX2+FMA+F16C, portable ones
-// otherwise. Each OpTable entry is a small function bound to one kernel table.
-#include "core/cpu_features.h"
+// Registers the element-wise family: the AVX2 row kernels from the avx2 variant up (AVX2+FMA+F16C), portable
+// ones otherwise. Each OpTable entry is a small function bound to one kernel table.
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/register.h"
 #include "kernels/ref/no_fp_contract.h"  // last: see there
@@ -52,8 +51,8 @@ void fill_elementwise(OpTable& t, EwIsa isa) {
     else Bound<EwIsa::portable>::fill(t);
 }
 
-void register_elementwise(OpTable& t, const CpuFeatures& f) {
-    fill_elementwise(t, f.avx2_kernels() ? EwIsa::avx2 : EwIsa::portable);
+void register_elementwise(OpTable& t, CpuIsa isa) {
+    fill_elementwise(t, isa == CpuIsa::portable ? EwIsa::portable : EwIsa::avx2);
 }
 
 }  // namespace loom::kernels::cpu
