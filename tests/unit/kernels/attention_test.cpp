@@ -1,5 +1,6 @@
 // Attention: the reference against independent double-precision math and hand-checkable cases, then every
-// CPU variant this machine runs against the reference over a grid of shapes, masks, dtypes and threads.
+// CPU variant this machine runs on strided cache views (the grid of shapes, masks, dtypes and threads against the
+// reference is the harness's, op_cases_attention.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,11 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "core/cpu_features.h"
 #include "core/half.h"
 #include "core/thread_pool.h"
-#include "kernels/cpu/attention_kernels.h"
 #include "kernels/ref/ref_ops.h"
+#include "kernels/registry.h"
 
 namespace loom::kernels {
 namespace {
@@ -254,110 +254,9 @@ TEST(AttentionRef, RejectsBadArguments) {
     EXPECT_FALSE(run_ref(a).ok());
 }
 
-// ---- CPU variants against the reference ----------------------------------------------------------
-
-struct Variant {
-    std::string name;
-    const cpu::AttentionMicro* micro;
-};
-
-std::vector<Variant> variants() {
-    std::vector<Variant> v{{"portable", &cpu::attention_micro_portable()}};
-    if (cpu_features().avx2_kernels()) v.push_back({"avx2", &cpu::attention_micro_avx2()});
-    return v;
-}
-
-Status run_cpu(const AttentionArgs& a, const cpu::AttentionMicro& m, ThreadPool* pool) {
-    Stream s;
-    s.pool = pool;
-    return cpu::attention_with(a, s, m);
-}
-
-struct GridCase {
-    int64_t n_head, n_head_kv, d_head;
-    DType kv_type;
-};
-
-class AttentionCpuGrid : public ::testing::TestWithParam<GridCase> {};
-
-TEST_P(AttentionCpuGrid, MatchesReference) {
-    const GridCase gc = GetParam();
-    ThreadPool pool(2);
-    uint32_t seed = 7;
-    double worst = 0;
-    for (int64_t n_tok : {1, 7, 33})
-        for (int64_t n_kv : {1, 17, 300})
-            for (bool causal : {true, false})
-                for (int window : {0, 5})
-                    for (float cap : {0.f, 50.f}) {
-                        Problem p = random_problem(++seed, n_tok, n_kv, gc.n_head, gc.n_head_kv, gc.d_head,
-                                                   gc.d_head, gc.kv_type);
-                        AttentionArgs a = p.args();
-                        a.scale = 1.f / std::sqrt(float(gc.d_head));
-                        a.causal = causal, a.window = window, a.softcap = cap;
-                        ASSERT_TRUE(run_ref(a).ok());
-                        const std::vector<double> want = as_double(p.out);
-                        ThreadPool* tp = seed % 2 ? &pool : nullptr;  // alternate: inline and threaded
-                        for (const Variant& var : variants()) {
-                            std::fill(p.out.bytes.begin(), p.out.bytes.end(), 0xff);  // NaN: all must be written
-                            ASSERT_TRUE(run_cpu(a, *var.micro, tp).ok());
-                            const double err = max_abs_diff(p.out, want);
-                            worst = std::max(worst, err);
-                            EXPECT_LE(err, 1e-5) << var.name << " n_tok=" << n_tok << " n_kv=" << n_kv
-                                                 << " causal=" << causal << " window=" << window << " cap=" << cap
-                                                 << " threads=" << (tp ? 2 : 1);
-                        }
-                    }
-    RecordProperty("worst_abs_error", std::to_string(worst));
-}
-
-std::string grid_name(const ::testing::TestParamInfo<GridCase>& info) {
-    const GridCase& g = info.param;
-    return std::to_string(g.n_head) + "_" + std::to_string(g.n_head_kv) + "_d" + std::to_string(g.d_head) + "_" +
-           std::string(name(g.kv_type));
-}
-
-std::vector<GridCase> grid() {
-    std::vector<GridCase> g;
-    for (auto [h, hkv] : {std::pair{4, 4}, {8, 2}, {6, 1}})
-        for (int64_t d : {64, 128, 80})
-            for (DType t : {DType::f16, DType::f32}) g.push_back({h, hkv, d, t});
-    return g;
-}
-
-INSTANTIATE_TEST_SUITE_P(All, AttentionCpuGrid, ::testing::ValuesIn(grid()), grid_name);
-
-TEST(AttentionCpu, LongDecodeSplitsKvAndMerges) {
-    // Few (token, group) units and a long cache: the KV range is cut into chunks and merged.
-    ThreadPool pool(4);
-    for (const Variant& var : variants())
-        for (int64_t n_tok : {1, 2})
-            for (DType kv : {DType::f16, DType::f32}) {
-                Problem p = random_problem(11, n_tok, 2000, 8, 1, 64, 64, kv);
-                AttentionArgs a = p.args();
-                a.scale = 0.125f;
-                a.window = 1500;
-                ASSERT_TRUE(run_ref(a).ok());
-                const std::vector<double> want = as_double(p.out);
-                ASSERT_TRUE(run_cpu(a, *var.micro, &pool).ok());
-                EXPECT_LE(max_abs_diff(p.out, want), 1e-5) << var.name << " n_tok=" << n_tok << ' ' << name(kv);
-            }
-}
-
-TEST(AttentionCpu, OddHeadSizesAndMlaShapes) {
-    // d_head not a multiple of 8 (the AVX2 variant falls back to portable loops), and d_v != d_head.
-    ThreadPool pool(2);
-    for (const Variant& var : variants())
-        for (auto [d, dv] : {std::pair{36, 36}, {20, 12}, {72, 40}}) {
-            Problem p = random_problem(12, 5, 40, 40, 1, d, dv, DType::f16);
-            AttentionArgs a = p.args();
-            a.scale = 0.2f;
-            ASSERT_TRUE(run_ref(a).ok());
-            const std::vector<double> want = as_double(p.out);
-            ASSERT_TRUE(run_cpu(a, *var.micro, &pool).ok());
-            EXPECT_LE(max_abs_diff(p.out, want), 1e-5) << var.name << " d=" << d << " dv=" << dv;
-        }
-}
+// ---- CPU variants ---------------------------------------------------------------------------------
+// Against the reference over a grid of shapes, masks, dtypes and threads: the harness's cases
+// (op_cases_attention.cpp). Here, what its dense buffers do not reach.
 
 TEST(AttentionCpu, StridedCacheViews) {
     // K and V as views into a larger cache: n_ctx > n_kv slots, head rows padded. Results must not change.
@@ -381,9 +280,11 @@ TEST(AttentionCpu, StridedCacheViews) {
     a.k = kc.view;
     a.v = vc.view;
     ThreadPool pool(2);
-    for (const Variant& var : variants()) {
-        ASSERT_TRUE(run_cpu(a, *var.micro, &pool).ok());
-        EXPECT_LE(max_abs_diff(p.out, want), 1e-5) << var.name;
+    for (const OpTable& t : variants(Backend::cpu)) {
+        Stream s;
+        s.pool = &pool;
+        ASSERT_TRUE(t.attention(a, s).ok()) << t.variant;
+        EXPECT_LE(max_abs_diff(p.out, want), 1e-5) << t.variant;
     }
     ASSERT_TRUE(run_ref(a).ok());
     EXPECT_LE(max_abs_diff(p.out, want), 1e-7);

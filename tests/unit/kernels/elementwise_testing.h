@@ -1,5 +1,5 @@
-// Test helpers for the element-wise kernel family: every implementation (the reference, and each CPU ISA
-// variant this machine runs, single-threaded and on a pool), owned f32/i32 tensors, and ulp comparisons.
+// Test helpers for the element-wise kernel family: the implementations to run (op_harness.h's impls(), as gtest
+// parameters), owned f32/i32 tensors, and relative-error comparisons.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,49 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "core/cpu_features.h"
-#include "core/thread_pool.h"
-#include "kernels/cpu/elementwise.h"
 #include "kernels/ref/elementwise_common.h"
 #include "kernels/ref/ref_ops.h"
 #include "kernels/registry.h"
+#include "unit/kernels/op_harness.h"
 
 namespace loom::kernels::testing {
-
-struct Impl {
-    std::string name;  // "ref", "cpu portable x1", "cpu avx2 x3", "cpu registered x2"
-    OpTable table;
-    ThreadPool* pool;  // null: single-threaded
-    bool is_ref;
-
-    Stream stream() const {
-        Stream s;
-        s.backend = table.backend;
-        s.pool = pool;
-        return s;
-    }
-};
-
-// The reference first, then every CPU variant (portable; AVX2 when the CPU has it), each with and without
-// a pool, then the table the registry hands out.
-inline const std::vector<Impl>& impls() {
-    static ThreadPool pool2(2), pool3(3);
-    static const std::vector<Impl> all = [] {
-        std::vector<Impl> v;
-        v.push_back({"ref", ref::make_op_table(), nullptr, true});
-        auto add_cpu = [&](const char* isa, cpu::EwIsa which) {
-            OpTable t{Backend::cpu, isa};
-            cpu::fill_elementwise(t, which);
-            v.push_back({std::string("cpu ") + isa + " x1", t, nullptr, false});
-            v.push_back({std::string("cpu ") + isa + " x3", t, &pool3, false});
-        };
-        add_cpu("portable", cpu::EwIsa::portable);
-        if (cpu_features().avx2_kernels()) add_cpu("avx2", cpu::EwIsa::avx2);
-        v.push_back({"cpu registered x2", *op_table(Backend::cpu), &pool2, false});
-        return v;
-    }();
-    return all;
-}
 
 inline std::string impl_name(const ::testing::TestParamInfo<Impl>& info) {
     std::string s = info.param.name;
@@ -103,23 +66,17 @@ inline void fill_uniform(F32& t, uint32_t seed, float lo, float hi) {
     for (float& v : t.data) v = dist(rng);
 }
 
-// Distance in units in the last place between two floats of the same sign (0 when bit-identical or both
-// NaN, huge across signs except ±0).
-inline int64_t ulp_distance(float a, float b) {
-    if (std::isnan(a) && std::isnan(b)) return 0;
-    if (a == b) return 0;
-    int32_t ia, ib;
-    std::memcpy(&ia, &a, 4);
-    std::memcpy(&ib, &b, 4);
-    if (ia < 0) ia = int32_t(0x80000000u) - ia;
-    if (ib < 0) ib = int32_t(0x80000000u) - ib;
-    return std::llabs(int64_t(ia) - int64_t(ib));
-}
+inline constexpr UnaryOp kAllUnary[] = {UnaryOp::identity, UnaryOp::silu,     UnaryOp::gelu_tanh, UnaryOp::gelu_erf,
+                                        UnaryOp::gelu_quick, UnaryOp::sigmoid, UnaryOp::softplus,  UnaryOp::exp,
+                                        UnaryOp::relu,     UnaryOp::tanh,     UnaryOp::neg,       UnaryOp::sqr,
+                                        UnaryOp::sqrt};
 
-inline int64_t max_ulp(const std::vector<float>& got, const std::vector<float>& want) {
-    int64_t m = 0;
-    for (size_t i = 0; i < got.size(); ++i) m = std::max(m, ulp_distance(got[i], want[i]));
-    return m;
+// Every third value of x[0..n) replaced by a special point of the element-wise kernels (signed zeros, infinities,
+// NaN, the GELU clamps at ±10, softplus's linear range above 20, expf's over- and underflow edges, subnormals).
+inline void put_specials(float* x, int64_t n) {
+    const float special[] = {0.f,   -0.f,  INFINITY, -INFINITY, NAN,    10.f,  -10.f,   9.999f,  -10.001f, 20.f,  21.f,
+                             -88.f, -87.f, -88.5f,   88.5f,     -104.f, -100.f, 100.f, 65536.f, -70000.f, 1e-8f, -3e-39f};
+    for (int64_t i = 0; i < n; i += 3) x[i] = special[size_t(i / 3) % std::size(special)];
 }
 
 // max_i |got − want| / (|want| + floor): a relative error that does not blow up near zero.

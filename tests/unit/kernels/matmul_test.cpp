@@ -1,7 +1,7 @@
-// The matmul family (matmul, matmul_id, get_rows) on every weight type and every CPU variant (portable, avx2
-// when the CPU has it), against the scalar reference, and the reference against double-precision math written
-// here independently:
-//   (a) fast paired == ref paired up to f32 summation order (same integers), portable bit-exact;
+// The matmul family (matmul, matmul_id, get_rows) on every weight type and every CPU variant (portable, avx2 and
+// avx512 where the CPU has them), and the reference, against double-precision math written here independently:
+//   (a) fast paired == ref paired up to f32 summation order (same integers), portable bit-exact: the harness's
+//       cases (op_cases_matmul.cpp), with prefill-sized and rows_alone calls;
 //   (b) ref paired == Σ dequant(w)·dequant(quant(x)) in double;
 //   (c) ref f32 mode == Σ dequant(w)·x in double, and every variant's f32 mode against it;
 // plus matmul_id against a loop of matmul, get_rows against dequantize_row, bit-exact AVX2 activation packers,
@@ -22,6 +22,7 @@
 #include "formats/quant_layout.h"
 #include "kernels/cpu/matmul_kernels.h"
 #include "unit/kernels/matmul_testing.h"
+#include "unit/kernels/op_harness.h"
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
 #include "kernels/ref/quant.h"
 #include "kernels/ref/ref_ops.h"
@@ -88,39 +89,18 @@ Impl variant(const cpu::MatmulKernels& k, bool exact) {
             [&k](const GetRowsArgs& a, Stream& s) { return cpu::get_rows_with(k, a, s); }, exact};
 }
 
-// ref, cpu portable, and cpu avx2 where the CPU has it (skipped, not failed, elsewhere).
+// ref, then every CPU variant this machine runs (kernels::variants; the portable one computes ref's bits).
 std::vector<Impl> impls() {
-    std::vector<Impl> v;
-    v.push_back({"ref", ref::matmul, ref::matmul_id, ref::get_rows, true});
-    v.push_back(variant(cpu::portable_matmul_kernels(), true));
-    if (cpu_features().avx2_kernels() && cpu::avx2_matmul_kernels()) v.push_back(variant(*cpu::avx2_matmul_kernels(), false));
-    if (cpu_features().avx2_kernels() && cpu_features().avx512_kernels() && cpu::avx512_matmul_kernels())
-        v.push_back(variant(*cpu::avx512_matmul_kernels(), false));
+    std::vector<Impl> v{{"ref", ref::matmul, ref::matmul_id, ref::get_rows, true}};
+    for (const OpTable& t : variants(Backend::cpu))
+        v.push_back({t.variant, t.matmul, t.matmul_id, t.get_rows, testing::is_portable(t)});
     return v;
 }
 
-// Every weight type with a matmul path, and their expected accuracy.
-const DType kWeightTypes[] = {DType::f32,  DType::f16,  DType::bf16, DType::q4_0, DType::q4_1, DType::q5_0,
-                              DType::q5_1, DType::q8_0, DType::iq4_nl, DType::q2_k, DType::q3_k, DType::q4_k,
-                              DType::q5_k, DType::q6_k, DType::iq4_xs};
-
-// Fast vs ref, paired: the same quantized operands; the integer path differs only in the order of f32
-// additions, the f32 prefill path also rounds per product instead of per block.
-constexpr double kFastTol = 1e-9;
-// Q4_1/Q5_1 on the f32 path: the decoded operands give m·d_a·Σq_a exactly where the reference uses Q8_1's s,
-// which is rounded to f16 — the f32 path is closer to the true value, by the format's own error.
-double fast_tol(DType t) { return t == DType::q4_1 || t == DType::q5_1 ? 1e-5 : kFastTol; }
+const auto& kWeightTypes = kMatmulWeightTypes;
 // ref paired vs double on the decoded operands. Q4_1/Q5_1 meet Q8_1's s, which is rounded to f16 (with the
 // unrounded d): an approximation in the format itself, about 2^-11 of the offset term.
 double ref_vs_double_tol(DType t) { return t == DType::q4_1 || t == DType::q5_1 ? 1e-5 : 1e-10; }
-
-std::vector<int64_t> n_in_grid(DType t) {
-    switch (info(t).block_elems) {
-    case 256: return {256, 768};
-    case 32: return {32, 288, 1024};
-    default: return {1, 7, 33, 288, 2056};  // 2056 > the f32 panel: exercises split rows, and a tail of 8
-    }
-}
 
 struct MatmulRun {
     std::vector<float> y;
@@ -146,15 +126,12 @@ std::string case_name(const Impl& impl, DType t, int64_t n_tok, int64_t n_out, i
            " n_in=" + std::to_string(n_in);
 }
 
-class MatmulTypes : public testing::TestWithParam<DType> {};
-std::string type_name(const testing::TestParamInfo<DType>& p) { return std::string(name(p.param)); }
+class MatmulTypes : public ::testing::TestWithParam<DType> {};
+std::string type_name(const ::testing::TestParamInfo<DType>& p) { return std::string(name(p.param)); }
 
-// (a) and (b) over the shape grid, with a 3-thread pool (uneven splits).
-TEST_P(MatmulTypes, PairedMatchesReferenceAndDouble) {
+// (b) over the shape grid; (a) on the same grid is the harness's (op_cases_matmul.cpp).
+TEST_P(MatmulTypes, PairedReferenceMatchesDouble) {
     const DType t = GetParam();
-    ThreadPool pool(3);
-    Stream s;
-    s.pool = &pool;
     for (int64_t n_in : n_in_grid(t)) {
         const Matrix w = random_matrix(t, 64, n_in, uint32_t(n_in));
         const std::vector<float> x = random_acts(33, n_in, uint32_t(n_in) + 1);
@@ -173,18 +150,6 @@ TEST_P(MatmulTypes, PairedMatchesReferenceAndDouble) {
                 // (b) the reference against double math on the decoded operands.
                 const auto exact = matmul_double(wd, xq, n_out, n_tok, n_in);
                 EXPECT_LE(nmse(want.y, exact), ref_vs_double_tol(t)) << case_name(impls()[0], t, n_tok, n_out, n_in);
-                // (a) each CPU variant against the reference.
-                for (const Impl& impl : impls()) {
-                    if (impl.name == "ref") continue;
-                    const MatmulRun got = run_matmul(impl, s, wv, x, n_tok, MatmulMode::paired);
-                    ASSERT_TRUE(got.status.ok()) << got.status.error().message();
-                    if (impl.exact_with_ref) {
-                        EXPECT_EQ(std::memcmp(got.y.data(), want.y.data(), got.y.size() * 4), 0)
-                            << case_name(impl, t, n_tok, n_out, n_in) << ": expected bit-exact";
-                    } else {
-                        EXPECT_LE(nmse(got.y, want.y), fast_tol(t)) << case_name(impl, t, n_tok, n_out, n_in);
-                    }
-                }
             }
         }
     }
@@ -211,25 +176,6 @@ TEST_P(MatmulTypes, F32ModeMatchesDouble) {
                 }
             }
         }
-    }
-}
-
-// Prefill-sized: several row and token chunks per call, and n_tok not a multiple of any tile.
-TEST_P(MatmulTypes, PrefillTilingMatchesReference) {
-    const DType t = GetParam();
-    const int64_t n_in = info(t).block_elems == 256 ? 512 : 320, n_out = 150, n_tok = 131;
-    const Matrix w = random_matrix(t, n_out, n_in, 99);
-    const std::vector<float> x = random_acts(n_tok, n_in, 100);
-    Stream ref_stream;
-    const MatmulRun want = run_matmul(impls()[0], ref_stream, w.view(n_out), x, n_tok, MatmulMode::paired);
-    ASSERT_TRUE(want.status.ok());
-    ThreadPool pool(2);
-    Stream s;
-    s.pool = &pool;
-    for (const Impl& impl : impls()) {
-        const MatmulRun got = run_matmul(impl, s, w.view(n_out), x, n_tok, MatmulMode::paired);
-        ASSERT_TRUE(got.status.ok());
-        EXPECT_LE(nmse(got.y, want.y), impl.exact_with_ref ? 0.0 : fast_tol(t)) << case_name(impl, t, n_tok, n_out, n_in);
     }
 }
 
@@ -340,7 +286,7 @@ TEST_P(MatmulTypes, GetRowsMatchesDequantize) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, MatmulTypes, testing::ValuesIn(kWeightTypes), type_name);
+INSTANTIATE_TEST_SUITE_P(All, MatmulTypes, ::testing::ValuesIn(kWeightTypes), type_name);
 
 // Blocks whose codes are all at an extreme, against activations all ±1 (quantized to ±127): every partial
 // integer sum in a kernel reaches its largest magnitude, so a narrow accumulator would overflow here.
@@ -452,15 +398,19 @@ TEST(Matmul, CpuTableHasTheFamilyAtItsWidestVariant) {
     EXPECT_NE(t->matmul, nullptr);
     EXPECT_NE(t->matmul_id, nullptr);
     EXPECT_NE(t->get_rows, nullptr);
-    // Through the table, results equal the variant's own.
+    // Through the table, results equal the widest kernels' own for this CPU.
+    const CpuFeatures& f = cpu_features();
+    const cpu::MatmulKernels& widest = !f.avx2_kernels()     ? cpu::portable_matmul_kernels()
+                                       : f.avx512_kernels() ? *cpu::avx512_matmul_kernels()
+                                                            : *cpu::avx2_matmul_kernels();
     const Matrix w = random_matrix(DType::q4_0, 16, 64, 1);
     const std::vector<float> x = random_acts(3, 64, 2);
     Stream s;
     const Impl table_impl{"cpu table", t->matmul, t->matmul_id, t->get_rows, false};
     const MatmulRun got = run_matmul(table_impl, s, w.view(16), x, 3, MatmulMode::paired);
     ASSERT_TRUE(got.status.ok());
-    const MatmulRun want = run_matmul(impls().back(), s, w.view(16), x, 3, MatmulMode::paired);
-    EXPECT_EQ(std::memcmp(got.y.data(), want.y.data(), got.y.size() * 4), 0);
+    const MatmulRun want = run_matmul(variant(widest, false), s, w.view(16), x, 3, MatmulMode::paired);
+    EXPECT_EQ(std::memcmp(got.y.data(), want.y.data(), got.y.size() * 4), 0) << widest.name;
 }
 
 TEST(Matmul, TypesWithoutAnIntegerPathUseF32) {

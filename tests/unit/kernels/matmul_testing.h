@@ -1,5 +1,6 @@
-// Test data of the matmul family: random weight matrices in any type, activations with offsets and outliers.
-// Deterministic from a seed. Include from tests/unit/kernels/*_test.cpp only.
+// Test data of the matmul family: the weight types and their row-length grid, the fast-vs-reference tolerance,
+// random weight matrices in any type, activations with offsets and outliers. Deterministic from a seed.
+// Include from tests/unit/kernels/*.cpp only.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,6 +13,26 @@
 #include "kernels/ref/quant.h"
 
 namespace loom::kernels::testing_data {
+
+// Every weight type with a matmul path.
+inline constexpr DType kMatmulWeightTypes[] = {DType::f32,  DType::f16,  DType::bf16, DType::q4_0, DType::q4_1,
+                                               DType::q5_0, DType::q5_1, DType::q8_0, DType::iq4_nl, DType::q2_k,
+                                               DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::iq4_xs};
+
+// Row lengths per block size: odd ones where blocks allow, 2056 > the f32 panel (split rows, and a tail of 8).
+inline std::vector<int64_t> n_in_grid(DType t) {
+    switch (info(t).block_elems) {
+    case 256: return {256, 768};
+    case 32: return {32, 288, 1024};
+    default: return {1, 7, 33, 288, 2056};
+    }
+}
+
+// Fast vs ref, paired: the same quantized operands; the integer path differs only in the order of f32
+// additions, the f32 prefill path also rounds per product instead of per block (nmse).
+// Q4_1/Q5_1 on the f32 path: the decoded operands give m·d_a·Σq_a exactly where the reference uses Q8_1's s,
+// which is rounded to f16 — the f32 path is closer to the true value, by the format's own error.
+inline double fast_tol(DType t) { return t == DType::q4_1 || t == DType::q5_1 ? 1e-5 : 1e-9; }
 
 inline std::vector<float> gaussian(int64_t n, uint32_t seed, float sigma = 1.f) {
     std::mt19937 rng(seed);

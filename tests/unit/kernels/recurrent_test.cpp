@@ -1,5 +1,5 @@
-// conv1d and the gated delta rule: the reference against direct double-precision math, every CPU variant
-// against the reference, and the state contract: two calls carrying state equal one call over the
+// conv1d and the gated delta rule: the reference against direct double-precision math (every CPU variant
+// against the reference: the harness's cases, op_cases_attention.cpp), and the state contract: two calls carrying state equal one call over the
 // concatenation, and decoding token by token equals a prefill over the same tokens.
 #include <gtest/gtest.h>
 
@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/attention_kernels.h"
 #include "kernels/ref/ref_ops.h"
+#include "kernels/registry.h"
 
 namespace loom::kernels {
 namespace {
@@ -41,15 +41,6 @@ struct F32 {
 void fill_normal(F32& t, std::mt19937& rng, float sigma = 1.f) {
     std::normal_distribution<float> d(0.f, sigma);
     for (float& v : t.x) v = d(rng);
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    double m = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        const double d = std::fabs(double(a[i]) - b[i]);
-        if (!(d <= m)) m = d;
-    }
-    return m;
 }
 
 Stream ref_stream() {
@@ -137,21 +128,6 @@ TEST(Conv1dCpu, StateCarriesAcrossCalls) {
     ThreadPool pool(2);
     check_conv_state_contract(cpu::conv1d, "cpu", nullptr);
     check_conv_state_contract(cpu::conv1d, "cpu threads", &pool);
-}
-
-TEST(Conv1dCpu, MatchesReference) {
-    ThreadPool pool(2);
-    for (int64_t n_tok : {1, 7, 33})
-        for (int64_t n_ch : {1, 7, 100, 130, 6144})
-            for (int64_t k : {2, 4, 20}) {
-                Conv a(n_tok, n_ch, k, uint32_t(n_tok * 1000 + n_ch + k)), b = a;
-                Stream rs = ref_stream(), cs;
-                cs.pool = &pool;
-                ASSERT_TRUE(ref::conv1d(a.args(), rs).ok());
-                ASSERT_TRUE(cpu::conv1d(b.args(), cs).ok());
-                EXPECT_LE(max_abs_diff(b.y.x, a.y.x), 1e-5) << "n_tok=" << n_tok << " n_ch=" << n_ch << " k=" << k;
-                EXPECT_EQ(b.state.x, a.state.x);
-            }
 }
 
 TEST(Conv1d, RejectsBadArguments) {
@@ -258,60 +234,30 @@ TEST(DeltaNetRef, HandCheckedSingleStep) {
     EXPECT_NEAR(d.out.x[0], 1.f, 1e-6);
 }
 
-struct DeltaVariant {
-    std::string name;
-    OpFn<DeltaNetArgs> fn;
-};
-
-Status delta_portable(const DeltaNetArgs& a, Stream& s) {
-    return cpu::delta_net_with(a, s, cpu::delta_net_micro_portable());
-}
-Status delta_avx2(const DeltaNetArgs& a, Stream& s) { return cpu::delta_net_with(a, s, cpu::delta_net_micro_avx2()); }
-
-std::vector<DeltaVariant> delta_variants() {
-    std::vector<DeltaVariant> v{{"ref", ref::delta_net}, {"portable", delta_portable}};
-    if (cpu_features().avx2_kernels()) v.push_back({"avx2", delta_avx2});
+// The reference, then every CPU variant this machine runs (kernels::variants).
+std::vector<const OpTable*> delta_tables() {
+    std::vector<const OpTable*> v{op_table(Backend::ref)};
+    for (const OpTable& t : variants(Backend::cpu)) v.push_back(&t);
     return v;
-}
-
-TEST(DeltaNetCpu, MatchesReference) {
-    ThreadPool pool(3);
-    for (const DeltaVariant& var : delta_variants()) {
-        if (var.name == "ref") continue;
-        for (int64_t n_tok : {1, 7, 33})
-            for (auto [hk, hv] : {std::pair{1, 1}, {2, 4}, {4, 4}})
-                for (auto [dk, dv] : {std::pair{128, 128}, {64, 64}, {20, 20}, {32, 44}})
-                    for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
-                        Delta a(n_tok, hk, hv, dk, dv, uint32_t(n_tok * 7 + hk * 3 + dk)), b = a;
-                        Stream rs = ref_stream(), cs;
-                        cs.pool = tp;
-                        ASSERT_TRUE(ref::delta_net(a.args(), rs).ok());
-                        ASSERT_TRUE(var.fn(b.args(), cs).ok());
-                        EXPECT_LE(max_abs_diff(b.out.x, a.out.x), 2e-5)
-                            << var.name << " n_tok=" << n_tok << ' ' << hk << '/' << hv << " d_k=" << dk
-                            << " d_v=" << dv << " threads=" << (tp ? 3 : 1);
-                        EXPECT_LE(max_abs_diff(b.state.x, a.state.x), 2e-5) << var.name;
-                    }
-    }
 }
 
 TEST(DeltaNet, DecodeEqualsPrefill) {
     // Same tokens, one call versus one token per call, and a 3 + 8 split: bit for bit, for every variant.
     ThreadPool pool(2);
-    for (const DeltaVariant& var : delta_variants())
+    for (const OpTable* var : delta_tables())
         for (auto [hk, hv, dk] : {std::tuple{2, 4, 128}, {1, 1, 20}}) {
             Delta whole(11, hk, hv, dk, dk, 21), dec = whole, split = whole;
             Stream s;
-            s.backend = var.name == "ref" ? Backend::ref : Backend::cpu;
+            s.backend = var->backend;
             s.pool = &pool;
-            ASSERT_TRUE(var.fn(whole.args(), s).ok());
-            for (int64_t t = 0; t < 11; ++t) ASSERT_TRUE(var.fn(dec.args(t, 1), s).ok());
-            ASSERT_TRUE(var.fn(split.args(0, 3), s).ok());
-            ASSERT_TRUE(var.fn(split.args(3, 8), s).ok());
-            EXPECT_EQ(dec.out.x, whole.out.x) << var.name << " d_k=" << dk;
-            EXPECT_EQ(dec.state.x, whole.state.x) << var.name;
-            EXPECT_EQ(split.out.x, whole.out.x) << var.name;
-            EXPECT_EQ(split.state.x, whole.state.x) << var.name;
+            ASSERT_TRUE(var->delta_net(whole.args(), s).ok());
+            for (int64_t t = 0; t < 11; ++t) ASSERT_TRUE(var->delta_net(dec.args(t, 1), s).ok());
+            ASSERT_TRUE(var->delta_net(split.args(0, 3), s).ok());
+            ASSERT_TRUE(var->delta_net(split.args(3, 8), s).ok());
+            EXPECT_EQ(dec.out.x, whole.out.x) << var->variant << " d_k=" << dk;
+            EXPECT_EQ(dec.state.x, whole.state.x) << var->variant;
+            EXPECT_EQ(split.out.x, whole.out.x) << var->variant;
+            EXPECT_EQ(split.state.x, whole.state.x) << var->variant;
         }
 }
 
