@@ -179,8 +179,8 @@ TEST_P(MatmulTypes, F32ModeMatchesDouble) {
     }
 }
 
-// matmul_id equals one matmul per (token, slot) with the routed expert's matrix; rounded per row (the default,
-// llama.cpp's mul_mat_id) it is that one-token call's result bit for bit.
+// matmul_id equals one matmul per (token, slot) with the routed expert's matrix; rounded per row it is that
+// one-token call's result bit for bit.
 TEST_P(MatmulTypes, MatmulIdMatchesPerSlotMatmul) {
     const DType t = GetParam();
     const int64_t n_expert = 5, n_out = 24, n_in = info(t).block_elems == 256 ? 256 : 64, n_tok = 9, n_used = 3;
@@ -201,6 +201,7 @@ TEST_P(MatmulTypes, MatmulIdMatchesPerSlotMatmul) {
                 a.ids = TensorView::dense(ids.data(), DType::i32, {n_tok, n_used});
                 a.y = TensorView::dense(y.data(), DType::f32, {n_tok, n_used, n_out});
                 a.mode = mode;
+                a.rounding = ExpertRounding::per_row;
                 const Status st = impl.matmul_id(a, s);
                 ASSERT_TRUE(st.ok()) << st.error().message();
                 for (int64_t tk = 0; tk < n_tok; ++tk) {
