@@ -83,7 +83,7 @@ public:
     // Expert matmul: x [n, in] (every slot reads its token's row) or [n, n_used, in] · w [n_expert, out, in]
     // at ids [n, n_used] → [n, n_used, out].
     TensorView matmul_id(const TensorView& x, const TensorView& w, const TensorView& ids,
-                         kernels::ExpertRounding rounding = kernels::ExpertRounding::per_row);
+                         kernels::ExpertRounding rounding = kernels::ExpertRounding::mul_mat_id);
     // Normalises the last dim: rms / layer (with optional bias b) / l2. A new tensor of x's shape.
     TensorView norm(NormKind kind, const TensorView& x, const TensorView& w, float eps, const TensorView& b = {});
     void rope(const TensorView& x, const RopeArgs& opts);  // in place; opts.x/y are ignored

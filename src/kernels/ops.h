@@ -65,9 +65,12 @@ struct MatmulArgs {
 
 // How an expert matmul rounds the rows routed to one expert.
 enum class ExpertRounding : uint8_t {
-    // Every routed row as a call of its own (the single-token recipe), as llama.cpp's CPU mul_mat_id: a row's
-    // result does not depend on which other rows chose the same expert, so a sequence decoded beside others
-    // equals its solo run. The default.
+    // As llama.cpp's CPU mul_mat_id (the default): every routed row as a call of its own (vec_dot, or the gemv of
+    // repacked Q4_0/IQ4_NL/Q4_K weights), except that an expert with 8 or more rows of a K-quant type that its tiled
+    // GEMM takes (Q2_K..Q6_K, IQ4_XS, not repacked) computes them with that GEMM's recipe.
+    mul_mat_id,
+    // Every routed row as a call of its own, always: a row's result never depends on the other rows of the call
+    // (sequences decoded together then equal their solo runs).
     per_row,
     // An expert's rows as one call of that many tokens (the multi-token recipe), as ggml's batched mul_mat rounds
     // each matrix of a batch (per-head matmuls of latent attention).
@@ -82,7 +85,7 @@ struct MatmulIdArgs {
     TensorView ids;  // [n_tok, n_used] i32, each in [0, n_expert)
     TensorView y;    // [n_tok, n_used, n_out] f32
     MatmulMode mode = MatmulMode::paired;
-    ExpertRounding rounding = ExpertRounding::per_row;
+    ExpertRounding rounding = ExpertRounding::mul_mat_id;
 };
 
 // Embedding lookup: y[t] = dequantize(table[ids[t]]).

@@ -38,6 +38,10 @@ struct Job {
     int64_t n_out;
     int64_t slot0;
     int64_t n_slots;
+    // The token count llama.cpp's kernel choice sees for these slots (0 = n_slots, as one call of them all), and
+    // whether its groups-of-4 GEMM of repacked weights applies (not in mul_mat_id, which runs gemv per row).
+    int64_t call_tokens = 0;
+    bool repacked_gemm = true;
 };
 
 // Below this many slots a job is decode-sized: its integer-path tasks are row ranges over all of its slots.
@@ -117,7 +121,7 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
         const Job& j = jobs[ji];
         const int64_t min_tokens = tk->sgemm_min_tokens != 0 ? tk->sgemm_min_tokens : K.sgemm_min_tokens;
-        if (K.sgemm && pack_f32 && min_tokens > 0 && j.n_slots >= min_tokens && !rows_alone) {
+        if (K.sgemm && pack_f32 && min_tokens > 0 && j.n_slots >= min_tokens && !rows_alone && j.call_tokens == 0) {
             panel_at[ji] = panel_bytes;
             const int64_t n_blocks = ceil_div(j.n_slots, kTok);
             panel_bytes += n_blocks * n_in * kTok * 4;
@@ -242,8 +246,8 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
         g.n_out = t.n_o;
         g.n_tok = t.n_t;
         // ggml's repacked matmul runs whole groups of 4 tokens as a GEMM and the last n % 4 one by one.
-        const int64_t call_tokens = rows_alone ? 1 : j.n_slots;
-        const int64_t n_gemm = call_tokens >= 4 ? call_tokens - call_tokens % 4 : 0;
+        const int64_t call_tokens = rows_alone ? 1 : j.call_tokens > 0 ? j.call_tokens : j.n_slots;
+        const int64_t n_gemm = call_tokens >= 4 && j.repacked_gemm ? call_tokens - call_tokens % 4 : 0;
         g.n_batched = std::clamp<int64_t>(n_gemm - t.t0, 0, t.n_t);
         g.call_tokens = call_tokens;
         g.call_rows = j.n_out;
@@ -285,8 +289,18 @@ Status matmul_with(const MatmulKernels& K, const MatmulArgs& a, Stream& s) {
     return run_jobs(K, a.w.dtype, a.mode, n_in, {&job, 1}, x_rows, y_rows, s, a.rows_alone);
 }
 
-// Slots are grouped by expert so that each expert's weights are read once per call; per_row rounding still
-// computes each slot with the single-token recipe (rows_alone), per_matrix with the expert's multi-token one.
+// The token count llama.cpp's mul_mat_id hands its kernels for one expert with n_slots routed rows (ggml-cpu.c
+// ggml_compute_forward_mul_mat_id, tiled/tiled.cpp): 1 (vec_dot per row; gemv per row on repacked weights, which
+// are Q4_0, IQ4_NL and Q4_K with rows in multiples of 8 on x86), except the K-quant types its tiled GEMM takes,
+// from 8 rows (ggml_tiled_min_batch).
+int64_t mul_mat_id_call_tokens(DType t, int64_t n_out, int64_t n_slots) {
+    const bool tiled_type = t == DType::q2_k || t == DType::q3_k || t == DType::q5_k || t == DType::q6_k ||
+                            t == DType::iq4_xs || (t == DType::q4_k && n_out % 8 != 0);
+    return tiled_type && n_slots >= 8 ? n_slots : 1;
+}
+
+// Slots are grouped by expert so that each expert's weights are read once per call; the rounding decides which
+// recipe computes an expert's slots (see ExpertRounding).
 Status matmul_id_with(const MatmulKernels& K, const MatmulIdArgs& a, Stream& s) {
     LOOM_RETURN_IF_ERROR(ref::check_matmul_id_args(a, "cpu matmul_id"));
     const int64_t n_expert = a.w.dim(0), n_out = a.w.dim(1), n_in = a.w.dim(2);
@@ -325,11 +339,14 @@ Status matmul_id_with(const MatmulKernels& K, const MatmulIdArgs& a, Stream& s) 
     for (int64_t e = 0; e < n_expert; ++e) {
         const int64_t n = start[size_t(e + 1)] - start[size_t(e)];
         if (n == 0) continue;
-        if (packed)
-            jobs.push_back({pk->data.get() + e * n_out * pk->row_stride, pk->row_stride, n_out, start[size_t(e)], n});
-        else
-            jobs.push_back({static_cast<const uint8_t*>(a.w.data) + e * a.w.stride[0], a.w.stride[1], n_out,
-                            start[size_t(e)], n});
+        Job j = packed ? Job{pk->data.get() + e * n_out * pk->row_stride, pk->row_stride, n_out, start[size_t(e)], n}
+                       : Job{static_cast<const uint8_t*>(a.w.data) + e * a.w.stride[0], a.w.stride[1], n_out,
+                             start[size_t(e)], n};
+        if (a.rounding == ExpertRounding::mul_mat_id) {
+            j.call_tokens = mul_mat_id_call_tokens(a.w.dtype, n_out, n);
+            j.repacked_gemm = false;
+        }
+        jobs.push_back(j);
     }
     const bool rows_alone = a.rounding == ExpertRounding::per_row;
     return run_jobs(K, a.w.dtype, a.mode, n_in, jobs, x_rows, y_rows, s, rows_alone,

@@ -195,6 +195,7 @@ class GoldenTest : public ::testing::TestWithParam<std::tuple<const char*, const
 // ("decode_positions", llama.cpp's -ub 1), and checks every position against the reference's top-10.
 void expect_matches_golden(const std::string& model_path, const nlohmann::json& g, bool is_float,
                            bool token_by_token = false) {
+    SCOPED_TRACE(token_by_token ? "token by token" : "all tokens in one batch");
     Loaded l = load(model_path, DType::f32, 512);
     ASSERT_TRUE(l.session);
     const std::vector<int32_t> tokens = g["tokens"].get<std::vector<int32_t>>();

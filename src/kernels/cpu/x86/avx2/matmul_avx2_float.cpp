@@ -106,7 +106,10 @@ const TileFn* tile_table(std::integer_sequence<int, I...>) {
 
 template <class W, int MR, int NR>
 void gemm(const GemmTile& g) {
-    if (g.call_tokens == 1) {  // one token per call (or rows computed alone): ggml_vec_dot's order
+    // tinyBLAS takes a call of 2+ tokens only when its tiles fit: rows a multiple of 4 and rows of whole 8-value
+    // vectors (llamafile_sgemm's matmul(m, n) refuses the rest, and ggml falls back to vec_dot per row and token:
+    // a router or gate of 1 or 2 rows). One token per call (or rows computed alone) is vec_dot too.
+    if (g.call_tokens == 1 || g.call_rows % 4 != 0 || g.n_in % 8 != 0) {  // ggml_vec_dot's order
         for (int64_t t = 0; t < g.n_tok; ++t) {
             const float* a = reinterpret_cast<const float*>(g.a + t * g.a_stride);
             float* y = g.y_rows[t] + g.y_col;
