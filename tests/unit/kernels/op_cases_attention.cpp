@@ -173,7 +173,10 @@ std::vector<OpCase<DeltaNetArgs>> delta_net_cases() {
     return v;
 }
 
-TEST(OpHarness, Attention) { expect_matches_ref("attention", &OpTable::attention, attention_cases()); }
+// 1303 cases: each variant runs a case single-threaded or on the pool, not both (ASan + UBSan: 2 minutes both).
+TEST(OpHarness, Attention) {
+    expect_matches_ref("attention", &OpTable::attention, attention_cases(), Threads::alternate);
+}
 TEST(OpHarness, Conv1d) { expect_matches_ref("conv1d", &OpTable::conv1d, conv1d_cases()); }
 TEST(OpHarness, DeltaNet) { expect_matches_ref("delta_net", &OpTable::delta_net, delta_net_cases()); }
 

@@ -71,7 +71,7 @@ public:
     TensorView ids(std::initializer_list<int64_t> shape, const std::vector<int32_t>& v);
     // [rows, cols] in a weight type, quantized from gaussian rows by the reference (matmul_testing.h).
     TensorView quantized(DType t, int64_t rows, int64_t cols, uint32_t seed);
-    // Uninitialised storage of a dtype (the builder fills it), not compared.
+    // Zeroed storage of a dtype for the builder to fill, not compared.
     TensorView raw(DType t, std::initializer_list<int64_t> shape);
     // An output, filled with NaN bytes and compared; tol overrides the case's for this output.
     TensorView output(DType t, std::initializer_list<int64_t> shape, std::optional<Tol> tol = std::nullopt);
@@ -98,7 +98,7 @@ struct OpCase {
         : name(std::move(name_)), build(std::move(build_)), tol(tol_) {}
 
     std::string name;                       // every parameter and seed: enough to rebuild the case by hand
-    std::function<Args(CaseData&)> build;   // deterministic
+    std::function<Args(CaseData&)> build;   // called once per case; the runs share its buffers
     Tol tol;                                // every variant against the reference
     std::optional<Tol> portable;            // the portable variant, where it promises more than tol
     // Where ops.h allows the output to alias an input: points it there and returns the aliased view. The result
@@ -133,11 +133,17 @@ RunResult run_case(const Impl& im, OpFn<Args> OpTable::*slot, CaseData& d, const
     return r;
 }
 
-// Runs every case on every variant of every backend present, single-threaded and on a pool, and checks it
-// against the reference. A variant whose slot is null, or holds the same function as a narrower variant's (the
-// AVX-512 table keeps the AVX2 element-wise kernels), is skipped.
+// How each variant runs the cases: single-threaded and on the pool, or, for a grid too large to run twice under
+// the sanitizers, one of the two per case in the pattern 1, pool, pool, 1, ... (period 4: each of the grid's two
+// innermost options meets both).
+enum class Threads : uint8_t { both, alternate };
+
+// Runs every case on every variant of every backend present and checks it against the reference. A variant whose
+// slot is null, or holds the same function as a narrower variant's (the AVX-512 table keeps the AVX2 element-wise
+// kernels), is skipped.
 template <typename Args>
-void expect_matches_ref(const char* op, OpFn<Args> OpTable::*slot, const std::vector<OpCase<Args>>& cases) {
+void expect_matches_ref(const char* op, OpFn<Args> OpTable::*slot, const std::vector<OpCase<Args>>& cases,
+                        Threads threads = Threads::both) {
     ASSERT_FALSE(cases.empty()) << op << ": no cases";
     std::vector<Impl> under_test;
     std::vector<OpFn<Args>> seen;
@@ -151,7 +157,9 @@ void expect_matches_ref(const char* op, OpFn<Args> OpTable::*slot, const std::ve
         }
         if (take) under_test.push_back(im);
     }
-    for (const OpCase<Args>& c : cases) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+        const OpCase<Args>& c = cases[i];
+        const bool pooled = (i + i / 2) % 2 == 1;  // Threads::alternate
         CaseData d;
         const Args args = c.build(d);
         d.seal();
@@ -161,6 +169,7 @@ void expect_matches_ref(const char* op, OpFn<Args> OpTable::*slot, const std::ve
             expect_close(std::string(op) + " '" + c.name + "' on ref, in place vs out of place", d.outputs()[0].view,
                          want.in_place, want.outputs[0], bit_exact());
         for (const Impl& im : under_test) {
+            if (threads == Threads::alternate && (im.pool != nullptr) != pooled) continue;
             const std::string where = std::string(op) + " '" + c.name + "' on " + im.name;
             const RunResult got = run_case(im, slot, d, c, args);
             ASSERT_TRUE(got.status.ok()) << where << ": " << got.status.error().message();
