@@ -1,4 +1,4 @@
-// Harness cases of the matmul family: every weight type with a matmul path × decode- and prefill-sized shapes.
+// Harness cases of the matmul family: every weight type with a dequantizer × decode- and prefill-sized shapes.
 // Paired mode: the portable variant runs the reference's integer dots (bit-exact), the SIMD ones differ in the
 // order of f32 additions and, on prefill-sized jobs, round per product (fast_tol). f32 mode: the reference sums
 // in double, the CPU in f32.
@@ -81,6 +81,10 @@ OpCase<MatmulIdArgs> matmul_id_case(DType t, IdShape sh, MatmulMode mode, Expert
     return c;
 }
 
+// Types with a dequantizer but no paired dot (activation formats): every implementation dequantizes the rows and
+// takes the f32 path, where the reference sums in double.
+const DType kF32PathTypes[] = {DType::q8_1, DType::q8_k};
+
 }  // namespace
 
 std::vector<OpCase<MatmulArgs>> matmul_cases() {
@@ -96,6 +100,14 @@ std::vector<OpCase<MatmulArgs>> matmul_cases() {
         v.push_back(matmul_case(t, 9, 40, n_in, 3, MatmulMode::paired, true));
         for (int64_t n_tok : {1, 33}) v.push_back(matmul_case(t, n_tok, 64, n_in, 7, MatmulMode::f32, false));
     }
+    for (DType t : kF32PathTypes)
+        for (int64_t n_tok : {1, 33})
+            for (MatmulMode mode : {MatmulMode::paired, MatmulMode::f32}) {
+                OpCase<MatmulArgs> c = matmul_case(t, n_tok, 64, 512, 9, mode, false);
+                c.tol = within_nmse(1e-10);
+                c.portable.reset();
+                v.push_back(c);
+            }
     return v;
 }
 
@@ -114,8 +126,10 @@ std::vector<OpCase<MatmulIdArgs>> matmul_id_cases() {
 }
 
 std::vector<OpCase<GetRowsArgs>> get_rows_cases() {
+    std::vector<DType> types(std::begin(kMatmulWeightTypes), std::end(kMatmulWeightTypes));
+    types.insert(types.end(), std::begin(kF32PathTypes), std::end(kF32PathTypes));
     std::vector<OpCase<GetRowsArgs>> v;
-    for (DType t : kMatmulWeightTypes) {
+    for (DType t : types) {
         const int64_t d = info(t).block_elems == 256 ? 512 : 96;
         v.push_back({std::string(name(t)) + " table=[13, " + std::to_string(d) + "] seed=3 ids={12,0,5,5,7,1,12}",
                      [=](CaseData& c) {
