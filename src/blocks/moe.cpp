@@ -3,9 +3,13 @@
 //   selection bias, expert groups, top-k, normalisation, scale)
 //   y = Σ_slots weight · down_e(act(gate_e x) ⊙ up_e x)       (gate/up as two 3-D tensors or one merged gate_up)
 //   + optional shared expert: y += shared(x), times sigmoid(shared_gate_inp · x) per token when that weight exists
+// Optional per-expert output scales ([n_expert] f32: gate_scale, up_scale, down_scale) multiply each routed row
+// by its expert's scale, as llama.cpp's build_lora_mm_id does with the files' `ffn_*_exps.scale` tensors.
 // The expert matmuls round each routed row alone (kernels::ExpertRounding::per_row), so a token's output does
 // not depend on the other tokens of the batch.
 #include <fmt/format.h>
+
+#include <utility>
 
 #include "blocks/block.h"
 #include "blocks/kinds.h"
@@ -28,11 +32,19 @@ public:
     kernels::MoeRouteArgs route_;      // bias and options
     TensorView gate_, up_, gate_up_;   // [n_expert, d_ff, d_model] each, or gate_up [n_expert, 2·d_ff, d_model]
     TensorView down_;                  // [n_expert, d_model, d_ff]
+    TensorView gate_s_, up_s_, down_s_;  // [n_expert, 1] f32 or empty
     exec::UnaryOp act_ = exec::UnaryOp::silu;
     GluMlp shared_;                    // empty gate: no shared expert
     Linear shared_gate_inp_;           // [1, d_model] or empty
     SharedGateAct shared_gate_act_ = SharedGateAct::sigmoid;
 };
+
+// rows [n_tok · n_used, d] *= scale[id] of each row's expert (nothing when there is no scale).
+void scale_by_expert(exec::Exec& ex, const TensorView& rows, const TensorView& scale, const TensorView& ids) {
+    if (scale.empty() || ex.failed()) return;
+    const TensorView per_row = ex.get_rows(scale, TensorView::dense(ids.data, DType::i32, {ids.n_elements()}));
+    ex.mul(rows, per_row);  // one value per row
+}
 
 TensorView Moe::forward(exec::Exec& ex, const TensorView& x, const Pass&) const {
     const int64_t n_tok = x.dim(0);
@@ -58,6 +70,7 @@ TensorView Moe::forward(exec::Exec& ex, const TensorView& x, const Pass&) const 
     if (!gate_up_.empty()) {
         TensorView gu = ex.matmul_id(x, gate_up_, r.ids);  // [n_tok, n_used, 2·d_ff]: [gate | up] per slot
         if (ex.failed()) return {};
+        scale_by_expert(ex, gu.as_2d(), up_s_, r.ids);  // llama.cpp scales the merged rows by up's scale
         const int64_t d_ff = gu.dim(2) / 2;
         g = gu.as_2d();
         g.shape[1] = d_ff;
@@ -65,14 +78,18 @@ TensorView Moe::forward(exec::Exec& ex, const TensorView& x, const Pass&) const 
         u.data = static_cast<float*>(g.data) + d_ff;
     } else {
         u = ex.matmul_id(x, up_, r.ids).as_2d();
+        scale_by_expert(ex, u, up_s_, r.ids);
         g = ex.matmul_id(x, gate_, r.ids).as_2d();
+        scale_by_expert(ex, g, gate_s_, r.ids);
     }
     ex.name(g, me + ".gate");
     ex.name(u, me + ".up");
     TensorView h = ex.name(ex.glu(act_, g, u), me + ".glu");  // [n_tok · n_used, d_ff]
     if (ex.failed()) return {};
     TensorView h3 = TensorView::dense(h.data, DType::f32, {n_tok, n_used_, h.row_length()});
-    TensorView experts = ex.name(ex.matmul_id(h3, down_, r.ids), me + ".down");  // [n_tok, n_used, d_model]
+    TensorView experts = ex.matmul_id(h3, down_, r.ids);  // [n_tok, n_used, d_model]
+    if (!ex.failed()) scale_by_expert(ex, experts.as_2d(), down_s_, r.ids);
+    ex.name(experts, me + ".down");
     TensorView y = ex.name(ex.weighted_sum(experts, r.weights), me + ".experts");
     if (shared_.gate.empty()) return y;
 
@@ -138,6 +155,9 @@ std::unique_ptr<Block> make_moe(BindContext& c) {
         b->up_ = c.weights.need(c.spec, "up", {n_expert, d_ff, d_model}, c.layer, WeightUse::matmul);
     }
     b->down_ = c.weights.need(c.spec, "down", {n_expert, d_model, d_ff}, c.layer, WeightUse::matmul);
+    for (auto [key, out] : {std::pair{"gate_scale", &b->gate_s_}, {"up_scale", &b->up_s_}, {"down_scale", &b->down_s_}})
+        if (TensorView t = c.weights.bind_f32(c.spec, key, {n_expert}, c.layer, false); !t.empty())
+            *out = TensorView::dense(t.data, DType::f32, {n_expert, 1});
     b->act_ = bind_activation(c, "activation", "silu");
 
     // The shared expert: present when its weights are (a family lists them optional, '?', where files vary).

@@ -423,6 +423,43 @@ TEST(ModelLoad, MergedGateUpExpertsEqualSeparateOnes) {
     EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * 4), 0);
 }
 
+// Per-expert output scales (`ffn_down_exps.scale`, [n_expert] f32, as llama.cpp applies them when a file has them)
+// multiply each routed row of the down projection by its expert's scale: with powers of two the scaled layer-0
+// rows are exactly the unscaled ones times the chosen expert's scale.
+TEST(ModelLoad, PerExpertScalesMultiplyTheirExpertsRows) {
+    const std::string plain = family_model("qwen3moe", "f32");
+    auto src = formats::GgufFile::open(plain);
+    ASSERT_TRUE(src.ok());
+    formats::GgufWriter w;
+    for (const auto& e : src->metadata()) w.set(std::string(e.key), e.to_owned());
+    for (const auto& t : src->tensors())
+        w.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+    std::vector<float> scale(16);
+    for (size_t e = 0; e < scale.size(); ++e) scale[e] = e % 2 ? 4.f : 0.5f;
+    std::vector<uint8_t> bytes(scale.size() * 4);
+    std::memcpy(bytes.data(), scale.data(), bytes.size());
+    w.add_tensor("blk.0.ffn_down_exps.scale", DType::f32, {16}, bytes);
+    const std::string scaled = ::testing::TempDir() + "/scaled-qwen3moe.gguf";
+    ASSERT_TRUE(w.write(scaled).ok());
+
+    std::vector<float> down[2];
+    std::vector<int32_t> ids;
+    for (int with_scale = 0; with_scale < 2; ++with_scale) {
+        Loaded l = load(with_scale ? scaled : plain, DType::f32, 64);
+        ASSERT_TRUE(l.session);
+        l.session->set_dump([&](const std::string& name, const TensorView& t) {
+            if (name == "l0.moe.down") down[with_scale].assign(t.row<float>(0), t.row<float>(0) + t.n_elements());
+            if (name == "l0.moe.ids" && with_scale) ids.assign(t.row<int32_t>(0), t.row<int32_t>(0) + t.n_elements());
+        });
+        const std::vector<int32_t> tokens = some_tokens(6, l.model->n_vocab(), 9);
+        ASSERT_TRUE(l.session->stateless(tokens).ok());
+    }
+    ASSERT_EQ(down[0].size(), down[1].size());
+    ASSERT_EQ(ids.size() * 256, down[0].size());
+    for (size_t i = 0; i < down[0].size(); ++i)
+        ASSERT_EQ(down[1][i], down[0][i] * scale[size_t(ids[i / 256])]) << "element " << i;
+}
+
 TEST(ModelLoad, UnknownArchitectureNamesTheSupportedOnes) {
     formats::GgufWriter w;
     w.set("general.architecture", std::string("nosuchfamily"));
