@@ -9,7 +9,9 @@ namespace {
 
 OpTable make_table(CpuIsa isa) {
     // AVX-512 kernels exist for the matmul family only; the other families run their AVX2 variant there.
-    const char* variant = isa == CpuIsa::portable ? "cpu portable" : isa == CpuIsa::avx2 ? "cpu avx2" : "cpu avx512 (matmul) avx2";
+    const char* variant = isa == CpuIsa::portable ? "cpu portable"
+                          : isa == CpuIsa::avx2   ? "cpu avx2"
+                                                  : "cpu avx512 (matmul) avx2";
     OpTable t{Backend::cpu, variant};
     register_matmul(t, isa);
     register_elementwise(t, isa);

@@ -35,10 +35,12 @@ struct AttnShape {
 };
 
 std::string label(const AttnShape& s, uint32_t seed) {
-    return "n_tok=" + std::to_string(s.n_tok) + " n_kv=" + std::to_string(s.n_kv) + " heads=" + std::to_string(s.n_head) +
-           "/" + std::to_string(s.n_head_kv) + " d_head=" + std::to_string(s.d_head) + " d_v=" + std::to_string(s.d_v) +
-           " kv=" + std::string(name(s.kv)) + " scale=" + std::to_string(s.scale) + " softcap=" + std::to_string(s.softcap) +
-           " window=" + std::to_string(s.window) + (s.causal ? " causal" : " not causal") + " seed=" + std::to_string(seed);
+    return "n_tok=" + std::to_string(s.n_tok) + " n_kv=" + std::to_string(s.n_kv) +
+           " heads=" + std::to_string(s.n_head) + "/" + std::to_string(s.n_head_kv) +
+           " d_head=" + std::to_string(s.d_head) + " d_v=" + std::to_string(s.d_v) + " kv=" + std::string(name(s.kv)) +
+           " scale=" + std::to_string(s.scale) + " softcap=" + std::to_string(s.softcap) +
+           " window=" + std::to_string(s.window) + (s.causal ? " causal" : " not causal") +
+           " seed=" + std::to_string(seed);
 }
 
 // Random q/k/v; kv slots hold a shuffled range of positions with about 1 in 8 slots empty (their K/V rows NaN,
@@ -60,8 +62,10 @@ OpCase<AttentionArgs> attention_case(const AttnShape& s, uint32_t seed) {
                                 for (int64_t j = 0; j < s.n_kv; ++j) {
                                     if (s.n_kv == 1 || rng() % 8 != 0) continue;
                                     pos[size_t(j)] = -1;
-                                    for (int64_t e = 0; e < s.n_head_kv * s.d_head; ++e) put(a.k, j * s.n_head_kv * s.d_head + e, NAN);
-                                    for (int64_t e = 0; e < s.n_head_kv * s.d_v; ++e) put(a.v, j * s.n_head_kv * s.d_v + e, NAN);
+                                    for (int64_t e = 0; e < s.n_head_kv * s.d_head; ++e)
+                                        put(a.k, j * s.n_head_kv * s.d_head + e, NAN);
+                                    for (int64_t e = 0; e < s.n_head_kv * s.d_v; ++e)
+                                        put(a.v, j * s.n_head_kv * s.d_v + e, NAN);
                                 }
                                 std::iota(q_pos.begin(), q_pos.end(), int32_t(s.n_kv - s.n_tok));
                                 a.kv_pos = d.ids({s.n_kv}, pos);
@@ -90,9 +94,9 @@ std::vector<OpCase<AttentionArgs>> attention_cases() {
                         for (bool causal : {true, false})
                             for (int window : {0, 5})
                                 for (float cap : {0.f, 50.f})
-                                    v.push_back(attention_case({n_tok, n_kv, h, hkv, d, d, kv, 1.f / std::sqrt(float(d)),
-                                                                cap, window, causal},
-                                                               ++seed));
+                                    v.push_back(attention_case(
+                                        {n_tok, n_kv, h, hkv, d, d, kv, 1.f / std::sqrt(float(d)), cap, window, causal},
+                                        ++seed));
     // Few (token, group) units and a long cache: the KV range is cut into chunks and merged.
     for (int64_t n_tok : {1, 2})
         for (DType kv : {DType::f16, DType::f32})
@@ -144,8 +148,8 @@ std::vector<OpCase<DeltaNetArgs>> delta_net_cases() {
             for (auto [dk, dv] : {std::pair{128, 128}, {64, 64}, {20, 20}, {32, 44}}) {
                 const uint32_t seed = uint32_t(n_tok * 7 + hk * 3 + dk);
                 OpCase<DeltaNetArgs> c{"n_tok=" + std::to_string(n_tok) + " heads=" + std::to_string(hk) + "/" +
-                                           std::to_string(hv) + " d_k=" + std::to_string(dk) + " d_v=" + std::to_string(dv) +
-                                           " seeds=" + std::to_string(seed) + "+{0..6}",
+                                           std::to_string(hv) + " d_k=" + std::to_string(dk) +
+                                           " d_v=" + std::to_string(dv) + " seeds=" + std::to_string(seed) + "+{0..6}",
                                        [=](CaseData& d) {
                                            DeltaNetArgs a;
                                            a.q = d.normal({n_tok, hk, dk}, seed);

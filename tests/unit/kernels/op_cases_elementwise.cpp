@@ -29,8 +29,8 @@ std::vector<OpCase<NormArgs>> norm_cases() {
         for (int64_t rows : {1, 3, 17})
             for (int64_t d : {1, 7, 8, 33, 100, 4096, 4099}) {
                 const uint32_t seed = uint32_t(rows * 7919 + d);
-                OpCase<NormArgs> c{std::string(ref::op_name(kind)) + " " + rows_d(rows, d) + " x_seed=" +
-                                       std::to_string(seed) + " w_seed=" + std::to_string(d) + " eps=1e-6",
+                OpCase<NormArgs> c{std::string(ref::op_name(kind)) + " " + rows_d(rows, d) +
+                                       " x_seed=" + std::to_string(seed) + " w_seed=" + std::to_string(d) + " eps=1e-6",
                                    [=](CaseData& b) {
                                        NormArgs a;
                                        a.kind = kind;
@@ -61,12 +61,14 @@ std::vector<OpCase<RopeArgs>> rope_cases() {
             for (int64_t n_tok : {1, 7, 33})
                 for (int variant = 0; variant < 3; ++variant) {  // plain; frequency factors; YaRN with them
                     const uint32_t seed = uint32_t(n_tok * 131 + 3 * 17 + dm.d_head);
-                    const std::string label = std::string(mode == RopeMode::norm ? "norm" : mode == RopeMode::neox ? "neox" : "imrope") +
-                                              " n_tok=" + std::to_string(n_tok) + " n_head=3 d_head=" +
-                                              std::to_string(dm.d_head) + " n_rot=" + std::to_string(dm.n_rot) +
-                                              (variant >= 1 ? " freq_factors" : "") +
-                                              (variant == 2 ? " yarn(freq_scale=1/16 ext=1 attn=0.8 n_ctx_orig=8192)" : "") +
-                                              " seed=" + std::to_string(seed);
+                    const std::string label =
+                        std::string(mode == RopeMode::norm   ? "norm"
+                                    : mode == RopeMode::neox ? "neox"
+                                                             : "imrope") +
+                        " n_tok=" + std::to_string(n_tok) + " n_head=3 d_head=" + std::to_string(dm.d_head) +
+                        " n_rot=" + std::to_string(dm.n_rot) + (variant >= 1 ? " freq_factors" : "") +
+                        (variant == 2 ? " yarn(freq_scale=1/16 ext=1 attn=0.8 n_ctx_orig=8192)" : "") +
+                        " seed=" + std::to_string(seed);
                     OpCase<RopeArgs> c{label, [=](CaseData& b) {
                                            RopeArgs a;
                                            a.mode = mode;
@@ -80,7 +82,8 @@ std::vector<OpCase<RopeArgs>> rope_cases() {
                                            std::vector<int32_t> pos(size_t(streams * n_tok));
                                            for (int32_t& p : pos) p = int32_t(rng() % 100000);
                                            a.pos = streams == 4 ? b.ids({4, n_tok}, pos) : b.ids({n_tok}, pos);
-                                           if (variant >= 1) a.freq_factors = b.uniform({dm.n_rot / 2}, uint32_t(variant), 1.f, 8.f);
+                                           if (variant >= 1)
+                                               a.freq_factors = b.uniform({dm.n_rot / 2}, uint32_t(variant), 1.f, 8.f);
                                            if (variant == 2) {
                                                a.freq_scale = 1.f / 16;
                                                a.ext_factor = 1.f;
@@ -114,7 +117,8 @@ std::vector<OpCase<SoftmaxArgs>> softmax_cases() {
                                           if (variant >= 1) {  // −inf every third column, small steps elsewhere
                                               std::vector<float> m(size_t(mask_rows * n));
                                               for (size_t i = 0; i < m.size(); ++i)
-                                                  m[i] = (i + i / size_t(n)) % 3 == 2 ? -INFINITY : -0.5f * float(i % 7);
+                                                  m[i] =
+                                                      (i + i / size_t(n)) % 3 == 2 ? -INFINITY : -0.5f * float(i % 7);
                                               a.mask = b.values({mask_rows, n}, m);
                                           }
                                           return a;
@@ -188,7 +192,8 @@ std::vector<OpCase<BinaryArgs>> binary_cases() {
         const char* what;
         int64_t rows, cols;  // cols 0: d
     };
-    const Broadcast kB[] = {{"b=[6, d]", 6, 0}, {"b=[d]", 0, 0}, {"b=[2, d]", 2, 0}, {"b=[6, 1]", 6, 1}, {"b=[2, 1]", 2, 1}};
+    const Broadcast kB[] = {
+        {"b=[6, d]", 6, 0}, {"b=[d]", 0, 0}, {"b=[2, d]", 2, 0}, {"b=[6, 1]", 6, 1}, {"b=[2, 1]", 2, 1}};
     std::vector<OpCase<BinaryArgs>> v;
     for (BinaryOp op : {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div})
         for (int64_t d : {1, 7, 33, 4099, 20001})
@@ -221,11 +226,12 @@ std::vector<OpCase<ScaleArgs>> scale_cases() {
     std::vector<OpCase<ScaleArgs>> v;
     for (int64_t d : {1, 7, 33, 4099, 20001})
         for (float bias : {0.f, -1.25f}) {
-            OpCase<ScaleArgs> c{"x=[3, " + std::to_string(d) + "] seed=" + std::to_string(d) +
-                                    " scale=0.37 bias=" + std::to_string(bias),
-                                [=](CaseData& b) {
-                                    return ScaleArgs{b.normal({3, d}, uint32_t(d)), b.output(DType::f32, {3, d}), 0.37f, bias};
-                                }};
+            OpCase<ScaleArgs> c{
+                "x=[3, " + std::to_string(d) + "] seed=" + std::to_string(d) +
+                    " scale=0.37 bias=" + std::to_string(bias),
+                [=](CaseData& b) {
+                    return ScaleArgs{b.normal({3, d}, uint32_t(d)), b.output(DType::f32, {3, d}), 0.37f, bias};
+                }};
             c.in_place = [](ScaleArgs& a) { return a.y = a.x; };
             v.push_back(c);
         }

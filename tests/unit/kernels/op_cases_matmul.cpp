@@ -20,8 +20,8 @@ std::string dims(DType t, int64_t n_tok, int64_t n_out, int64_t n_in) {
 
 OpCase<MatmulArgs> matmul_case(DType t, int64_t n_tok, int64_t n_out, int64_t n_in, uint32_t seed, MatmulMode mode,
                                bool rows_alone) {
-    std::string label = dims(t, n_tok, n_out, n_in) + " w_seed=" + std::to_string(seed) +
-                        " x_seed=" + std::to_string(seed + 1);
+    std::string label =
+        dims(t, n_tok, n_out, n_in) + " w_seed=" + std::to_string(seed) + " x_seed=" + std::to_string(seed + 1);
     if (mode == MatmulMode::f32) label += " mode=f32";
     if (rows_alone) label += " rows_alone";
     OpCase<MatmulArgs> c{label, [=](CaseData& d) {
@@ -61,21 +61,20 @@ struct IdShape {
 OpCase<MatmulIdArgs> matmul_id_case(DType t, IdShape sh, MatmulMode mode, ExpertRounding rounding) {
     const std::string label = dims(t, sh.n_tok, sh.n_out, sh.n_in) + " n_expert=" + std::to_string(sh.n_expert) +
                               " n_used=" + std::to_string(sh.n_used) + " n_x=" + std::to_string(sh.n_x) +
-                              (sh.mixed ? " ids=mixed" : " ids=spread") +
-                              (mode == MatmulMode::f32 ? " mode=f32" : "") +
+                              (sh.mixed ? " ids=mixed" : " ids=spread") + (mode == MatmulMode::f32 ? " mode=f32" : "") +
                               (rounding == ExpertRounding::per_matrix ? " per_matrix" : " per_row");
-    OpCase<MatmulIdArgs> c{label, [=](CaseData& d) {
-                               MatmulIdArgs a;
-                               a.w = d.quantized(t, sh.n_expert * sh.n_out, sh.n_in, 5);
-                               a.w = TensorView::dense(a.w.data, t, {sh.n_expert, sh.n_out, sh.n_in});
-                               a.x = d.values({sh.n_tok, sh.n_x, sh.n_in}, random_acts(sh.n_tok * sh.n_x, sh.n_in, 11));
-                               a.ids = d.ids({sh.n_tok, sh.n_used},
-                                             sh.mixed ? mixed_ids(sh.n_tok) : spread_ids(sh.n_tok, sh.n_used));
-                               a.y = d.output(DType::f32, {sh.n_tok, sh.n_used, sh.n_out});
-                               a.mode = mode;
-                               a.rounding = rounding;
-                               return a;
-                           }};
+    OpCase<MatmulIdArgs> c{
+        label, [=](CaseData& d) {
+            MatmulIdArgs a;
+            a.w = d.quantized(t, sh.n_expert * sh.n_out, sh.n_in, 5);
+            a.w = TensorView::dense(a.w.data, t, {sh.n_expert, sh.n_out, sh.n_in});
+            a.x = d.values({sh.n_tok, sh.n_x, sh.n_in}, random_acts(sh.n_tok * sh.n_x, sh.n_in, 11));
+            a.ids = d.ids({sh.n_tok, sh.n_used}, sh.mixed ? mixed_ids(sh.n_tok) : spread_ids(sh.n_tok, sh.n_used));
+            a.y = d.output(DType::f32, {sh.n_tok, sh.n_used, sh.n_out});
+            a.mode = mode;
+            a.rounding = rounding;
+            return a;
+        }};
     c.tol = within_nmse(mode == MatmulMode::f32 ? 1e-10 : fast_tol(t));
     if (mode == MatmulMode::paired) c.portable = bit_exact();
     return c;
@@ -92,7 +91,8 @@ std::vector<OpCase<MatmulArgs>> matmul_cases() {
     for (DType t : kMatmulWeightTypes) {
         for (int64_t n_in : n_in_grid(t))
             for (int64_t n_tok : {1, 7, 33})
-                for (int64_t n_out : {1, 7, 64}) v.push_back(matmul_case(t, n_tok, n_out, n_in, uint32_t(n_in), MatmulMode::paired, false));
+                for (int64_t n_out : {1, 7, 64})
+                    v.push_back(matmul_case(t, n_tok, n_out, n_in, uint32_t(n_in), MatmulMode::paired, false));
         const int64_t n_in = n_in_grid(t).back();
         // Prefill-sized: several row and token chunks per call, n_tok not a multiple of any tile.
         v.push_back(matmul_case(t, 131, 150, info(t).block_elems == 256 ? 512 : 320, 99, MatmulMode::paired, false));

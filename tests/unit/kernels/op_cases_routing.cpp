@@ -28,7 +28,8 @@ TensorView router_probs(CaseData& c, int64_t n_tok, int64_t n_expert, uint32_t s
     for (int64_t t = 0; t < n_tok; ++t) {
         float* row = p + t * n_expert;
         double sum = 0;
-        for (int64_t e = 0; e < n_expert; ++e) sum += row[e] = softmax ? std::exp(row[e]) : 1.f / (1.f + std::exp(-row[e]));
+        for (int64_t e = 0; e < n_expert; ++e)
+            sum += row[e] = softmax ? std::exp(row[e]) : 1.f / (1.f + std::exp(-row[e]));
         if (softmax)
             for (int64_t e = 0; e < n_expert; ++e) row[e] = float(row[e] / sum);
     }
@@ -103,8 +104,8 @@ std::vector<OpCase<WeightedSumArgs>> weighted_sum_cases() {
     std::vector<OpCase<WeightedSumArgs>> v;
     for (int64_t n_slot : {1, 2, 8})
         for (int64_t d : {1, 7, 2048})
-            v.push_back({"x=[9, " + std::to_string(n_slot) + ", " + std::to_string(d) + "] x_seed=" +
-                             std::to_string(n_slot * 100 + d) + " w_seed=" + std::to_string(d),
+            v.push_back({"x=[9, " + std::to_string(n_slot) + ", " + std::to_string(d) +
+                             "] x_seed=" + std::to_string(n_slot * 100 + d) + " w_seed=" + std::to_string(d),
                          [=](CaseData& c) {
                              return WeightedSumArgs{c.normal({9, n_slot, d}, uint32_t(n_slot * 100 + d), 3.f),
                                                     c.uniform({9, n_slot}, uint32_t(d), 0.f, 1.f),

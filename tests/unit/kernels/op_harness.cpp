@@ -47,10 +47,14 @@ int64_t max_ulp(const std::vector<float>& got, const std::vector<float>& want) {
 
 std::string describe(const Tol& t) {
     switch (t.kind) {
-        case Tol::Kind::bits: return "bit-exact";
-        case Tol::Kind::ulp: return "within " + std::to_string(int64_t(t.bound)) + " ulp";
-        case Tol::Kind::abs: return "within " + std::to_string(t.bound) + " absolute";
-        case Tol::Kind::nmse: return "nmse within " + std::to_string(t.bound);
+        case Tol::Kind::bits:
+            return "bit-exact";
+        case Tol::Kind::ulp:
+            return "within " + std::to_string(int64_t(t.bound)) + " ulp";
+        case Tol::Kind::abs:
+            return "within " + std::to_string(t.bound) + " absolute";
+        case Tol::Kind::nmse:
+            return "nmse within " + std::to_string(t.bound);
     }
     return "?";
 }
@@ -172,10 +176,10 @@ void expect_close(const std::string& where, const TensorView& view, const std::v
     double worst = 0, num = 0, den = 0;
     size_t at = 0;
     for (size_t i = 0; i < g.size(); ++i) {
-        const double e = tol.kind == Tol::Kind::ulp ? double(ulp_distance(g[i], w[i]))
+        const double e = tol.kind == Tol::Kind::ulp             ? double(ulp_distance(g[i], w[i]))
                          : std::isnan(g[i]) != std::isnan(w[i]) ? INFINITY
-                         : std::isnan(g[i]) ? 0.0
-                                            : std::fabs(double(g[i]) - double(w[i]));
+                         : std::isnan(g[i])                     ? 0.0
+                                                                : std::fabs(double(g[i]) - double(w[i]));
         if (!(e <= worst)) worst = e, at = i;  // NaN and inf count as worst
         if (!std::isnan(w[i])) num += (double(g[i]) - w[i]) * (double(g[i]) - w[i]), den += double(w[i]) * w[i];
     }

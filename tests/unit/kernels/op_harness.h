@@ -97,10 +97,10 @@ struct OpCase {
     OpCase(std::string name_, std::function<Args(CaseData&)> build_, Tol tol_ = bit_exact())
         : name(std::move(name_)), build(std::move(build_)), tol(tol_) {}
 
-    std::string name;                       // every parameter and seed: enough to rebuild the case by hand
-    std::function<Args(CaseData&)> build;   // called once per case; the runs share its buffers
-    Tol tol;                                // every variant against the reference
-    std::optional<Tol> portable;            // the portable variant, where it promises more than tol
+    std::string name;                      // every parameter and seed: enough to rebuild the case by hand
+    std::function<Args(CaseData&)> build;  // called once per case; the runs share its buffers
+    Tol tol;                               // every variant against the reference
+    std::optional<Tol> portable;           // the portable variant, where it promises more than tol
     // Where ops.h allows the output to alias an input: points it there and returns the aliased view. The result
     // must equal the same implementation's out-of-place output 0 bit for bit.
     std::function<TensorView(Args&)> in_place;

@@ -127,8 +127,9 @@ TEST(OpHarnessCompare, FailsPastEachToleranceAndNamesTheElement) {
     std::vector<uint8_t> bi(8), bo(8);
     std::memcpy(bi.data(), ids.data(), 8);
     std::memcpy(bo.data(), other.data(), 8);
-    EXPECT_NONFATAL_FAILURE(expect_close("case i", TensorView::dense(ids.data(), DType::i32, {2}), bo, bi, within_abs(5)),
-                            "first difference at element 1: 2 vs ref 1");
+    EXPECT_NONFATAL_FAILURE(
+        expect_close("case i", TensorView::dense(ids.data(), DType::i32, {2}), bo, bi, within_abs(5)),
+        "first difference at element 1: 2 vs ref 1");
 }
 
 // Every run starts from the built bytes: outputs NaN again, updated state back to its built values.
