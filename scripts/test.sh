@@ -9,7 +9,7 @@ cd "$ROOT"
 # Run under ASan + UBSan: code that reads untrusted bytes (GGUF parsing, dequantization, half floats,
 # inspect's printing of file strings, synth specs, text through the tokenizers, arch files, HTTP requests) and the kernel
 # suites but matmul (its grid is slow there).
-SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarness|Attention|Recurrent|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|tokenizer_fuzz|ChatTemplate|jinja_fuzz|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|request_fuzz'
+SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarnessCo|OpHarness\.(Norm|Rope|Softmax|Unary|Glu|Binary|Scale|GetRows|TopK|MoeRoute|WeightedSum|Conv1d|DeltaNet)|Attention|Recurrent|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|tokenizer_fuzz|ChatTemplate|jinja_fuzz|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|request_fuzz'
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
