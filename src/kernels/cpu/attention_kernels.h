@@ -62,7 +62,7 @@ struct DeltaNetMicro {
 const DeltaNetMicro& delta_net_micro_portable();
 const DeltaNetMicro& delta_net_micro_avx2();  // call only when cpu_features().avx2_kernels()
 
-// The ops with a chosen variant (the registered functions pick the widest for this CPU).
+// The ops with a chosen variant (each of kernels::variants() binds its ISA's micro-kernels).
 Status attention_with(const AttentionArgs& a, Stream& s, const AttentionMicro& micro);
 Status delta_net_with(const DeltaNetArgs& a, Stream& s, const DeltaNetMicro& micro);
 Status conv1d(const Conv1dArgs& a, Stream& s);

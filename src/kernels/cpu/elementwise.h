@@ -1,6 +1,6 @@
 // The fast CPU element-wise family (norm, rope, softmax, unary, binary, scale, glu, top_k): op drivers that
 // check arguments (with the reference's checks) and split rows over the Stream's pool, plus one table of
-// row kernels per ISA. Internal to kernels/cpu; tests use fill_elementwise to run every variant.
+// row kernels per ISA. Internal to kernels/cpu; kernels::variants() fills one table per ISA with it (tests run every variant through those).
 //
 // Numerics: every variant rounds as kernels::ref does (ref/elementwise_common.h), except where the AVX2
 // kernels follow ggml's own AVX2 code instead of its scalar code, as llama.cpp does on this machine:
