@@ -77,9 +77,11 @@ TensorView Moe::forward(exec::Exec& ex, const TensorView& x, const Pass&) const 
         u = g;
         u.data = static_cast<float*>(g.data) + d_ff;
     } else {
-        u = ex.matmul_id(x, up_, r.ids).as_2d();
+        const TensorView up = ex.matmul_id(x, up_, r.ids), gate = ex.matmul_id(x, gate_, r.ids);
+        if (ex.failed()) return {};
+        u = up.as_2d();
+        g = gate.as_2d();
         scale_by_expert(ex, u, up_s_, r.ids);
-        g = ex.matmul_id(x, gate_, r.ids).as_2d();
         scale_by_expert(ex, g, gate_s_, r.ids);
     }
     ex.name(g, me + ".gate");
