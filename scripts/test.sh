@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# scripts/test.sh: set up, build release, asan and tsan, run the parser tests under ASan + UBSan and the threaded
-# ones under TSan, then the whole suite in release. Every phase runs even when one fails; the whole suite runs
-# last so that ctest's closing summary counts every test. Each phase prints its time.
+# scripts/test.sh: set up, check formatting, build release, asan and tsan, run the parser tests under ASan + UBSan
+# and the threaded ones under TSan, then the whole suite in release. Every phase runs even when one fails; the
+# whole suite runs last so that ctest's closing summary counts every test. Each phase prints its time.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,6 +36,7 @@ time_it() {
 
 time_it bash scripts/setup.sh
 status=0
+time_it bash scripts/format.sh --check || status=1
 time_it bash scripts/build.sh release
 time_it bash scripts/build.sh asan
 time_it bash scripts/build.sh tsan loom_tests  # only the suite: the threaded tests are all in it
