@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# scripts/test.sh: set up, check formatting, build release, asan and tsan, run the parser tests under ASan + UBSan
-# and the threaded ones under TSan, then the whole suite in release. Every phase runs even when one fails; the
-# whole suite runs last so that ctest's closing summary counts every test. Each phase prints its time.
+# scripts/test.sh: set up, check formatting, build release, asan and tsan, lint the changed files, run the parser
+# tests under ASan + UBSan and the threaded ones under TSan, then the whole suite in release. Every phase runs even
+# when one fails; the whole suite runs last so that ctest's closing summary counts every test. Each phase prints
+# its time.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +41,7 @@ time_it bash scripts/format.sh --check || status=1
 time_it bash scripts/build.sh release
 time_it bash scripts/build.sh asan
 time_it bash scripts/build.sh tsan loom_tests  # only the suite: the threaded tests are all in it
+time_it bash scripts/tidy.sh || status=1
 
 printf '\ntest: parser tests under ASan + UBSan (-R %s)\n' "$SANITIZED_TESTS"
 time_it asan_tests || status=1
