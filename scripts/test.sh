@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh: set up, check formatting, build release, asan and tsan, lint the changed files, run the parser
-# tests under ASan + UBSan and the threaded ones under TSan, then the whole suite in release. Every phase runs even
-# when one fails; the whole suite runs last so that ctest's closing summary counts every test. Each phase prints
-# its time.
+# tests under ASan + UBSan and the threaded ones under TSan, check an installed loom, then the whole suite in
+# release. Every phase runs even when one fails; the whole suite runs last so that ctest's closing summary counts
+# every test. Each phase prints its time.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,7 +11,7 @@ cd "$ROOT"
 # Run under ASan + UBSan: code that reads untrusted bytes (GGUF parsing, dequantization, half floats,
 # inspect's printing of file strings, synth specs, text through the tokenizers, arch files, HTTP requests) and the kernel
 # suites but matmul (its grid is slow there).
-SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|Attention|Recurrent|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|ChatTemplate|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|_fuzz_replay'
+SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|Attention|Recurrent|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|ChatTemplate|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|ArchLookup|_fuzz_replay'
 # Run under TSan: the code with threads of its own (the server's HTTP and scheduler threads, the thread pool, sessions
 # decoding on it).
 TSAN_TESTS='ThreadPool|ServerHttp|ServerScheduler|ServerMetrics|Session\.|FamilyCache'
@@ -47,6 +47,8 @@ printf '\ntest: parser tests under ASan + UBSan (-R %s)\n' "$SANITIZED_TESTS"
 time_it asan_tests || status=1
 printf '\ntest: threaded tests under TSan (-R %s)\n' "$TSAN_TESTS"
 time_it tsan_tests || status=1
+printf '\n'
+time_it bash scripts/install_check.sh || status=1
 printf '\ntest: the whole suite (release)\n'
 run_ctest --preset release -j2 || status=1  # its summary stays the last line printed
 exit "$status"
