@@ -21,7 +21,7 @@ std::string data_dir() {
 }
 
 std::string synth_model(const std::string& spec, const std::string& type, unsigned seed) {
-    const std::string out =
+    std::string out =
         ::testing::TempDir() + "/loom-synth-" + spec + "-" + type + "-" + std::to_string(seed) + ".gguf";
     if (!std::ifstream(out).good()) {
         synth::SynthOptions o;

@@ -41,6 +41,7 @@ std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
 
 std::vector<std::string> many_tokens(int n) {
     std::vector<std::string> v;
+    v.reserve(size_t(n));
     for (int i = 0; i < n; ++i) v.push_back(fmt::format("tok{}", i));
     return v;
 }

@@ -323,7 +323,7 @@ void alignment_cases(std::vector<Case>& out) {
          {std::pair{"alignment_0", 0u}, std::pair{"alignment_3", 3u}, std::pair{"alignment_48", 48u},
           std::pair{"alignment_2pow31", 0x80000000u}, std::pair{"alignment_2pow21", 1u << 21}}) {
         out.push_back({name,
-                       align(id(GgufType::u32), [v](GgufBytes& b) { b.u32(v); }),
+                       align(id(GgufType::u32), [v = v](GgufBytes& b) { b.u32(v); }),
                        {field, fmt::format("{} is not a power of two in [1, 1048576]", v)}});
     }
     {

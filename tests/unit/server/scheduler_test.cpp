@@ -113,6 +113,7 @@ TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
     // One request of four sequences (the n > 1 shape).
     auto st = std::make_shared<RequestStream>();
     std::vector<SequenceSpec> four;
+    four.reserve(4);
     for (int i = 0; i < 4; ++i) four.push_back(greedy(i, prompt(i), 12));
     ASSERT_EQ(sched.submit(four, st), Scheduler::Submit::ok);
     auto out = collect(*st, 4);
