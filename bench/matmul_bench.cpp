@@ -159,7 +159,7 @@ WeightSet& weights(DType t, int64_t n_out, int64_t n_in, bool cold) {
     const bool from_dram = cold && !getenv("MATMUL_BENCH_HOT");
     const size_t want = from_dram ? size_t(std::max<int64_t>(1, (int64_t(96) << 20) / bytes + 1)) : 1;
     if (!cur || cur->type != t || cur->n_out != n_out || cur->n_in != n_in || cur->copies.size() < want) {
-        cur = std::make_unique<WeightSet>(WeightSet{t, n_out, n_in, {}});
+        cur = std::make_unique<WeightSet>(WeightSet{t, n_out, n_in, {}, {}});
         for (size_t c = 0; c < want; ++c) cur->copies.push_back(random_weights(t, n_out, n_in, uint32_t(c + 1)));
     }
     return *cur;

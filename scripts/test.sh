@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# scripts/test.sh: set up, build release and asan, run the parser tests under the sanitizers, then the whole
-# suite in release. The whole suite runs last so that ctest's closing summary counts every test.
+# scripts/test.sh: set up, check formatting, build release, asan and tsan, lint the changed files, run the parser
+# tests under ASan + UBSan and the threaded ones under TSan, check an installed loom, then the whole suite in
+# release. Every phase runs even when one fails; the whole suite runs last so that ctest's closing summary counts
+# every test. Each phase prints its time.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,28 +11,44 @@ cd "$ROOT"
 # Run under ASan + UBSan: code that reads untrusted bytes (GGUF parsing, dequantization, half floats,
 # inspect's printing of file strings, synth specs, text through the tokenizers, arch files, HTTP requests) and the kernel
 # suites but matmul (its grid is slow there).
-SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarnessCo|OpHarness\.(Norm|Rope|Softmax|Unary|Glu|Binary|Scale|GetRows|TopK|MoeRoute|WeightedSum|Conv1d|DeltaNet)|Attention|Recurrent|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|tokenizer_fuzz|ChatTemplate|jinja_fuzz|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|request_fuzz'
+SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarnessCo|OpHarness\.(Norm|Rope|Softmax|Unary|Glu|Binary|Scale|GetRows|TopK|MoeRoute|WeightedSum|Conv1d|DeltaNet)|Attention|Recurrent|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|ChatTemplate|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|ArchLookup|_fuzz_replay'
+# Run under TSan: the code with threads of its own (the server's HTTP and scheduler threads, the thread pool, sessions
+# decoding on it).
+TSAN_TESTS='ThreadPool|ServerHttp|ServerScheduler|ServerMetrics|Session\.|FamilyCache'
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
 
 # ctest, less its "Start" and "Passed" line for each test: failures (with their output) and the summary remain.
 run_ctest() {
   ctest "$@" --no-tests=error | grep -v -E '^ +Start +[0-9]+: |^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* +Passed +[0-9.]+ sec$'
 }
 
+asan_tests() { run_ctest --preset asan -j2 -R "$SANITIZED_TESTS"; }
+tsan_tests() { run_ctest --preset tsan -j2 -R "$TSAN_TESTS"; }
+
+# Runs a phase and prints its time; returns the phase's status.
 time_it() {
-  local start=$SECONDS
-  "$@"
-  printf 'test: %s took %ss\n' "$*" "$((SECONDS - start))"
+  local start=$SECONDS rc=0
+  "$@" || rc=$?
+  printf 'test: %s took %ss%s\n' "$*" "$((SECONDS - start))" "$([[ $rc -eq 0 ]] || echo " and FAILED")"
+  return "$rc"
 }
 
 time_it bash scripts/setup.sh
+status=0
+time_it bash scripts/format.sh --check || status=1
 time_it bash scripts/build.sh release
 time_it bash scripts/build.sh asan
+time_it bash scripts/build.sh tsan loom_tests  # only the suite: the threaded tests are all in it
+time_it bash scripts/tidy.sh || status=1
 
-status=0
 printf '\ntest: parser tests under ASan + UBSan (-R %s)\n' "$SANITIZED_TESTS"
-run_ctest --preset asan -j2 -R "$SANITIZED_TESTS" || status=1
+time_it asan_tests || status=1
+printf '\ntest: threaded tests under TSan (-R %s)\n' "$TSAN_TESTS"
+time_it tsan_tests || status=1
+printf '\n'
+time_it bash scripts/install_check.sh || status=1
 printf '\ntest: the whole suite (release)\n'
 run_ctest --preset release -j2 || status=1  # its summary stays the last line printed
 exit "$status"

@@ -5,15 +5,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <toml++/toml.h>
-
-#ifndef LOOM_SOURCE_ARCH_DIR
-#define LOOM_SOURCE_ARCH_DIR "archs"
-#endif
 
 namespace loom::arch {
 namespace {
@@ -422,34 +416,6 @@ Result<ArchFile> ArchFile::load(const std::string& path) {
     std::stringstream ss;
     ss << in.rdbuf();
     return parse(ss.str(), path);
-}
-
-std::string arch_dir() {
-    if (const char* env = std::getenv("LOOM_ARCH_DIR"); env && *env) return env;
-    return LOOM_SOURCE_ARCH_DIR;
-}
-
-Result<ArchFile> load_arch_for(const std::string& architecture) {
-    namespace fs = std::filesystem;
-    const std::string dir = arch_dir();
-    const fs::path file = fs::path(dir) / (architecture + ".arch.toml");
-    std::error_code ec;
-    if (!fs::exists(file, ec)) {
-        std::vector<std::string> known;
-        for (const auto& e : fs::directory_iterator(dir, ec)) {
-            const std::string n = e.path().filename().string();
-            if (n.size() > 10 && n.ends_with(".arch.toml")) known.push_back(n.substr(0, n.size() - 10));
-        }
-        std::sort(known.begin(), known.end());
-        std::string all;
-        for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
-        return Error::unsupported("architecture '{}' has no file {} (supported: {})", architecture, file.string(),
-                                  all.empty() ? "none found; set LOOM_ARCH_DIR" : all);
-    }
-    LOOM_TRY(ArchFile f, ArchFile::load(file.string()));
-    if (f.name != architecture)
-        return Error::invalid("{}: [arch] name is '{}' but the file serves '{}'", file.string(), f.name, architecture);
-    return f;
 }
 
 }  // namespace loom::arch

@@ -125,9 +125,4 @@ struct ArchFile {
     static Result<ArchFile> load(const std::string& path);
 };
 
-// Where architecture files live: $LOOM_ARCH_DIR if set, else the source tree's archs/ (compiled in).
-std::string arch_dir();
-// The file for a general.architecture value, or an error that lists the families there are.
-Result<ArchFile> load_arch_for(const std::string& architecture);
-
 }  // namespace loom::arch

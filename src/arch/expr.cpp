@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -16,6 +17,7 @@ struct Expr::Node {
     std::string op;  // operator, or the name of a variable/function
     Value literal;
     std::vector<std::shared_ptr<const Node>> kids;
+    int depth = 1;  // of the tree below and including this node
 };
 
 using NodePtr = std::shared_ptr<const Expr::Node>;
@@ -78,11 +80,28 @@ private:
         return true;
     }
 
-    static NodePtr make(Kind k, std::string op, std::vector<NodePtr> kids, Value lit = {}) {
-        return std::make_shared<const Expr::Node>(Expr::Node{k, std::move(op), std::move(lit), std::move(kids)});
+    // Parsing, evaluation and freeing all recurse over the tree, so its depth is bounded: text such as
+    // "((((..." or "1+1+1+..." would otherwise exhaust the stack. Real expressions nest a few levels.
+    static constexpr int kMaxDepth = 100;
+
+    Result<NodePtr> make(Kind k, std::string op, std::vector<NodePtr> kids, Value lit = {}) const {
+        int depth = 1;
+        for (const NodePtr& kid : kids) depth = std::max(depth, kid->depth + 1);
+        if (depth > kMaxDepth) return fail("expression nested deeper than {} levels", kMaxDepth);
+        return std::make_shared<const Expr::Node>(Expr::Node{k, std::move(op), std::move(lit), std::move(kids), depth});
     }
+    // Counts the parser's own recursion (each '(' or '?:' level, each prefix operator), which can go deep
+    // before any node exists ("((((...", "----...").
+    struct Nest {
+        explicit Nest(int& d) : d_(++d) {}
+        ~Nest() { --d_; }
+        int& d_;
+    };
+    int nest_ = 0;
 
     Result<NodePtr> expr() {
+        const Nest nest(nest_);
+        if (nest_ > kMaxDepth) return fail("expression nested deeper than {} levels", kMaxDepth);
         LOOM_TRY(NodePtr c, logic_or());
         if (!eat("?")) return c;
         LOOM_TRY(NodePtr a, expr());
@@ -94,7 +113,7 @@ private:
         LOOM_TRY(NodePtr l, logic_and());
         while (eat("||")) {
             LOOM_TRY(NodePtr r, logic_and());
-            l = make(Kind::binary, "||", {l, r});
+            LOOM_TRY(l, make(Kind::binary, "||", {l, r}));
         }
         return l;
     }
@@ -102,7 +121,7 @@ private:
         LOOM_TRY(NodePtr l, compare());
         while (eat("&&")) {
             LOOM_TRY(NodePtr r, compare());
-            l = make(Kind::binary, "&&", {l, r});
+            LOOM_TRY(l, make(Kind::binary, "&&", {l, r}));
         }
         return l;
     }
@@ -122,7 +141,7 @@ private:
             std::string op = eat("+") ? "+" : eat("-") ? "-" : "";
             if (op.empty()) return l;
             LOOM_TRY(NodePtr r, product());
-            l = make(Kind::binary, op, {l, r});
+            LOOM_TRY(l, make(Kind::binary, op, {l, r}));
         }
     }
     Result<NodePtr> product() {
@@ -131,17 +150,16 @@ private:
             std::string op = eat("*") ? "*" : eat("//") ? "//" : eat("/") ? "/" : eat("%") ? "%" : "";
             if (op.empty()) return l;
             LOOM_TRY(NodePtr r, unary());
-            l = make(Kind::binary, op, {l, r});
+            LOOM_TRY(l, make(Kind::binary, op, {l, r}));
         }
     }
     Result<NodePtr> unary() {
-        if (eat("-")) {
+        for (const char* op : {"-", "!"}) {
+            if (!eat(op)) continue;
+            const Nest nest(nest_);
+            if (nest_ > kMaxDepth) return fail("expression nested deeper than {} levels", kMaxDepth);
             LOOM_TRY(NodePtr x, unary());
-            return make(Kind::unary, "-", {x});
-        }
-        if (eat("!")) {
-            LOOM_TRY(NodePtr x, unary());
-            return make(Kind::unary, "!", {x});
+            return make(Kind::unary, op, {x});
         }
         return primary();
     }
@@ -327,7 +345,7 @@ Result<Expr> Expr::parse(std::string_view text) {
 Expr Expr::constant(double v) {
     Expr e;
     e.text_ = fmt::format("{}", v);
-    e.root_ = std::make_shared<const Node>(Node{Kind::number, "", Value::number(v), {}});
+    e.root_ = std::make_shared<const Node>(Node{Kind::number, "", Value::number(v), {}, 1});
     return e;
 }
 

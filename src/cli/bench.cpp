@@ -57,8 +57,10 @@ Status run_bench(const BenchOptions& o) {
     const auto t_load = std::chrono::steady_clock::now();
     LOOM_TRY(auto model, o.model.load_model());
     const double load_s = seconds_since(t_load);
-    LOOM_TRY(runtime::SessionOptions so, o.model.session_options());
-    so.n_ctx = std::max<int64_t>({so.n_ctx, o.n_prompt + 1, o.n_gen + 1});
+    if (o.n_prompt < 0 || o.n_gen < 0)
+        return Error::invalid("-p {} -n {}: token counts cannot be negative (0 skips that test)", o.n_prompt, o.n_gen);
+    LOOM_TRY(runtime::SessionOptions so,
+             o.model.session_options(*model, std::max(o.n_prompt, o.n_gen), fmt::format("-p {} -n {}", o.n_prompt, o.n_gen)));
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
 
     std::mt19937 rng(42);

@@ -47,14 +47,12 @@ Status run_eval(const EvalOptions& o) {
     } else if (!o.tokens_file.empty()) {
         LOOM_TRY(tokens, read_token_file(o.tokens_file));
     } else {
-        return Error::invalid("eval: give --tokens or --tokens-file");
+        return Error::invalid("eval: no tokens to score: give --tokens or --tokens-file");
     }
-    if (o.top_k < 1) return Error::invalid("--top-k must be >= 1");
+    if (o.top_k < 1) return Error::invalid("--top-k {}: must be at least 1 (alternatives listed per token)", o.top_k);
     LOOM_TRY(auto model, o.model.load_model());
-    LOOM_TRY(runtime::SessionOptions so, o.model.session_options());
-    so.n_ctx = std::max<int64_t>(so.n_ctx, int64_t(tokens.size()));
-    if (int64_t(tokens.size()) > model->n_ctx_train())
-        return Error::invalid("{} tokens exceed the model's context of {}", tokens.size(), model->n_ctx_train());
+    LOOM_TRY(runtime::SessionOptions so,
+             o.model.session_options(*model, int64_t(tokens.size()), fmt::format("{} tokens", tokens.size())));
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
 
     std::vector<std::string> patterns = split(o.dump, ',');

@@ -9,10 +9,11 @@
 #include "cli/serve.h"
 #include "cli/synth.h"
 #include "cli/tokenize.h"
+#include "core/build_info.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"loom: an LLM inference engine"};
-    app.set_version_flag("--version", fmt::format("loom {} ({})", LOOM_VERSION, LOOM_GIT_REV));
+    app.set_version_flag("--version", fmt::format("loom {} ({})", loom::build_version(), loom::build_commit()));
     app.require_subcommand(1);
     loom::cli::add_inspect_command(app);
     loom::cli::add_bench_command(app);

@@ -16,7 +16,11 @@ namespace loom::cli {
 void ModelOptions::add_to(CLI::App& cmd) {
     cmd.add_option("-m,--model", model, "GGUF model file (default: the default model, see `loom inspect`)");
     cmd.add_option("-t,--threads", n_threads, "Threads (0 = every core)")->capture_default_str();
-    cmd.add_option("-c,--ctx-size", n_ctx, "Context size in tokens (KV cache positions)")->capture_default_str();
+    cmd.add_option("-c,--ctx-size", n_ctx,
+                   fmt::format("Context size in tokens (KV cache positions); 0: {}, or the model's training context "
+                               "when smaller. Above the training context: allowed, with a warning",
+                               kDefaultCtx))
+        ->capture_default_str();
     cmd.add_option("--kv-type", kv_type, "KV cache type: f16 or f32")->capture_default_str();
     cmd.add_option("--backend", backend, "Kernels: cpu (fast) or ref (scalar reference)")->capture_default_str();
     cmd.add_option("--arch-file", arch_file, "Use this .arch.toml instead of archs/<general.architecture>.arch.toml");
@@ -52,10 +56,24 @@ Result<std::unique_ptr<runtime::Model>> ModelOptions::load_model() const {
     return m;
 }
 
-Result<runtime::SessionOptions> ModelOptions::session_options() const {
+Result<runtime::SessionOptions> ModelOptions::session_options(const runtime::Model& model, int64_t need,
+                                                              const std::string& need_what) const {
     runtime::SessionOptions so;
     so.n_threads = n_threads;
-    so.n_ctx = n_ctx;
+    if (n_ctx < 0) return Error::invalid("-c {}: a context size is a number of positions, at least 1 (0: the default)", n_ctx);
+    const int64_t train = model.n_ctx_train();
+    so.n_ctx = n_ctx > 0 ? n_ctx : std::min(kDefaultCtx, train);
+    std::string what = fmt::format("-c {}", n_ctx);
+    if (need > so.n_ctx) so.n_ctx = need, what = need_what;
+    // Positions past the training context are extrapolation (rope angles the model never saw), which a user may
+    // want to measure or try; so it is allowed, and said.
+    if (so.n_ctx > train) {
+        so.n_ctx_over_train = true;
+        fmt::print(stderr,
+                   "loom: warning: {} needs a context of {} positions, above the {} the model was trained for; output "
+                   "past position {} may degrade\n",
+                   what, so.n_ctx, train, train);
+    }
     auto t = dtype_from_name(kv_type);
     if (!t || (*t != DType::f16 && *t != DType::f32)) return Error::invalid("--kv-type '{}': use f16 or f32", kv_type);
     so.kv_type = *t;

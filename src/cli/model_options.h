@@ -16,10 +16,12 @@ class App;
 
 namespace loom::cli {
 
+inline constexpr int64_t kDefaultCtx = 4096;
+
 struct ModelOptions {
     std::string model;       // empty: the default model
     int n_threads = 0;       // 0: every core
-    int64_t n_ctx = 4096;
+    int64_t n_ctx = 0;       // 0: kDefaultCtx, or the model's training context when that is smaller
     std::string kv_type = "f16";
     std::string backend = "cpu";
     std::string arch_file;
@@ -28,7 +30,11 @@ struct ModelOptions {
 
     void add_to(CLI::App& cmd);
     Result<std::unique_ptr<runtime::Model>> load_model() const;
-    Result<runtime::SessionOptions> session_options() const;
+    // The session's options. Its context: -c as given, above the model's training context too (with a warning
+    // on stderr, as llama.cpp does), else the default; then at least `need` positions, which `need_what` names
+    // for the warning ("-p 4096").
+    Result<runtime::SessionOptions> session_options(const runtime::Model& model, int64_t need = 0,
+                                                    const std::string& need_what = {}) const;
 };
 
 // Token ids from "1,2,3" or whitespace/comma separated text.

@@ -53,7 +53,7 @@ Status run(RunOptions& o) {
     } else {
         LOOM_TRY(prompt, tok.encode(prompt_text, /*add_special=*/true, o.parse_special));
     }
-    LOOM_TRY(runtime::SessionOptions so, o.model.session_options());
+    LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model));
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
     o.gen.eog = vocab.eog_ids();
     LOOM_RETURN_IF_ERROR(o.gen.sampling.validate(int32_t(model->n_vocab())));

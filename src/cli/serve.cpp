@@ -65,7 +65,7 @@ Status serve(ServeOptions& o) {
     fmt::print(stderr, "loom serve: listening on http://{}:{} (loading the model)\n", o.http.host, http.port());
 
     LOOM_TRY(auto model, o.model.load_model());
-    LOOM_TRY(runtime::SessionOptions so, o.model.session_options());
+    LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model));
     so.n_seq = o.sched.n_parallel;
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
     std::string name = o.alias;

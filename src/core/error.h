@@ -135,8 +135,10 @@ private:
     } while (0)
 
 // `LOOM_TRY(auto x, expr);` binds the value of a Result or returns its error.
+// NOLINTBEGIN(bugprone-macro-parentheses): `decl` is a declaration, which parentheses would break.
 #define LOOM_TRY(decl, expr) LOOM_TRY_IMPL(LOOM_CONCAT(loom_result_, __LINE__), decl, expr)
 #define LOOM_TRY_IMPL(tmp, decl, expr)                  \
     auto tmp = (expr);                                  \
     if (!tmp.ok()) return std::move(tmp).error();       \
     decl = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

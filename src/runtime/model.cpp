@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "arch/arch_lookup.h"
 #include "core/thread_pool.h"
 #include "formats/gguf_reader.h"
 #include "kernels/registry.h"

@@ -28,7 +28,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
     s->opt_ = opt;
     if (s->opt_.n_threads <= 0) s->opt_.n_threads = usable_cpus();
     if (s->opt_.n_ctx <= 0) return Error::invalid("context size {} must be positive", s->opt_.n_ctx);
-    s->opt_.n_ctx = std::min(s->opt_.n_ctx, model.n_ctx_train());
+    if (!s->opt_.n_ctx_over_train) s->opt_.n_ctx = std::min(s->opt_.n_ctx, model.n_ctx_train());
     if (s->opt_.n_threads > 1) s->pool_ = std::make_unique<ThreadPool>(s->opt_.n_threads);
     s->exec_ = std::make_unique<exec::Exec>(opt.backend, s->pool_.get());
     LOOM_RETURN_IF_ERROR(s->exec_->status());

@@ -25,7 +25,9 @@ class Model;
 
 struct SessionOptions {
     int n_threads = 0;      // 0 = every core
-    int64_t n_ctx = 4096;   // positions per sequence in the KV cache (capped at the model's training context)
+    int64_t n_ctx = 4096;   // positions per sequence in the KV cache (capped at the model's training context
+                            // unless n_ctx_over_train)
+    bool n_ctx_over_train = false;  // keep an n_ctx above the training context (positions past it extrapolate)
     int n_seq = 1;          // sequences the KV cache holds
     DType kv_type = DType::f16;
     kernels::Backend backend = kernels::Backend::cpu;

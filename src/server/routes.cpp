@@ -9,6 +9,7 @@
 #include <ctime>
 #include <memory>
 
+#include "core/build_info.h"
 #include "server/connection.h"
 #include "server/reasoning.h"
 #include "server/request.h"
@@ -209,7 +210,7 @@ void answer_whole(Generation& g, RequestStream& stream, const ServedModel& model
     res.set_content(dump_json(body), "application/json");
 }
 
-std::string fingerprint() { return std::string("loom-") + LOOM_GIT_REV; }
+std::string fingerprint() { return std::string("loom-") + build_commit(); }
 
 }  // namespace
 

@@ -57,7 +57,7 @@ Vocab make_spm() {
         types.push_back(6);
     }
     const char* pieces[] = {"\xE2\x96\x81", "e", "t", "a", "o", "n", "th", "he", "the", "\xE2\x96\x81the", "in", "an",
-                            "\xE2\x96\x81" "a", "er", "re", "on", "\xC3\xA9", "\xE6\x97\xA5", "\xF0\x9F\xA4\x96", "\n\n"};
+                            ("\xE2\x96\x81" "a"), "er", "re", "on", "\xC3\xA9", "\xE6\x97\xA5", "\xF0\x9F\xA4\x96", "\n\n"};
     for (const char* p : pieces) tokens.push_back(p), types.push_back(1);
     tokens.push_back("<ud>"), types.push_back(4);
     std::vector<float> scores(tokens.size());

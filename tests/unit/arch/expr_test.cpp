@@ -95,6 +95,19 @@ TEST(Expr, ErrorsSayWhere) {
     EXPECT_NE(error_of("a + 1", s).find("needs a number"), std::string::npos);
 }
 
+// Parsing, evaluating and freeing recurse over the tree: deep text is refused instead of using up the stack.
+TEST(Expr, DeepNestingIsRefused) {
+    EXPECT_EQ(eval(std::string(50, '(') + "1" + std::string(50, ')')), 1);
+    EXPECT_EQ(eval(std::string(99, '-') + "1"), -1);
+    for (const std::string& deep : {std::string(5000, '(') + "1" + std::string(5000, ')'), std::string(5000, '-') + "1",
+                                    std::string(5000, '!') + "1"}) {
+        EXPECT_NE(error_of(deep).find("nested deeper than 100 levels"), std::string::npos) << deep.size();
+    }
+    std::string chain = "1";
+    for (int i = 0; i < 3000; ++i) chain += "+1";
+    EXPECT_NE(error_of(chain).find("nested deeper than 100 levels"), std::string::npos);
+}
+
 TEST(Expr, WholeNumbersAndNames) {
     auto e = Expr::parse("n_embd / 3 + layer");
     ASSERT_TRUE(e.ok());

@@ -4,11 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,6 +16,7 @@
 #include "core/default_model.h"
 #include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
+#include "unit/test_env.h"
 
 namespace loom::cli {
 namespace {
@@ -43,6 +41,7 @@ std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
 
 std::vector<std::string> many_tokens(int n) {
     std::vector<std::string> v;
+    v.reserve(size_t(n));
     for (int i = 0; i < n; ++i) v.push_back(fmt::format("tok{}", i));
     return v;
 }
@@ -184,28 +183,17 @@ TEST(Inspect, MissingFileGivesOneLineAndFailure) {
     expect_one_line_error(err, path);
 }
 
-// Runs a shell command; returns its exit status and what it printed.
-std::pair<int, std::string> shell(const std::string& cmd) {
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return {-1, ""};
-    std::string out;
-    std::array<char, 4096> buf;
-    while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-    const int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 TEST(Inspect, BinaryExitStatusAndStderr) {
     const std::string good = temp_path("good"), bad = temp_path("garbage");
     ASSERT_TRUE(small_model().write(good).ok());
     std::ofstream(bad) << "not a gguf file at all";
 
-    const auto [ok_status, ok_out] = shell(fmt::format("'{}' inspect --json '{}' 2>&1", LOOM_BINARY, good));
+    const auto [ok_status, ok_out] = test::shell(fmt::format("'{}' inspect --json '{}' 2>&1", LOOM_BINARY, good));
     EXPECT_EQ(ok_status, 0) << ok_out;
     EXPECT_EQ(json::parse(ok_out)["tensors"].size(), 5u);
 
     // stderr only: stdout goes to /dev/null
-    const auto [bad_status, bad_err] = shell(fmt::format("'{}' inspect '{}' 2>&1 >/dev/null", LOOM_BINARY, bad));
+    const auto [bad_status, bad_err] = test::shell(fmt::format("'{}' inspect '{}' 2>&1 >/dev/null", LOOM_BINARY, bad));
     EXPECT_NE(bad_status, 0);
     expect_one_line_error(bad_err, bad);
     std::filesystem::remove(good);

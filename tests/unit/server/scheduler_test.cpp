@@ -6,38 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 
 #include "runtime/model.h"
 #include "runtime/session.h"
-#include "synth/synth_model.h"
 #include "tokenizer/vocab.h"
+#include "unit/test_env.h"
 
 namespace loom::server {
 namespace {
-
-std::string data_dir() {
-    const char* d = std::getenv("LOOM_TEST_DATA_DIR");
-    return d ? d : LOOM_TEST_DATA_DIR;
-}
-
-// A synthetic model (tests/data/synth/<family>.toml as `type`), written once; through a temporary name, since
-// ctest may run several of these tests at once.
-std::string model_path(const std::string& family = "llama", const std::string& type = "q4_k") {
-    const std::string out = ::testing::TempDir() + "/loom-server-" + family + "-" + type + ".gguf";
-    if (!std::ifstream(out).good()) {
-        synth::SynthOptions o;
-        o.spec_path = data_dir() + "/synth/" + family + ".toml";
-        o.out_path = out + ".tmp" + std::to_string(::getpid());
-        o.type = type;
-        o.seed = 1;
-        auto r = synth::synthesize(o);
-        EXPECT_TRUE(r.ok()) << r.error().message();
-        std::rename(o.out_path.c_str(), out.c_str());
-    }
-    return out;
-}
 
 struct Fixture {
     std::unique_ptr<runtime::Model> model;
@@ -45,7 +21,7 @@ struct Fixture {
     std::unique_ptr<runtime::Session> session;
     Metrics* metrics = nullptr;
 
-    explicit Fixture(int n_seq, const std::string& path = model_path()) {
+    explicit Fixture(int n_seq, const std::string& path = test::synth_model("llama", "q4_k")) {
         auto m = runtime::Model::load(path);
         EXPECT_TRUE(m.ok()) << m.error().message();
         model = std::move(m).value();
@@ -116,7 +92,7 @@ class AloneOrTogether : public ::testing::TestWithParam<std::pair<const char*, c
 
 // On a dense model and on mixtures of experts (whose expert matmuls must round each routed row alone).
 TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
-    Fixture f(4, model_path(GetParam().first, GetParam().second));
+    Fixture f(4, test::synth_model(GetParam().first, GetParam().second));
     Scheduler sched(*f.session, *f.vocab, {4, 16, 512}, nullptr);
     std::vector<std::vector<int32_t>> alone;
     for (int i = 0; i < 4; ++i) {
@@ -137,6 +113,7 @@ TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
     // One request of four sequences (the n > 1 shape).
     auto st = std::make_shared<RequestStream>();
     std::vector<SequenceSpec> four;
+    four.reserve(4);
     for (int i = 0; i < 4; ++i) four.push_back(greedy(i, prompt(i), 12));
     ASSERT_EQ(sched.submit(four, st), Scheduler::Submit::ok);
     auto out = collect(*st, 4);

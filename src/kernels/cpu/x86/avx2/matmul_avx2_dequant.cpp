@@ -7,9 +7,9 @@
 
 #include "formats/quant_layout.h"
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
-
-// Bit-exactness with the reference dequantizer: each product is rounded on its own (no fused multiply-add).
-#pragma GCC optimize("fp-contract=off")
+// Bit-exactness with the reference dequantizer: each product is rounded on its own (no fused multiply-add),
+// under GCC and clang alike.
+#include "kernels/ref/no_fp_contract.h"
 
 namespace loom::kernels::cpu::avx2 {
 namespace {

@@ -96,14 +96,14 @@ struct Q5_1 {
 };
 struct Q8_0 {
     static constexpr bool kWholeBlocks = false;
-    static constexpr int kCodeMax = 127;
+    [[maybe_unused]] static constexpr int kCodeMax = 127;  // read on the unsigned path only
     static constexpr int kBytes = 34, kOffset = 0;
     static constexpr bool kSigned = true, kMin = false;
     static __m256i codes(const uint8_t* b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)); }
 };
 struct IQ4_NL {
     static constexpr bool kWholeBlocks = true;
-    static constexpr int kCodeMax = 127;
+    [[maybe_unused]] static constexpr int kCodeMax = 127;  // read on the unsigned path only
     static constexpr int kBytes = 18, kOffset = 0;
     static constexpr bool kSigned = true, kMin = false;
     static __m256i codes(const uint8_t* b) {

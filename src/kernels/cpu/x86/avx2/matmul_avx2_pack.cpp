@@ -17,7 +17,6 @@ namespace {
 
 // f32 -> f16 -> f32 with round to nearest even (F16C), as core/half.h's f32_to_f16 for finite values.
 inline float round_to_f16(float v) { return _cvtsh_ss(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT)); }
-inline uint16_t to_f16_bits(float v) { return _cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT); }
 
 inline float hmax(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

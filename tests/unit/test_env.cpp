@@ -1,0 +1,50 @@
+// Test surroundings: data directory, synthetic models, shell commands.
+#include "unit/test_env.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "synth/synth_model.h"
+
+namespace loom::test {
+
+std::string data_dir() {
+    const char* d = std::getenv("LOOM_TEST_DATA_DIR");
+    return d && *d ? d : LOOM_TEST_DATA_DIR;
+}
+
+std::string synth_model(const std::string& spec, const std::string& type, unsigned seed) {
+    std::string out =
+        ::testing::TempDir() + "/loom-synth-" + spec + "-" + type + "-" + std::to_string(seed) + ".gguf";
+    if (!std::ifstream(out).good()) {
+        synth::SynthOptions o;
+        o.spec_path = data_dir() + "/synth/" + spec + ".toml";
+        o.out_path = out + ".tmp" + std::to_string(getpid());
+        o.type = type;
+        o.seed = seed;
+        auto r = synth::synthesize(o);
+        EXPECT_TRUE(r.ok()) << r.error().message();
+        // rename is atomic: another process sees no file or the whole file.
+        std::rename(o.out_path.c_str(), out.c_str());
+    }
+    return out;
+}
+
+ShellResult shell(const std::string& cmd) {
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return {-1, "popen failed: " + cmd};
+    std::string out;
+    std::array<char, 4096> buf;
+    while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+    const int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace loom::test
