@@ -135,8 +135,12 @@ void prefill_args(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_AttentionDecodeRef)->Apply([](auto* b) { decode_args(b, true); });
 BENCHMARK(BM_AttentionDecodeCpu)->Apply([](auto* b) { decode_args(b, false); });
 // The reference prefill takes seconds per call: only the smallest shape, once.
-BENCHMARK(BM_AttentionPrefillRef)->Args({512, 64, 8, 1, 1})->ArgNames({"n_tok", "d", "n_head", "n_head_kv", "threads"})
-    ->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AttentionPrefillRef)
+    ->Args({512, 64, 8, 1, 1})
+    ->ArgNames({"n_tok", "d", "n_head", "n_head_kv", "threads"})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_AttentionPrefillCpu)->Apply(prefill_args);
 
 // ---- delta net (Qwen3.5-like: 32 value heads over 16 key heads, d = 128) ---------------------------
@@ -178,8 +182,11 @@ void run_delta(benchmark::State& st, Backend b) {
 void BM_DeltaNetCpu(benchmark::State& st) { run_delta(st, Backend::cpu); }
 void BM_DeltaNetRef(benchmark::State& st) { run_delta(st, Backend::ref); }
 BENCHMARK(BM_DeltaNetRef)->Args({1, 1})->ArgNames({"n_tok", "threads"})->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_DeltaNetCpu)->ArgsProduct({{1, 512}, {1, 2}})->ArgNames({"n_tok", "threads"})
-    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_DeltaNetCpu)
+    ->ArgsProduct({{1, 512}, {1, 2}})
+    ->ArgNames({"n_tok", "threads"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 // ---- the machine's read bandwidth, for scale ---------------------------------------------------------
 
@@ -192,15 +199,19 @@ void BM_ReadBandwidth(benchmark::State& st) {
         return;
     }
     for (auto _ : st) {
-        pool(2)->parallel_for(n, 4096, [&](int64_t b, int64_t e, int th) {
-            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (int64_t i = b; i + 4 <= e; i += 4) s0 += x[size_t(i)], s1 += x[size_t(i + 1)], s2 += x[size_t(i + 2)],
-                                                    s3 += x[size_t(i + 3)];
-            part[size_t(th)] += s0 + s1 + s2 + s3;
-        }, 1);
+        pool(2)->parallel_for(
+            n, 4096,
+            [&](int64_t b, int64_t e, int th) {
+                float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                for (int64_t i = b; i + 4 <= e; i += 4)
+                    s0 += x[size_t(i)], s1 += x[size_t(i + 1)], s2 += x[size_t(i + 2)], s3 += x[size_t(i + 3)];
+                part[size_t(th)] += s0 + s1 + s2 + s3;
+            },
+            1);
         benchmark::DoNotOptimize(part.data());
     }
-    st.counters["GB/s"] = benchmark::Counter(double(n) * 4 * double(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
+    st.counters["GB/s"] =
+        benchmark::Counter(double(n) * 4 * double(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -47,8 +47,9 @@ std::vector<float> randn(int64_t n, uint32_t seed, float sigma = 1.f) {
 }
 
 void label(benchmark::State& st, const Runner& r, int64_t impl) {
-    st.SetLabel(impl == 0 ? "ref" : impl == 1 ? std::string(r.table->variant) + " x1"
-                                              : std::string(r.table->variant) + " x" + std::to_string(pool().size()));
+    st.SetLabel(impl == 0   ? "ref"
+                : impl == 1 ? std::string(r.table->variant) + " x1"
+                            : std::string(r.table->variant) + " x" + std::to_string(pool().size()));
 }
 
 void BM_rms_norm(benchmark::State& st) {

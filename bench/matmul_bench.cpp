@@ -15,13 +15,13 @@
 // Two clocks: the "Time" column and the plain counters use wall time; the *_cpu counters divide the same work by
 // the process CPU time per thread (CPU time / threads), which is what the figures would be on an idle machine
 // when other processes share the cores (our threads' CPU time does not grow while they are descheduled).
-#include <benchmark/benchmark.h>
 #include <immintrin.h>
+#include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdlib>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <random>
@@ -70,7 +70,8 @@ __attribute__((target("avx2"))) int64_t read_all(const uint8_t* p, size_t n, int
         }
     __m256i s = acc[0];
     for (int j = 1; j < 8; ++j) s = _mm256_add_epi64(s, acc[j]);
-    return _mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) + _mm256_extract_epi64(s, 3);
+    return _mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) +
+           _mm256_extract_epi64(s, 3);
 }
 
 void BM_ReadBandwidth(benchmark::State& state) {
@@ -124,22 +125,24 @@ std::vector<uint8_t> random_weights(DType t, int64_t n_out, int64_t n_in, uint32
     for (int64_t b = 0; b < nblocks; ++b) {
         const int64_t o = b * bb;
         switch (t) {
-        case DType::f16: {
-            uint16_t h;
-            std::memcpy(&h, &w[size_t(o)], 2);
-            set_u16(o, uint16_t((h & 0x83ff) | 0x3800));
-            break;
-        }
-        case DType::bf16: {
-            uint16_t h;
-            std::memcpy(&h, &w[size_t(o)], 2);
-            set_u16(o, uint16_t((h & 0x807f) | 0x3c00));
-            break;
-        }
-        case DType::q4_0: case DType::q8_0: set_u16(o, 0x2400); break;
-        case DType::q4_k: case DType::q5_k: set_u16(o, 0x2400), set_u16(o + 2, 0x2000); break;
-        case DType::q6_k: set_u16(o + 208, 0x2400); break;
-        default: break;
+            case DType::f16: {
+                uint16_t h;
+                std::memcpy(&h, &w[size_t(o)], 2);
+                set_u16(o, uint16_t((h & 0x83ff) | 0x3800));
+                break;
+            }
+            case DType::bf16: {
+                uint16_t h;
+                std::memcpy(&h, &w[size_t(o)], 2);
+                set_u16(o, uint16_t((h & 0x807f) | 0x3c00));
+                break;
+            }
+            case DType::q4_0:
+            case DType::q8_0: set_u16(o, 0x2400); break;
+            case DType::q4_k:
+            case DType::q5_k: set_u16(o, 0x2400), set_u16(o + 2, 0x2000); break;
+            case DType::q6_k: set_u16(o + 208, 0x2400); break;
+            default: break;
         }
     }
     return w;
@@ -199,7 +202,9 @@ void BM_Matmul(benchmark::State& state, Backend backend, DType t, int64_t n_in, 
     size_t copy = 0;
     const int nt = s.n_threads();
     const bool packed_used = packed && !ws.packed.empty() && ws.packed[0];
-    state.SetLabel(backend == Backend::ref ? "ref" : std::string(op_table(Backend::cpu)->variant) + (packed_used ? ", packed" : ""));
+    state.SetLabel(backend == Backend::ref
+                       ? "ref"
+                       : std::string(op_table(Backend::cpu)->variant) + (packed_used ? ", packed" : ""));
     for (auto _ : state) {
         a.w = TensorView::dense(ws.copies[copy].data(), t, {n_out, n_in});
         if (packed) a.w.packed = ws.packed[copy].get();
@@ -218,7 +223,8 @@ void BM_Matmul(benchmark::State& state, Backend backend, DType t, int64_t n_in, 
         benchmark::DoNotOptimize(y.data());
     }
     const double it = double(state.iterations());
-    const double wbytes = double(row_bytes(t, n_in) * n_out), flops = 2.0 * double(n_out) * double(n_in) * double(n_tok);
+    const double wbytes = double(row_bytes(t, n_in) * n_out),
+                 flops = 2.0 * double(n_out) * double(n_in) * double(n_tok);
     const double cpu_secs = cpu / nt;
     if (matvec) {
         state.counters["GB/s"] = wbytes * it / secs / 1e9;
@@ -243,7 +249,9 @@ bool cpu_packs(DType t) {
 }
 
 void register_all() {
-    benchmark::RegisterBenchmark("read_bandwidth/1GiB", BM_ReadBandwidth)->UseManualTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("read_bandwidth/1GiB", BM_ReadBandwidth)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
     const DType types[] = {DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k};
     const Shape shapes[] = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {2048, 32000}};
     // cpu: the weights as a loaded model holds them (packed where the backend has a layout for the type);
@@ -261,8 +269,8 @@ void register_all() {
                     ->UseManualTime()
                     ->Unit(unit);
                 if (has_layout)
-                    benchmark::RegisterBenchmark((op + "/cpu-rowmajor/" + tn + dims).c_str(), BM_Matmul, Backend::cpu, t,
-                                                 sh.n_in, sh.n_out, n_tok, false)
+                    benchmark::RegisterBenchmark((op + "/cpu-rowmajor/" + tn + dims).c_str(), BM_Matmul, Backend::cpu,
+                                                 t, sh.n_in, sh.n_out, n_tok, false)
                         ->UseManualTime()
                         ->Unit(unit);
             }

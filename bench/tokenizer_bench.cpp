@@ -25,10 +25,12 @@ namespace {
 
 const std::string& bench_text() {
     static const std::string text = [] {
-        const char* words[] = {"the", "of", "and", "to", "in", "is", "that", "for", "it", "with", "as", "was", "on",
-                               "tokenizer", "inference", "engine", "model", "weights", "don't", "it's", "they're",
-                               "Paris", "München", "naïve", "café", "東京", "日本語", "🤖", "42", "3.14159", "2024",
-                               "x[i]", "+=", "return", "std::vector<int>", "{", "}", "(", ")", ";", "=", "->"};
+        const char* words[] = {"the",       "of",      "and",   "to",      "in",    "is",     "that",
+                               "for",       "it",      "with",  "as",      "was",   "on",     "tokenizer",
+                               "inference", "engine",  "model", "weights", "don't", "it's",   "they're",
+                               "Paris",     "München", "naïve", "café",    "東京",  "日本語", "🤖",
+                               "42",        "3.14159", "2024",  "x[i]",    "+=",    "return", "std::vector<int>",
+                               "{",         "}",       "(",     ")",       ";",     "=",      "->"};
         std::mt19937 rng(0x70C3);
         std::string t;
         while (t.size() < (1u << 20)) {

@@ -92,8 +92,8 @@ Status unknown_keys(const std::string& file, const std::string& where, const Nod
         if (std::find(known.begin(), known.end(), k) != known.end()) continue;
         std::string all;
         for (const auto& x : known) all += (all.empty() ? "" : ", ") + x;
-        msg += fmt::format("{}{}:{}: {}unknown key '{}'{} (known: {})", msg.empty() ? "" : "\n", file, v.line, where,
-                           k, suggestion(k, known), all);
+        msg += fmt::format("{}{}:{}: {}unknown key '{}'{} (known: {})", msg.empty() ? "" : "\n", file, v.line, where, k,
+                           suggestion(k, known), all);
     }
     if (msg.empty()) return Ok();
     return Error::invalid("{}", msg);
@@ -111,7 +111,8 @@ Result<Expr> expr_of(const Node& n, const std::string& file, const std::string& 
 
 Result<Chain> chain_of(const Node& n, const std::string& file, const std::string& what) {
     if (n.kind != Node::Kind::array)
-        return Error::invalid("{}:{}: {}: expected an array of block names, got {}", file, n.line, what, kind_name(n.kind));
+        return Error::invalid("{}:{}: {}: expected an array of block names, got {}", file, n.line, what,
+                              kind_name(n.kind));
     Chain chain;
     for (const Node& item : n.items) {
         ChainItem c;
@@ -294,8 +295,8 @@ Status BlockSpec::check_unknown_keys() const {
         if (std::binary_search(known.begin(), known.end(), k)) continue;
         std::string all;
         for (const auto& x : listed) all += (all.empty() ? "" : ", ") + x;
-        msg += fmt::format("{}{}: unknown key '{}'{} (kind '{}' reads: {})", msg.empty() ? "" : "\n", where(v.line),
-                           k, suggestion(k, listed), kind_, all);
+        msg += fmt::format("{}{}: unknown key '{}'{} (kind '{}' reads: {})", msg.empty() ? "" : "\n", where(v.line), k,
+                           suggestion(k, listed), kind_, all);
     }
     if (msg.empty()) return Ok();
     return Error::invalid("{}", msg);
@@ -370,7 +371,8 @@ Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& pat
     LOOM_TRY(f.layer_count, expr_of(*count, path, "[layer] count"));
     f.layer_count_line = count->line;
     if (const Node* let = field(*layer, "let")) {
-        if (let->kind != Node::Kind::table) return Error::invalid("{}:{}: [layer] let must be a table", path, let->line);
+        if (let->kind != Node::Kind::table)
+            return Error::invalid("{}:{}: [layer] let must be a table", path, let->line);
         for (const auto& [k, v] : let->fields) {
             LOOM_TRY(Expr e, expr_of(v, path, fmt::format("[layer] let {}", k)));
             f.lets.push_back({k, std::move(e), v.line});
@@ -400,8 +402,8 @@ Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& pat
         for (const ChainItem& it : c)
             for (const std::string* b : {&it.then, &it.otherwise})
                 if (!b->empty() && !f.blocks.count(*b))
-                    missing += fmt::format("{}{}:{}: no block named '{}' (define [blocks.{}])", missing.empty() ? "" : "\n",
-                                           path, it.line, *b, *b);
+                    missing += fmt::format("{}{}:{}: no block named '{}' (define [blocks.{}])",
+                                           missing.empty() ? "" : "\n", path, it.line, *b, *b);
     };
     check_chain(f.input);
     check_chain(f.output);

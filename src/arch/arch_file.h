@@ -33,8 +33,8 @@ struct Node {
     int line = 0;
     std::string str;
     double num = 0;
-    std::vector<Node> items;                 // array
-    std::map<std::string, Node> fields;      // table
+    std::vector<Node> items;             // array
+    std::map<std::string, Node> fields;  // table
 };
 
 // A weight reference: one tensor name (may contain `{layer}`), or alternates tried in order
@@ -97,7 +97,7 @@ struct CheckSpec {
 };
 
 struct ChainItem {
-    std::optional<Expr> cond;   // none: always `then`
+    std::optional<Expr> cond;     // none: always `then`
     std::string then, otherwise;  // block names; `otherwise` empty = skip
     int line = 0;
 };

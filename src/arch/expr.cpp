@@ -223,14 +223,15 @@ bool truthy(const Value& v) {
 Result<Value> call_builtin(const std::string& fn, std::span<const Value> a, const Scope& scope, bool& handled) {
     handled = true;
     auto want = [&](size_t n) -> Status {
-        if (a.size() != n) return Error::invalid("{}() takes {} argument{}, got {}", fn, n, n == 1 ? "" : "s", a.size());
+        if (a.size() != n)
+            return Error::invalid("{}() takes {} argument{}, got {}", fn, n, n == 1 ? "" : "s", a.size());
         return Ok();
     };
     using F = double (*)(double);
     static constexpr std::pair<std::string_view, F> kMath[] = {
-        {"sqrt", [](double x) { return std::sqrt(x); }},   {"log", [](double x) { return std::log(x); }},
-        {"exp", [](double x) { return std::exp(x); }},     {"floor", [](double x) { return std::floor(x); }},
-        {"ceil", [](double x) { return std::ceil(x); }},   {"abs", [](double x) { return std::fabs(x); }},
+        {"sqrt", [](double x) { return std::sqrt(x); }}, {"log", [](double x) { return std::log(x); }},
+        {"exp", [](double x) { return std::exp(x); }},   {"floor", [](double x) { return std::floor(x); }},
+        {"ceil", [](double x) { return std::ceil(x); }}, {"abs", [](double x) { return std::fabs(x); }},
     };
     for (const auto& [name, f] : kMath) {
         if (fn == name) {

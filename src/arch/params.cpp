@@ -38,7 +38,9 @@ double read_scalar(GgufType t, const uint8_t* p) {
 
 Result<Value> tensor_function(const formats::GgufFile& file, std::string_view fn, std::span<const Value> args,
                               int64_t layer) {
-    if (fn != "has" && fn != "shape") return Error::not_found("unknown function '{}' (known: has, shape, sqrt, log, exp, floor, ceil, abs, min, max, at, len)", fn);
+    if (fn != "has" && fn != "shape")
+        return Error::not_found(
+            "unknown function '{}' (known: has, shape, sqrt, log, exp, floor, ceil, abs, min, max, at, len)", fn);
     const size_t want = fn == "has" ? 1 : 2;
     if (args.size() != want || args[0].kind != Value::Kind::string)
         return Error::invalid("{}() takes {}", fn, fn == "has" ? "('tensor name')" : "('tensor name', dim)");
@@ -133,7 +135,8 @@ Result<Value> metadata_value(const formats::GgufFile& file, std::string_view key
         return Value::number(v);
     }
     if (e->elem_type == GgufType::string || e->elem_type == GgufType::array)
-        return Error::unsupported("metadata '{}': an array of {} is not a hyperparameter", key, formats::name(e->elem_type));
+        return Error::unsupported("metadata '{}': an array of {} is not a hyperparameter", key,
+                                  formats::name(e->elem_type));
     std::vector<double> arr(e->count);
     const size_t step = formats::scalar_size(e->elem_type);
     for (uint64_t i = 0; i < e->count; ++i) arr[i] = read_scalar(e->elem_type, e->data + i * step);
@@ -187,7 +190,8 @@ Result<LayerScope> LayerScope::make(const ArchFile& arch, const Params& params, 
     for (const LetSpec& let : arch.lets) {
         auto v = let.expr.eval(s);  // a let may read earlier lets
         if (!v.ok())
-            return std::move(v).error().with_context(fmt::format("{}:{}: layer {}: let '{}'", arch.path, let.line, layer, let.name));
+            return std::move(v).error().with_context(
+                fmt::format("{}:{}: layer {}: let '{}'", arch.path, let.line, layer, let.name));
         s.lets_[let.name] = std::move(v).value();
     }
     return s;

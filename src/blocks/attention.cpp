@@ -31,12 +31,12 @@ public:
     std::optional<exec::KvLayerSpec> kv_spec() const override { return exec::KvLayerSpec{n_head_kv_, d_k_, d_v_}; }
 
     int64_t n_head_ = 0, n_head_kv_ = 0, d_k_ = 0, d_v_ = 0;
-    Linear q_, k_, v_, qkv_;              // [n_head·d_k | n_head_kv·d_k | n_head_kv·d_v, d_model], optional biases
-    TensorView q_norm_, k_norm_;          // [d_k] f32 or empty
-    Linear o_;                            // [d_model, n_head·d_v]
+    Linear q_, k_, v_, qkv_;      // [n_head·d_k | n_head_kv·d_k | n_head_kv·d_v, d_model], optional biases
+    TensorView q_norm_, k_norm_;  // [d_k] f32 or empty
+    Linear o_;                    // [d_model, n_head·d_v]
     float norm_eps_ = 1e-6f;
     bool rope_ = false;
-    kernels::RopeArgs rope_args_;         // options only; x/y/pos are filled per pass
+    kernels::RopeArgs rope_args_;  // options only; x/y/pos are filled per pass
     float scale_ = 1.f, softcap_ = 0.f, q_scale_ = 1.f;
     int window_ = 0;
     bool causal_ = true;
@@ -129,7 +129,9 @@ void bind_rope(BindContext& c, Attention& b, int64_t d_k) {
     BindContext r{*sub, c.scope, c.layer, c.weights};
     kernels::RopeArgs& a = b.rope_args_;
     const std::string mode = r.word("mode", kRopeModes, "norm");
-    a.mode = mode == "norm" ? kernels::RopeMode::norm : mode == "neox" ? kernels::RopeMode::neox : kernels::RopeMode::imrope;
+    a.mode = mode == "norm"   ? kernels::RopeMode::norm
+             : mode == "neox" ? kernels::RopeMode::neox
+                              : kernels::RopeMode::imrope;
     a.n_rot = int(r.integer("n_rot", "head_dim"));
     a.freq_base = float(r.number("base", "rope_base"));
     a.freq_scale = float(r.number("freq_scale", "1"));
@@ -148,9 +150,11 @@ void bind_rope(BindContext& c, Attention& b, int64_t d_k) {
         for (int i = 0; i < 4; ++i) a.sections[size_t(i)] = int(v->arr[size_t(i)]);
     }
     if (a.n_rot <= 0 || a.n_rot > d_k || a.n_rot % 2 != 0)
-        c.weights.error(fmt::format("{}: rope n_rot = {} must be even and within 1..head_dim ({})", sub->where(), a.n_rot, d_k));
+        c.weights.error(
+            fmt::format("{}: rope n_rot = {} must be even and within 1..head_dim ({})", sub->where(), a.n_rot, d_k));
     if (!(a.freq_base > 0) || !(a.freq_scale > 0))
-        c.weights.error(fmt::format("{}: rope base {} and freq_scale {} must be positive", sub->where(), a.freq_base, a.freq_scale));
+        c.weights.error(fmt::format("{}: rope base {} and freq_scale {} must be positive", sub->where(), a.freq_base,
+                                    a.freq_scale));
     if (auto s = sub->check_unknown_keys(); !s.ok()) c.record(s.error());
     b.rope_ = true;
 }
@@ -167,9 +171,10 @@ std::unique_ptr<Block> make_attention(BindContext& c) {
     const int64_t H = b->n_head_, Hkv = b->n_head_kv_, dk = b->d_k_, dv = b->d_v_;
     // Sane ranges before anything is sized from them.
     if (H < 1 || H > 4096 || Hkv < 1 || Hkv > H || H % Hkv != 0 || dk < 1 || dk > 4096 || dv < 1 || dv > 4096) {
-        c.weights.error(fmt::format("{}: heads {} / kv heads {} / head dims {}, {}: need 1 <= kv heads <= heads <= 4096, "
-                                    "heads a multiple of kv heads, 1 <= head dims <= 4096",
-                                    c.spec.where(), H, Hkv, dk, dv));
+        c.weights.error(
+            fmt::format("{}: heads {} / kv heads {} / head dims {}, {}: need 1 <= kv heads <= heads <= 4096, "
+                        "heads a multiple of kv heads, 1 <= head dims <= 4096",
+                        c.spec.where(), H, Hkv, dk, dv));
         return b;
     }
     if (c.spec.has("qkv")) {

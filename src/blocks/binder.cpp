@@ -11,7 +11,8 @@ namespace {
 
 std::string shape_text(const std::vector<int64_t>& s) {
     std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", s[i] < 0 ? std::string("*") : std::to_string(s[i]));
+    for (size_t i = 0; i < s.size(); ++i)
+        out += fmt::format("{}{}", i ? ", " : "", s[i] < 0 ? std::string("*") : std::to_string(s[i]));
     return out + "]";
 }
 
@@ -37,7 +38,8 @@ TensorView WeightBinder::resolve(const arch::BlockSpec& spec, const std::string&
                                  int64_t layer, bool required, WeightUse use) {
     if (!spec.has(key)) {
         (void)spec.weight(key);  // marks the key as known to this kind
-        if (required) error(fmt::format("{}: needs weight '{}' (expected shape {})", spec.where(), key, shape_text(shape)));
+        if (required)
+            error(fmt::format("{}: needs weight '{}' (expected shape {})", spec.where(), key, shape_text(shape)));
         return {};
     }
     auto ref = spec.weight(key);
@@ -55,15 +57,15 @@ TensorView WeightBinder::resolve(const arch::BlockSpec& spec, const std::string&
     tried += "'";
     if (!found) {
         if (!ref->optional || required)
-            error(fmt::format("{}: weight '{}': tensor {} not in the file (expected shape {})", spec.where(ref->line), key,
-                              tried, shape_text(shape)));
+            error(fmt::format("{}: weight '{}': tensor {} not in the file (expected shape {})", spec.where(ref->line),
+                              key, tried, shape_text(shape)));
         return {};
     }
     bool shape_ok = found->shape.size() == shape.size();
     for (size_t i = 0; shape_ok && i < shape.size(); ++i) shape_ok = shape[i] < 0 || shape[i] == found->shape[i];
     if (!shape_ok) {
-        error(fmt::format("{}: tensor '{}': shape {}, expected {}", file_->source(), found->name, shape_text(found->shape),
-                          shape_text(shape)));
+        error(fmt::format("{}: tensor '{}': shape {}, expected {}", file_->source(), found->name,
+                          shape_text(found->shape), shape_text(shape)));
         return {};
     }
     std::string name(found->name);
@@ -99,7 +101,8 @@ TensorView WeightBinder::bind_f32(const arch::BlockSpec& spec, const std::string
                                   int64_t layer, bool required) {
     TensorView t = resolve(spec, key, shape, layer, required, WeightUse::other);
     if (!t.empty() && t.dtype != DType::f32) {
-        error(fmt::format("{}: weight '{}' is {}, but norm scales and biases must be f32", spec.where(), key, name(t.dtype)));
+        error(fmt::format("{}: weight '{}' is {}, but norm scales and biases must be f32", spec.where(), key,
+                          name(t.dtype)));
         return {};
     }
     return t;
@@ -139,7 +142,8 @@ int64_t BindContext::integer(const std::string& key, const std::string& fallback
     return int64_t(v);
 }
 
-std::string BindContext::word(const std::string& key, const std::vector<std::string>& allowed, const std::string& fallback) {
+std::string BindContext::word(const std::string& key, const std::vector<std::string>& allowed,
+                              const std::string& fallback) {
     auto w = spec.word(key, allowed, fallback);
     if (!w.ok()) return record(w.error()), fallback;
     return *w;

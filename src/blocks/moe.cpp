@@ -27,15 +27,15 @@ public:
     TensorView forward(exec::Exec& ex, const TensorView& x, const Pass&) const override;
 
     int64_t n_used_ = 0;
-    Linear router_;                    // [n_expert, d_model]
+    Linear router_;  // [n_expert, d_model]
     Gating gating_ = Gating::softmax;
-    kernels::MoeRouteArgs route_;      // bias and options
-    TensorView gate_, up_, gate_up_;   // [n_expert, d_ff, d_model] each, or gate_up [n_expert, 2·d_ff, d_model]
-    TensorView down_;                  // [n_expert, d_model, d_ff]
+    kernels::MoeRouteArgs route_;        // bias and options
+    TensorView gate_, up_, gate_up_;     // [n_expert, d_ff, d_model] each, or gate_up [n_expert, 2·d_ff, d_model]
+    TensorView down_;                    // [n_expert, d_model, d_ff]
     TensorView gate_s_, up_s_, down_s_;  // [n_expert, 1] f32 or empty
     exec::UnaryOp act_ = exec::UnaryOp::silu;
-    GluMlp shared_;                    // empty gate: no shared expert
-    Linear shared_gate_inp_;           // [1, d_model] or empty
+    GluMlp shared_;           // empty gate: no shared expert
+    Linear shared_gate_inp_;  // [1, d_model] or empty
     SharedGateAct shared_gate_act_ = SharedGateAct::sigmoid;
 };
 
@@ -123,9 +123,10 @@ std::unique_ptr<Block> make_moe(BindContext& c) {
     const int64_t d_ff = c.integer("d_ff", "at(n_ff_exp, layer)");
     const std::string layer_text = c.layer >= 0 ? fmt::format(" (layer {})", c.layer) : "";
     if (n_expert < 1 || n_expert > 4096 || n_used < 1 || n_used > n_expert || d_ff < 1) {
-        c.weights.error(fmt::format("{}: {} experts, {} used per token, expert width {}{}: need 1 <= used <= experts "
-                                    "<= 4096 and a positive width",
-                                    c.spec.where(), n_expert, n_used, d_ff, layer_text));
+        c.weights.error(
+            fmt::format("{}: {} experts, {} used per token, expert width {}{}: need 1 <= used <= experts "
+                        "<= 4096 and a positive width",
+                        c.spec.where(), n_expert, n_used, d_ff, layer_text));
         return b;
     }
     b->n_used_ = n_used;
@@ -144,9 +145,10 @@ std::unique_ptr<Block> make_moe(BindContext& c) {
     const int64_t groups = b->route_.n_group, groups_used = b->route_.n_group_used;
     if (groups < 1 || n_expert % groups != 0 || (groups > 1 && n_expert / groups < 2) || groups_used < 1 ||
         groups_used > groups || groups_used * (n_expert / groups) < n_used)
-        c.weights.error(fmt::format("{}: {} expert groups, {} used, for {} experts ({} used per token){}: need groups "
-                                    "of at least 2 experts that divide the experts, and enough kept groups",
-                                    c.spec.where(), groups, groups_used, n_expert, n_used, layer_text));
+        c.weights.error(
+            fmt::format("{}: {} expert groups, {} used, for {} experts ({} used per token){}: need groups "
+                        "of at least 2 experts that divide the experts, and enough kept groups",
+                        c.spec.where(), groups, groups_used, n_expert, n_used, layer_text));
 
     if (c.spec.has("gate_up")) {
         b->gate_up_ = c.weights.need(c.spec, "gate_up", {n_expert, 2 * d_ff, d_model}, c.layer, WeightUse::matmul);

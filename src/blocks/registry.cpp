@@ -7,13 +7,15 @@ namespace loom::blocks {
 namespace {
 
 constexpr std::pair<const char*, BlockFactory> kKinds[] = {
-    {"embedding", make_embedding},   // token ids → rows of a table, optionally scaled
-    {"rms_norm", make_rms_norm},     {"layer_norm", make_layer_norm}, {"l2_norm", make_l2_norm},
-    {"attention", make_attention},   // GQA self-attention: QKV, QK-norm, rope, window, soft-cap, KV cache
-    {"ffn_glu", make_ffn_glu},       // gated feed-forward (SwiGLU, GeGLU)
-    {"moe", make_moe},               // mixture of experts: router, top-k, expert FFNs, optional shared expert
-    {"linear", make_linear},         // y = W x (+ b): the output head
-    {"softcap", make_softcap},       // y = c · tanh(x / c)
+    {"embedding", make_embedding},  // token ids → rows of a table, optionally scaled
+    {"rms_norm", make_rms_norm},
+    {"layer_norm", make_layer_norm},
+    {"l2_norm", make_l2_norm},
+    {"attention", make_attention},  // GQA self-attention: QKV, QK-norm, rope, window, soft-cap, KV cache
+    {"ffn_glu", make_ffn_glu},      // gated feed-forward (SwiGLU, GeGLU)
+    {"moe", make_moe},              // mixture of experts: router, top-k, expert FFNs, optional shared expert
+    {"linear", make_linear},        // y = W x (+ b): the output head
+    {"softcap", make_softcap},      // y = c · tanh(x / c)
 };
 
 }  // namespace

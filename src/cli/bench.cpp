@@ -8,9 +8,9 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <numeric>
-#include <functional>
 #include <random>
 #include <tuple>
 
@@ -59,8 +59,8 @@ Status run_bench(const BenchOptions& o) {
     const double load_s = seconds_since(t_load);
     if (o.n_prompt < 0 || o.n_gen < 0)
         return Error::invalid("-p {} -n {}: token counts cannot be negative (0 skips that test)", o.n_prompt, o.n_gen);
-    LOOM_TRY(runtime::SessionOptions so,
-             o.model.session_options(*model, std::max(o.n_prompt, o.n_gen), fmt::format("-p {} -n {}", o.n_prompt, o.n_gen)));
+    LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model, std::max(o.n_prompt, o.n_gen),
+                                                                 fmt::format("-p {} -n {}", o.n_prompt, o.n_gen)));
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
 
     std::mt19937 rng(42);

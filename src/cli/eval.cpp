@@ -81,7 +81,8 @@ Status run_eval(const EvalOptions& o) {
             line["pos"] = pos;
             line["token"] = tokens[size_t(pos)];
             nlohmann::json top = nlohmann::json::array();
-            for (const auto& [id, lp] : runtime::top_logprobs({logits.row<float>(r), size_t(logits.row_length())}, o.top_k)) {
+            for (const auto& [id, lp] :
+                 runtime::top_logprobs({logits.row<float>(r), size_t(logits.row_length())}, o.top_k)) {
                 top.push_back({{"id", id},
                                {"logprob", lp},
                                {"text", size_t(id) < pieces.size() ? std::string(pieces[size_t(id)]) : std::string()}});

@@ -31,9 +31,7 @@ constexpr uint64_t kArrayPreview = 8;   // array elements shown unless --all
 constexpr size_t kStringPreview = 120;  // bytes of a string shown unless --all (chat templates run to kB)
 
 // Token strings and chat templates come from the file and may be invalid UTF-8: replace, never throw.
-std::string dump(const json& j, int indent = -1) {
-    return j.dump(indent, ' ', false, json::error_handler_t::replace);
-}
+std::string dump(const json& j, int indent = -1) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
 
 // ---- one metadata value ----
 
@@ -61,9 +59,7 @@ T load(const uint8_t* p) {
 
 // An f32 as the shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07),
 // so that JSON, which holds doubles, prints it as it was written.
-double shortest(float f) {
-    return std::strtod(fmt::format("{}", f).c_str(), nullptr);
-}
+double shortest(float f) { return std::strtod(fmt::format("{}", f).c_str(), nullptr); }
 
 json scalar_json(GgufType t, const uint8_t* p) {
     switch (t) {
@@ -137,9 +133,7 @@ Totals totals_of(const GgufFile& f) {
     return t;
 }
 
-double bits_per_weight(const TypeTotals& t) {
-    return t.params ? double(t.bytes) * 8.0 / double(t.params) : 0.0;
-}
+double bits_per_weight(const TypeTotals& t) { return t.params ? double(t.bytes) * 8.0 / double(t.params) : 0.0; }
 
 // ---- JSON ----
 
@@ -156,8 +150,11 @@ json meta_json(const MetaEntry& e, bool all) {
 }
 
 json tensor_json(const TensorInfo& t) {
-    return {{"name", std::string(t.name)}, {"type", name(t.type)}, {"shape", t.shape},
-            {"bytes", t.bytes}, {"offset", t.offset}};
+    return {{"name", std::string(t.name)},
+            {"type", name(t.type)},
+            {"shape", t.shape},
+            {"bytes", t.bytes},
+            {"offset", t.offset}};
 }
 
 json type_totals_json(const TypeTotals& t) {
@@ -221,9 +218,7 @@ void metadata_text(const GgufFile& f, bool all, std::string& s) {
         fmt::format_to(Out(s), "  {:<{}}  {:<6}  {}\n", e.key, key_w, formats::name(e.type), value_text(e, all));
 }
 
-std::string shape_text(const TensorInfo& t) {
-    return fmt::format("[{}]", fmt::join(t.shape, ", "));
-}
+std::string shape_text(const TensorInfo& t) { return fmt::format("[{}]", fmt::join(t.shape, ", ")); }
 
 void tensors_text(const GgufFile& f, std::string& s) {
     size_t name_w = 4, shape_w = 5, bytes_w = 5;
@@ -236,8 +231,8 @@ void tensors_text(const GgufFile& f, std::string& s) {
     fmt::format_to(Out(s), "  {:<{}}  {:<7}  {:<{}}  {:>{}}  {}\n", "name", name_w, "type", "shape", shape_w, "bytes",
                    bytes_w, "offset");
     for (const TensorInfo& t : f.tensors())
-        fmt::format_to(Out(s), "  {:<{}}  {:<7}  {:<{}}  {:>{}}  {:#x}\n", t.name, name_w, name(t.type),
-                       shape_text(t), shape_w, t.bytes, bytes_w, t.offset);
+        fmt::format_to(Out(s), "  {:<{}}  {:<7}  {:<{}}  {:>{}}  {:#x}\n", t.name, name_w, name(t.type), shape_text(t),
+                       shape_w, t.bytes, bytes_w, t.offset);
 }
 
 void totals_text(const Totals& t, std::string& s) {
@@ -249,8 +244,8 @@ void totals_text(const Totals& t, std::string& s) {
     fmt::format_to(Out(s), "  {:<7}  {:>7}  {:>12}  {:>12}  {:>11}\n", "type", "tensors", "params", "bytes",
                    "bits/weight");
     for (const auto& [type, v] : t.per_type)
-        fmt::format_to(Out(s), "  {:<7}  {:>7}  {:>12}  {:>12}  {:>11.3f}\n", name(type), v.tensors, v.params,
-                       v.bytes, bits_per_weight(v));
+        fmt::format_to(Out(s), "  {:<7}  {:>7}  {:>12}  {:>12}  {:>11.3f}\n", name(type), v.tensors, v.params, v.bytes,
+                       bits_per_weight(v));
 }
 
 int fail(const Error& e, std::string& err) {
@@ -275,9 +270,14 @@ json inspect_json(const GgufFile& f, bool all) {
     json meta = json::array(), tensors = json::array();
     for (const MetaEntry& e : f.metadata()) meta.push_back(meta_json(e, all));
     for (const TensorInfo& t : f.tensors()) tensors.push_back(tensor_json(t));
-    return {{"file", f.source()},          {"version", f.version()},     {"alignment", f.alignment()},
-            {"data_offset", f.data_offset()}, {"file_size", f.file_size()}, {"metadata", std::move(meta)},
-            {"tensors", std::move(tensors)}, {"totals", totals_json(totals_of(f))}};
+    return {{"file", f.source()},
+            {"version", f.version()},
+            {"alignment", f.alignment()},
+            {"data_offset", f.data_offset()},
+            {"file_size", f.file_size()},
+            {"metadata", std::move(meta)},
+            {"tensors", std::move(tensors)},
+            {"totals", totals_json(totals_of(f))}};
 }
 
 int run_inspect(const InspectOptions& o, std::string& out, std::string& err) {
@@ -292,7 +292,8 @@ int run_inspect(const InspectOptions& o, std::string& out, std::string& err) {
 void add_inspect_command(CLI::App& app) {
     auto opts = std::make_shared<InspectOptions>();
     CLI::App* cmd = app.add_subcommand("inspect", "Show a GGUF file's metadata, tensors and totals");
-    cmd->add_option("FILE", opts->file, "GGUF file (default: $LOOM_MODEL, else the default model from scripts/setup.sh)");
+    cmd->add_option("FILE", opts->file,
+                    "GGUF file (default: $LOOM_MODEL, else the default model from scripts/setup.sh)");
     cmd->add_flag("--json", opts->json, "Print one JSON object instead of text");
     cmd->add_flag("--all", opts->all, "Show arrays and long strings in full");
     cmd->callback([opts] {

@@ -26,8 +26,9 @@ void ModelOptions::add_to(CLI::App& cmd) {
     cmd.add_option("--arch-file", arch_file, "Use this .arch.toml instead of archs/<general.architecture>.arch.toml");
     cmd.add_option("--load", load, "How weights reach memory: map (mmap), populate (mmap, prefaulted), read (copy)")
         ->capture_default_str();
-    cmd.add_option("--pack", pack,
-                   "Matmul weights in the CPU kernels' packed layouts where they have one (same results, faster): on, off")
+    cmd.add_option(
+           "--pack", pack,
+           "Matmul weights in the CPU kernels' packed layouts where they have one (same results, faster): on, off")
         ->capture_default_str();
 }
 
@@ -47,8 +48,8 @@ Result<std::unique_ptr<runtime::Model>> ModelOptions::load_model() const {
     progress(fmt::format("loading {}", path));
     if (isatty(STDERR_FILENO)) {
         lo.progress = [path](uint64_t done, uint64_t total) {
-            progress(fmt::format("loading {}: {:3d}% ({} / {} MiB)", path, int(100 * done / std::max<uint64_t>(total, 1)),
-                                 done >> 20, total >> 20));
+            progress(fmt::format("loading {}: {:3d}% ({} / {} MiB)", path,
+                                 int(100 * done / std::max<uint64_t>(total, 1)), done >> 20, total >> 20));
         };
     }
     auto m = runtime::Model::load(path, lo);
@@ -60,7 +61,8 @@ Result<runtime::SessionOptions> ModelOptions::session_options(const runtime::Mod
                                                               const std::string& need_what) const {
     runtime::SessionOptions so;
     so.n_threads = n_threads;
-    if (n_ctx < 0) return Error::invalid("-c {}: a context size is a number of positions, at least 1 (0: the default)", n_ctx);
+    if (n_ctx < 0)
+        return Error::invalid("-c {}: a context size is a number of positions, at least 1 (0: the default)", n_ctx);
     const int64_t train = model.n_ctx_train();
     so.n_ctx = n_ctx > 0 ? n_ctx : std::min(kDefaultCtx, train);
     std::string what = fmt::format("-c {}", n_ctx);

@@ -19,9 +19,9 @@ namespace loom::cli {
 inline constexpr int64_t kDefaultCtx = 4096;
 
 struct ModelOptions {
-    std::string model;       // empty: the default model
-    int n_threads = 0;       // 0: every core
-    int64_t n_ctx = 0;       // 0: kDefaultCtx, or the model's training context when that is smaller
+    std::string model;  // empty: the default model
+    int n_threads = 0;  // 0: every core
+    int64_t n_ctx = 0;  // 0: kDefaultCtx, or the model's training context when that is smaller
     std::string kv_type = "f16";
     std::string backend = "cpu";
     std::string arch_file;

@@ -79,7 +79,8 @@ Status run(RunOptions& o) {
     fmt::print("\n");
     if (!o.quiet) {
         const double decode_tps = st.n_generated > 1 ? double(st.n_generated - 1) / st.generate_seconds : 0.0;
-        fmt::print(stderr, "\nloom: prompt {} tokens in {:.2f} s ({:.1f} tok/s), generated {} tokens ({:.1f} tok/s), seed {}\n",
+        fmt::print(stderr,
+                   "\nloom: prompt {} tokens in {:.2f} s ({:.1f} tok/s), generated {} tokens ({:.1f} tok/s), seed {}\n",
                    st.n_prompt, st.prompt_seconds, double(st.n_prompt) / st.prompt_seconds, st.n_generated, decode_tps,
                    o.gen.sampling.seed);
     }

@@ -32,10 +32,12 @@ struct ServeOptions {
 
 Status serve(ServeOptions& o) {
     if (!server::is_loopback(o.http.host) && o.http.api_key.empty() && !o.allow_public)
-        return Error::invalid("--host {} is reachable from other machines: set --api-key KEY, or pass "
-                              "--allow-public-without-key to serve it unauthenticated",
-                              o.http.host);
-    if (o.sched.n_parallel < 1 || o.sched.n_parallel > 256) return Error::invalid("--parallel {}: use 1..256", o.sched.n_parallel);
+        return Error::invalid(
+            "--host {} is reachable from other machines: set --api-key KEY, or pass "
+            "--allow-public-without-key to serve it unauthenticated",
+            o.http.host);
+    if (o.sched.n_parallel < 1 || o.sched.n_parallel > 256)
+        return Error::invalid("--parallel {}: use 1..256", o.sched.n_parallel);
     if (o.sched.max_queue < 1) return Error::invalid("--queue {}: must be at least 1", o.sched.max_queue);
     if (o.sched.n_batch < 1) return Error::invalid("--batch-size {}: must be at least 1", o.sched.n_batch);
     std::string template_source;
@@ -69,7 +71,8 @@ Status serve(ServeOptions& o) {
     so.n_seq = o.sched.n_parallel;
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
     std::string name = o.alias;
-    if (name.empty()) name = std::filesystem::path(o.model.model.empty() ? "default" : o.model.model).filename().string();
+    if (name.empty())
+        name = std::filesystem::path(o.model.model.empty() ? "default" : o.model.model).filename().string();
     LOOM_TRY(server::ServedModel served,
              server::ServedModel::create(std::move(model), name, session->options().n_ctx, template_source));
     server::Scheduler scheduler(*session, *served.vocab, o.sched, &metrics);
@@ -102,11 +105,15 @@ void add_serve_command(CLI::App& app) {
         ->envname("LOOM_API_KEY");
     cmd->add_flag("--allow-public-without-key", o->allow_public, "Allow a non-loopback --host without --api-key");
     cmd->add_option("--cors-origin", o->http.cors_origin, "Send CORS headers allowing this origin (none by default)");
-    cmd->add_option("--parallel", o->sched.n_parallel, "Sequences generated at once (KV cache slots)")->capture_default_str();
-    cmd->add_option("--queue", o->sched.max_queue, "Sequences that may wait for a slot; beyond, 503")->capture_default_str();
-    cmd->add_option("-b,--batch-size", o->sched.n_batch, "Tokens per forward pass (decode + prefill chunks)")->capture_default_str();
-    cmd->add_flag("--fuse-prefill", o->sched.fuse_prefill,
-                  "Run prefill chunks in the decode pass (faster; temperature-0 output may then depend on other requests)");
+    cmd->add_option("--parallel", o->sched.n_parallel, "Sequences generated at once (KV cache slots)")
+        ->capture_default_str();
+    cmd->add_option("--queue", o->sched.max_queue, "Sequences that may wait for a slot; beyond, 503")
+        ->capture_default_str();
+    cmd->add_option("-b,--batch-size", o->sched.n_batch, "Tokens per forward pass (decode + prefill chunks)")
+        ->capture_default_str();
+    cmd->add_flag(
+        "--fuse-prefill", o->sched.fuse_prefill,
+        "Run prefill chunks in the decode pass (faster; temperature-0 output may then depend on other requests)");
     cmd->add_option("--alias", o->alias, "Model name reported by the API (default: the file name)");
     cmd->add_option("--chat-template-file", o->chat_template_file, "Jinja chat template to use instead of the model's");
     cmd->callback([o] {

@@ -11,13 +11,13 @@ class App;
 namespace loom::cli {
 
 struct TokenizeOptions {
-    std::string model;            // empty: the default model
-    std::string prompt;           // the text, unless `file` is set
-    std::string file;             // read the text from this file ("-": stdin)
-    bool add_special = true;      // BOS/EOS as the vocabulary says
-    bool parse_special = false;   // special-token texts in the prompt become their ids
-    bool json = false;            // {"tokens":[...],"pieces":[...]} on one line
-    bool ids_only = false;        // just the ids, space-separated
+    std::string model;           // empty: the default model
+    std::string prompt;          // the text, unless `file` is set
+    std::string file;            // read the text from this file ("-": stdin)
+    bool add_special = true;     // BOS/EOS as the vocabulary says
+    bool parse_special = false;  // special-token texts in the prompt become their ids
+    bool json = false;           // {"tokens":[...],"pieces":[...]} on one line
+    bool ids_only = false;       // just the ids, space-separated
 };
 
 // Runs the command: the report in `out`, or one line "loom: <message>\n" in `err`; returns the exit status.

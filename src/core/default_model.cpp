@@ -24,8 +24,9 @@ bool is_regular_file(const std::string& path) {
 Result<std::string> models_dir() {
     if (std::string dir = env("LOOM_MODELS_DIR"); !dir.empty()) return dir;
     if (std::string home = env("HOME"); !home.empty()) return home + "/.cache/loom";
-    return Error::not_found("default model: neither LOOM_MODELS_DIR nor HOME is set, so there is no models "
-                            "directory (set LOOM_MODELS_DIR, or give a model file)");
+    return Error::not_found(
+        "default model: neither LOOM_MODELS_DIR nor HOME is set, so there is no models "
+        "directory (set LOOM_MODELS_DIR, or give a model file)");
 }
 
 Result<std::string> default_model_path() {
@@ -36,8 +37,10 @@ Result<std::string> default_model_path() {
     LOOM_TRY(std::string dir, models_dir());
     std::string path = dir + "/" + std::string(kDefaultModelFile);
     if (is_regular_file(path)) return path;
-    return Error::not_found("default model: {} is missing (run scripts/setup.sh to install it, set LOOM_MODEL, "
-                            "or give a model file)", path);
+    return Error::not_found(
+        "default model: {} is missing (run scripts/setup.sh to install it, set LOOM_MODEL, "
+        "or give a model file)",
+        path);
 }
 
 }  // namespace loom

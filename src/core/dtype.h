@@ -12,21 +12,47 @@
 namespace loom {
 
 enum class DType : uint32_t {
-    f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3,
+    f32 = 0,
+    f16 = 1,
+    q4_0 = 2,
+    q4_1 = 3,
     // 4 and 5 (q4_2, q4_3) were removed from the format and are rejected.
-    q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9,
-    q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13, q6_k = 14, q8_k = 15,
-    iq2_xxs = 16, iq2_xs = 17, iq3_xxs = 18, iq1_s = 19, iq4_nl = 20, iq3_s = 21, iq2_s = 22, iq4_xs = 23,
-    i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_m = 29, bf16 = 30,
+    q5_0 = 6,
+    q5_1 = 7,
+    q8_0 = 8,
+    q8_1 = 9,
+    q2_k = 10,
+    q3_k = 11,
+    q4_k = 12,
+    q5_k = 13,
+    q6_k = 14,
+    q8_k = 15,
+    iq2_xxs = 16,
+    iq2_xs = 17,
+    iq3_xxs = 18,
+    iq1_s = 19,
+    iq4_nl = 20,
+    iq3_s = 21,
+    iq2_s = 22,
+    iq4_xs = 23,
+    i8 = 24,
+    i16 = 25,
+    i32 = 26,
+    i64 = 27,
+    f64 = 28,
+    iq1_m = 29,
+    bf16 = 30,
     // 31-33 and 36-38 were removed from the format and are rejected.
-    tq1_0 = 34, tq2_0 = 35, mxfp4 = 39,
+    tq1_0 = 34,
+    tq2_0 = 35,
+    mxfp4 = 39,
 };
 
 struct DTypeInfo {
-    std::string_view name;  // GGUF spelling, lower case: "q4_k"
-    int64_t block_elems;    // values per block (1 for plain types)
-    int64_t block_bytes;    // bytes per block
-    bool quantized;         // block-quantized (needs dequantization to read a value)
+    std::string_view name;     // GGUF spelling, lower case: "q4_k"
+    int64_t block_elems;       // values per block (1 for plain types)
+    int64_t block_bytes;       // bytes per block
+    bool quantized;            // block-quantized (needs dequantization to read a value)
     bool loom_can_dequantize;  // loom has a reference dequantizer for it
 };
 

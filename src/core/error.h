@@ -100,7 +100,7 @@ struct Ok {};
 class [[nodiscard]] Status {
 public:
     Status() = default;
-    Status(Ok) {}  // NOLINT
+    Status(Ok) {}                                                  // NOLINT
     Status(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
     bool ok() const { return ok_; }
     explicit operator bool() const { return ok_; }
@@ -115,30 +115,30 @@ private:
 }  // namespace loom
 
 // Abort with the values when an invariant does not hold: these are bugs, not bad input.
-#define LOOM_ASSERT(cond, ...)                                                                          \
-    do {                                                                                                \
-        if (!(cond)) [[unlikely]] {                                                                     \
-            std::fprintf(stderr, "%s:%d: assertion failed: %s: %s\n", __FILE__, __LINE__, #cond,        \
-                         fmt::format(__VA_ARGS__).c_str());                                             \
-            std::abort();                                                                               \
-        }                                                                                               \
+#define LOOM_ASSERT(cond, ...)                                                                   \
+    do {                                                                                         \
+        if (!(cond)) [[unlikely]] {                                                              \
+            std::fprintf(stderr, "%s:%d: assertion failed: %s: %s\n", __FILE__, __LINE__, #cond, \
+                         fmt::format(__VA_ARGS__).c_str());                                      \
+            std::abort();                                                                        \
+        }                                                                                        \
     } while (0)
 
 #define LOOM_CONCAT_INNER(a, b) a##b
 #define LOOM_CONCAT(a, b) LOOM_CONCAT_INNER(a, b)
 
 // Propagate an error from an expression yielding Status or Result<T>.
-#define LOOM_RETURN_IF_ERROR(expr)                                    \
-    do {                                                              \
-        auto&& loom_status_ = (expr);                                 \
+#define LOOM_RETURN_IF_ERROR(expr)                                      \
+    do {                                                                \
+        auto&& loom_status_ = (expr);                                   \
         if (!loom_status_.ok()) return std::move(loom_status_).error(); \
     } while (0)
 
 // `LOOM_TRY(auto x, expr);` binds the value of a Result or returns its error.
 // NOLINTBEGIN(bugprone-macro-parentheses): `decl` is a declaration, which parentheses would break.
 #define LOOM_TRY(decl, expr) LOOM_TRY_IMPL(LOOM_CONCAT(loom_result_, __LINE__), decl, expr)
-#define LOOM_TRY_IMPL(tmp, decl, expr)                  \
-    auto tmp = (expr);                                  \
-    if (!tmp.ok()) return std::move(tmp).error();       \
+#define LOOM_TRY_IMPL(tmp, decl, expr)            \
+    auto tmp = (expr);                            \
+    if (!tmp.ok()) return std::move(tmp).error(); \
     decl = std::move(tmp).value()
 // NOLINTEND(bugprone-macro-parentheses)

@@ -42,7 +42,7 @@ inline uint16_t f32_to_f16(float f) {
     const uint32_t sign = (x >> 16) & 0x8000;
     const uint32_t abs = x & 0x7fffffff;
     if (abs > 0x7f800000) return uint16_t(sign | 0x7e00 | ((abs >> 13) & 0x3ff));  // NaN, quiet
-    if (abs >= 0x477ff000) return uint16_t(sign | 0x7c00);  // rounds to >= 65520: inf
+    if (abs >= 0x477ff000) return uint16_t(sign | 0x7c00);                         // rounds to >= 65520: inf
     if (abs < 0x38800000) {
         // Result is subnormal (or zero): value / 2^-24, rounded to nearest even.
         if (abs < 0x33000000) return uint16_t(sign);  // below half the smallest subnormal

@@ -78,7 +78,8 @@ bool PackedWeight::describes(const TensorView& w) const {
     if (w.data != source || w.dtype != dtype || w.rank < 2 || w.rank > 3) return false;
     const int64_t rb = row_bytes(dtype, n_in);
     if (w.rank == 2) return w.shape[0] == n_out && w.shape[1] == n_in && w.stride[0] == rb;
-    return w.shape[0] * w.shape[1] == n_out && w.shape[2] == n_in && w.stride[1] == rb && w.stride[0] == w.shape[1] * rb;
+    return w.shape[0] * w.shape[1] == n_out && w.shape[2] == n_in && w.stride[1] == rb &&
+           w.stride[0] == w.shape[1] * rb;
 }
 
 }  // namespace loom

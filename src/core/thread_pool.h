@@ -42,7 +42,7 @@ private:
     const std::function<void(int64_t, int)>* fn_ = nullptr;
     int64_t n_tasks_ = 0;
     std::atomic<int64_t> next_{0};
-    std::atomic<int> pending_{0};        // workers still inside the current job
+    std::atomic<int> pending_{0};          // workers still inside the current job
     std::atomic<uint64_t> generation_{0};  // bumped to start a job; workers wait on it
     std::atomic<bool> stop_{false};
 };

@@ -109,7 +109,8 @@ TensorView Exec::matmul(const TensorView& x, const TensorView& w) {
     TensorView y = tensor(DType::f32, {x.n_rows(), w.dim(0)});
     kernels::MatmulArgs a{w, x.as_2d(), y};
     a.rows_alone = rows_alone_;
-    if (!ops_->matmul) return fail(Error::unsupported("matmul is not implemented on {}", kernels::name(backend_))), TensorView{};
+    if (!ops_->matmul)
+        return fail(Error::unsupported("matmul is not implemented on {}", kernels::name(backend_))), TensorView{};
     return run(ops_->matmul(a, *stream_), "matmul") ? y : TensorView{};
 }
 
@@ -129,8 +130,8 @@ TensorView Exec::matmul_id(const TensorView& x, const TensorView& w, const Tenso
     TensorView y = tensor(DType::f32, {n, n_used, w.dim(1)});
     kernels::MatmulIdArgs a{w, x3, ids, y};
     // Rows computed alone (sequences decoded together): every routed row alone too, whatever llama.cpp would batch.
-    a.rounding = rows_alone_ && rounding == kernels::ExpertRounding::mul_mat_id ? kernels::ExpertRounding::per_row
-                                                                                : rounding;
+    a.rounding =
+        rows_alone_ && rounding == kernels::ExpertRounding::mul_mat_id ? kernels::ExpertRounding::per_row : rounding;
     return run(ops_->matmul_id(a, *stream_), "matmul_id") ? y : TensorView{};
 }
 

@@ -78,7 +78,7 @@ public:
     const TensorView& name(const TensorView& t, const std::string& name);
 
     // ---- ops (all activations f32; shapes outermost first) ---------------------------------------
-    TensorView matmul(const TensorView& x, const TensorView& w);  // x [n, in] · w [out, in]ᵀ → [n, out]
+    TensorView matmul(const TensorView& x, const TensorView& w);          // x [n, in] · w [out, in]ᵀ → [n, out]
     TensorView get_rows(const TensorView& table, const TensorView& ids);  // ids [n] i32 → [n, d]
     // Expert matmul: x [n, in] (every slot reads its token's row) or [n, n_used, in] · w [n_expert, out, in]
     // at ids [n, n_used] → [n, n_used, out].
@@ -86,10 +86,10 @@ public:
                          kernels::ExpertRounding rounding = kernels::ExpertRounding::mul_mat_id);
     // Normalises the last dim: rms / layer (with optional bias b) / l2. A new tensor of x's shape.
     TensorView norm(NormKind kind, const TensorView& x, const TensorView& w, float eps, const TensorView& b = {});
-    void rope(const TensorView& x, const RopeArgs& opts);  // in place; opts.x/y are ignored
-    TensorView attention(const kernels::AttentionArgs& a);  // a.out: given, or allocated here
+    void rope(const TensorView& x, const RopeArgs& opts);                       // in place; opts.x/y are ignored
+    TensorView attention(const kernels::AttentionArgs& a);                      // a.out: given, or allocated here
     TensorView glu(UnaryOp act, const TensorView& gate, const TensorView& up);  // new tensor
-    TensorView softmax(const TensorView& x);  // over the last dim; a new tensor
+    TensorView softmax(const TensorView& x);                                    // over the last dim; a new tensor
     // Expert choice from router probabilities [n, n_expert] (kernels::MoeRouteArgs: `opts` gives the bias and
     // options; its tensors but the bias are ignored): ids [n, k] i32 and weights [n, k].
     struct Routing {
@@ -98,7 +98,7 @@ public:
     Routing moe_route(const TensorView& probs, int k, const kernels::MoeRouteArgs& opts);
     // Σ over slots of x [n, n_slot, d] · w [n, n_slot], slot after slot → [n, d].
     TensorView weighted_sum(const TensorView& x, const TensorView& w);
-    void unary(UnaryOp op, const TensorView& x);                                 // in place
+    void unary(UnaryOp op, const TensorView& x);         // in place
     void add(const TensorView& a, const TensorView& b);  // a += b (b same shape or a broadcast row)
     void mul(const TensorView& a, const TensorView& b);  // a *= b (b: as add, or one value per row [n, 1])
     void div(const TensorView& a, const TensorView& b);  // a /= b (as mul)

@@ -11,7 +11,8 @@ Result<KvCache> KvCache::create(const std::vector<KvLayerSpec>& layers, int n_se
     // The attention kernels read f16 and f32 caches (kernels/ops.h, AttentionArgs).
     if (type != DType::f16 && type != DType::f32)
         return Error::unsupported("KV cache type {} (use f16 or f32)", name(type));
-    if (n_seq < 1 || n_ctx < 1) return Error::invalid("KV cache needs n_seq >= 1 and n_ctx >= 1 (got {}, {})", n_seq, n_ctx);
+    if (n_seq < 1 || n_ctx < 1)
+        return Error::invalid("KV cache needs n_seq >= 1 and n_ctx >= 1 (got {}, {})", n_seq, n_ctx);
     KvCache c;
     c.n_seq_ = n_seq;
     c.n_ctx_ = n_ctx;
@@ -64,8 +65,8 @@ Status KvCache::reserve(int seq, const int32_t* pos, int64_t n) {
     int32_t* slots = pos_.get() + size_t(seq) * size_t(n_ctx_);
     for (int64_t i = 0; i < n; ++i) {
         if (pos[i] < 0 || pos[i] >= n_ctx_)
-            return Error::make(ErrorCode::out_of_range, "position {} does not fit the context of {} tokens (use a larger -c)",
-                               pos[i], n_ctx_);
+            return Error::make(ErrorCode::out_of_range,
+                               "position {} does not fit the context of {} tokens (use a larger -c)", pos[i], n_ctx_);
     }
     for (int64_t i = 0; i < n; ++i) {
         slots[pos[i]] = pos[i];

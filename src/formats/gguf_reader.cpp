@@ -25,11 +25,20 @@ bool valid_utf8(std::string_view s) {
         const auto c = static_cast<unsigned char>(s[i]);
         size_t n;
         uint32_t cp;
-        if (c < 0x80) { ++i; continue; }
-        if ((c & 0xe0) == 0xc0) { n = 1; cp = c & 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { n = 2; cp = c & 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { n = 3; cp = c & 0x07; }
-        else return false;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            cp = c & 0x07;
+        } else return false;
         if (i + n >= s.size()) return false;  // continuation bytes s[i+1..i+n] must exist
         for (size_t k = 1; k <= n; ++k) {
             const auto cc = static_cast<unsigned char>(s[i + k]);
@@ -125,7 +134,8 @@ Status read_array(Cursor& c, MetaEntry& e, const std::string& what) {
     if (*elem == GgufType::array) return c.fail(at, what, "nested arrays are not supported");
     const uint64_t count_at = c.pos();
     LOOM_TRY(uint64_t count, c.read<uint64_t>(what));
-    if (count > kMaxArrayLen) return c.fail(count_at, what, "array length {} exceeds the cap of {}", count, kMaxArrayLen);
+    if (count > kMaxArrayLen)
+        return c.fail(count_at, what, "array length {} exceeds the cap of {}", count, kMaxArrayLen);
     e.elem_type = *elem;
     e.count = count;
     if (*elem == GgufType::string) {
@@ -214,7 +224,9 @@ Result<GgufFile> GgufFile::open(const std::string& path, LoadMode mode, const Ma
     return f;
 }
 
-size_t GgufFile::release(const TensorInfo& t) const { return mapping_ ? mapping_->release(t.data, size_t(t.bytes)) : 0; }
+size_t GgufFile::release(const TensorInfo& t) const {
+    return mapping_ ? mapping_->release(t.data, size_t(t.bytes)) : 0;
+}
 
 Result<GgufFile> GgufFile::parse(std::vector<uint8_t> bytes, std::string source) {
     auto owner = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
@@ -279,8 +291,7 @@ Result<GgufFile> GgufFile::parse_view(std::shared_ptr<const void> owner, const u
     // Alignment: u32, a power of two within the cap.
     if (const MetaEntry* a = f.find("general.alignment")) {
         const std::string what = "metadata 'general.alignment'";
-        if (a->type != GgufType::u32)
-            return c.fail(a->file_offset, what, "must be u32, got {}", name(a->type));
+        if (a->type != GgufType::u32) return c.fail(a->file_offset, what, "must be u32, got {}", name(a->type));
         uint32_t v;
         std::memcpy(&v, a->data, 4);
         if (v == 0 || (v & (v - 1)) != 0 || v > kMaxAlignment)
@@ -312,10 +323,10 @@ Result<GgufFile> GgufFile::parse_view(std::shared_ptr<const void> owner, const u
         for (uint32_t d = 0; d < n_dims; ++d) {
             const uint64_t at = c.pos();
             LOOM_TRY(int64_t ne, c.read<int64_t>(what));
-            if (ne <= 0 || ne > kMaxDim)
-                return c.fail(at, what, "dimension {} is {} (expected 1..{})", d, ne, kMaxDim);
+            if (ne <= 0 || ne > kMaxDim) return c.fail(at, what, "dimension {} is {} (expected 1..{})", d, ne, kMaxDim);
             t.ne[d] = ne;
-            if (mul_overflows(n_elems, uint64_t(ne), &n_elems) || n_elems > uint64_t(std::numeric_limits<int64_t>::max()))
+            if (mul_overflows(n_elems, uint64_t(ne), &n_elems) ||
+                n_elems > uint64_t(std::numeric_limits<int64_t>::max()))
                 return c.fail(at, what, "element count overflows");
         }
         t.shape.assign(t.ne.rbegin() + (kMaxDims - n_dims), t.ne.rend());
@@ -358,8 +369,7 @@ Result<GgufFile> GgufFile::parse_view(std::shared_ptr<const void> owner, const u
         uint64_t start, end;
         if (add_overflows(f.data_offset_, t.offset, &start) || add_overflows(start, t.bytes, &end))
             return c.fail(t.info_offset, what, "data range overflows");
-        if (end > size)
-            return c.fail(t.info_offset, what, "data ends at {:#x}, past end of file ({:#x})", end, size);
+        if (end > size) return c.fail(t.info_offset, what, "data ends at {:#x}, past end of file ({:#x})", end, size);
         t.offset = start;
         t.data = data + start;
     }
@@ -439,13 +449,13 @@ Result<int64_t> GgufFile::get_int(std::string_view key) const {
         case GgufType::u64: {
             const uint64_t v = rd(uint64_t{});
             if (v > uint64_t(std::numeric_limits<int64_t>::max()))
-                return Error::make(ErrorCode::out_of_range, "{}: metadata '{}' @{:#x}: {} does not fit in int64", source_,
-                                   key, e->file_offset, v);
+                return Error::make(ErrorCode::out_of_range, "{}: metadata '{}' @{:#x}: {} does not fit in int64",
+                                   source_, key, e->file_offset, v);
             return int64_t(v);
         }
         default:
-            return Error::make(ErrorCode::type_mismatch, "{}: metadata '{}' @{:#x}: expected an integer, got {}", source_,
-                               key, e->file_offset, name(e->type));
+            return Error::make(ErrorCode::type_mismatch, "{}: metadata '{}' @{:#x}: expected an integer, got {}",
+                               source_, key, e->file_offset, name(e->type));
     }
 }
 
@@ -463,8 +473,9 @@ Result<double> GgufFile::get_float(std::string_view key) const {
         return v;
     }
     auto i = get_int(key);
-    if (!i) return Error::make(ErrorCode::type_mismatch, "{}: metadata '{}' @{:#x}: expected a number, got {}", source_,
-                               key, e->file_offset, name(e->type));
+    if (!i)
+        return Error::make(ErrorCode::type_mismatch, "{}: metadata '{}' @{:#x}: expected a number, got {}", source_,
+                           key, e->file_offset, name(e->type));
     return double(*i);
 }
 

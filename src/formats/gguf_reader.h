@@ -63,12 +63,12 @@ private:
 struct MetaEntry {
     std::string_view key;
     GgufType type;
-    GgufType elem_type = GgufType::u8;  // meaningful only for arrays
-    uint64_t count = 1;                 // array length; 1 for scalars
-    const uint8_t* data = nullptr;      // scalar bytes or array elements (not for strings)
-    std::string_view str;               // for type string
-    std::vector<std::string_view> strs; // for arrays of strings
-    uint64_t file_offset = 0;           // where the record starts, for messages
+    GgufType elem_type = GgufType::u8;   // meaningful only for arrays
+    uint64_t count = 1;                  // array length; 1 for scalars
+    const uint8_t* data = nullptr;       // scalar bytes or array elements (not for strings)
+    std::string_view str;                // for type string
+    std::vector<std::string_view> strs;  // for arrays of strings
+    uint64_t file_offset = 0;            // where the record starts, for messages
 
     GgufValue to_owned() const;  // a copy, for writers and tests
 };
@@ -78,10 +78,10 @@ struct TensorInfo {
     DType type;
     std::vector<int64_t> shape;  // outermost first, as PyTorch: GGUF ne reversed. [n_vocab, d_model] for token_embd
     std::array<int64_t, 4> ne{1, 1, 1, 1};  // GGUF order, innermost first; unused dims are 1
-    uint64_t offset = 0;       // absolute byte offset of the data in the file
-    uint64_t bytes = 0;        // byte size of the data
-    const uint8_t* data = nullptr;  // points into the mapping
-    uint64_t info_offset = 0;  // where the tensor-info record starts, for messages
+    uint64_t offset = 0;                    // absolute byte offset of the data in the file
+    uint64_t bytes = 0;                     // byte size of the data
+    const uint8_t* data = nullptr;          // points into the mapping
+    uint64_t info_offset = 0;               // where the tensor-info record starts, for messages
 
     int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
     int64_t row_length() const { return ne[0]; }

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -59,10 +59,12 @@ Result<MappedFile> MappedFile::open(const std::string& path, LoadMode mode, cons
         // Round up to whole huge pages so the kernel can back all of it with 2 MiB pages.
         m.mapped_size_ = (m.size_ + kHugePage - 1) / kHugePage * kHugePage;
         void* p = ::mmap(nullptr, m.mapped_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) return Error::io("{}: cannot allocate {} bytes: {}", path, m.mapped_size_, std::strerror(errno));
+        if (p == MAP_FAILED)
+            return Error::io("{}: cannot allocate {} bytes: {}", path, m.mapped_size_, std::strerror(errno));
         ::madvise(p, m.mapped_size_, MADV_HUGEPAGE);  // advisory: ignored where THP is off
         m.data_ = static_cast<const uint8_t*>(p);
-        if (Status s = read_all(f.fd, static_cast<uint8_t*>(p), m.size_, path, progress); !s.ok()) return std::move(s).error();
+        if (Status s = read_all(f.fd, static_cast<uint8_t*>(p), m.size_, path, progress); !s.ok())
+            return std::move(s).error();
         ::mprotect(p, m.mapped_size_, PROT_READ);
         m.fd_ = std::exchange(f.fd, -1);
         return m;

@@ -22,54 +22,53 @@ inline constexpr int kQkK = 256;  // elements per K-quant super-block (Q2_K … 
 
 // y[e] = (q[e] - 8) * d, q 4-bit unsigned.
 struct BlockQ4_0 {
-    uint16_t d;       // f16 scale
+    uint16_t d;  // f16 scale
     uint8_t qs[16];
 };
 
 // y[e] = q[e] * d + m, q 4-bit unsigned.
 struct BlockQ4_1 {
-    uint16_t d;       // f16 scale
-    uint16_t m;       // f16 offset (the block minimum)
+    uint16_t d;  // f16 scale
+    uint16_t m;  // f16 offset (the block minimum)
     uint8_t qs[16];
 };
 
 // y[e] = (q[e] - 16) * d, q 5-bit: low 4 bits in qs as above, bit 4 is bit e of qh read as a LE u32.
 struct BlockQ5_0 {
-    uint16_t d;       // f16 scale
-    uint8_t qh[4];    // high bits, element e at bit e of the little-endian u32
+    uint16_t d;     // f16 scale
+    uint8_t qh[4];  // high bits, element e at bit e of the little-endian u32
     uint8_t qs[16];
 };
 
 // y[e] = q[e] * d + m, q 5-bit packed as in Q5_0.
 struct BlockQ5_1 {
-    uint16_t d;       // f16 scale
-    uint16_t m;       // f16 offset
+    uint16_t d;  // f16 scale
+    uint16_t m;  // f16 offset
     uint8_t qh[4];
     uint8_t qs[16];
 };
 
 // y[e] = qs[e] * d. Also the activation format for Q4_0/Q5_0/Q8_0/IQ4_NL weights.
 struct BlockQ8_0 {
-    uint16_t d;       // f16 scale
-    int8_t qs[32];    // element e at qs[e]
+    uint16_t d;     // f16 scale
+    int8_t qs[32];  // element e at qs[e]
 };
 
 // Activation-only format for Q4_1/Q5_1: as Q8_0, plus s = d * Σ qs so the weights' offset term is one multiply.
 struct BlockQ8_1 {
-    uint16_t d;       // f16 scale
-    uint16_t s;       // f16 of d * Σ qs (d before its f16 rounding)
+    uint16_t d;  // f16 scale
+    uint16_t s;  // f16 of d * Σ qs (d before its f16 rounding)
     int8_t qs[32];
 };
 
 // y[e] = K[q[e]] * d with the non-linear table kIq4NlValues; nibble order as Q4_0.
 struct BlockIQ4_NL {
-    uint16_t d;       // f16 scale
+    uint16_t d;  // f16 scale
     uint8_t qs[16];
 };
 
 // The 16 levels of IQ4_NL and IQ4_XS (format constant).
-inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                            1,    13,   25,  38,  53,  69,  89,  113};
+inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // ---- K-quants: 256-element super-blocks -----------------------------------------------------------------
 
@@ -78,8 +77,8 @@ inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22,
 struct BlockQ2_K {
     uint8_t scales[16];  // low nibble: scale, high nibble: min (both 4-bit)
     uint8_t qs[64];
-    uint16_t d;          // f16 super-block scale for the scales
-    uint16_t dmin;       // f16 super-block scale for the mins
+    uint16_t d;     // f16 super-block scale for the scales
+    uint16_t dmin;  // f16 super-block scale for the mins
 };
 
 // 16 sub-blocks of 16. y[e] = d * scale[e/16] * (q[e] - 4), q 3-bit; element e = 128h + 32j + m keeps its low
@@ -90,7 +89,7 @@ struct BlockQ3_K {
     uint8_t hmask[32];
     uint8_t qs[64];
     uint8_t scales[12];
-    uint16_t d;          // f16 super-block scale
+    uint16_t d;  // f16 super-block scale
 };
 
 // 8 sub-blocks of 32 (sub-block of element e is e/32). y[e] = d*sc[e/32]*q[e] - dmin*m[e/32], q 4-bit.
@@ -99,8 +98,8 @@ struct BlockQ3_K {
 // m 0–3; bytes 8–11 low nibble = low 4 bits of sc 4–7, high nibble = low 4 bits of m 4–7; the top 2 bits of
 // bytes 0–3 are the high bits of sc 4–7, those of bytes 4–7 the high bits of m 4–7.
 struct BlockQ4_K {
-    uint16_t d;          // f16 super-block scale for the scales
-    uint16_t dmin;       // f16 super-block scale for the mins
+    uint16_t d;     // f16 super-block scale for the scales
+    uint16_t dmin;  // f16 super-block scale for the mins
     uint8_t scales[12];
     uint8_t qs[128];
 };
@@ -120,13 +119,13 @@ struct BlockQ5_K {
 struct BlockQ6_K {
     uint8_t ql[128];
     uint8_t qh[64];
-    int8_t scales[16];   // signed 8-bit sub-block scales
-    uint16_t d;          // f16 super-block scale
+    int8_t scales[16];  // signed 8-bit sub-block scales
+    uint16_t d;         // f16 super-block scale
 };
 
 // Activation-only format for K-quant weights. y[e] = d * qs[e]; bsums[g] = Σ qs[16g .. 16g+15].
 struct BlockQ8_K {
-    float d;             // f32 (not f16), may be negative
+    float d;  // f32 (not f16), may be negative
     int8_t qs[256];
     int16_t bsums[16];
 };
@@ -135,8 +134,8 @@ struct BlockQ8_K {
 // with the high nibble. ls[b] is 6-bit: low 4 bits = nibble (b odd ? high : low) of scales_l[b/2], high 2 bits =
 // bits 2b..2b+1 of scales_h.
 struct BlockIQ4_XS {
-    uint16_t d;          // f16 super-block scale
-    uint16_t scales_h;   // LE u16
+    uint16_t d;         // f16 super-block scale
+    uint16_t scales_h;  // LE u16
     uint8_t scales_l[4];
     uint8_t qs[128];
 };

@@ -36,8 +36,8 @@ Status check_attention(const AttentionArgs& a) {
         return Error::invalid("{}: n_head {} is not a multiple of n_head_kv {} (q {}, k {})", op, n_head, n_head_kv,
                               shape_string(a.q), shape_string(a.k));
     if (d_head <= 0 || d_v <= 0) return Error::invalid("{}: empty head (d_head {}, d_v {})", op, d_head, d_v);
-    for (const Named& n : {Named{"q", &a.q}, {"k", &a.k}, {"v", &a.v}, {"out", &a.out}, {"q_pos", &a.q_pos},
-                           {"kv_pos", &a.kv_pos}})
+    for (const Named& n :
+         {Named{"q", &a.q}, {"k", &a.k}, {"v", &a.v}, {"out", &a.out}, {"q_pos", &a.q_pos}, {"kv_pos", &a.kv_pos}})
         LOOM_RETURN_IF_ERROR(check_rows(op, n.what, *n.t));
     if (a.window < 0) return Error::invalid("{}: window {} (expected >= 0)", op, a.window);
     if (!(a.softcap >= 0.f)) return Error::invalid("{}: softcap {} (expected >= 0)", op, a.softcap);
@@ -73,8 +73,13 @@ Status check_delta_net(const DeltaNetArgs& a) {
     if (n_hk <= 0 || n_hv % n_hk != 0)
         return Error::invalid("{}: n_hv {} is not a multiple of n_hk {} (v {}, k {})", op, n_hv, n_hk,
                               shape_string(a.v), shape_string(a.k));
-    for (const Named& n : {Named{"q", &a.q}, {"k", &a.k}, {"v", &a.v}, {"g", &a.g}, {"beta", &a.beta},
-                           {"state", &a.state}, {"out", &a.out}})
+    for (const Named& n : {Named{"q", &a.q},
+                           {"k", &a.k},
+                           {"v", &a.v},
+                           {"g", &a.g},
+                           {"beta", &a.beta},
+                           {"state", &a.state},
+                           {"out", &a.out}})
         LOOM_RETURN_IF_ERROR(check_rows(op, n.what, *n.t));
     if (!a.state.is_dense()) return Error::invalid("{}: state {} is not dense", op, shape_string(a.state));
     return Ok{};

@@ -8,9 +8,17 @@ DType paired_act_type(DType w) {
         case DType::f32: return DType::f32;
         case DType::f16: return DType::f16;
         case DType::bf16: return DType::bf16;
-        case DType::q4_0: case DType::q5_0: case DType::q8_0: case DType::iq4_nl: return DType::q8_0;
-        case DType::q4_1: case DType::q5_1: return DType::q8_1;
-        case DType::q2_k: case DType::q3_k: case DType::q4_k: case DType::q5_k: case DType::q6_k:
+        case DType::q4_0:
+        case DType::q5_0:
+        case DType::q8_0:
+        case DType::iq4_nl: return DType::q8_0;
+        case DType::q4_1:
+        case DType::q5_1: return DType::q8_1;
+        case DType::q2_k:
+        case DType::q3_k:
+        case DType::q4_k:
+        case DType::q5_k:
+        case DType::q6_k:
         case DType::iq4_xs: return DType::q8_k;
         default: return DType::f32;  // types without an integer path are dotted in f32
     }

@@ -27,9 +27,9 @@ const char* name(Backend b);
 // Where an op runs and what it may use. One Stream per executing thread of control.
 struct Stream {
     Backend backend = Backend::cpu;
-    ThreadPool* pool = nullptr;          // cpu: the workers (nullptr = run on the calling thread)
-    std::vector<uint8_t> workspace;      // cpu: scratch grown on demand (quantized activations, ...)
-    void* cuda_stream = nullptr;         // cuda: a cudaStream_t
+    ThreadPool* pool = nullptr;      // cpu: the workers (nullptr = run on the calling thread)
+    std::vector<uint8_t> workspace;  // cpu: scratch grown on demand (quantized activations, ...)
+    void* cuda_stream = nullptr;     // cuda: a cudaStream_t
 
     // Scratch of at least `bytes`, 64-byte aligned, valid until the next call.
     uint8_t* scratch(size_t bytes);
@@ -127,7 +127,7 @@ struct RopeArgs {
     TensorView pos;           // [n_tok] i32; imrope: [4, n_tok] (t, h, w, e streams)
     TensorView freq_factors;  // [n_rot / 2] f32 or empty: θ_k is divided by freq_factors[k]
     RopeMode mode = RopeMode::norm;
-    int n_rot = 0;            // rotated dims (even, <= d_head); the rest pass through
+    int n_rot = 0;                            // rotated dims (even, <= d_head); the rest pass through
     std::array<int, 4> sections{0, 0, 0, 0};  // imrope only
     float freq_base = 10000.f;
     float freq_scale = 1.f;   // 1 / scaling factor
@@ -135,7 +135,7 @@ struct RopeArgs {
     float attn_factor = 1.f;  // magnitude multiplier of cos/sin
     float beta_fast = 32.f;
     float beta_slow = 1.f;
-    int n_ctx_orig = 0;       // YaRN original context
+    int n_ctx_orig = 0;  // YaRN original context
 };
 
 // ---- softmax and attention ----------------------------------------------------------------------
@@ -170,14 +170,26 @@ struct AttentionArgs {
     TensorView kv_pos;  // [n_kv] i32; negative = empty slot
     float scale = 1.f;
     float softcap = 0.f;
-    int window = 0;     // sliding window in positions; 0 = unlimited
+    int window = 0;  // sliding window in positions; 0 = unlimited
     bool causal = true;
 };
 
 // ---- element-wise -------------------------------------------------------------------------------
 
 enum class UnaryOp : uint8_t {
-    identity, silu, gelu_tanh, gelu_erf, gelu_quick, sigmoid, softplus, exp, relu, tanh, neg, sqr, sqrt,
+    identity,
+    silu,
+    gelu_tanh,
+    gelu_erf,
+    gelu_quick,
+    sigmoid,
+    softplus,
+    exp,
+    relu,
+    tanh,
+    neg,
+    sqr,
+    sqrt,
 };
 const char* name(UnaryOp op);
 
@@ -234,10 +246,10 @@ struct TopKArgs {
 //   w = probs[ids]; softmax_weights: w = softmax(w); normalize: w = w / max(Σw, 6.103515625e−5) with Σ in
 //     double; scale ∉ {0, 1}: w = w · scale
 struct MoeRouteArgs {
-    TensorView probs;    // [n_tok, n_expert] f32
-    TensorView bias;     // [n_expert] f32 or empty
-    TensorView ids;      // [n_tok, k] i32
-    TensorView weights;  // [n_tok, k] f32
+    TensorView probs;      // [n_tok, n_expert] f32
+    TensorView bias;       // [n_expert] f32 or empty
+    TensorView ids;        // [n_tok, k] i32
+    TensorView weights;    // [n_tok, k] f32
     int n_group = 1;       // 1 = no groups; else divides n_expert
     int n_group_used = 1;  // groups kept, in [1, n_group]
     bool softmax_weights = false;

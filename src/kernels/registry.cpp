@@ -6,8 +6,8 @@
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
-#include "kernels/ref/ref_ops.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/ref/ref_ops.h"
 
 namespace loom::kernels {
 

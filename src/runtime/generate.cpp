@@ -15,7 +15,8 @@ Result<GenerateStats> generate(Session& session, std::span<const int32_t> prompt
     if (prompt.empty()) return Error::invalid("generate: the prompt is empty");
     const int64_t n_ctx = session.options().n_ctx;
     if (int64_t(prompt.size()) >= n_ctx)
-        return Error::invalid("generate: the prompt has {} tokens, the context only {} (raise -c)", prompt.size(), n_ctx);
+        return Error::invalid("generate: the prompt has {} tokens, the context only {} (raise -c)", prompt.size(),
+                              n_ctx);
     LOOM_TRY(Sampler sampler, Sampler::create(opt.sampling, int32_t(session.model().n_vocab())));
     session.truncate(opt.seq, 0);
 
@@ -26,7 +27,8 @@ Result<GenerateStats> generate(Session& session, std::span<const int32_t> prompt
     const int64_t step = std::max<int64_t>(1, opt.n_batch);
     for (int64_t first = 0; first < int64_t(prompt.size()); first += step) {
         const int64_t n = std::min<int64_t>(step, int64_t(prompt.size()) - first);
-        LOOM_TRY(logits, session.decode(Batch::sequence(prompt.subspan(size_t(first), size_t(n)), int32_t(first), opt.seq)));
+        LOOM_TRY(logits,
+                 session.decode(Batch::sequence(prompt.subspan(size_t(first), size_t(n)), int32_t(first), opt.seq)));
     }
     for (int32_t t : prompt) sampler.accept(t);
     const auto t1 = clock::now();

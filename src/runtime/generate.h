@@ -16,10 +16,10 @@ class Session;
 
 struct GenerateOptions {
     SamplingParams sampling;
-    int64_t n_predict = -1;            // tokens to generate; -1: until end of generation or context
-    int64_t n_batch = 512;             // prompt tokens per forward pass
-    std::vector<int32_t> eog;          // end-of-generation ids (not emitted)
-    int seq = 0;                       // the session sequence to use (cleared first)
+    int64_t n_predict = -1;    // tokens to generate; -1: until end of generation or context
+    int64_t n_batch = 512;     // prompt tokens per forward pass
+    std::vector<int32_t> eog;  // end-of-generation ids (not emitted)
+    int seq = 0;               // the session sequence to use (cleared first)
 };
 
 struct GenerateStats {

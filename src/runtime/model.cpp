@@ -32,7 +32,8 @@ Status check_tokenizer_ids(const formats::GgufFile& f, int64_t n_vocab) {
         if (!toks.ok()) return std::move(toks).error();
         n_tokens = int64_t(toks->size());
         if (n_tokens > n_vocab)
-            return Error::invalid("tokenizer.ggml.tokens has {} tokens but the model has {} embedding rows", n_tokens, n_vocab);
+            return Error::invalid("tokenizer.ggml.tokens has {} tokens but the model has {} embedding rows", n_tokens,
+                                  n_vocab);
     }
     for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
                             "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id",
@@ -58,7 +59,8 @@ public:
             if (item.cond) {
                 auto v = item.cond->eval(scope);
                 if (!v.ok()) {
-                    weights_.error(fmt::format("{}:{}: layer {}: {}", arch_.path, item.line, layer, v.error().message()));
+                    weights_.error(
+                        fmt::format("{}:{}: layer {}: {}", arch_.path, item.line, layer, v.error().message()));
                     continue;
                 }
                 const bool yes = v->is_number() ? v->num != 0 : true;
@@ -100,7 +102,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
 
     auto arch_name = f.get_string("general.architecture");
     if (!arch_name.ok()) return std::move(arch_name).error().with_context(path);
-    auto arch = opt.arch_file.empty() ? arch::load_arch_for(std::string(*arch_name)) : arch::ArchFile::load(opt.arch_file);
+    auto arch =
+        opt.arch_file.empty() ? arch::load_arch_for(std::string(*arch_name)) : arch::ArchFile::load(opt.arch_file);
     if (!arch.ok()) return std::move(arch).error().with_context(path);
     m->arch_ = std::move(arch).value();
 
@@ -124,8 +127,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
 
     auto n_layer = m->arch_.layer_count.eval_int(p);
     if (!n_layer.ok())
-        return std::move(n_layer).error().with_context(fmt::format("{}: {}:{}: [layer] count", path, m->arch_.path,
-                                                                   m->arch_.layer_count_line));
+        return std::move(n_layer).error().with_context(
+            fmt::format("{}: {}:{}: [layer] count", path, m->arch_.path, m->arch_.layer_count_line));
     if (*n_layer < 1 || *n_layer > kMaxLayers)
         return Error::make(ErrorCode::out_of_range, "{}: {} layers is outside 1..{}", path, *n_layer, kMaxLayers);
     if (auto s = check_tokenizer_ids(f, m->n_vocab_); !s.ok()) return std::move(s).error().with_context(path);

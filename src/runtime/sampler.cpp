@@ -21,9 +21,7 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr float kPosInf = std::numeric_limits<float>::infinity();
 
 // The weight of a logit at T = 1 for top-p: expf as llama.cpp's softmax, summed by the callers in double.
-double t1_weight(float logit, float max) {
-    return std::exp(logit - max);
-}
+double t1_weight(float logit, float max) { return std::exp(logit - max); }
 
 // Mass histogram for top-p without top-k: kBuckets buckets of 1/16 logit below the maximum. Tokens more
 // than kBucketRange below it share the last bucket; their mass is below 262,144 * exp(-32) ~ 3e-9 of the
@@ -34,9 +32,7 @@ constexpr float kBucketScale = float(kBuckets) / kBucketRange;
 
 // Buckets are monotone in the logit (a lower logit never lands in an earlier bucket), so "bucket <= b" is a
 // logit threshold and keeps a best-first prefix, ties included.
-int bucket(float logit, float max) {
-    return int(std::min((max - logit) * kBucketScale, float(kBuckets - 1)));
-}
+int bucket(float logit, float max) { return int(std::min((max - logit) * kBucketScale, float(kBuckets - 1))); }
 
 // Best first: the higher logit, then the lower id. Candidates never hold NaN, so this is a strict total
 // order and every selection below has one answer whatever the algorithm.
@@ -72,18 +68,25 @@ Status SamplingParams::validate(int32_t n_vocab) const {
     std::vector<std::string> bad;
     if (n_vocab <= 0) bad.push_back(fmt::format("vocabulary size out of range (expected > 0, got {})", n_vocab));
     if (!std::isfinite(temperature)) bad.push_back(fmt::format("temperature is not finite (got {})", temperature));
-    if (!(top_p >= 0.0f && top_p <= 1.0f)) bad.push_back(fmt::format("top_p out of range (expected 0 <= top_p <= 1, got {})", top_p));
-    if (!(min_p >= 0.0f && min_p <= 1.0f)) bad.push_back(fmt::format("min_p out of range (expected 0 <= min_p <= 1, got {})", min_p));
+    if (!(top_p >= 0.0f && top_p <= 1.0f))
+        bad.push_back(fmt::format("top_p out of range (expected 0 <= top_p <= 1, got {})", top_p));
+    if (!(min_p >= 0.0f && min_p <= 1.0f))
+        bad.push_back(fmt::format("min_p out of range (expected 0 <= min_p <= 1, got {})", min_p));
     if (!(std::isfinite(repeat_penalty) && repeat_penalty > 0.0f)) {
-        bad.push_back(fmt::format("repeat_penalty out of range (expected a finite number > 0, got {})", repeat_penalty));
+        bad.push_back(
+            fmt::format("repeat_penalty out of range (expected a finite number > 0, got {})", repeat_penalty));
     }
-    if (repeat_last_n < 0) bad.push_back(fmt::format("repeat_last_n out of range (expected >= 0, got {})", repeat_last_n));
-    if (!std::isfinite(presence_penalty)) bad.push_back(fmt::format("presence_penalty is not finite (got {})", presence_penalty));
-    if (!std::isfinite(frequency_penalty)) bad.push_back(fmt::format("frequency_penalty is not finite (got {})", frequency_penalty));
+    if (repeat_last_n < 0)
+        bad.push_back(fmt::format("repeat_last_n out of range (expected >= 0, got {})", repeat_last_n));
+    if (!std::isfinite(presence_penalty))
+        bad.push_back(fmt::format("presence_penalty is not finite (got {})", presence_penalty));
+    if (!std::isfinite(frequency_penalty))
+        bad.push_back(fmt::format("frequency_penalty is not finite (got {})", frequency_penalty));
     int64_t n_banned = 0;
     for (const auto& [id, bias] : logit_bias) {
         if (id < 0 || id >= n_vocab) {
-            bad.push_back(fmt::format("logit_bias: token id {} outside the vocabulary (expected 0 <= id < {})", id, n_vocab));
+            bad.push_back(
+                fmt::format("logit_bias: token id {} outside the vocabulary (expected 0 <= id < {})", id, n_vocab));
         } else if (std::isnan(bias) || bias == std::numeric_limits<float>::infinity()) {
             // +inf would turn the softmax into inf/inf = NaN; -inf is the documented way to ban.
             bad.push_back(fmt::format("logit_bias: token {}: bias is {} (expected a finite number or -inf)", id, bias));
@@ -91,7 +94,8 @@ Status SamplingParams::validate(int32_t n_vocab) const {
             ++n_banned;
         }
     }
-    if (n_vocab > 0 && n_banned == n_vocab) bad.push_back(fmt::format("logit_bias bans every one of the {} tokens", n_vocab));
+    if (n_vocab > 0 && n_banned == n_vocab)
+        bad.push_back(fmt::format("logit_bias bans every one of the {} tokens", n_vocab));
     if (bad.empty()) return Ok{};
     return Error::invalid("sampling: {}", fmt::join(bad, "; "));
 }
@@ -144,7 +148,8 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
 }
 
 void Sampler::accept(int32_t token) {
-    LOOM_ASSERT(token >= 0 && token < n_vocab_, "Sampler::accept: token {} outside the vocabulary of {}", token, n_vocab_);
+    LOOM_ASSERT(token >= 0 && token < n_vocab_, "Sampler::accept: token {} outside the vocabulary of {}", token,
+                n_vocab_);
     const int32_t n = params_.repeat_last_n;
     if (n <= 0) return;
     if (int32_t(window_.size()) == n) {
@@ -327,7 +332,8 @@ void Sampler::weigh() {
 }
 
 Status Sampler::prepare(std::span<const float> logits) {
-    LOOM_ASSERT(logits.size() == size_t(n_vocab_), "Sampler: {} logits for a vocabulary of {}", logits.size(), n_vocab_);
+    LOOM_ASSERT(logits.size() == size_t(n_vocab_), "Sampler: {} logits for a vocabulary of {}", logits.size(),
+                n_vocab_);
     apply_bias_and_penalties(logits);
 
     if (params_.temperature <= 0.0f) {
@@ -365,9 +371,7 @@ Status Sampler::prepare(std::span<const float> logits) {
 
 // A uniform double in [0, 1) from the top 53 bits: std::uniform_real_distribution's algorithm differs
 // between standard libraries, and the same seed must give the same text everywhere.
-double Sampler::uniform() {
-    return double(rng_() >> 11) * 0x1.0p-53;
-}
+double Sampler::uniform() { return double(rng_() >> 11) * 0x1.0p-53; }
 
 Result<int32_t> Sampler::sample(std::span<const float> logits) {
     LOOM_RETURN_IF_ERROR(prepare(logits));

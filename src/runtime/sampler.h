@@ -26,14 +26,14 @@ uint64_t resolve_seed(uint64_t seed);
 // The knobs of one generation. Defaults are llama.cpp's common defaults (common/common.h), so loom run
 // without flags samples as llama-cli does. These come straight from HTTP requests: validate() first.
 struct SamplingParams {
-    float temperature = 0.8f;  // <= 0: greedy (argmax after logit bias and penalties; the rest is ignored)
-    int32_t top_k = 40;        // keep the k most likely tokens; <= 0: off
-    float top_p = 0.95f;       // keep the smallest most-likely prefix with probability mass >= top_p; 1: off
-    float min_p = 0.05f;       // keep tokens with probability >= min_p * the top token's; 0: off
-    float repeat_penalty = 1.0f;     // tokens in the window: positive logits / penalty, negative * penalty; 1: off
-    int32_t repeat_last_n = 64;      // the penalty window: the last n accepted tokens; 0: no penalties at all
-    float presence_penalty = 0.0f;   // subtracted once from tokens that occur in the window
-    float frequency_penalty = 0.0f;  // subtracted per occurrence in the window
+    float temperature = 0.8f;             // <= 0: greedy (argmax after logit bias and penalties; the rest is ignored)
+    int32_t top_k = 40;                   // keep the k most likely tokens; <= 0: off
+    float top_p = 0.95f;                  // keep the smallest most-likely prefix with probability mass >= top_p; 1: off
+    float min_p = 0.05f;                  // keep tokens with probability >= min_p * the top token's; 0: off
+    float repeat_penalty = 1.0f;          // tokens in the window: positive logits / penalty, negative * penalty; 1: off
+    int32_t repeat_last_n = 64;           // the penalty window: the last n accepted tokens; 0: no penalties at all
+    float presence_penalty = 0.0f;        // subtracted once from tokens that occur in the window
+    float frequency_penalty = 0.0f;       // subtracted per occurrence in the window
     std::map<int32_t, float> logit_bias;  // token id -> added to its logit; -inf bans the token
     uint64_t seed = 0;                    // the draw's RNG seed (see kRandomSeed)
 
@@ -114,15 +114,15 @@ private:
     int32_t n_vocab_ = 0;
     std::vector<std::pair<int32_t, float>> bias_;  // params_.logit_bias without zero biases, by id
 
-    std::deque<int32_t> window_;                 // the last repeat_last_n accepted tokens, oldest first
+    std::deque<int32_t> window_;                  // the last repeat_last_n accepted tokens, oldest first
     std::unordered_map<int32_t, int32_t> count_;  // occurrences of each token in window_
 
     std::mt19937_64 rng_;
-    std::vector<float> work_;        // [n_vocab] adjusted logits when bias or penalties apply (scratch)
-    std::span<const float> x_;       // this step's logits after bias and penalties: the caller's or work_
-    std::vector<Candidate> cand_;    // the candidates of the current step (scratch, reused)
-    std::vector<Candidate> edge_;    // top-p without top-k: the tokens of the bucket where the cut falls
-    std::vector<double> weight_;     // [cand_.size()] exp((logit - max) / temperature), unnormalized
+    std::vector<float> work_;      // [n_vocab] adjusted logits when bias or penalties apply (scratch)
+    std::span<const float> x_;     // this step's logits after bias and penalties: the caller's or work_
+    std::vector<Candidate> cand_;  // the candidates of the current step (scratch, reused)
+    std::vector<Candidate> edge_;  // top-p without top-k: the tokens of the bucket where the cut falls
+    std::vector<double> weight_;   // [cand_.size()] exp((logit - max) / temperature), unnormalized
     double weight_sum_ = 0.0;
 };
 

@@ -62,15 +62,16 @@ Result<TensorView> Session::forward(const Batch& batch, exec::KvCache* kv) {
     const Model& m = *model_;
     for (int64_t i = 0; i < n; ++i) {
         if (batch.tokens[size_t(i)] < 0 || batch.tokens[size_t(i)] >= m.n_vocab())
-            return Error::invalid("batch: token {} at index {} is outside the vocabulary of {}", batch.tokens[size_t(i)], i,
-                                  m.n_vocab());
+            return Error::invalid("batch: token {} at index {} is outside the vocabulary of {}",
+                                  batch.tokens[size_t(i)], i, m.n_vocab());
     }
 
     // Segments: runs of one sequence with increasing positions.
     blocks::Pass pass;
     for (int64_t i = 0; i < n; ++i) {
         const int seq = batch.seq.empty() ? 0 : batch.seq[size_t(i)];
-        if (seq < 0 || seq >= opt_.n_seq) return Error::invalid("batch: sequence {} outside 0..{}", seq, opt_.n_seq - 1);
+        if (seq < 0 || seq >= opt_.n_seq)
+            return Error::invalid("batch: sequence {} outside 0..{}", seq, opt_.n_seq - 1);
         if (!pass.segments.empty() && pass.segments.back().seq == seq) {
             if (batch.pos[size_t(i)] <= batch.pos[size_t(i - 1)])
                 return Error::invalid("batch: positions of sequence {} must increase (index {})", seq, i);

@@ -24,11 +24,11 @@ namespace loom::runtime {
 class Model;
 
 struct SessionOptions {
-    int n_threads = 0;      // 0 = every core
-    int64_t n_ctx = 4096;   // positions per sequence in the KV cache (capped at the model's training context
-                            // unless n_ctx_over_train)
+    int n_threads = 0;              // 0 = every core
+    int64_t n_ctx = 4096;           // positions per sequence in the KV cache (capped at the model's training context
+                                    // unless n_ctx_over_train)
     bool n_ctx_over_train = false;  // keep an n_ctx above the training context (positions past it extrapolate)
-    int n_seq = 1;          // sequences the KV cache holds
+    int n_seq = 1;                  // sequences the KV cache holds
     DType kv_type = DType::f16;
     kernels::Backend backend = kernels::Backend::cpu;
 };
@@ -37,8 +37,8 @@ struct SessionOptions {
 struct Batch {
     std::vector<int32_t> tokens;
     std::vector<int32_t> pos;
-    std::vector<int32_t> seq;       // empty: every token is sequence 0
-    std::vector<uint8_t> logits;    // per token: 1 = return its logits; empty: only the last token's
+    std::vector<int32_t> seq;     // empty: every token is sequence 0
+    std::vector<uint8_t> logits;  // per token: 1 = return its logits; empty: only the last token's
 
     // n tokens of sequence `seq` starting at position pos0; logits for the last one, or all.
     static Batch sequence(std::span<const int32_t> tokens, int32_t pos0, int32_t seq = 0, bool all_logits = false);

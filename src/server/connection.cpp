@@ -14,7 +14,8 @@ namespace {
 // Numeric host and port of an address, as httplib formats remote_addr (getnameinfo, NI_NUMERICHOST).
 bool describe(const sockaddr_storage& a, socklen_t len, std::string& host, int& port) {
     char h[NI_MAXHOST], s[NI_MAXSERV];
-    if (getnameinfo(reinterpret_cast<const sockaddr*>(&a), len, h, sizeof h, s, sizeof s, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    if (getnameinfo(reinterpret_cast<const sockaddr*>(&a), len, h, sizeof h, s, sizeof s,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
         return false;
     host = h;
     port = std::atoi(s);

@@ -14,8 +14,8 @@
 namespace loom::server {
 namespace {
 
-const char* kRoutes[] = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics",
-                         "/tokenize", "/detokenize", "/"};
+const char* kRoutes[] = {
+    "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize", "/"};
 
 // Metrics label for a path: known routes by name, everything else as one value, so that clients cannot grow the
 // label set without bound.
@@ -124,7 +124,9 @@ void HttpServer::install_routes() {
     s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics_.render(), "text/plain; version=0.0.4");
     });
-    s.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(web_page(), "text/html; charset=utf-8"); });
+    s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(web_page(), "text/html; charset=utf-8");
+    });
 
     // Anything that reached no handler, or failed before one (413, 400 on a malformed request line), gets an
     // OpenAI-shaped body; bodies the handlers wrote are kept.
@@ -157,7 +159,8 @@ Status HttpServer::bind() {
         port_ = svr_->bind_to_any_port(opt_.host);
         if (port_ <= 0) return Error::io("cannot bind {} on any port", opt_.host);
     } else {
-        if (!svr_->bind_to_port(opt_.host, opt_.port)) return Error::io("cannot bind {}:{} (in use, or not an address here)", opt_.host, opt_.port);
+        if (!svr_->bind_to_port(opt_.host, opt_.port))
+            return Error::io("cannot bind {}:{} (in use, or not an address here)", opt_.host, opt_.port);
         port_ = opt_.port;
     }
     // httplib listens with a backlog of 5, fixed when the library was built: a burst of clients connecting at

@@ -22,11 +22,11 @@ class Metrics;
 
 struct HttpOptions {
     std::string host = "127.0.0.1";
-    int port = 8080;                            // 0: any free port (see port())
-    std::string api_key;                        // empty: no authentication
-    std::string cors_origin;                    // empty: no CORS headers
+    int port = 8080;                           // 0: any free port (see port())
+    std::string api_key;                       // empty: no authentication
+    std::string cors_origin;                   // empty: no CORS headers
     size_t max_body_bytes = size_t(16) << 20;  // larger bodies get 413 before they are read
-    int n_threads = 32;                         // connections served at once (each stream holds one)
+    int n_threads = 32;                        // connections served at once (each stream holds one)
 };
 
 // Whether a host name or address is a loopback one (127.0.0.0/8, ::1, localhost).

@@ -14,7 +14,10 @@ public:
     };
 
     // enabled = false: everything is content. inside: the prompt already opened the thinking block.
-    ReasoningSplitter(bool enabled, bool inside) : state_(!enabled ? State::content : inside ? State::thinking : State::start) {}
+    ReasoningSplitter(bool enabled, bool inside)
+        : state_(!enabled ? State::content
+                 : inside ? State::thinking
+                          : State::start) {}
 
     Out feed(std::string_view text);
     Out flush();  // the end of the reply: held text goes where it was heading

@@ -42,7 +42,8 @@ MaybeError read_int(const Json& v, const std::string& param, int64_t lo, int64_t
     } else {
         return wrong_type(param, "an integer", v);
     }
-    if (out < lo || out > hi) return ApiError::field(param, "invalid_value", "must be between {} and {} (got {})", lo, hi, out);
+    if (out < lo || out > hi)
+        return ApiError::field(param, "invalid_value", "must be between {} and {} (got {})", lo, hi, out);
     return std::nullopt;
 }
 
@@ -50,7 +51,8 @@ MaybeError read_number(const Json& v, const std::string& param, double lo, doubl
     if (!v.is_number()) return wrong_type(param, "a number", v);
     out = v.get<double>();
     if (!std::isfinite(out)) return ApiError::field(param, "invalid_value", "must be a finite number");
-    if (out < lo || out > hi) return ApiError::field(param, "invalid_value", "must be between {} and {} (got {})", lo, hi, out);
+    if (out < lo || out > hi)
+        return ApiError::field(param, "invalid_value", "must be between {} and {} (got {})", lo, hi, out);
     return std::nullopt;
 }
 
@@ -106,9 +108,9 @@ private:
     std::string prefix_;
 };
 
-#define LOOM_API_TRY(expr)                 \
-    do {                                   \
-        if (auto e_ = (expr)) return e_;   \
+#define LOOM_API_TRY(expr)               \
+    do {                                 \
+        if (auto e_ = (expr)) return e_; \
     } while (0)
 
 ApiError unsupported(const std::string& param, std::string_view what) {
@@ -128,14 +130,16 @@ MaybeError refuse_unsupported(const Fields& f, bool chat) {
         }
     }
     if (const Json* v = f.find("tool_choice")) {
-        if (!(v->is_string() && v->get<std::string>() == "none")) return unsupported("tool_choice", "tool_choice other than \"none\"");
+        if (!(v->is_string() && v->get<std::string>() == "none"))
+            return unsupported("tool_choice", "tool_choice other than \"none\"");
     }
     if (const Json* v = f.find("modalities")) {
         if (!(*v == Json::array({"text"}))) return unsupported("modalities", "an output other than [\"text\"]");
     }
     if (!chat) {
         if (const Json* v = f.find("best_of")) {
-            if (!(v->is_number_integer() && v->get<int64_t>() == 1)) return unsupported("best_of", "best_of other than 1");
+            if (!(v->is_number_integer() && v->get<int64_t>() == 1))
+                return unsupported("best_of", "best_of other than 1");
         }
     }
     return std::nullopt;
@@ -149,7 +153,8 @@ MaybeError parse_token_id(const Json& v, const std::string& param, const Limits&
         return ApiError::field(param, "invalid_value", "token id outside the vocabulary of {} tokens", lim.n_vocab);
     }
     if (id >= lim.n_vocab)
-        return ApiError::field(param, "invalid_value", "token id {} is outside the vocabulary of {} tokens", id, lim.n_vocab);
+        return ApiError::field(param, "invalid_value", "token id {} is outside the vocabulary of {} tokens", id,
+                               lim.n_vocab);
     out = int32_t(id);
     return std::nullopt;
 }
@@ -162,7 +167,8 @@ MaybeError parse_stop(const Fields& f, const Limits& lim, GenerationParams& g) {
             std::string text = s.get<std::string>();
             if (text.empty()) return ApiError::field(param, "invalid_value", "a stop string must not be empty");
             if (text.size() > lim.max_stop_bytes)
-                return ApiError::field(param, "invalid_value", "is {} bytes long, at most {}", text.size(), lim.max_stop_bytes);
+                return ApiError::field(param, "invalid_value", "is {} bytes long, at most {}", text.size(),
+                                       lim.max_stop_bytes);
             g.stop.push_back(std::move(text));
             return std::nullopt;
         }
@@ -185,7 +191,8 @@ MaybeError parse_logit_bias(const Fields& f, const Limits& lim, runtime::Samplin
     const Json* v = f.find("logit_bias");
     if (!v) return std::nullopt;
     if (!v->is_object()) return wrong_type("logit_bias", "an object of token id → bias", *v);
-    if (v->size() > 1024) return ApiError::field("logit_bias", "invalid_value", "has {} entries, at most 1024", v->size());
+    if (v->size() > 1024)
+        return ApiError::field("logit_bias", "invalid_value", "has {} entries, at most 1024", v->size());
     for (auto it = v->begin(); it != v->end(); ++it) {
         const std::string param = "logit_bias." + it.key();
         const std::string& key = it.key();
@@ -195,7 +202,8 @@ MaybeError parse_logit_bias(const Fields& f, const Limits& lim, runtime::Samplin
         if (key.empty() || *end != '\0' || errno != 0 || id < 0)
             return ApiError::field(param, "invalid_value", "the key must be a token id (a non-negative integer)");
         if (id >= lim.n_vocab)
-            return ApiError::field(param, "invalid_value", "token id {} is outside the vocabulary of {} tokens", id, lim.n_vocab);
+            return ApiError::field(param, "invalid_value", "token id {} is outside the vocabulary of {} tokens", id,
+                                   lim.n_vocab);
         double bias = 0;
         LOOM_API_TRY(read_number(it.value(), param, -100.0, 100.0, bias));
         s.logit_bias[int32_t(id)] = float(bias);
@@ -276,12 +284,15 @@ MaybeError parse_content(const Json& v, const std::string& param, std::string& o
         const Json& part = v[i];
         if (!part.is_object()) return wrong_type(p, "a content part object", part);
         auto type = part.find("type");
-        if (type == part.end() || !type->is_string()) return ApiError::field(p + ".type", "invalid_value", "is required (\"text\")");
+        if (type == part.end() || !type->is_string())
+            return ApiError::field(p + ".type", "invalid_value", "is required (\"text\")");
         if (*type != "text")
-            return ApiError::field(p + ".type", "unsupported_parameter", "content parts of type '{}' are not supported (only \"text\")",
+            return ApiError::field(p + ".type", "unsupported_parameter",
+                                   "content parts of type '{}' are not supported (only \"text\")",
                                    type->get<std::string>());
         auto text = part.find("text");
-        if (text == part.end() || !text->is_string()) return ApiError::field(p + ".text", "invalid_type", "expected a string");
+        if (text == part.end() || !text->is_string())
+            return ApiError::field(p + ".text", "invalid_type", "expected a string");
         out += text->get<std::string>();
     }
     return std::nullopt;
@@ -289,10 +300,12 @@ MaybeError parse_content(const Json& v, const std::string& param, std::string& o
 
 MaybeError parse_messages(const Json& body, std::vector<ChatMessage>& out) {
     auto it = body.find("messages");
-    if (it == body.end() || it->is_null()) return ApiError::field("messages", "missing_required_parameter", "is required");
+    if (it == body.end() || it->is_null())
+        return ApiError::field("messages", "missing_required_parameter", "is required");
     if (!it->is_array()) return wrong_type("messages", "an array", *it);
     if (it->empty()) return ApiError::field("messages", "invalid_value", "must not be empty");
-    if (it->size() > 100000) return ApiError::field("messages", "invalid_value", "has {} messages, too many", it->size());
+    if (it->size() > 100000)
+        return ApiError::field("messages", "invalid_value", "has {} messages, too many", it->size());
     for (size_t i = 0; i < it->size(); ++i) {
         const Json& m = (*it)[i];
         const std::string p = fmt::format("messages[{}]", i);
@@ -300,19 +313,22 @@ MaybeError parse_messages(const Json& body, std::vector<ChatMessage>& out) {
         const Fields f(m, p + ".");
         ChatMessage msg;
         auto role = m.find("role");
-        if (role == m.end() || !role->is_string()) return ApiError::field(p + ".role", "invalid_value", "is required (a string)");
+        if (role == m.end() || !role->is_string())
+            return ApiError::field(p + ".role", "invalid_value", "is required (a string)");
         msg.role = role->get<std::string>();
         if (msg.role == "developer") msg.role = "system";
         if (msg.role == "tool" || msg.role == "function")
-            return ApiError::field(p + ".role", "unsupported_parameter", "role '{}' is not supported (tools are not)", msg.role);
-        if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
-            return ApiError::field(p + ".role", "invalid_value", "unknown role '{}' (expected system, developer, user or assistant)",
+            return ApiError::field(p + ".role", "unsupported_parameter", "role '{}' is not supported (tools are not)",
                                    msg.role);
+        if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
+            return ApiError::field(p + ".role", "invalid_value",
+                                   "unknown role '{}' (expected system, developer, user or assistant)", msg.role);
         if (f.find("tool_calls") || f.find("function_call"))
             return ApiError::field(p + ".tool_calls", "unsupported_parameter", "tool calls are not supported");
         const Json* content = f.find("content");
         if (!content) {
-            if (msg.role != "assistant") return ApiError::field(p + ".content", "missing_required_parameter", "is required");
+            if (msg.role != "assistant")
+                return ApiError::field(p + ".content", "missing_required_parameter", "is required");
         } else {
             LOOM_API_TRY(parse_content(*content, p + ".content", msg.content));
         }
@@ -335,10 +351,12 @@ MaybeError parse_token_array(const Json& v, const std::string& param, const Limi
 // prompt: "text" | ["text", ...] | [id, ...] | [[id, ...], ...]
 MaybeError parse_prompts(const Json& body, const Limits& lim, std::vector<PromptInput>& out) {
     auto it = body.find("prompt");
-    if (it == body.end() || it->is_null()) return ApiError::field("prompt", "missing_required_parameter", "is required");
+    if (it == body.end() || it->is_null())
+        return ApiError::field("prompt", "missing_required_parameter", "is required");
     const Json& v = *it;
     auto text = [&](const Json& s, const std::string& param) -> MaybeError {
-        if (s.get_ref<const std::string&>().empty()) return ApiError::field(param, "invalid_value", "the prompt is empty");
+        if (s.get_ref<const std::string&>().empty())
+            return ApiError::field(param, "invalid_value", "the prompt is empty");
         out.push_back({s.get<std::string>(), {}, false});
         return std::nullopt;
     };
@@ -375,7 +393,8 @@ MaybeError parse_prompts(const Json& body, const Limits& lim, std::vector<Prompt
 
 MaybeError parse_body(std::string_view body, Json& out) {
     out = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (out.is_discarded()) return ApiError::make(400, "invalid_request_error", "invalid_json", "the body is not valid JSON");
+    if (out.is_discarded())
+        return ApiError::make(400, "invalid_request_error", "invalid_json", "the body is not valid JSON");
     if (!out.is_object())
         return ApiError::make(400, "invalid_request_error", "invalid_type",
                               fmt::format("the body must be a JSON object, got {}", type_name(out)));
@@ -417,7 +436,8 @@ MaybeError parse_tokenize_request(const Json& body, TokenizeRequest& out) {
 
 MaybeError parse_detokenize_request(const Json& body, const Limits& lim, DetokenizeRequest& out) {
     auto it = body.find("tokens");
-    if (it == body.end() || it->is_null()) return ApiError::field("tokens", "missing_required_parameter", "is required");
+    if (it == body.end() || it->is_null())
+        return ApiError::field("tokens", "missing_required_parameter", "is required");
     if (!it->is_array()) return wrong_type("tokens", "an array of token ids", *it);
     return parse_token_array(*it, "tokens", lim, out.tokens);
 }

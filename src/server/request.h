@@ -24,25 +24,25 @@ using OrderedJson = nlohmann::ordered_json;
 // What parsing checks values against.
 struct Limits {
     int32_t n_vocab = 0;
-    int64_t n_ctx = 0;           // positions per sequence
-    int max_n = 1;               // choices per prompt (the server's parallel slots)
-    int max_prompts = 16;        // prompts in one /v1/completions request
-    int max_stop = 16;           // stop entries
+    int64_t n_ctx = 0;     // positions per sequence
+    int max_n = 1;         // choices per prompt (the server's parallel slots)
+    int max_prompts = 16;  // prompts in one /v1/completions request
+    int max_stop = 16;     // stop entries
     size_t max_stop_bytes = 1024;
     int max_top_logprobs = 20;
 };
 
 // The fields /v1/chat/completions and /v1/completions share.
 struct GenerationParams {
-    runtime::SamplingParams sampling;    // OpenAI defaults: temperature 1, no top-k / top-p / min-p truncation
-    bool seed_given = false;             // else each choice draws a random seed
-    int64_t max_tokens = -1;             // -1: until end of generation or of the context
-    std::vector<std::string> stop;       // stop strings (not part of the text)
-    std::vector<int32_t> stop_ids;       // token ids that end generation (integers in `stop`)
-    int n = 1;                           // choices per prompt
+    runtime::SamplingParams sampling;  // OpenAI defaults: temperature 1, no top-k / top-p / min-p truncation
+    bool seed_given = false;           // else each choice draws a random seed
+    int64_t max_tokens = -1;           // -1: until end of generation or of the context
+    std::vector<std::string> stop;     // stop strings (not part of the text)
+    std::vector<int32_t> stop_ids;     // token ids that end generation (integers in `stop`)
+    int n = 1;                         // choices per prompt
     bool stream = false;
-    bool include_usage = false;          // stream_options.include_usage
-    int logprobs = -1;                   // -1: none; k >= 0: the sampled token's logprob and k alternatives
+    bool include_usage = false;  // stream_options.include_usage
+    int logprobs = -1;           // -1: none; k >= 0: the sampled token's logprob and k alternatives
     std::string user;
 };
 

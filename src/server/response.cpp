@@ -21,13 +21,16 @@ Json bytes_of(const std::string& s) {
     return b;
 }
 
-
 Json finish_json(Finish f) { return f == Finish::none ? Json(nullptr) : Json(finish_reason(f)); }
 
 // The fields every response object starts with.
 Json object_head(const ResponseMeta& meta, const char* object) {
-    return {{"id", meta.id}, {"object", object}, {"created", meta.created}, {"model", meta.model},
-            {"system_fingerprint", meta.fingerprint}, {"choices", Json::array()}};
+    return {{"id", meta.id},
+            {"object", object},
+            {"created", meta.created},
+            {"model", meta.model},
+            {"system_fingerprint", meta.fingerprint},
+            {"choices", Json::array()}};
 }
 
 }  // namespace
@@ -38,7 +41,9 @@ const std::string& token_text(const tokenizer::Vocab& vocab, int32_t id) {
 }
 
 Json usage_json(const Usage& u) {
-    return {{"prompt_tokens", u.prompt}, {"completion_tokens", u.completion}, {"total_tokens", u.prompt + u.completion}};
+    return {{"prompt_tokens", u.prompt},
+            {"completion_tokens", u.completion},
+            {"total_tokens", u.prompt + u.completion}};
 }
 
 Json chat_logprobs(const std::vector<TokenInfo>& tokens, const tokenizer::Vocab& vocab) {
@@ -46,10 +51,13 @@ Json chat_logprobs(const std::vector<TokenInfo>& tokens, const tokenizer::Vocab&
     for (const TokenInfo& t : tokens) {
         Json top = Json::array();
         for (const auto& alt : t.top)
-            top.push_back({{"token", token_text(vocab, alt.id)}, {"logprob", json_logprob(alt.logprob)},
+            top.push_back({{"token", token_text(vocab, alt.id)},
+                           {"logprob", json_logprob(alt.logprob)},
                            {"bytes", bytes_of(token_text(vocab, alt.id))}});
-        content.push_back({{"token", token_text(vocab, t.id)}, {"logprob", json_logprob(t.logprob)},
-                           {"bytes", bytes_of(token_text(vocab, t.id))}, {"top_logprobs", std::move(top)}});
+        content.push_back({{"token", token_text(vocab, t.id)},
+                           {"logprob", json_logprob(t.logprob)},
+                           {"bytes", bytes_of(token_text(vocab, t.id))},
+                           {"top_logprobs", std::move(top)}});
     }
     return {{"content", std::move(content)}};
 }
@@ -72,7 +80,9 @@ Json legacy_logprobs(const std::vector<TokenInfo>& tokens, const tokenizer::Voca
         for (const auto& alt : t.top) top[token_text(vocab, alt.id)] = json_logprob(alt.logprob);
         tops.push_back(std::move(top));
     }
-    return {{"tokens", std::move(toks)}, {"token_logprobs", std::move(lps)}, {"top_logprobs", std::move(tops)},
+    return {{"tokens", std::move(toks)},
+            {"token_logprobs", std::move(lps)},
+            {"top_logprobs", std::move(tops)},
             {"text_offset", std::move(offsets)}};
 }
 
@@ -83,7 +93,8 @@ Json chat_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& 
         const ChoiceResult& c = choices[i];
         Json msg = {{"role", "assistant"}, {"content", c.text}};
         if (!c.reasoning.empty()) msg["reasoning_content"] = c.reasoning;
-        out["choices"].push_back({{"index", i}, {"message", std::move(msg)},
+        out["choices"].push_back({{"index", i},
+                                  {"message", std::move(msg)},
                                   {"logprobs", logprobs ? chat_logprobs(c.tokens, vocab) : Json(nullptr)},
                                   {"finish_reason", finish_json(c.finish)}});
     }
@@ -102,7 +113,9 @@ Json text_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& 
             all.insert(all.end(), c.tokens.begin(), c.tokens.end());
             lp = legacy_logprobs(all, vocab, 0);
         }
-        out["choices"].push_back({{"index", i}, {"text", c.prompt_text + c.text}, {"logprobs", std::move(lp)},
+        out["choices"].push_back({{"index", i},
+                                  {"text", c.prompt_text + c.text},
+                                  {"logprobs", std::move(lp)},
                                   {"finish_reason", finish_json(c.finish)}});
     }
     out["usage"] = usage_json(usage);
@@ -118,7 +131,8 @@ Json chat_chunk(const ResponseMeta& meta, int index, Json delta, const Json& fin
 
 Json completion_chunk(const ResponseMeta& meta, int index, const std::string& text, const Json& finish, Json logprobs) {
     Json out = object_head(meta, "text_completion");
-    out["choices"].push_back({{"index", index}, {"text", text}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}});
+    out["choices"].push_back(
+        {{"index", index}, {"text", text}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}});
     return out;
 }
 

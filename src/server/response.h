@@ -20,7 +20,7 @@ using Json = nlohmann::json;
 
 // What every object of one response shares.
 struct ResponseMeta {
-    std::string id;           // "chatcmpl-…" or "cmpl-…"
+    std::string id;  // "chatcmpl-…" or "cmpl-…"
     std::string model;
     std::string fingerprint;  // system_fingerprint: the build
     int64_t created = 0;      // Unix seconds
@@ -29,10 +29,10 @@ struct ResponseMeta {
 // One choice, gathered from its events.
 struct ChoiceResult {
     std::string text;
-    std::string reasoning;            // chat: text the model wrote inside its thinking markers
-    std::vector<TokenInfo> tokens;    // with logprobs
-    std::vector<TokenInfo> prompt;    // with echo + logprobs
-    std::string prompt_text;          // with echo
+    std::string reasoning;          // chat: text the model wrote inside its thinking markers
+    std::vector<TokenInfo> tokens;  // with logprobs
+    std::vector<TokenInfo> prompt;  // with echo + logprobs
+    std::string prompt_text;        // with echo
     Finish finish = Finish::none;
 };
 

@@ -38,8 +38,8 @@ struct Generation {
 ApiError internal_error(const std::string& what) { return ApiError::make(500, "server_error", "internal_error", what); }
 
 // The per-choice SequenceSpec of one prompt.
-void add_choices(Generation& g, const ServedModel& model, const std::vector<int32_t>& ids, const std::string& prompt_text,
-                 bool inside) {
+void add_choices(Generation& g, const ServedModel& model, const std::vector<int32_t>& ids,
+                 const std::string& prompt_text, bool inside) {
     // A model may have more output rows than its vocabulary has tokens (padding): those ids have no text, so
     // they are never drawn.
     for (int64_t id = model.vocab->n_tokens(); id < model.model->n_vocab(); ++id)
@@ -50,7 +50,8 @@ void add_choices(Generation& g, const ServedModel& model, const std::vector<int3
         s.prompt = ids;
         s.sampling = g.gen.sampling;
         // Choices of one request differ; a given seed still makes the whole response reproducible.
-        s.sampling.seed = g.gen.seed_given ? g.gen.sampling.seed + uint64_t(s.index) : runtime::resolve_seed(runtime::kRandomSeed);
+        s.sampling.seed =
+            g.gen.seed_given ? g.gen.sampling.seed + uint64_t(s.index) : runtime::resolve_seed(runtime::kRandomSeed);
         s.max_tokens = g.gen.max_tokens;
         s.stop = g.gen.stop;
         s.stop_ids = g.gen.stop_ids;
@@ -134,7 +135,8 @@ void answer_streamed(Generation g, std::shared_ptr<RequestStream> stream, const 
                 st->started = true;
                 if (st->g.chat)
                     for (size_t i = 0; i < st->g.seqs.size(); ++i)
-                        out += sse_event(chat_chunk(st->g.meta, int(i), {{"role", "assistant"}, {"content", ""}}, nullptr));
+                        out += sse_event(
+                            chat_chunk(st->g.meta, int(i), {{"role", "assistant"}, {"content", ""}}, nullptr));
             }
             SequenceEvent ev;
             if (out.empty() && !st->stream->next(ev, kPoll)) {
@@ -150,7 +152,8 @@ void answer_streamed(Generation g, std::shared_ptr<RequestStream> stream, const 
             const bool done = st->n_finished == st->g.seqs.size();
             if (done) {
                 if (st->g.gen.include_usage)
-                    out += sse_event(usage_chunk(st->g.meta, st->g.chat ? "chat.completion.chunk" : "text_completion", st->g.usage));
+                    out += sse_event(
+                        usage_chunk(st->g.meta, st->g.chat ? "chat.completion.chunk" : "text_completion", st->g.usage));
                 out += kSseDone;
             }
             if (!out.empty() && !sink.write(out.data(), out.size())) {  // the client is gone
@@ -256,7 +259,8 @@ void Api::chat_completions(const httplib::Request& req, httplib::Response& res) 
     Json body;
     ChatRequest r;
     if (auto e = parse_body(req.body, body)) return send_error(res, *e);
-    if (auto e = parse_chat_request(body, model_.limits(scheduler_.options().n_parallel), r)) return send_error(res, *e);
+    if (auto e = parse_chat_request(body, model_.limits(scheduler_.options().n_parallel), r))
+        return send_error(res, *e);
     Generation g;
     g.chat = true;
     g.gen = std::move(r.gen);
@@ -273,13 +277,15 @@ void Api::completions(const httplib::Request& req, httplib::Response& res) {
     Json body;
     CompletionRequest r;
     if (auto e = parse_body(req.body, body)) return send_error(res, *e);
-    if (auto e = parse_completion_request(body, model_.limits(scheduler_.options().n_parallel), r)) return send_error(res, *e);
+    if (auto e = parse_completion_request(body, model_.limits(scheduler_.options().n_parallel), r))
+        return send_error(res, *e);
     Generation g;
     g.gen = std::move(r.gen);
     g.echo = r.echo;
     g.meta = {make_id("cmpl"), model_.name, fingerprint(), int64_t(std::time(nullptr))};
     if (r.prompts.size() * size_t(g.gen.n) > size_t(scheduler_.options().max_queue))
-        return send_error(res, ApiError::field("prompt", "invalid_value", "{} prompts × n = {} sequences; the server queues at most {}",
+        return send_error(res, ApiError::field("prompt", "invalid_value",
+                                               "{} prompts × n = {} sequences; the server queues at most {}",
                                                r.prompts.size(), g.gen.n, scheduler_.options().max_queue));
     for (size_t i = 0; i < r.prompts.size(); ++i) {
         const std::string param = r.prompts.size() == 1 ? "prompt" : fmt::format("prompt[{}]", i);

@@ -87,12 +87,14 @@ struct Scheduler::Slot {
     int64_t row0 = 0, n_rows = 0, n_chunk = 0;
 };
 
-Scheduler::Scheduler(runtime::Session& session, const tokenizer::Vocab& vocab, const SchedulerOptions& opt, Metrics* metrics)
+Scheduler::Scheduler(runtime::Session& session, const tokenizer::Vocab& vocab, const SchedulerOptions& opt,
+                     Metrics* metrics)
     : session_(session), vocab_(vocab), opt_(opt), metrics_(metrics) {
     n_vocab_ = int32_t(session.model().n_vocab());
     n_ctx_ = session.options().n_ctx;
     opt_.n_parallel = std::max(1, std::min(opt_.n_parallel, session.options().n_seq));
-    opt_.n_batch = std::max<int64_t>(opt_.n_batch, opt_.n_parallel + 1);  // room for every decode token and some prefill
+    opt_.n_batch =
+        std::max<int64_t>(opt_.n_batch, opt_.n_parallel + 1);  // room for every decode token and some prefill
     for (int i = 0; i < opt_.n_parallel; ++i) {
         slots_.push_back(std::make_unique<Slot>());
         slots_.back()->seq = i;
@@ -207,7 +209,8 @@ void Scheduler::admit() {
         }
         s.sampler.emplace(std::move(sampler).value());
         if (s.spec.prompt.empty() || int64_t(s.spec.prompt.size()) >= n_ctx_) {
-            finish(s, Finish::error, fmt::format("the prompt has {} tokens, the context {}", s.spec.prompt.size(), n_ctx_));
+            finish(s, Finish::error,
+                   fmt::format("the prompt has {} tokens, the context {}", s.spec.prompt.size(), n_ctx_));
             continue;
         }
         // The prompt counts for the penalties, as llama.cpp does; only the window's tail matters.
@@ -226,7 +229,8 @@ bool Scheduler::step() {
         if (!sp->busy) continue;
         (sp->generating ? decoding : prefilling).push_back(sp.get());
     }
-    std::sort(prefilling.begin(), prefilling.end(), [](const Slot* a, const Slot* c) { return a->admitted < c->admitted; });
+    std::sort(prefilling.begin(), prefilling.end(),
+              [](const Slot* a, const Slot* c) { return a->admitted < c->admitted; });
     if (decoding.empty() && prefilling.empty()) return false;
     if (opt_.fuse_prefill) {
         run_pass(decoding, prefilling, opt_.n_batch - int64_t(decoding.size()));

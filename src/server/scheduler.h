@@ -44,14 +44,14 @@ struct TokenInfo {
 
 // One sequence to generate (one choice of a request).
 struct SequenceSpec {
-    std::vector<int32_t> prompt;        // PRECONDITION: 1 <= size < n_ctx, ids in the vocabulary
-    runtime::SamplingParams sampling;   // validated, seed resolved
-    int64_t max_tokens = -1;            // -1: until end of generation or context
+    std::vector<int32_t> prompt;       // PRECONDITION: 1 <= size < n_ctx, ids in the vocabulary
+    runtime::SamplingParams sampling;  // validated, seed resolved
+    int64_t max_tokens = -1;           // -1: until end of generation or context
     std::vector<std::string> stop;
-    std::vector<int32_t> stop_ids;      // end generation like end-of-generation tokens do
-    int logprobs = -1;                  // -1: none; k >= 0: TokenInfo with k alternatives per generated token
-    bool prompt_logprobs = false;       // TokenInfo for every prompt token (echo), k = max(logprobs, 0)
-    int index = 0;                      // the choice index reported back in events
+    std::vector<int32_t> stop_ids;  // end generation like end-of-generation tokens do
+    int logprobs = -1;              // -1: none; k >= 0: TokenInfo with k alternatives per generated token
+    bool prompt_logprobs = false;   // TokenInfo for every prompt token (echo), k = max(logprobs, 0)
+    int index = 0;                  // the choice index reported back in events
 };
 
 enum class Finish : uint8_t { none, stop, length, cancelled, error };
@@ -59,12 +59,12 @@ const char* finish_reason(Finish f);  // "stop", "length", ...
 
 struct SequenceEvent {
     int index = 0;
-    std::string text;                  // new text, valid UTF-8, cut before stop strings
-    std::vector<TokenInfo> tokens;     // with logprobs: the token sampled at this step
-    std::vector<TokenInfo> prompt;     // with prompt_logprobs: once, before any text
-    Finish finish = Finish::none;      // set on the last event of the sequence
+    std::string text;                       // new text, valid UTF-8, cut before stop strings
+    std::vector<TokenInfo> tokens;          // with logprobs: the token sampled at this step
+    std::vector<TokenInfo> prompt;          // with prompt_logprobs: once, before any text
+    Finish finish = Finish::none;           // set on the last event of the sequence
     int64_t n_prompt = 0, n_generated = 0;  // on the last event
-    std::string error;                 // Finish::error: what went wrong
+    std::string error;                      // Finish::error: what went wrong
 };
 
 // The channel between the scheduler and one request (all its sequences). Thread-safe.
@@ -142,12 +142,12 @@ private:
     int64_t n_ctx_ = 0;
 
     mutable std::mutex mu_;
-    std::condition_variable cv_;        // work arrived, or stop
-    std::condition_variable idle_cv_;   // nothing queued or active (for drain)
+    std::condition_variable cv_;       // work arrived, or stop
+    std::condition_variable idle_cv_;  // nothing queued or active (for drain)
     std::deque<Pending> queue_;
-    int64_t n_active_ = 0;              // slots in use, readable under mu_
+    int64_t n_active_ = 0;  // slots in use, readable under mu_
     bool draining_ = false, stop_ = false;
-    uint64_t n_admitted_ = 0;           // admission counter (scheduler thread)
+    uint64_t n_admitted_ = 0;  // admission counter (scheduler thread)
 
     std::vector<std::unique_ptr<Slot>> slots_;  // owned by the scheduler thread
     std::thread thread_;

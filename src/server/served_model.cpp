@@ -63,12 +63,14 @@ MaybeError ServedModel::chat_prompt(const ChatRequest& req, std::string& text, s
         tokenizer::chat_context(*vocab, std::move(messages), req.add_generation_prompt, nullptr, req.template_kwargs));
     // A template that raises (e.g. "roles must alternate") is the request's fault, not the server's.
     if (!rendered.ok())
-        return ApiError::field("messages", "invalid_value", "the chat template refused them: {}", rendered.error().message());
+        return ApiError::field("messages", "invalid_value", "the chat template refused them: {}",
+                               rendered.error().message());
     text = std::move(rendered).value();
     auto enc = tokenizer->encode(text, /*add_special=*/false, /*parse_special=*/true);
     if (!enc.ok()) return ApiError::field("messages", "invalid_value", "{}", enc.error().message());
     ids = std::move(enc).value();
-    if (vocab->add_bos() && vocab->bos() >= 0 && (ids.empty() || ids[0] != vocab->bos())) ids.insert(ids.begin(), vocab->bos());
+    if (vocab->add_bos() && vocab->bos() >= 0 && (ids.empty() || ids[0] != vocab->bos()))
+        ids.insert(ids.begin(), vocab->bos());
     return check_length(ids, "messages");
 }
 

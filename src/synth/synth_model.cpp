@@ -3,12 +3,12 @@
 
 #include <toml++/toml.h>
 
-#include <cmath>
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <memory>
-#include <thread>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "core/dtype.h"
@@ -100,9 +100,10 @@ Result<GgufValue> to_gguf_value(const std::string& path, const std::string& key,
             if (*type == "i64") return GgufValue(int64_t(*value));
         }
     }
-    return Error::invalid("{}: metadata '{}': unsupported value (use a string, bool, number, homogeneous array, "
-                          "or {{ type = \"u64\", value = N }})",
-                          where(path, n), key);
+    return Error::invalid(
+        "{}: metadata '{}': unsupported value (use a string, bool, number, homogeneous array, "
+        "or {{ type = \"u64\", value = N }})",
+        where(path, n), key);
 }
 
 // A synthetic SentencePiece-style vocabulary: <unk>, <s>, </s>, the 256 byte tokens, then pieces.
@@ -141,7 +142,7 @@ struct TensorSpec {
     std::vector<int64_t> shape;
     std::string init = "normal";
     float std_dev = 0.02f;
-    float mean = 0.0f;  // "normal" only: e.g. norm weights spread around 1
+    float mean = 0.0f;          // "normal" only: e.g. norm weights spread around 1
     std::optional<DType> type;  // the tensor's own type, over --type and presets
 };
 
@@ -199,27 +200,30 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
         TensorSpec ts;
         for (auto& d : *shape) {
             const int64_t v = d.value_or<int64_t>(0);
-            if (v <= 0) return Error::invalid("{}: tensor '{}': dims must be positive", where(opt.spec_path, node), *name);
+            if (v <= 0)
+                return Error::invalid("{}: tensor '{}': dims must be positive", where(opt.spec_path, node), *name);
             ts.shape.push_back(v);
         }
         ts.init = (*t)["init"].value_or<std::string>("normal");
         if (ts.init != "normal" && ts.init != "ones")
-            return Error::invalid("{}: tensor '{}': init '{}' (expected normal or ones)", where(opt.spec_path, node), *name,
-                                  ts.init);
+            return Error::invalid("{}: tensor '{}': init '{}' (expected normal or ones)", where(opt.spec_path, node),
+                                  *name, ts.init);
         ts.std_dev = float((*t)["std"].value_or<double>(0.02));
         ts.mean = float((*t)["mean"].value_or<double>(0.0));
         if (auto type = (*t)["type"].value<std::string>()) {
             ts.type = dtype_from_name(*type);
             if (!ts.type || !kernels::ref::can_quantize(*ts.type))
-                return Error::invalid("{}: tensor '{}': type '{}' is not one loom can write", where(opt.spec_path, node),
-                                      *name, *type);
+                return Error::invalid("{}: tensor '{}': type '{}' is not one loom can write",
+                                      where(opt.spec_path, node), *name, *type);
         }
         // `layers = [...]`: the layers that have this tensor (default: every layer), e.g. experts only after
         // the leading dense layers.
         std::vector<int64_t> only;
         if (const toml::node* ls = t->get("layers")) {
             const toml::array* arr = ls->as_array();
-            if (!arr) return Error::invalid("{}: tensor '{}': layers must be an array of layer indices", where(opt.spec_path, *ls), *name);
+            if (!arr)
+                return Error::invalid("{}: tensor '{}': layers must be an array of layer indices",
+                                      where(opt.spec_path, *ls), *name);
             for (const toml::node& l : *arr) {
                 const int64_t v = l.value_or<int64_t>(-1);
                 if (v < 0 || v >= n_layers)
@@ -230,7 +234,8 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
         }
         if (name->find("{layer}") == std::string::npos) {
             if (!only.empty())
-                return Error::invalid("{}: tensor '{}': layers needs a name with {{layer}}", where(opt.spec_path, node), *name);
+                return Error::invalid("{}: tensor '{}': layers needs a name with {{layer}}", where(opt.spec_path, node),
+                                      *name);
             ts.name = *name;
             tensors.push_back(ts);
         } else {
@@ -250,9 +255,13 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
         default_type = *t;
     } else {
         const toml::table* preset = spec["types"][opt.type].as_table();
-        if (!preset) return Error::invalid("{}: --type '{}' is neither a dtype nor a preset in [types]", opt.spec_path, opt.type);
+        if (!preset)
+            return Error::invalid("{}: --type '{}' is neither a dtype nor a preset in [types]", opt.spec_path,
+                                  opt.type);
         auto def = dtype_from_name((*preset)["default"].value_or<std::string>(""));
-        if (!def) return Error::invalid("{}: preset '{}' needs a valid default type", where(opt.spec_path, *preset), opt.type);
+        if (!def)
+            return Error::invalid("{}: preset '{}' needs a valid default type", where(opt.spec_path, *preset),
+                                  opt.type);
         default_type = *def;
         if (const toml::array* rs = (*preset)["rules"].as_array()) {
             for (const toml::node& rn : *rs) {
@@ -284,7 +293,8 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
             type = default_type;
             for (const Rule& r : rules) {
                 if (!glob_match(r.match, ts.name)) continue;
-                if (!r.layers.empty() && std::find(r.layers.begin(), r.layers.end(), ts.layer) == r.layers.end()) continue;
+                if (!r.layers.empty() && std::find(r.layers.begin(), r.layers.end(), ts.layer) == r.layers.end())
+                    continue;
                 type = r.type;
                 break;
             }

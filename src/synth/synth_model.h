@@ -14,11 +14,11 @@
 namespace loom::synth {
 
 struct SynthOptions {
-    std::string spec_path;   // the .toml spec
-    std::string out_path;    // the .gguf to write
+    std::string spec_path;     // the .toml spec
+    std::string out_path;      // the .gguf to write
     std::string type = "f32";  // a dtype name (every 2-D tensor gets it) or a preset in the spec's [types]
     uint64_t seed = 0;
-    int n_threads = 0;       // 0 = all cores
+    int n_threads = 0;  // 0 = all cores
 };
 
 struct SynthReport {

@@ -28,7 +28,8 @@ const std::vector<KnownPre>& known_pres() {
          {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}},
         {"deepseek-v3",
          {R"(\p{N}{1,3})", "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
-          "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"}},
+          "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+          "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"}},
         {"gpt-2", {}},
     };
     return k;
@@ -72,9 +73,11 @@ Result<RawVocab> RawVocab::from_hf(std::string_view tokenizer_json, std::string_
             return Error::unsupported("{}: pre_tokenizer step '{}' is not supported", source, type);
         }
     }
-    if (!byte_level) return Error::unsupported("{}: not a byte-level BPE tokenizer (no ByteLevel pre-tokenizer)", source);
+    if (!byte_level)
+        return Error::unsupported("{}: not a byte-level BPE tokenizer (no ByteLevel pre-tokenizer)", source);
     if (byte_level_regex && !splits.empty())
-        return Error::unsupported("{}: both Split regexes and ByteLevel's own regex: not a known pre-tokenizer", source);
+        return Error::unsupported("{}: both Split regexes and ByteLevel's own regex: not a known pre-tokenizer",
+                                  source);
 
     RawVocab r;
     r.source = std::move(source);
@@ -90,7 +93,8 @@ Result<RawVocab> RawVocab::from_hf(std::string_view tokenizer_json, std::string_
     const json& added = j.value("added_tokens", json::array());
     int64_t n = 0;
     for (const auto& [t, id] : vocab.items()) {
-        if (!id.is_number_integer() || id.get<int64_t>() < 0) return Error::invalid("{}: model.vocab['{}']: bad id", r.source, t);
+        if (!id.is_number_integer() || id.get<int64_t>() < 0)
+            return Error::invalid("{}: model.vocab['{}']: bad id", r.source, t);
         n = std::max(n, id.get<int64_t>() + 1);
     }
     for (const json& a : added) n = std::max(n, a.value("id", int64_t(-1)) + 1);
@@ -105,7 +109,8 @@ Result<RawVocab> RawVocab::from_hf(std::string_view tokenizer_json, std::string_
     }
     for (const json& a : added) {
         const int64_t id = a.value("id", int64_t(-1));
-        if (id < 0 || !a.contains("content")) return Error::invalid("{}: added_tokens: an entry without id or content", r.source);
+        if (id < 0 || !a.contains("content"))
+            return Error::invalid("{}: added_tokens: an entry without id or content", r.source);
         r.tokens[size_t(id)] = a["content"].get<std::string>();
         (*r.types)[size_t(id)] = int32_t(a.value("special", false) ? TokenType::control : TokenType::user_defined);
         set[size_t(id)] = true;
@@ -116,7 +121,8 @@ Result<RawVocab> RawVocab::from_hf(std::string_view tokenizer_json, std::string_
     std::vector<std::string> merges;
     for (const json& m : model.value("merges", json::array())) {
         if (m.is_string()) merges.push_back(m.get<std::string>());
-        else if (m.is_array() && m.size() == 2) merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
+        else if (m.is_array() && m.size() == 2)
+            merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
         else return Error::invalid("{}: model.merges: an entry that is neither \"a b\" nor [a, b]", r.source);
     }
     r.merges = std::move(merges);
@@ -129,21 +135,25 @@ Result<RawVocab> RawVocab::from_hf(std::string_view tokenizer_json, std::string_
     };
     if (!config_json.empty()) {
         const json c = json::parse(config_json, nullptr, false);
-        if (c.is_discarded() || !c.is_object()) return Error::invalid("{}: tokenizer_config.json: not a JSON object", r.source);
-        for (auto [field, key] : {std::pair{"bos_token", "bos_token_id"}, std::pair{"eos_token", "eos_token_id"},
-                                  std::pair{"pad_token", "padding_token_id"}, std::pair{"unk_token", "unknown_token_id"}}) {
+        if (c.is_discarded() || !c.is_object())
+            return Error::invalid("{}: tokenizer_config.json: not a JSON object", r.source);
+        for (auto [field, key] :
+             {std::pair{"bos_token", "bos_token_id"}, std::pair{"eos_token", "eos_token_id"},
+              std::pair{"pad_token", "padding_token_id"}, std::pair{"unk_token", "unknown_token_id"}}) {
             if (!c.contains(field)) continue;
             const std::string text = token_text(c[field]);
             if (text.empty()) continue;
             const int64_t id = id_of(text);
             if (id < 0)
-                return Error::invalid("{}: tokenizer_config.json: {} '{}' is not in the vocabulary", r.source, field, text);
+                return Error::invalid("{}: tokenizer_config.json: {} '{}' is not in the vocabulary", r.source, field,
+                                      text);
             r.ids.emplace_back(key, id);
         }
         if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) r.add_bos = c["add_bos_token"].get<bool>();
         if (c.contains("add_eos_token") && c["add_eos_token"].is_boolean()) r.add_eos = c["add_eos_token"].get<bool>();
     }
-    const json& post = j.contains("post_processor") && !j["post_processor"].is_null() ? j["post_processor"] : json::object();
+    const json& post =
+        j.contains("post_processor") && !j["post_processor"].is_null() ? j["post_processor"] : json::object();
     if (!r.add_bos && post.value("type", "") == "TemplateProcessing") {
         const json& single = post.value("single", json::array());
         if (!single.empty() && single[0].contains("SpecialToken")) {

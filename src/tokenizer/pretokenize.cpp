@@ -29,13 +29,17 @@ std::vector<std::string> patterns_of(PreTokenizer p) {
         case PreTokenizer::qwen2: return {kQwen2};
         case PreTokenizer::qwen35: return {kQwen35};
         case PreTokenizer::deepseek_llm:
-            return {R"([\r\n])", kDeepseekLlmCased,
-                    R"(\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E}\x{2018}-\x{201F}\x{3000}-\x{3002}]+)", R"(\s+$)",
-                    kCjkHangul, R"(\p{N}+)"};
+            return {R"([\r\n])",
+                    kDeepseekLlmCased,
+                    R"(\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E}\x{2018}-\x{201F}\x{3000}-\x{3002}]+)",
+                    R"(\s+$)",
+                    kCjkHangul,
+                    R"(\p{N}+)"};
         case PreTokenizer::deepseek_coder: return {R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjkHangul, R"(\p{N})"};
         case PreTokenizer::deepseek_v3:
-            return {R"(\p{N}{1,3})", R"([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)",
-                    R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
+            return {
+                R"(\p{N}{1,3})", R"([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)",
+                R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
         case PreTokenizer::gpt2: return {kGpt2};
         case PreTokenizer::starcoder: return {R"(\p{N})", kGpt2};
         case PreTokenizer::falcon: return {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, R"([0-9][0-9][0-9])"};
@@ -139,7 +143,8 @@ Result<std::vector<size_t>> Pretokenizer::split(std::span<const uint32_t> cpts) 
     std::vector<size_t> words;
     if (cpts.empty()) return words;
     words.push_back(cpts.size());
-    if (cpts.size() > UINT32_MAX / 4) return Error::invalid("pre-tokenizer: text of {} code points is too long", cpts.size());
+    if (cpts.size() > UINT32_MAX / 4)
+        return Error::invalid("pre-tokenizer: text of {} code points is too long", cpts.size());
 
     std::unique_ptr<Subject> with_classes, literal;  // built on first need
     pcre2_match_data* md = nullptr;

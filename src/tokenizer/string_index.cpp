@@ -10,7 +10,7 @@ namespace loom::tokenizer {
 
 uint64_t StringIndex::hash(std::string_view s) {
     // std::hash (murmur-based in libstdc++) mixes well; fold in the length so that the tag differs more.
-    return std::hash<std::string_view>{}(s) * 0x9E3779B97F4A7C15ull + s.size();
+    return std::hash<std::string_view>{}(s)*0x9E3779B97F4A7C15ull + s.size();
 }
 
 int32_t StringIndex::find(std::string_view key) const {

@@ -27,7 +27,7 @@ private:
     std::string arena_;              // every key, back to back
     std::vector<uint32_t> offsets_;  // key i is arena_[offsets_[i], offsets_[i + 1])
     std::vector<int32_t> values_;
-    std::vector<uint64_t> slots_;    // 0: empty; else (hash >> 32) << 32 | (key index + 1)
+    std::vector<uint64_t> slots_;  // 0: empty; else (hash >> 32) << 32 | (key index + 1)
     uint64_t mask_ = 0;
 };
 

@@ -66,9 +66,7 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 namespace {
 
-bool c_isspace(char c) {
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
+bool c_isspace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 }  // namespace
 
@@ -164,10 +162,8 @@ Status Tokenizer::encode_spm(std::string_view text_in, std::vector<int32_t>& out
     std::string text;
     text.reserve(text_in.size() + 8);
     for (char c : text_in) {
-        if (c == ' ')
-            text += "\xE2\x96\x81";  // ▁
-        else
-            text += c;
+        if (c == ' ') text += "\xE2\x96\x81";  // ▁
+        else text += c;
     }
     if (text.empty()) return Ok{};
 
@@ -186,7 +182,9 @@ Status Tokenizer::encode_spm(std::string_view text_in, std::vector<int32_t>& out
         uint32_t size;
     };
     // Highest score first; equal scores: the leftmost pair first.
-    auto lower = [](const Bigram& a, const Bigram& b) { return a.score < b.score || (a.score == b.score && a.left > b.left); };
+    auto lower = [](const Bigram& a, const Bigram& b) {
+        return a.score < b.score || (a.score == b.score && a.left > b.left);
+    };
     std::priority_queue<Bigram, std::vector<Bigram>, decltype(lower)> queue(lower);
     auto try_add = [&](int32_t l, int32_t r) {
         if (l < 0 || r < 0) return;
@@ -249,7 +247,9 @@ Status Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) c
         uint32_t size;
     };
     // Lowest rank first; equal ranks: the leftmost pair first.
-    auto later = [](const Bigram& a, const Bigram& b) { return a.rank > b.rank || (a.rank == b.rank && a.left > b.left); };
+    auto later = [](const Bigram& a, const Bigram& b) {
+        return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
+    };
     std::priority_queue<Bigram, std::vector<Bigram>, decltype(later)> queue(later);
 
     size_t start = 0;
@@ -278,7 +278,8 @@ Status Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) c
             if (l < 0 || r < 0) return;
             const Symbol& a = sym[size_t(l)];
             const Symbol& b = sym[size_t(r)];
-            const int32_t rank = v.merge_rank(std::string_view(word.data() + a.off, a.n), std::string_view(word.data() + b.off, b.n));
+            const int32_t rank =
+                v.merge_rank(std::string_view(word.data() + a.off, a.n), std::string_view(word.data() + b.off, b.n));
             if (rank < 0) return;
             queue.push({l, r, rank, a.n + b.n});
         };
@@ -402,8 +403,6 @@ std::string StreamingDecoder::push(int32_t id) {
     return drain(pending_, false);
 }
 
-std::string StreamingDecoder::flush() {
-    return drain(pending_, true);
-}
+std::string StreamingDecoder::flush() { return drain(pending_, true); }
 
 }  // namespace loom::tokenizer

@@ -53,9 +53,7 @@ CharClass char_class(uint32_t cp) {
     return CharClass(flag_table()[cp] & ~kWhiteSpaceBit);
 }
 
-bool is_whitespace(uint32_t cp) {
-    return cp <= kMaxCodePoint && (flag_table()[cp] & kWhiteSpaceBit) != 0;
-}
+bool is_whitespace(uint32_t cp) { return cp <= kMaxCodePoint && (flag_table()[cp] & kWhiteSpaceBit) != 0; }
 
 std::vector<uint32_t> decode_utf8_lenient(std::string_view text) {
     std::vector<uint32_t> out;
@@ -140,12 +138,8 @@ size_t valid_utf8_char(std::string_view text, size_t i, bool* incomplete) {
     return len;
 }
 
-uint32_t byte_to_codepoint(uint8_t b) {
-    return byte_map().to_cp[b];
-}
+uint32_t byte_to_codepoint(uint8_t b) { return byte_map().to_cp[b]; }
 
-int codepoint_to_byte(uint32_t cp) {
-    return cp < 0x144 ? byte_map().to_byte[cp] : -1;
-}
+int codepoint_to_byte(uint32_t cp) { return cp < 0x144 ? byte_map().to_byte[cp] : -1; }
 
 }  // namespace loom::tokenizer

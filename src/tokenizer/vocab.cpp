@@ -92,30 +92,87 @@ std::string known_pre_names() {
 
 // Texts llama.cpp recognises (llama_vocab::impl::load, "auto-detect special tokens by text").
 constexpr std::string_view kEotTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
-    "_<EOT>", "[EOT]", "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>", "<end_of_utterance>",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81"
+    "of\xE2\x96\x81"
+    "sentence\xEF\xBD\x9C>",
+    "<end_of_utterance>",
 };
 constexpr std::string_view kEomTexts[] = {"<|eom_id|>"};
 constexpr std::string_view kFimPreTexts[] = {
-    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>",
-    "\xE2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>",
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<\xEF\xBD\x9C"
+    "fim\xE2\x96\x81"
+    "begin\xEF\xBD\x9C>",
+    "<PRE>",
+    "\xE2\x96\x81<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
 };
 constexpr std::string_view kFimSufTexts[] = {
-    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "hole\xEF\xBD\x9C>", "<SUF>",
-    "\xE2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>",
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<\xEF\xBD\x9C"
+    "fim\xE2\x96\x81"
+    "hole\xEF\xBD\x9C>",
+    "<SUF>",
+    "\xE2\x96\x81<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
 };
 constexpr std::string_view kFimMidTexts[] = {
-    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>",
-    "\xE2\x96\x81<MID>", "<|code_middle|>", "<|middle|>",
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<\xEF\xBD\x9C"
+    "fim\xE2\x96\x81"
+    "end\xEF\xBD\x9C>",
+    "<MID>",
+    "\xE2\x96\x81<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
 };
 constexpr std::string_view kFimPadTexts[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"};
 constexpr std::string_view kFimRepTexts[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"};
 constexpr std::string_view kFimSepTexts[] = {"<|file_sep|>"};
 constexpr std::string_view kEogTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
-    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
-    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-    "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>", "[e~[",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81"
+    "of\xE2\x96\x81"
+    "sentence\xEF\xBD\x9C>",
+    "[e~[",
 };
 // gpt-oss: llama.cpp always renders these, making them user-defined.
 constexpr std::string_view kForcedUserDefined[] = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"};
@@ -138,9 +195,7 @@ uint32_t attr_of(TokenType t) {
     return kAttrUndefined;
 }
 
-std::string key(std::string_view name) {
-    return std::string(kPrefix) + std::string(name);
-}
+std::string key(std::string_view name) { return std::string(kPrefix) + std::string(name); }
 
 // "<0xHH>" -> HH, or -1 when the text is not of that form.
 int parse_byte_token(std::string_view t) {
@@ -179,10 +234,10 @@ namespace {
 // The id keys, in the order llama.cpp reads them: the deprecated prefix/suffix/middle keys come last, so
 // they win over fim_* as in llama.cpp.
 constexpr std::string_view kIdKeys[] = {
-    "bos_token_id",     "eos_token_id",     "eot_token_id",     "eom_token_id",     "unknown_token_id",
-    "seperator_token_id", "padding_token_id", "mask_token_id",  "fim_pre_token_id", "fim_suf_token_id",
-    "fim_mid_token_id", "fim_pad_token_id", "fim_rep_token_id", "fim_sep_token_id", "prefix_token_id",
-    "suffix_token_id",  "middle_token_id",
+    "bos_token_id",       "eos_token_id",     "eot_token_id",     "eom_token_id",     "unknown_token_id",
+    "seperator_token_id", "padding_token_id", "mask_token_id",    "fim_pre_token_id", "fim_suf_token_id",
+    "fim_mid_token_id",   "fim_pad_token_id", "fim_rep_token_id", "fim_sep_token_id", "prefix_token_id",
+    "suffix_token_id",    "middle_token_id",
 };
 
 }  // namespace
@@ -234,8 +289,9 @@ Result<RawVocab> RawVocab::from_gguf(const GgufFile& f) {
         if (!id) return fail(id.error());
         r.ids.emplace_back(std::string(k), *id);
     }
-    for (auto [name, dst] : {std::pair{"add_bos_token", &r.add_bos}, std::pair{"add_eos_token", &r.add_eos},
-                             std::pair{"add_sep_token", &r.add_sep}, std::pair{"add_space_prefix", &r.add_space_prefix}}) {
+    for (auto [name, dst] :
+         {std::pair{"add_bos_token", &r.add_bos}, std::pair{"add_eos_token", &r.add_eos},
+          std::pair{"add_sep_token", &r.add_sep}, std::pair{"add_space_prefix", &r.add_space_prefix}}) {
         if (!f.has(key(name))) continue;
         auto b = f.get<bool>(key(name));
         if (!b) return fail(b.error());
@@ -290,7 +346,8 @@ Result<Vocab> Vocab::build(const RawVocab& r) {
     // ---- tokens, scores, types ----
     const size_t n = r.tokens.size();
     if (n == 0) return Error::invalid("{}: {}: the vocabulary is empty", src, key("tokens"));
-    if (n > size_t(INT32_MAX)) return Error::invalid("{}: {}: {} tokens, more than int32 ids can hold", src, key("tokens"), n);
+    if (n > size_t(INT32_MAX))
+        return Error::invalid("{}: {}: {} tokens, more than int32 ids can hold", src, key("tokens"), n);
     v.tokens_.resize(n);
     for (size_t i = 0; i < n; ++i) {
         TokenData& t = v.tokens_[i];
@@ -302,7 +359,8 @@ Result<Vocab> Vocab::build(const RawVocab& r) {
     }
     if (r.scores) {
         if (r.scores->size() != n)
-            return Error::invalid("{}: {}: {} elements, expected {} (one per token)", src, key("scores"), r.scores->size(), n);
+            return Error::invalid("{}: {}: {} elements, expected {} (one per token)", src, key("scores"),
+                                  r.scores->size(), n);
         for (size_t i = 0; i < n; ++i) v.tokens_[i].score = (*r.scores)[i];
     }
     if (r.types) {
@@ -320,13 +378,15 @@ Result<Vocab> Vocab::build(const RawVocab& r) {
 
     // ---- merges (BPE) ----
     if (v.type_ == VocabType::bpe) {
-        if (!r.merges) return Error::not_found("{}: {}: missing (a gpt2 vocabulary needs its merges)", src, key("merges"));
+        if (!r.merges)
+            return Error::not_found("{}: {}: missing (a gpt2 vocabulary needs its merges)", src, key("merges"));
         for (size_t i = 0; i < r.merges->size(); ++i) {
             const std::string_view m = (*r.merges)[i];
             // "left right", split at the first space after the first byte (a left part may be a space).
             const size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string_view::npos;
             if (sp == std::string_view::npos)
-                return Error::invalid("{}: {}[{}]: '{}' is not two tokens separated by a space", src, key("merges"), i, m);
+                return Error::invalid("{}: {}[{}]: '{}' is not two tokens separated by a space", src, key("merges"), i,
+                                      m);
             v.merges_.insert(m, int32_t(i));  // the first occurrence keeps its rank, as in llama.cpp
         }
     }
@@ -343,8 +403,9 @@ Result<Vocab> Vocab::build(const RawVocab& r) {
 }
 
 Status Vocab::read_ids(const RawVocab& r) {
-    int32_t* const dst[] = {&bos_,     &eos_,     &eot_,     &eom_,     &unk_,     &sep_,     &pad_,     &mask_,    &fim_pre_,
-                            &fim_suf_, &fim_mid_, &fim_pad_, &fim_rep_, &fim_sep_, &fim_pre_, &fim_suf_, &fim_mid_};
+    int32_t* const dst[] = {&bos_,     &eos_,     &eot_,     &eom_,     &unk_,     &sep_,
+                            &pad_,     &mask_,    &fim_pre_, &fim_suf_, &fim_mid_, &fim_pad_,
+                            &fim_rep_, &fim_sep_, &fim_pre_, &fim_suf_, &fim_mid_};
     static_assert(std::size(dst) == std::size(kIdKeys));
     for (int32_t* id : dst)
         if (!valid(*id)) *id = kNoToken;  // a model default beyond a small vocabulary
@@ -352,8 +413,8 @@ Status Vocab::read_ids(const RawVocab& r) {
         for (const auto& [name, id] : r.ids) {
             if (name != kIdKeys[k]) continue;
             if (id < 0 || id >= n_tokens())
-                return Error::make(ErrorCode::out_of_range, "{}: {}: token id {} outside the vocabulary (0..{})", r.source,
-                                   key(name), id, n_tokens() - 1);
+                return Error::make(ErrorCode::out_of_range, "{}: {}: token id {} outside the vocabulary (0..{})",
+                                   r.source, key(name), id, n_tokens() - 1);
             *dst[k] = int32_t(id);
         }
     }
@@ -476,13 +537,9 @@ void Vocab::build_tables(std::string_view model_name) {
     }
 }
 
-bool Vocab::is_eog(int32_t id) const {
-    return valid(id) && is_eog_[size_t(id)];
-}
+bool Vocab::is_eog(int32_t id) const { return valid(id) && is_eog_[size_t(id)]; }
 
-int32_t Vocab::find(std::string_view t) const {
-    return by_text_.find(t);
-}
+int32_t Vocab::find(std::string_view t) const { return by_text_.find(t); }
 
 uint8_t Vocab::token_byte(int32_t id) const {
     LOOM_ASSERT(is_byte(id), "token {} ('{}') is not a byte token", id, text(id));

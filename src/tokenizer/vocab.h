@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -28,7 +28,15 @@ namespace loom::tokenizer {
 inline constexpr int32_t kNoToken = -1;
 
 // tokenizer.ggml.token_type values, as stored in GGUF.
-enum class TokenType : int32_t { undefined = 0, normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
+enum class TokenType : int32_t {
+    undefined = 0,
+    normal = 1,
+    unknown = 2,
+    control = 3,
+    user_defined = 4,
+    unused = 5,
+    byte = 6
+};
 
 // Runtime attributes of a token (llama.cpp's llama_token_attr bits): the stored type, then fix-ups
 // (e.g. "<end_of_turn>" gets control, control tokens named "unused" get unused).
@@ -65,8 +73,8 @@ enum class PreTokenizer {
 std::string_view name(PreTokenizer p);
 
 struct TokenData {
-    std::string text;  // as stored (SPM: ▁ for spaces; BPE: GPT-2 byte alphabet)
-    float score = 0.f; // SPM merge priority (higher merges first)
+    std::string text;   // as stored (SPM: ▁ for spaces; BPE: GPT-2 byte alphabet)
+    float score = 0.f;  // SPM merge priority (higher merges first)
     TokenType type = TokenType::normal;
     uint32_t attr = kAttrNormal;  // TokenAttr bits
 };
@@ -80,7 +88,7 @@ struct RawVocab {
     std::vector<std::string> tokens;
     std::optional<std::vector<float>> scores;
     std::optional<std::vector<int32_t>> types;
-    std::optional<std::vector<std::string>> merges;  // "left right"
+    std::optional<std::vector<std::string>> merges;    // "left right"
     std::vector<std::pair<std::string, int64_t>> ids;  // "bos_token_id" etc. (tokenizer.ggml.<name>)
     std::optional<bool> add_bos, add_eos, add_sep, add_space_prefix;
     std::string general_name;  // a few per-model attributes depend on it (llama.cpp)
@@ -105,8 +113,8 @@ public:
     static Result<Vocab> build(const RawVocab& raw);
 
     VocabType type() const { return type_; }
-    const std::string& model() const { return model_; }         // tokenizer.ggml.model
-    const std::string& pre_name() const { return pre_name_; }    // tokenizer.ggml.pre ("" when absent)
+    const std::string& model() const { return model_; }        // tokenizer.ggml.model
+    const std::string& pre_name() const { return pre_name_; }  // tokenizer.ggml.pre ("" when absent)
     PreTokenizer pre() const { return pre_; }
     int32_t n_tokens() const { return int32_t(tokens_.size()); }
 
@@ -141,9 +149,11 @@ public:
 
     bool add_bos() const { return add_bos_; }
     bool add_eos() const { return add_eos_; }
-    bool add_space_prefix() const { return add_space_prefix_; }  // SPM: a space before text at the start and after specials
-    bool ignore_merges() const { return ignore_merges_; }        // BPE: a whole pre-token that is a token is taken as is
-    bool clean_spaces() const { return clean_spaces_; }          // decode: " ." -> "." etc.
+    bool add_space_prefix() const {
+        return add_space_prefix_;
+    }                                                      // SPM: a space before text at the start and after specials
+    bool ignore_merges() const { return ignore_merges_; }  // BPE: a whole pre-token that is a token is taken as is
+    bool clean_spaces() const { return clean_spaces_; }    // decode: " ." -> "." etc.
 
     // Tokens split out of text before tokenizing (control, user-defined and unknown), longest first,
     // in llama.cpp's order (it matters only for overlapping candidates of equal length).
@@ -158,7 +168,6 @@ private:
     Status read_ids(const RawVocab& r);
     void apply_fixups();                             // llama.cpp's text-based attributes and the EOG set
     void build_tables(std::string_view model_name);  // byte tokens, special list, pieces, per-model attributes
-
 
     std::string model_, pre_name_;
     VocabType type_ = VocabType::spm;

@@ -28,7 +28,8 @@ Limits limits() {
 }
 
 void check_error(const MaybeError& e) {
-    if (e && (e->status < 400 || e->status >= 500 || e->message.empty())) fail("an error that is not a 4xx with a message");
+    if (e && (e->status < 400 || e->status >= 500 || e->message.empty()))
+        fail("an error that is not a 4xx with a message");
 }
 
 void check_generation(const GenerationParams& g, const Limits& lim) {

@@ -56,8 +56,27 @@ Vocab make_spm() {
         tokens.push_back(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">");
         types.push_back(6);
     }
-    const char* pieces[] = {"\xE2\x96\x81", "e", "t", "a", "o", "n", "th", "he", "the", "\xE2\x96\x81the", "in", "an",
-                            ("\xE2\x96\x81" "a"), "er", "re", "on", "\xC3\xA9", "\xE6\x97\xA5", "\xF0\x9F\xA4\x96", "\n\n"};
+    const char* pieces[] = {"\xE2\x96\x81",
+                            "e",
+                            "t",
+                            "a",
+                            "o",
+                            "n",
+                            "th",
+                            "he",
+                            "the",
+                            "\xE2\x96\x81the",
+                            "in",
+                            "an",
+                            ("\xE2\x96\x81"
+                             "a"),
+                            "er",
+                            "re",
+                            "on",
+                            "\xC3\xA9",
+                            "\xE6\x97\xA5",
+                            "\xF0\x9F\xA4\x96",
+                            "\n\n"};
     for (const char* p : pieces) tokens.push_back(p), types.push_back(1);
     tokens.push_back("<ud>"), types.push_back(4);
     std::vector<float> scores(tokens.size());
@@ -79,7 +98,8 @@ Vocab make_bpe(const std::string& pre) {
         append_utf8(ch, byte_to_codepoint(uint8_t(b)));
         tokens.push_back(ch);
     }
-    const std::vector<std::string> merges{"t h", "th e", "\xC4\xA0 t", "\xC4\xA0t he", "i n", "e r", "\xC4\xA0 \xC4\xA0"};
+    const std::vector<std::string> merges{"t h", "th e", "\xC4\xA0 t",       "\xC4\xA0t he",
+                                          "i n", "e r",  "\xC4\xA0 \xC4\xA0"};
     for (const auto& m : merges) tokens.push_back(m.substr(0, m.find(' ')) + m.substr(m.find(' ') + 1));
     tokens.push_back("<|endoftext|>");
     std::vector<int32_t> types(tokens.size(), 1);
@@ -130,7 +150,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // SPM is lossless on valid UTF-8 without a literal ▁ (which decodes as a space). On invalid input a
     // lead byte may swallow the bytes of a ▁ that stood for a space; they come back as bytes.
     const bool has_sp = text.find("\xE2\x96\x81") != std::string_view::npos;
-    if (v.type() == VocabType::spm && !add && !has_sp && valid_utf8(text) && decoded != text) fail("SPM round trip", text);
+    if (v.type() == VocabType::spm && !add && !has_sp && valid_utf8(text) && decoded != text)
+        fail("SPM round trip", text);
     if (v.type() == VocabType::bpe && !v.clean_spaces() && valid_utf8(text) && decoded != text)
         fail("BPE round trip", text);
 

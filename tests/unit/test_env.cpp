@@ -21,8 +21,7 @@ std::string data_dir() {
 }
 
 std::string synth_model(const std::string& spec, const std::string& type, unsigned seed) {
-    std::string out =
-        ::testing::TempDir() + "/loom-synth-" + spec + "-" + type + "-" + std::to_string(seed) + ".gguf";
+    std::string out = ::testing::TempDir() + "/loom-synth-" + spec + "-" + type + "-" + std::to_string(seed) + ".gguf";
     if (!std::ifstream(out).good()) {
         synth::SynthOptions o;
         o.spec_path = data_dir() + "/synth/" + spec + ".toml";

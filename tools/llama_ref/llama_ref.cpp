@@ -24,7 +24,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: llama_ref COMMAND -m MODEL [options]     (JSON on stdout, llama.cpp's log on stderr)
+constexpr const char* kUsage =
+    R"(usage: llama_ref COMMAND -m MODEL [options]     (JSON on stdout, llama.cpp's log on stderr)
 
 commands:
   tokenize  -m MODEL -p TEXT [--no-special-add] [--parse-special]
@@ -72,7 +73,7 @@ struct Options {
     bool kv_f16 = false;
     bool flash = false;
     int n_threads = 2;
-    int n_ctx = 0;  // 0: just enough for the tokens
+    int n_ctx = 0;     // 0: just enough for the tokens
     int n_ubatch = 0;  // 0: all tokens in one physical batch
     int n_predict = 64;
     bool ignore_eos = false;
@@ -83,8 +84,8 @@ struct Options {
 int parse_int(std::string_view flag, const char* s) {
     char* end = nullptr;
     const long v = std::strtol(s, &end, 10);
-    if (end == s || *end != '\0' || v < 0 || v > (1L << 30)) die("%.*s: expected a non-negative integer, got '%s'",
-                                                                  int(flag.size()), flag.data(), s);
+    if (end == s || *end != '\0' || v < 0 || v > (1L << 30))
+        die("%.*s: expected a non-negative integer, got '%s'", int(flag.size()), flag.data(), s);
     return int(v);
 }
 
@@ -131,7 +132,8 @@ Options parse_args(int argc, char** argv) {
     if (o.model.empty()) die("-m MODEL is required");
     const int n_inputs = int(o.prompt.has_value()) + int(o.tokens.has_value()) + int(o.tokens_file.has_value());
     if (o.command == "tokenize" && (!o.prompt || n_inputs != 1)) die("tokenize needs -p TEXT (only)");
-    if (o.command != "tokenize" && n_inputs != 1) die("%s needs exactly one of --tokens, --tokens-file, -p", o.command.c_str());
+    if (o.command != "tokenize" && n_inputs != 1)
+        die("%s needs exactly one of --tokens, --tokens-file, -p", o.command.c_str());
     if (o.n_threads < 1) die("-t must be at least 1");
     if (o.top_k < 1) die("--top-k must be at least 1");
     return o;
@@ -401,9 +403,8 @@ int cmd_logprobs(const Options& o) {
         const double log_z = mx + std::log(sum);
         // Top-k by logit, ties to the lower id.
         for (int v = 0; v < s.n_vocab; ++v) order[size_t(v)] = v;
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) {
-            return logits[a] != logits[b] ? logits[a] > logits[b] : a < b;
-        });
+        std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                          [&](int a, int b) { return logits[a] != logits[b] ? logits[a] > logits[b] : a < b; });
         out += i ? ",[" : "[";
         for (int j = 0; j < k; ++j) {
             const int v = order[size_t(j)];

@@ -18,10 +18,10 @@ namespace loom::kernels::cpu {
 
 namespace {
 
-constexpr int64_t kTileKv = 32;        // KV slots per tile: the f32 K and V tiles stay in L1 at d = 128
-constexpr int64_t kRowsPerUnit = 32;   // query rows per group in a unit (tokens × heads sharing a K/V tile)
-constexpr int64_t kMinChunkKv = 128;   // shorter KV chunks are not worth their merge
-constexpr int64_t kAlign = 16;         // floats: scratch segments start on 64-byte lines
+constexpr int64_t kTileKv = 32;       // KV slots per tile: the f32 K and V tiles stay in L1 at d = 128
+constexpr int64_t kRowsPerUnit = 32;  // query rows per group in a unit (tokens × heads sharing a K/V tile)
+constexpr int64_t kMinChunkKv = 128;  // shorter KV chunks are not worth their merge
+constexpr int64_t kAlign = 16;        // floats: scratch segments start on 64-byte lines
 
 int64_t div_up(int64_t x, int64_t m) { return (x + m - 1) / m; }
 int64_t round_up(int64_t x, int64_t m) { return div_up(x, m) * m; }
@@ -122,9 +122,9 @@ void scale_portable(float* x, int64_t n, float a) {
 // adjacent across groups, so the unit reads the cache front to back instead of striding over it (a
 // strided stream costs 1.7× on this machine).
 struct Plan {
-    int64_t n_tq = 1;       // tokens per unit
-    int64_t n_hb = 1;       // query heads per group per unit (all of them unless the group is large, MLA)
-    int64_t n_gpb = 1;      // KV groups per unit
+    int64_t n_tq = 1;   // tokens per unit
+    int64_t n_hb = 1;   // query heads per group per unit (all of them unless the group is large, MLA)
+    int64_t n_gpb = 1;  // KV groups per unit
     int64_t n_tblk = 1, n_hblk = 1, n_gblk = 1, n_chunk = 1;
     int64_t chunk_len = 0;  // KV slots per chunk
     int64_t rows_g = 1;     // query rows per group in a unit (n_tq · n_hb)
@@ -226,7 +226,6 @@ void stage_tile(const TensorView& src, int64_t g, int64_t j0, int64_t n, int64_t
     }
     std::memset(dst + n * d, 0, size_t((n_pad - n) * d) * 4);
 }
-
 
 // llama.cpp's attention without flash attention, operation for operation, for an f32 cache (what
 // llama-graph's build_attn_mha runs on ggml-cpu; the configuration loom's equivalence goldens record):

@@ -5,7 +5,9 @@
 namespace loom::kernels::cpu {
 
 namespace {
-Status attention_portable(const AttentionArgs& a, Stream& s) { return attention_with(a, s, attention_micro_portable()); }
+Status attention_portable(const AttentionArgs& a, Stream& s) {
+    return attention_with(a, s, attention_micro_portable());
+}
 Status attention_avx2(const AttentionArgs& a, Stream& s) { return attention_with(a, s, attention_micro_avx2()); }
 Status delta_net_portable(const DeltaNetArgs& a, Stream& s) { return delta_net_with(a, s, delta_net_micro_portable()); }
 Status delta_net_avx2(const DeltaNetArgs& a, Stream& s) { return delta_net_with(a, s, delta_net_micro_avx2()); }

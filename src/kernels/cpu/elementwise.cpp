@@ -93,10 +93,18 @@ void glu(UnaryOp act, float* y, const float* gate, const float* up, int64_t n) {
 
 void binary(BinaryOp op, float* y, const float* a, const float* b, int64_t n) {
     switch (op) {
-        case BinaryOp::add: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i]; break;
-        case BinaryOp::sub: for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i]; break;
-        case BinaryOp::mul: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i]; break;
-        case BinaryOp::div: for (int64_t i = 0; i < n; ++i) y[i] = a[i] / b[i]; break;
+        case BinaryOp::add:
+            for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+            break;
+        case BinaryOp::sub:
+            for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i];
+            break;
+        case BinaryOp::mul:
+            for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
+            break;
+        case BinaryOp::div:
+            for (int64_t i = 0; i < n; ++i) y[i] = a[i] / b[i];
+            break;
     }
 }
 

@@ -1,6 +1,7 @@
 // The fast CPU element-wise family (norm, rope, softmax, unary, binary, scale, glu, top_k): op drivers that
 // check arguments (with the reference's checks) and split rows over the Stream's pool, plus one table of
-// row kernels per ISA. Internal to kernels/cpu; kernels::variants() fills one table per ISA with it (tests run every variant through those).
+// row kernels per ISA. Internal to kernels/cpu; kernels::variants() fills one table per ISA with it (tests run every
+// variant through those).
 //
 // Numerics: every variant rounds as kernels::ref does (ref/elementwise_common.h), except where the AVX2
 // kernels follow ggml's own AVX2 code instead of its scalar code, as llama.cpp does on this machine:
@@ -59,12 +60,11 @@ void scale(float* y, const float* x, float s, float bias, int64_t n);
 void rope_norm(float* y, const float* x, const float* cos, const float* sin, int64_t n_pairs);
 void rope_neox(float* y, const float* x, const float* cos, const float* sin, int64_t n_pairs);
 // NEOX rotation of n pairs (x0[k], x1[k]) into (y0[k], y1[k]).
-void rope_halves(float* y0, float* y1, const float* x0, const float* x1, const float* cos, const float* sin,
-                 int64_t n);
+void rope_halves(float* y0, float* y1, const float* x0, const float* x1, const float* cos, const float* sin, int64_t n);
 }  // namespace portable
 
 // ggml's f16 lookup tables as f32 (65536 entries indexed by the f16 bits of the input), built on first use.
-const float* gelu_tanh_table();   // without the ±10 clamps; apply those first (ref::gelu_tanh)
+const float* gelu_tanh_table();  // without the ±10 clamps; apply those first (ref::gelu_tanh)
 const float* gelu_quick_table();
 
 // Runs fn(begin, end) over [0, n) units of `unit_elems` elements each: on the Stream's pool when there is

@@ -71,7 +71,8 @@ int64_t rows_per_task(int64_t total_rows, int n_threads, int64_t step, int64_t c
     return std::clamp<int64_t>(round_up(target, step), step, cap);
 }
 
-void add_tasks(std::vector<Task>& tasks, int32_t job, bool f32, int64_t n_out, int64_t n_t, int64_t rows, int64_t toks) {
+void add_tasks(std::vector<Task>& tasks, int32_t job, bool f32, int64_t n_out, int64_t n_t, int64_t rows,
+               int64_t toks) {
     for (int64_t o0 = 0; o0 < n_out; o0 += rows)
         for (int64_t t0 = 0; t0 < n_t; t0 += toks)
             tasks.push_back({job, f32, o0, std::min(rows, n_out - o0), t0, std::min(toks, n_t - t0)});
@@ -235,7 +236,8 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
         g.w_stride = j.w_stride;
         if (dequant) {
             auto* wf = reinterpret_cast<float*>(mine);
-            for (int64_t r = 0; r < t.n_o; ++r) decode_row(decoder, wtype, g.w + r * j.w_stride, 0, n_in, wf + r * n_in);
+            for (int64_t r = 0; r < t.n_o; ++r)
+                decode_row(decoder, wtype, g.w + r * j.w_stride, 0, n_in, wf + r * n_in);
             g.w = reinterpret_cast<const uint8_t*>(wf);
             g.w_stride = n_in * 4;
         }

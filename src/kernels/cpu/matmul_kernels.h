@@ -25,17 +25,17 @@ namespace loom::kernels::cpu {
 // y_rows[t][y_col + o] (=|+=) Σ_{k0 <= i < k1} w[o, i]·a[t, i] for o in [0, n_out), t in [0, n_tok).
 // The partial range [k0, k1) lets the driver block long rows for cache (both multiples of the kernel's k_step).
 struct GemmTile {
-    const uint8_t* w;       // weight row o starts at w + o * w_stride (bytes): n_in values in the weight type
+    const uint8_t* w;  // weight row o starts at w + o * w_stride (bytes): n_in values in the weight type
     int64_t w_stride;
-    const uint8_t* a;       // packed activation row t starts at a + t * a_stride (bytes)
+    const uint8_t* a;  // packed activation row t starts at a + t * a_stride (bytes)
     int64_t a_stride;
-    float* const* y_rows;   // output row of token t
-    int64_t y_col;          // first output column of this tile
+    float* const* y_rows;  // output row of token t
+    int64_t y_col;         // first output column of this tile
     int64_t n_out;
     int64_t n_tok;
-    int64_t n_in;           // full row length (the packed layouts depend on it)
+    int64_t n_in;  // full row length (the packed layouts depend on it)
     int64_t k0, k1;
-    bool accumulate;        // add to y instead of storing
+    bool accumulate;  // add to y instead of storing
     // Tokens [0, n_batched) of this tile belong to the part of the call that llama.cpp's repacked kernels
     // compute as a batch (groups of 4 tokens: ggml_gemm_*), the rest to its single-token tail (ggml_gemv_*);
     // kernels whose two recipes round differently (Q4_K) follow it. See run_jobs.
@@ -81,12 +81,12 @@ struct TypeKernels {
 
 // One call of the f32 prefill GEMM: C[r][t] (+)= Σ_{k < kc} W[r][k]·A[t][k] for r < n_rows and 16·n_blocks tokens.
 struct SgemmPanel {
-    const float* w;          // row r at w + r * w_stride (floats), kc values
+    const float* w;  // row r at w + r * w_stride (floats), kc values
     int64_t w_stride;
-    const float* a;          // token block b at a + b * a_block_stride: [kc][16] floats, 32-byte aligned
+    const float* a;  // token block b at a + b * a_block_stride: [kc][16] floats, 32-byte aligned
     int64_t a_block_stride;
     int64_t n_blocks;
-    float* c;                // row r at c + r * c_stride: 16 * n_blocks floats
+    float* c;  // row r at c + r * c_stride: 16 * n_blocks floats
     int64_t c_stride;
     int64_t n_rows;
     int64_t kc;
@@ -96,10 +96,10 @@ struct SgemmPanel {
 // One variant's table. Types not listed (those without a paired dot, e.g. q8_k weights) and MatmulMode::f32 run
 // on `f32` after dequantizing the rows.
 struct MatmulKernels {
-    const char* name = "";           // "portable", "avx2"
+    const char* name = "";  // "portable", "avx2"
     const TypeKernels* types = nullptr;
     int n_types = 0;
-    TypeKernels f32;                 // f32 weights × f32 activations (also used after dequantizing)
+    TypeKernels f32;  // f32 weights × f32 activations (also used after dequantizing)
 
     // The f32 prefill path, used for jobs of at least `sgemm_min_tokens` tokens when the type has pack_f32
     // (nullptr: the variant has none). interleave16 writes rows[0..n) (n <= 16, the rest zero) as [n_in][16].

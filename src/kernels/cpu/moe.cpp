@@ -1,8 +1,8 @@
 // Fast CPU mixture-of-experts routing and weighted sum: the reference's row functions (ref/moe.h) split over
 // the pool. Routing is a few hundred comparisons per token; the weighted sum is element-wise and compiled
 // without contraction, so both equal the reference bit for bit.
-#include "kernels/cpu/elementwise.h"
 #include "kernels/ref/moe.h"
+#include "kernels/cpu/elementwise.h"
 
 namespace loom::kernels::cpu {
 

@@ -133,8 +133,8 @@ Result<std::unique_ptr<PackedWeight>> pack_weight_with(const MatmulKernels& K, c
     p->bytes = size_t(p->row_stride * n_out);
     p->data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (p->bytes + 63) / 64 * 64)));
     if (!p->data)
-        return Error::make(ErrorCode::io, "packing a {} weight {}: cannot allocate {} bytes", w.dtype,
-                           shape_string(w), p->bytes);
+        return Error::make(ErrorCode::io, "packing a {} weight {}: cannot allocate {} bytes", w.dtype, shape_string(w),
+                           p->bytes);
     uint8_t* dst = p->data.get();
     const auto* src = static_cast<const uint8_t*>(w.data);
     const int64_t n_groups = n_out / kPackRows, per_task = std::max<int64_t>(1, n_groups / 64);
@@ -144,7 +144,8 @@ Result<std::unique_ptr<PackedWeight>> pack_weight_with(const MatmulKernels& K, c
         f->pack(src, w.stride[w.rank - 2], n_in, g0 * kPackRows, g1 * kPackRows, dst);
     };
     if (s.pool) s.pool->run(n_tasks, pack);
-    else for (int64_t t = 0; t < n_tasks; ++t) pack(t, 0);
+    else
+        for (int64_t t = 0; t < n_tasks; ++t) pack(t, 0);
     return p;
 }
 

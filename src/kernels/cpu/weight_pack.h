@@ -22,20 +22,20 @@ inline constexpr int kPackRows = 8;  // rows per group, every layout
 
 // Q4_0: one group of 8 rows × one 32-value block.
 struct Q40X8 {
-    uint16_t d[8];          // f16 block scale of rows 0..7
-    uint8_t qs[4][8][4];    // [step s][row r][i]: row r's code byte q[4s + i]: value 4s + i in the low nibble,
-                            // value 16 + 4s + i in the high one
+    uint16_t d[8];        // f16 block scale of rows 0..7
+    uint8_t qs[4][8][4];  // [step s][row r][i]: row r's code byte q[4s + i]: value 4s + i in the low nibble,
+                          // value 16 + 4s + i in the high one
 };
 static_assert(sizeof(Q40X8) == 144);
 
 // Q4_K: one group of 8 rows × one 256-value super-block.
 struct Q4KX8 {
-    uint16_t d[8];            // f16 super-block scale of rows 0..7
-    uint16_t dmin[8];         // f16 super-block min scale
-    uint8_t scales[8][8];     // [sub-block j][row r]: 6-bit scale
-    uint8_t mins[4][8][2];    // [pair c][row r]: the mins of sub-blocks 2c and 2c + 1
-    uint8_t qs[4][8][8][4];   // [pair c][step s][row r][i]: row r's code byte q[32c + 4s + i], i.e. value 64c + 4s + i
-                              // (sub-block 2c) in the low nibble and value 64c + 32 + 4s + i (sub-block 2c + 1) high
+    uint16_t d[8];           // f16 super-block scale of rows 0..7
+    uint16_t dmin[8];        // f16 super-block min scale
+    uint8_t scales[8][8];    // [sub-block j][row r]: 6-bit scale
+    uint8_t mins[4][8][2];   // [pair c][row r]: the mins of sub-blocks 2c and 2c + 1
+    uint8_t qs[4][8][8][4];  // [pair c][step s][row r][i]: row r's code byte q[32c + 4s + i], i.e. value 64c + 4s + i
+                             // (sub-block 2c) in the low nibble and value 64c + 32 + 4s + i (sub-block 2c + 1) high
 };
 static_assert(sizeof(Q4KX8) == 1184);
 
@@ -43,10 +43,10 @@ static_assert(sizeof(Q4KX8) == 1184);
 // s, byte i) has its low 4 bits in ql[h][k & 1][s][r][i] (low nibble for k < 2, high for k >= 2) and its top 2
 // bits at bit 2k of qh[h][s][r][i], as in the GGUF block; its 16-value group is g = v / 16.
 struct Q6KX8 {
-    uint16_t d[8];               // f16 super-block scale of rows 0..7
-    int8_t scales[8][8][2];      // [pair c][row r]: the scales of groups 2c and 2c + 1
-    uint8_t ql[2][2][8][8][4];   // [half h][k & 1][step s][row r][i]: ql byte 64h + 32(k & 1) + 4s + i
-    uint8_t qh[2][8][8][4];      // [half h][step s][row r][i]: qh byte 32h + 4s + i
+    uint16_t d[8];              // f16 super-block scale of rows 0..7
+    int8_t scales[8][8][2];     // [pair c][row r]: the scales of groups 2c and 2c + 1
+    uint8_t ql[2][2][8][8][4];  // [half h][k & 1][step s][row r][i]: ql byte 64h + 32(k & 1) + 4s + i
+    uint8_t qh[2][8][8][4];     // [half h][step s][row r][i]: qh byte 32h + 4s + i
 };
 static_assert(sizeof(Q6KX8) == 1680);
 

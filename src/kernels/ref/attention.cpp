@@ -50,7 +50,8 @@ Status attention(const AttentionArgs& a, Stream&) {
         for (int64_t j = 0; j < n_kv; ++j) {
             if (pos_at(a.kv_pos, j) < 0) continue;
             for (int64_t g = 0; g < n_head_kv; ++g)
-                for (int64_t e = 0; e < d; ++e) w[size_t((j * n_head_kv + g) * d + e)] = element(t.dtype, row3(t, j, g), e);
+                for (int64_t e = 0; e < d; ++e)
+                    w[size_t((j * n_head_kv + g) * d + e)] = element(t.dtype, row3(t, j, g), e);
         }
         return w;
     };

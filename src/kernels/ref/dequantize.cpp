@@ -224,29 +224,29 @@ void widen_bf16(const uint8_t* src, float* y, int64_t n) {
 
 Status dequantize_row(DType t, const void* src, float* dst, int64_t n) {
     const DTypeInfo& ti = info(t);
-    LOOM_ASSERT(n >= 0 && n % ti.block_elems == 0, "dequantize_row: {} values of {} is not a multiple of its block size {}",
-                n, ti.name, ti.block_elems);
+    LOOM_ASSERT(n >= 0 && n % ti.block_elems == 0,
+                "dequantize_row: {} values of {} is not a multiple of its block size {}", n, ti.name, ti.block_elems);
     const auto* p = static_cast<const uint8_t*>(src);
     const int64_t nb = n / ti.block_elems;
     switch (t) {
-    case DType::f32: std::memcpy(dst, p, size_t(n) * 4); break;
-    case DType::f16: widen_f16(p, dst, n); break;
-    case DType::bf16: widen_bf16(p, dst, n); break;
-    case DType::q4_0: dequant_q4_0(p, dst, nb); break;
-    case DType::q4_1: dequant_q4_1(p, dst, nb); break;
-    case DType::q5_0: dequant_q5_0(p, dst, nb); break;
-    case DType::q5_1: dequant_q5_1(p, dst, nb); break;
-    case DType::q8_0: dequant_q8_0(p, dst, nb); break;
-    case DType::q8_1: dequant_q8_1(p, dst, nb); break;
-    case DType::q2_k: dequant_q2_k(p, dst, nb); break;
-    case DType::q3_k: dequant_q3_k(p, dst, nb); break;
-    case DType::q4_k: dequant_q4_k(p, dst, nb); break;
-    case DType::q5_k: dequant_q5_k(p, dst, nb); break;
-    case DType::q6_k: dequant_q6_k(p, dst, nb); break;
-    case DType::q8_k: dequant_q8_k(p, dst, nb); break;
-    case DType::iq4_nl: dequant_iq4_nl(p, dst, nb); break;
-    case DType::iq4_xs: dequant_iq4_xs(p, dst, nb); break;
-    default: return Error::unsupported("dequantize: no reference dequantizer for type {}", t);
+        case DType::f32: std::memcpy(dst, p, size_t(n) * 4); break;
+        case DType::f16: widen_f16(p, dst, n); break;
+        case DType::bf16: widen_bf16(p, dst, n); break;
+        case DType::q4_0: dequant_q4_0(p, dst, nb); break;
+        case DType::q4_1: dequant_q4_1(p, dst, nb); break;
+        case DType::q5_0: dequant_q5_0(p, dst, nb); break;
+        case DType::q5_1: dequant_q5_1(p, dst, nb); break;
+        case DType::q8_0: dequant_q8_0(p, dst, nb); break;
+        case DType::q8_1: dequant_q8_1(p, dst, nb); break;
+        case DType::q2_k: dequant_q2_k(p, dst, nb); break;
+        case DType::q3_k: dequant_q3_k(p, dst, nb); break;
+        case DType::q4_k: dequant_q4_k(p, dst, nb); break;
+        case DType::q5_k: dequant_q5_k(p, dst, nb); break;
+        case DType::q6_k: dequant_q6_k(p, dst, nb); break;
+        case DType::q8_k: dequant_q8_k(p, dst, nb); break;
+        case DType::iq4_nl: dequant_iq4_nl(p, dst, nb); break;
+        case DType::iq4_xs: dequant_iq4_xs(p, dst, nb); break;
+        default: return Error::unsupported("dequantize: no reference dequantizer for type {}", t);
     }
     return Ok{};
 }

@@ -42,9 +42,10 @@ Status check_binary_args(const BinaryArgs& a) {
     LOOM_RETURN_IF_ERROR(check_same_shape(op, "a", a.a, "y", a.y));
     const bool column = a.b.rank >= 2 && a.b.row_length() == 1;  // [n_rows', 1]: one value per row of a
     if ((a.b.row_length() != a.a.row_length() && !column) || a.b.n_rows() == 0 || a.a.n_rows() % a.b.n_rows() != 0)
-        return Error::invalid("{}: b has shape {}, which does not broadcast to a's shape {} (expected rows of {} or "
-                              "of 1, and a row count dividing {})",
-                              op, shape_string(a.b), shape_string(a.a), a.a.row_length(), a.a.n_rows());
+        return Error::invalid(
+            "{}: b has shape {}, which does not broadcast to a's shape {} (expected rows of {} or "
+            "of 1, and a row count dividing {})",
+            op, shape_string(a.b), shape_string(a.a), a.a.row_length(), a.a.n_rows());
     return Ok{};
 }
 

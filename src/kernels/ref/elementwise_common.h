@@ -23,7 +23,7 @@ namespace loom::kernels::ref {
 
 // ---- argument checks: Ok, or Error::invalid that starts with the op's name ("rms_norm: ...").
 
-const char* op_name(NormKind k);  // "rms_norm", "layer_norm", "l2_norm"
+const char* op_name(NormKind k);   // "rms_norm", "layer_norm", "l2_norm"
 const char* op_name(BinaryOp op);  // "add", "sub", "mul", "div"
 Status check_norm_args(const NormArgs& a);
 Status check_rope_args(const RopeArgs& a);
@@ -121,7 +121,7 @@ struct RopeConsts {
     float theta_scale = 1.f;  // base^(-2/n_rot): θ_{k+1} = θ_k · theta_scale, θ_0 = position
     float corr_lo = 0.f;      // YaRN ramp: pairs below lo extrapolate, above hi interpolate
     float corr_hi = 0.f;
-    float mscale = 1.f;       // attn_factor, times 1 + 0.1·ln(1/freq_scale) when YaRN is on
+    float mscale = 1.f;  // attn_factor, times 1 + 0.1·ln(1/freq_scale) when YaRN is on
 };
 RopeConsts rope_consts(const RopeArgs& a);
 

@@ -16,7 +16,7 @@ using namespace loom::formats;
 
 namespace {
 
-constexpr int kFan = 10;  // initial step sizes tried: ±kFan tenths of a level around "range fills the grid"
+constexpr int kFan = 10;    // initial step sizes tried: ±kFan tenths of a level around "range fills the grid"
 constexpr int kRefine = 2;  // assignment/least-squares rounds on the best candidate
 // Scales and ranges below this are treated as zero: their inverse would overflow to inf (and 0 * inf = NaN).
 // Such a block is far below what an f16 scale can represent anyway.
@@ -236,8 +236,8 @@ float fit_levels(const float* x, int n, const Levels& l) {
     return best_s;
 }
 
-LevelsSuper quantize_levels_super(const float* x, int n_sub, int sub_len, const Levels& l, int code_min,
-                                  int code_max, uint8_t* idx) {
+LevelsSuper quantize_levels_super(const float* x, int n_sub, int sub_len, const Levels& l, int code_min, int code_max,
+                                  uint8_t* idx) {
     float s[16], big = 0.f;
     for (int k = 0; k < n_sub; ++k) {
         s[k] = fit_levels(x + k * sub_len, sub_len, l);

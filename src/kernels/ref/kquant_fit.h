@@ -29,7 +29,7 @@ struct Levels {
     float v[64];
     float mid[64];  // mid[i] = (v[i] + v[i+1]) / 2
     int n;
-    bool uniform;   // v[i] = v[0] + i
+    bool uniform;  // v[i] = v[0] + i
 };
 
 // The sub-block codes of an affine super-block (Q2_K, Q4_K, Q5_K) and the final q of every element.
@@ -56,7 +56,7 @@ float assign_levels(const float* x, int n, float s, const Levels& l, uint8_t* id
 // n_sub sub-blocks of sub_len values, y = d·sc·q − dmin·mn with q in [0, qmax], sc and mn in [0, code_max].
 AffineSuper quantize_affine_super(const float* x, int n_sub, int sub_len, int qmax, int code_max, uint8_t* q);
 // n_sub sub-blocks of sub_len values, y = d·sc·level[idx] with sc in [code_min, code_max].
-LevelsSuper quantize_levels_super(const float* x, int n_sub, int sub_len, const Levels& l, int code_min,
-                                  int code_max, uint8_t* idx);
+LevelsSuper quantize_levels_super(const float* x, int n_sub, int sub_len, const Levels& l, int code_min, int code_max,
+                                  uint8_t* idx);
 
 }  // namespace loom::kernels::ref::fit

@@ -36,8 +36,8 @@ Status check_act_out(std::string_view op, const TensorView& x, const TensorView&
     if (x.dtype != DType::f32) return Error::invalid("{}: x has type {} (expected f32)", op, x.dtype);
     if (y.dtype != DType::f32) return Error::invalid("{}: y has type {} (expected f32)", op, y.dtype);
     if (x.row_length() != n_in)
-        return Error::invalid("{}: x has shape {} but w has rows of {} values (expected [..., {}])", op, shape_string(x),
-                              n_in, n_in);
+        return Error::invalid("{}: x has shape {} but w has rows of {} values (expected [..., {}])", op,
+                              shape_string(x), n_in, n_in);
     bool same_outer = x.rank == y.rank;
     for (int k = 0; same_outer && k + 1 < x.rank; ++k) same_outer = x.shape[k] == y.shape[k];
     if (!same_outer || y.row_length() != n_out)
@@ -60,8 +60,8 @@ Status check_ids_range(std::string_view op, const TensorView& ids, int64_t limit
     for (int64_t i = 0; i < n; ++i) {
         const int32_t v = id_at(ids, i);
         if (v < 0 || v >= limit)
-            return Error::make(ErrorCode::out_of_range, "{}: ids element {} is {} (expected 0 <= id < {}, the {})", op, i,
-                               v, limit, what);
+            return Error::make(ErrorCode::out_of_range, "{}: ids element {} is {} (expected 0 <= id < {}, the {})", op,
+                               i, v, limit, what);
     }
     return Ok{};
 }
@@ -143,7 +143,8 @@ Status check_get_rows_args(const GetRowsArgs& a, std::string_view op) {
 Status matmul(const MatmulArgs& a, Stream&) {
     LOOM_RETURN_IF_ERROR(check_matmul_args(a, "ref matmul"));
     const int64_t n_tok = a.x.n_rows();
-    for (int64_t t = 0; t < n_tok; ++t) LOOM_RETURN_IF_ERROR(matvec_row(a.w, a.x.row<float>(t), a.y.row<float>(t), a.mode));
+    for (int64_t t = 0; t < n_tok; ++t)
+        LOOM_RETURN_IF_ERROR(matvec_row(a.w, a.x.row<float>(t), a.y.row<float>(t), a.mode));
     return Ok{};
 }
 

@@ -32,7 +32,6 @@ inline int nearest_int_even(float v) {
     return (i & 0x007fffff) - 0x00400000;
 }
 
-
 // ---- Legacy blocks: ggml's reference rules ----------------------------------------------------------------
 
 // Q8_0 / Q8_1 under two rules. Reference (ggml's quantize_row_q8_0_ref; weights): id = 1/d, round half
@@ -282,8 +281,7 @@ void quant_iq4_xs(const float* x, uint8_t* dst, int64_t nb) {
             const int ls = a.sc[k] + 32;  // stored with an offset of 32
             b.scales_l[k / 2] |= uint8_t((ls & 15) << (4 * (k % 2)));
             b.scales_h |= uint16_t((ls >> 4) << (2 * k));
-            for (int j = 0; j < 16; ++j)
-                b.qs[16 * k + j] = uint8_t(idx[32 * k + j] | idx[32 * k + 16 + j] << 4);
+            for (int j = 0; j < 16; ++j) b.qs[16 * k + j] = uint8_t(idx[32 * k + j] | idx[32 * k + 16 + j] << 4);
         }
         store_block(dst, i, b);
     }
@@ -307,41 +305,52 @@ void narrow_bf16(const float* x, uint8_t* dst, int64_t n) {
 
 bool can_quantize(DType t) {
     switch (t) {
-    case DType::f32: case DType::f16: case DType::bf16:
-    case DType::q4_0: case DType::q4_1: case DType::q5_0: case DType::q5_1: case DType::q8_0: case DType::q8_1:
-    case DType::q2_k: case DType::q3_k: case DType::q4_k: case DType::q5_k: case DType::q6_k: case DType::q8_k:
-    case DType::iq4_nl: case DType::iq4_xs:
-        return true;
-    default:
-        return false;
+        case DType::f32:
+        case DType::f16:
+        case DType::bf16:
+        case DType::q4_0:
+        case DType::q4_1:
+        case DType::q5_0:
+        case DType::q5_1:
+        case DType::q8_0:
+        case DType::q8_1:
+        case DType::q2_k:
+        case DType::q3_k:
+        case DType::q4_k:
+        case DType::q5_k:
+        case DType::q6_k:
+        case DType::q8_k:
+        case DType::iq4_nl:
+        case DType::iq4_xs: return true;
+        default: return false;
     }
 }
 
 Status quantize_row(DType t, const float* src, void* dst, int64_t n) {
     const DTypeInfo& ti = info(t);
-    LOOM_ASSERT(n >= 0 && n % ti.block_elems == 0, "quantize_row: {} values of {} is not a multiple of its block size {}",
-                n, ti.name, ti.block_elems);
+    LOOM_ASSERT(n >= 0 && n % ti.block_elems == 0,
+                "quantize_row: {} values of {} is not a multiple of its block size {}", n, ti.name, ti.block_elems);
     auto* p = static_cast<uint8_t*>(dst);
     const int64_t nb = n / ti.block_elems;
     switch (t) {
-    case DType::f32: std::memcpy(p, src, size_t(n) * 4); break;
-    case DType::f16: narrow_f16(src, p, n); break;
-    case DType::bf16: narrow_bf16(src, p, n); break;
-    case DType::q4_0: quant_q4_0(src, p, nb); break;
-    case DType::q4_1: quant_q4_1(src, p, nb); break;
-    case DType::q5_0: quant_q5_0(src, p, nb); break;
-    case DType::q5_1: quant_q5_1(src, p, nb); break;
-    case DType::q8_0: quant_q8<false, false>(src, p, nb); break;
-    case DType::q8_1: quant_q8<false, true>(src, p, nb); break;
-    case DType::q2_k: quant_q2_k(src, p, nb); break;
-    case DType::q3_k: quant_q3_k(src, p, nb); break;
-    case DType::q4_k: quant_q4_k(src, p, nb); break;
-    case DType::q5_k: quant_q5_k(src, p, nb); break;
-    case DType::q6_k: quant_q6_k(src, p, nb); break;
-    case DType::q8_k: quant_q8_k(src, p, nb); break;
-    case DType::iq4_nl: quant_iq4_nl(src, p, nb); break;
-    case DType::iq4_xs: quant_iq4_xs(src, p, nb); break;
-    default: return Error::unsupported("quantize: no reference quantizer for type {}", t);
+        case DType::f32: std::memcpy(p, src, size_t(n) * 4); break;
+        case DType::f16: narrow_f16(src, p, n); break;
+        case DType::bf16: narrow_bf16(src, p, n); break;
+        case DType::q4_0: quant_q4_0(src, p, nb); break;
+        case DType::q4_1: quant_q4_1(src, p, nb); break;
+        case DType::q5_0: quant_q5_0(src, p, nb); break;
+        case DType::q5_1: quant_q5_1(src, p, nb); break;
+        case DType::q8_0: quant_q8<false, false>(src, p, nb); break;
+        case DType::q8_1: quant_q8<false, true>(src, p, nb); break;
+        case DType::q2_k: quant_q2_k(src, p, nb); break;
+        case DType::q3_k: quant_q3_k(src, p, nb); break;
+        case DType::q4_k: quant_q4_k(src, p, nb); break;
+        case DType::q5_k: quant_q5_k(src, p, nb); break;
+        case DType::q6_k: quant_q6_k(src, p, nb); break;
+        case DType::q8_k: quant_q8_k(src, p, nb); break;
+        case DType::iq4_nl: quant_iq4_nl(src, p, nb); break;
+        case DType::iq4_xs: quant_iq4_xs(src, p, nb); break;
+        default: return Error::unsupported("quantize: no reference quantizer for type {}", t);
     }
     return Ok{};
 }

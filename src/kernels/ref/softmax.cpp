@@ -17,11 +17,11 @@ Status check_softmax_args(const SoftmaxArgs& a) {
     LOOM_RETURN_IF_ERROR(check_same_shape("softmax", "x", a.x, "y", a.y));
     if (!a.mask.empty()) {
         LOOM_RETURN_IF_ERROR(check_f32_rows("softmax", "mask", a.mask));
-        if (a.mask.row_length() != a.x.row_length() || a.mask.n_rows() == 0 ||
-            a.x.n_rows() % a.mask.n_rows() != 0)
-            return Error::invalid("softmax: mask has shape {}, which does not broadcast to x's shape {} (expected "
-                                  "rows of {} and a row count dividing {})",
-                                  shape_string(a.mask), shape_string(a.x), a.x.row_length(), a.x.n_rows());
+        if (a.mask.row_length() != a.x.row_length() || a.mask.n_rows() == 0 || a.x.n_rows() % a.mask.n_rows() != 0)
+            return Error::invalid(
+                "softmax: mask has shape {}, which does not broadcast to x's shape {} (expected "
+                "rows of {} and a row count dividing {})",
+                shape_string(a.mask), shape_string(a.x), a.x.row_length(), a.x.n_rows());
     }
     if (!(a.softcap >= 0.0f)) return Error::invalid("softmax: softcap is {} (expected >= 0)", a.softcap);
     return Ok{};

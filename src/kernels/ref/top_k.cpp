@@ -19,8 +19,7 @@ Status check_top_k_args(const TopKArgs& a) {
     auto check_out = [&](const char* what, const TensorView& t, DType dtype) -> Status {
         if (t.empty()) return Error::invalid("top_k: {} is missing", what);
         if (t.device != Device::cpu || t.dtype != dtype || t.stride[t.rank - 1] != 4)
-            return Error::invalid("top_k: {} must be contiguous {} rows in host memory (got {})", what, dtype,
-                                  t.dtype);
+            return Error::invalid("top_k: {} must be contiguous {} rows in host memory (got {})", what, dtype, t.dtype);
         bool same = t.rank == a.x.rank && t.row_length() == a.k;
         for (int i = 0; same && i + 1 < t.rank; ++i) same = t.shape[i] == a.x.shape[i];
         if (!same)

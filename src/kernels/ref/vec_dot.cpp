@@ -282,22 +282,22 @@ float vec_dot_f32_f32(int64_t n, const void* w, const void* a) {
 
 VecDotFn vec_dot_fn(DType weight) {
     switch (weight) {
-    case DType::q4_0: return vec_dot_q4_0_q8_0;
-    case DType::q4_1: return vec_dot_q4_1_q8_1;
-    case DType::q5_0: return vec_dot_q5_0_q8_0;
-    case DType::q5_1: return vec_dot_q5_1_q8_1;
-    case DType::q8_0: return vec_dot_q8_0_q8_0;
-    case DType::iq4_nl: return vec_dot_iq4_nl_q8_0;
-    case DType::q2_k: return vec_dot_q2_k_q8_k;
-    case DType::q3_k: return vec_dot_q3_k_q8_k;
-    case DType::q4_k: return vec_dot_q4_k_q8_k;
-    case DType::q5_k: return vec_dot_q5_k_q8_k;
-    case DType::q6_k: return vec_dot_q6_k_q8_k;
-    case DType::iq4_xs: return vec_dot_iq4_xs_q8_k;
-    case DType::f16: return vec_dot_f16_f16;
-    case DType::bf16: return vec_dot_bf16_bf16;
-    case DType::f32: return vec_dot_f32_f32;
-    default: return nullptr;
+        case DType::q4_0: return vec_dot_q4_0_q8_0;
+        case DType::q4_1: return vec_dot_q4_1_q8_1;
+        case DType::q5_0: return vec_dot_q5_0_q8_0;
+        case DType::q5_1: return vec_dot_q5_1_q8_1;
+        case DType::q8_0: return vec_dot_q8_0_q8_0;
+        case DType::iq4_nl: return vec_dot_iq4_nl_q8_0;
+        case DType::q2_k: return vec_dot_q2_k_q8_k;
+        case DType::q3_k: return vec_dot_q3_k_q8_k;
+        case DType::q4_k: return vec_dot_q4_k_q8_k;
+        case DType::q5_k: return vec_dot_q5_k_q8_k;
+        case DType::q6_k: return vec_dot_q6_k_q8_k;
+        case DType::iq4_xs: return vec_dot_iq4_xs_q8_k;
+        case DType::f16: return vec_dot_f16_f16;
+        case DType::bf16: return vec_dot_bf16_bf16;
+        case DType::f32: return vec_dot_f32_f32;
+        default: return nullptr;
     }
 }
 

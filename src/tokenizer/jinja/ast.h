@@ -40,24 +40,24 @@ struct Expr {
     ExprPtr a, b;                // operands
     std::vector<ExprPtr> items;  // list/tuple/dict items, positional args, slice parts
     std::vector<std::pair<std::string, ExprPtr>> kwargs;
-    bool negated = false;        // is not
+    bool negated = false;  // is not
 };
 
 struct Stmt {
     enum class Kind { text, output, if_, for_, set, set_block, macro, break_, continue_, filter_block };
     Kind kind;
     int line = 0;
-    std::string text;                                  // text
-    ExprPtr expr;                                      // output, set value, for iterable
-    std::vector<std::pair<ExprPtr, Body>> branches;    // if / elif
-    Body body, else_body;                              // for, macro, set_block, if's else
-    std::vector<std::string> targets;                  // for / set: names (several: tuple unpacking)
-    std::string ns_attr;                               // set ns.attr = ...: targets[0] is the namespace
-    ExprPtr cond;                                      // for ... if cond
-    std::string name;                                  // macro name, filter_block filter
-    std::vector<std::string> params;                   // macro parameters
-    std::vector<ExprPtr> defaults;                     // macro defaults (null when none)
-    std::vector<ExprPtr> filter_args;                  // filter_block arguments
+    std::string text;                                // text
+    ExprPtr expr;                                    // output, set value, for iterable
+    std::vector<std::pair<ExprPtr, Body>> branches;  // if / elif
+    Body body, else_body;                            // for, macro, set_block, if's else
+    std::vector<std::string> targets;                // for / set: names (several: tuple unpacking)
+    std::string ns_attr;                             // set ns.attr = ...: targets[0] is the namespace
+    ExprPtr cond;                                    // for ... if cond
+    std::string name;                                // macro name, filter_block filter
+    std::vector<std::string> params;                 // macro parameters
+    std::vector<ExprPtr> defaults;                   // macro defaults (null when none)
+    std::vector<ExprPtr> filter_args;                // filter_block arguments
 };
 
 }  // namespace loom::tokenizer::jinja

@@ -34,7 +34,8 @@ Result<Value> Interpreter::filter(const Expr& e, Value v) {
     if (f == "tojson") {
         const Value& ind = arg(a, 0, "indent");
         const Value& sk = arg(a, 99, "sort_keys");
-        LOOM_TRY(std::string s, to_json(v, ind.is_int() ? int(ind.as_int()) : -1, sk.truthy(), arg(a, 99, "ensure_ascii").truthy()));
+        LOOM_TRY(std::string s,
+                 to_json(v, ind.is_int() ? int(ind.as_int()) : -1, sk.truthy(), arg(a, 99, "ensure_ascii").truthy()));
         LOOM_RETURN_IF_ERROR(check_size(s.size(), "tojson"));
         return Value(std::move(s));
     }
@@ -55,7 +56,8 @@ Result<Value> Interpreter::filter(const Expr& e, Value v) {
     }
     if (f == "replace") {
         const Value& c = arg(a, 2, "count");
-        std::string r = replace_all(need_string(), to_str(arg(a, 0, "old")), to_str(arg(a, 1, "new")), c.is_int() ? c.as_int() : -1);
+        std::string r = replace_all(need_string(), to_str(arg(a, 0, "old")), to_str(arg(a, 1, "new")),
+                                    c.is_int() ? c.as_int() : -1);
         LOOM_RETURN_IF_ERROR(check_size(r.size(), "string"));
         return Value(std::move(r));
     }
@@ -248,7 +250,8 @@ Result<Value> Interpreter::filter(const Expr& e, Value v) {
                 LOOM_TRY(y, item(x, *attr, line));
             }
             if (!y.is_number() || !total.is_number()) return fail(line, "sum needs numbers");
-            total = total.is_float() || y.is_float() ? Value(total.as_double() + y.as_double()) : Value(total.as_int() + y.as_int());
+            total = total.is_float() || y.is_float() ? Value(total.as_double() + y.as_double())
+                                                     : Value(total.as_int() + y.as_int());
         }
         return total;
     }
@@ -264,7 +267,8 @@ Result<Value> Interpreter::filter(const Expr& e, Value v) {
     }
     if (f == "indent") {
         const Value& w = arg(a, 0, "width");
-        const std::string pad = w.is_string() ? w.str() : std::string(size_t(w.is_int() ? std::max<int64_t>(0, w.as_int()) : 4), ' ');
+        const std::string pad =
+            w.is_string() ? w.str() : std::string(size_t(w.is_int() ? std::max<int64_t>(0, w.as_int()) : 4), ' ');
         const bool first = arg(a, 1, "first").truthy(), blank = arg(a, 2, "blank").truthy();
         const std::string s = to_str(v);
         std::string out;

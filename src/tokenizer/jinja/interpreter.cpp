@@ -15,9 +15,7 @@
 
 namespace loom::tokenizer::jinja {
 
-Error fail(int line, std::string what) {
-    return Error::invalid("chat template:{}: {}", line, what);
-}
+Error fail(int line, std::string what) { return Error::invalid("chat template:{}: {}", line, what); }
 
 using namespace py;
 
@@ -30,15 +28,16 @@ Status Interpreter::charge(uint64_t n) {
     if ((steps_ & 1023) < n || n > 1023) {
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
         if (s > limits_.max_seconds)
-            return Error::make(ErrorCode::out_of_range, "chat template: time budget of {} s exceeded", limits_.max_seconds);
+            return Error::make(ErrorCode::out_of_range, "chat template: time budget of {} s exceeded",
+                               limits_.max_seconds);
     }
     return Ok{};
 }
 
 Status Interpreter::check_size(size_t bytes, const char* what) const {
     if (bytes > limits_.max_output)
-        return Error::make(ErrorCode::out_of_range, "chat template: {} of {} bytes exceeds the limit of {}", what, bytes,
-                           limits_.max_output);
+        return Error::make(ErrorCode::out_of_range, "chat template: {} of {} bytes exceeds the limit of {}", what,
+                           bytes, limits_.max_output);
     return Ok{};
 }
 
@@ -50,50 +49,53 @@ Result<std::string> Interpreter::render(const Body& body, const Object& context)
     depth_ = 0;
     auto globals = std::make_shared<Object>();
     globals->set("range", Value(fn("range", [](Interpreter& in, const Args& a) -> Result<Value> {
-        int64_t start = 0, stop = 0, step = 1;
-        for (const Value& v : a.pos)
-            if (!v.is_int() && !v.is_bool()) return fail(0, "range() arguments must be integers");
-        if (a.pos.size() == 1) stop = a.pos[0].as_int();
-        else if (a.pos.size() >= 2) start = a.pos[0].as_int(), stop = a.pos[1].as_int();
-        if (a.pos.size() >= 3) step = a.pos[2].as_int();
-        if (step == 0) return fail(0, "range() step must not be zero");
-        const int64_t n = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
-                                   : (start > stop ? (start - stop - step - 1) / -step : 0);
-        if (uint64_t(n) > in.limits().max_output / sizeof(Value))  // before multiplying: n may be near 2^63
-            return Error::make(ErrorCode::out_of_range, "chat template: range() of {} items exceeds the limit", n);
-        LOOM_RETURN_IF_ERROR(in.charge(uint64_t(n)));
-        Array out;
-        for (int64_t i = 0; i < n; ++i) out.push_back(start + i * step);
-        return Value(std::move(out));
-    })));
+                     int64_t start = 0, stop = 0, step = 1;
+                     for (const Value& v : a.pos)
+                         if (!v.is_int() && !v.is_bool()) return fail(0, "range() arguments must be integers");
+                     if (a.pos.size() == 1) stop = a.pos[0].as_int();
+                     else if (a.pos.size() >= 2) start = a.pos[0].as_int(), stop = a.pos[1].as_int();
+                     if (a.pos.size() >= 3) step = a.pos[2].as_int();
+                     if (step == 0) return fail(0, "range() step must not be zero");
+                     const int64_t n = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
+                                                : (start > stop ? (start - stop - step - 1) / -step : 0);
+                     if (uint64_t(n) >
+                         in.limits().max_output / sizeof(Value))  // before multiplying: n may be near 2^63
+                         return Error::make(ErrorCode::out_of_range,
+                                            "chat template: range() of {} items exceeds the limit", n);
+                     LOOM_RETURN_IF_ERROR(in.charge(uint64_t(n)));
+                     Array out;
+                     for (int64_t i = 0; i < n; ++i) out.push_back(start + i * step);
+                     return Value(std::move(out));
+                 })));
     globals->set("namespace", Value(fn("namespace", [](Interpreter&, const Args& a) -> Result<Value> {
-        auto ns = std::make_shared<Namespace>();
-        for (const Value& v : a.pos)
-            if (v.is_object())
-                for (const auto& [k, x] : v.object().items) ns->attrs.set(k, x);
-        for (const auto& [k, v] : a.kw) ns->attrs.set(k, v);
-        return Value(ns);
-    })));
+                     auto ns = std::make_shared<Namespace>();
+                     for (const Value& v : a.pos)
+                         if (v.is_object())
+                             for (const auto& [k, x] : v.object().items) ns->attrs.set(k, x);
+                     for (const auto& [k, v] : a.kw) ns->attrs.set(k, v);
+                     return Value(ns);
+                 })));
     globals->set("dict", Value(fn("dict", [](Interpreter&, const Args& a) -> Result<Value> {
-        Object o;
-        for (const Value& v : a.pos)
-            if (v.is_object())
-                for (const auto& [k, x] : v.object().items) o.set(k, x);
-        for (const auto& [k, v] : a.kw) o.set(k, v);
-        return Value(make_object(std::move(o)));
-    })));
+                     Object o;
+                     for (const Value& v : a.pos)
+                         if (v.is_object())
+                             for (const auto& [k, x] : v.object().items) o.set(k, x);
+                     for (const auto& [k, v] : a.kw) o.set(k, v);
+                     return Value(make_object(std::move(o)));
+                 })));
     globals->set("raise_exception", Value(fn("raise_exception", [](Interpreter&, const Args& a) -> Result<Value> {
-        return Error::invalid("chat template: raise_exception: {}", to_str(arg(a, 0, "message")));
-    })));
+                     return Error::invalid("chat template: raise_exception: {}", to_str(arg(a, 0, "message")));
+                 })));
     globals->set("strftime_now", Value(fn("strftime_now", [](Interpreter& in, const Args& a) -> Result<Value> {
-        const std::time_t t = in.limits().now_unix ? std::time_t(*in.limits().now_unix) : std::time(nullptr);
-        std::tm tm{};
-        if (in.limits().now_unix) gmtime_r(&t, &tm);
-        else localtime_r(&t, &tm);
-        char buf[256];
-        const size_t n = std::strftime(buf, sizeof(buf), to_str(arg(a, 0, "format")).c_str(), &tm);
-        return Value(std::string(buf, n));
-    })));
+                     const std::time_t t =
+                         in.limits().now_unix ? std::time_t(*in.limits().now_unix) : std::time(nullptr);
+                     std::tm tm{};
+                     if (in.limits().now_unix) gmtime_r(&t, &tm);
+                     else localtime_r(&t, &tm);
+                     char buf[256];
+                     const size_t n = std::strftime(buf, sizeof(buf), to_str(arg(a, 0, "format")).c_str(), &tm);
+                     return Value(std::string(buf, n));
+                 })));
     for (const auto& [k, v] : context.items) globals->set(k, v);
     frames_ = {globals, std::make_shared<Object>()};
     std::string out;
@@ -116,9 +118,7 @@ Value Interpreter::lookup(const std::string& name) const {
     return Value();
 }
 
-void Interpreter::assign(const std::string& name, Value v) {
-    frames_.back()->set(name, std::move(v));
-}
+void Interpreter::assign(const std::string& name, Value v) { frames_.back()->set(name, std::move(v)); }
 
 Result<Interpreter::Flow> Interpreter::exec(const Stmt& s, std::string& out) {
     LOOM_RETURN_IF_ERROR(charge());
@@ -151,7 +151,8 @@ Result<Interpreter::Flow> Interpreter::exec(const Stmt& s, std::string& out) {
                     return Ok{};
                 }
                 if (!item.is_array() || item.array().size() != s.targets.size())
-                    return fail(s.line, fmt::format("cannot unpack '{}' into {} names", item.type_name(), s.targets.size()));
+                    return fail(s.line,
+                                fmt::format("cannot unpack '{}' into {} names", item.type_name(), s.targets.size()));
                 for (size_t k = 0; k < s.targets.size(); ++k) assign(s.targets[k], item.array()[k]);
                 return Ok{};
             };
@@ -180,9 +181,9 @@ Result<Interpreter::Flow> Interpreter::exec(const Stmt& s, std::string& out) {
                 loop.set("previtem", i > 0 ? items[size_t(i - 1)] : Value());
                 loop.set("nextitem", i + 1 < n ? items[size_t(i + 1)] : Value());
                 loop.set("cycle", Value(fn("cycle", [i](Interpreter&, const Args& a) -> Result<Value> {
-                    if (a.pos.empty()) return fail(0, "loop.cycle() needs arguments");
-                    return a.pos[size_t(i) % a.pos.size()];
-                })));
+                             if (a.pos.empty()) return fail(0, "loop.cycle() needs arguments");
+                             return a.pos[size_t(i) % a.pos.size()];
+                         })));
                 assign("loop", Value(make_object(std::move(loop))));
                 LOOM_TRY(Flow f, exec(s.body, out));
                 if (f == Flow::break_) break;
@@ -199,8 +200,8 @@ Result<Interpreter::Flow> Interpreter::exec(const Stmt& s, std::string& out) {
             if (!s.ns_attr.empty()) {
                 const Value ns = lookup(s.targets[0]);
                 if (ns.kind() != Value::Kind::ns)
-                    return fail(s.line, fmt::format("cannot assign attribute on '{}' ({}): not a namespace", s.targets[0],
-                                                    ns.type_name()));
+                    return fail(s.line, fmt::format("cannot assign attribute on '{}' ({}): not a namespace",
+                                                    s.targets[0], ns.type_name()));
                 ns.ns()->attrs.set(s.ns_attr, std::move(v));
                 return Flow::normal;
             }
@@ -222,7 +223,8 @@ Result<Interpreter::Flow> Interpreter::exec(const Stmt& s, std::string& out) {
         }
         case Stmt::Kind::macro: {
             const Stmt* m = &s;
-            assign(s.name, Value(fn(s.name, [m](Interpreter& in, const Args& a) { return in.call_macro(*m, a, m->line); })));
+            assign(s.name,
+                   Value(fn(s.name, [m](Interpreter& in, const Args& a) { return in.call_macro(*m, a, m->line); })));
             return Flow::normal;
         }
         case Stmt::Kind::break_: return Flow::break_;
@@ -252,7 +254,8 @@ Result<Interpreter::Flow> Interpreter::exec(const Stmt& s, std::string& out) {
 
 Result<Value> Interpreter::call_macro(const Stmt& m, const Args& args, int line) {
     if (args.pos.size() > m.params.size())
-        return fail(line, fmt::format("macro '{}' takes {} arguments, {} given", m.name, m.params.size(), args.pos.size()));
+        return fail(line,
+                    fmt::format("macro '{}' takes {} arguments, {} given", m.name, m.params.size(), args.pos.size()));
     // A macro sees the globals and the template's variables, not its caller's loop variables.
     std::vector<Frame> saved = {frames_[0], frames_[1], std::make_shared<Object>()};
     std::swap(saved, frames_);
@@ -285,7 +288,8 @@ Result<Value> Interpreter::call(const Value& f, const Args& args, int line) {
     if (!f.is_callable()) return fail(line, fmt::format("'{}' object is not callable", f.type_name()));
     if (++depth_ > limits_.max_depth) {
         --depth_;
-        return Error::make(ErrorCode::out_of_range, "chat template:{}: calls nested deeper than {}", line, limits_.max_depth);
+        return Error::make(ErrorCode::out_of_range, "chat template:{}: calls nested deeper than {}", line,
+                           limits_.max_depth);
     }
     auto r = f.callable()->fn(*this, args);
     --depth_;
@@ -353,8 +357,9 @@ Result<Value> Interpreter::attribute(const Value& v, const std::string& name, in
             return method([s, name](Interpreter&, const Args& a) -> Result<Value> {
                 const Value& p = arg(a, 0, "prefix");
                 auto one = [&](const std::string& x) {
-                    return name == "startswith" ? s.compare(0, x.size(), x) == 0
-                                                : s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+                    return name == "startswith"
+                               ? s.compare(0, x.size(), x) == 0
+                               : s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
                 };
                 if (p.is_string()) return Value(one(p.str()));
                 if (p.is_array()) {
@@ -372,7 +377,8 @@ Result<Value> Interpreter::attribute(const Value& v, const std::string& name, in
         if (name == "replace")
             return method([s](Interpreter& in, const Args& a) -> Result<Value> {
                 const Value& c = arg(a, 2, "count");
-                std::string r = replace_all(s, to_str(arg(a, 0, "old")), to_str(arg(a, 1, "new")), c.is_int() ? c.as_int() : -1);
+                std::string r =
+                    replace_all(s, to_str(arg(a, 0, "old")), to_str(arg(a, 1, "new")), c.is_int() ? c.as_int() : -1);
                 LOOM_RETURN_IF_ERROR(in.check_size(r.size(), "string"));
                 return Value(std::move(r));
             });
@@ -487,8 +493,8 @@ Result<Value> Interpreter::attribute(const Value& v, const std::string& name, in
         }));
     }
     if (v.is_array() || v.is_object()) {
-        static const char* kMutators[] = {"append", "extend", "pop", "insert", "remove", "clear", "update", "setdefault",
-                                          "popitem", "sort", "reverse"};
+        static const char* kMutators[] = {"append", "extend",     "pop",     "insert", "remove", "clear",
+                                          "update", "setdefault", "popitem", "sort",   "reverse"};
         for (const char* m : kMutators)
             if (name == m) return fail(line, fmt::format("'{}' would modify an immutable value (sandbox)", name));
     }
@@ -598,7 +604,7 @@ Result<Value> Interpreter::eval(const Expr& e) {
             LOOM_TRY(Args a, eval_args(e));
             if (f.is_undefined())
                 return fail(e.line, e.a->kind == Expr::Kind::name ? fmt::format("'{}' is undefined", e.a->name)
-                                                                   : std::string("calling an undefined value"));
+                                                                  : std::string("calling an undefined value"));
             return call(f, a, e.line);
         }
         case Expr::Kind::filter: {
@@ -613,7 +619,8 @@ Result<Value> Interpreter::eval(const Expr& e) {
         case Expr::Kind::unary: {
             LOOM_TRY(Value v, eval(*e.a));
             if (e.name == "not") return Value(!v.truthy());
-            if (!v.is_number()) return fail(e.line, fmt::format("bad operand type for unary {}: '{}'", e.name, v.type_name()));
+            if (!v.is_number())
+                return fail(e.line, fmt::format("bad operand type for unary {}: '{}'", e.name, v.type_name()));
             if (e.name == "+") return v.is_float() ? v : Value(v.as_int());
             return v.is_float() ? Value(-v.as_double()) : Value(-v.as_int());
         }
@@ -642,7 +649,8 @@ Result<Value> Interpreter::eval_binary(const Expr& e) {
     LOOM_TRY(Value b, eval(*e.b));
     const int line = e.line;
     auto type_error = [&]() {
-        return fail(line, fmt::format("unsupported operand types for {}: '{}' and '{}'", op, a.type_name(), b.type_name()));
+        return fail(line,
+                    fmt::format("unsupported operand types for {}: '{}' and '{}'", op, a.type_name(), b.type_name()));
     };
     if (op == "==") return Value(a == b);
     if (op == "!=") return Value(!(a == b));
@@ -691,7 +699,8 @@ Result<Value> Interpreter::eval_binary(const Expr& e) {
                 for (int64_t i = 0; i < n; ++i) r += seq->str();
                 return Value(std::move(r));
             }
-            LOOM_RETURN_IF_ERROR(check_size(seq->array().size() * sizeof(Value) * size_t(std::min<int64_t>(n, INT32_MAX)), "list"));
+            LOOM_RETURN_IF_ERROR(
+                check_size(seq->array().size() * sizeof(Value) * size_t(std::min<int64_t>(n, INT32_MAX)), "list"));
             Array r;
             for (int64_t i = 0; i < n; ++i) r.insert(r.end(), seq->array().begin(), seq->array().end());
             return Value(std::move(r));

@@ -16,11 +16,11 @@
 namespace loom::tokenizer::jinja {
 
 struct Limits {
-    uint64_t max_steps = 5'000'000;          // statements + expressions evaluated
-    size_t max_output = size_t(8) << 20;     // bytes of output, and of any one string or list built
-    size_t max_depth = 64;                   // macro calls (nested) and expression nesting
-    double max_seconds = 2.0;                // wall time
-    std::optional<int64_t> now_unix;         // the clock of strftime_now (tests fix it); default: the real one
+    uint64_t max_steps = 5'000'000;       // statements + expressions evaluated
+    size_t max_output = size_t(8) << 20;  // bytes of output, and of any one string or list built
+    size_t max_depth = 64;                // macro calls (nested) and expression nesting
+    double max_seconds = 2.0;             // wall time
+    std::optional<int64_t> now_unix;      // the clock of strftime_now (tests fix it); default: the real one
 };
 
 class Interpreter {

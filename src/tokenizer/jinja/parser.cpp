@@ -17,9 +17,7 @@ struct Piece {
     int line;
 };
 
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 int line_at(std::string_view src, size_t pos) {
     int n = 1;
@@ -116,7 +114,8 @@ Result<std::vector<Piece>> split_pieces(std::string_view src, const ParseOptions
             size_t search = pos;
             while (true) {
                 const size_t t = src.find("{%", search);
-                if (t == std::string_view::npos) return Error::invalid("chat template:{}: 'raw' without 'endraw'", line);
+                if (t == std::string_view::npos)
+                    return Error::invalid("chat template:{}: 'raw' without 'endraw'", line);
                 size_t q = t + 2;
                 const bool strip_left = q < src.size() && src[q] == '-';
                 if (q < src.size() && (src[q] == '-' || src[q] == '+')) ++q;
@@ -158,8 +157,8 @@ struct Tok {
 Result<std::vector<Tok>> lex(std::string_view s, int line) {
     std::vector<Tok> out;
     size_t i = 0;
-    static const char* kOps[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">", "=",
-                                 "(", ")", "[", "]", "{", "}", ",", ".", ":", "|"};
+    static const char* kOps[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<",
+                                 ">",  "=",  "(",  ")",  "[",  "]",  "{", "}", ",", ".", ":", "|"};
     while (i < s.size()) {
         const char c = s[i];
         if (is_space(c)) {
@@ -175,14 +174,16 @@ Result<std::vector<Tok>> lex(std::string_view s, int line) {
             bool is_float = false;
             if (j + 1 < s.size() && s[j] == '.' && std::isdigit(uint8_t(s[j + 1]))) {
                 is_float = true;
-                for (++j; j < s.size() && std::isdigit(uint8_t(s[j])); ++j) {}
+                for (++j; j < s.size() && std::isdigit(uint8_t(s[j])); ++j) {
+                }
             }
             if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
                 size_t k = j + 1;
                 if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
                 if (k < s.size() && std::isdigit(uint8_t(s[k]))) {
                     is_float = true;
-                    for (j = k; j < s.size() && std::isdigit(uint8_t(s[j])); ++j) {}
+                    for (j = k; j < s.size() && std::isdigit(uint8_t(s[j])); ++j) {
+                    }
                 }
             }
             std::string num;
@@ -214,7 +215,7 @@ Result<std::vector<Tok>> lex(std::string_view s, int line) {
                     case '\\': v += '\\'; break;
                     case '\'': v += '\''; break;
                     case '"': v += '"'; break;
-                    case '\n': break;  // line continuation
+                    case '\n': break;            // line continuation
                     default: v += '\\', v += e;  // Python keeps unknown escapes as written
                 }
             }
@@ -243,7 +244,8 @@ Result<std::vector<Tok>> lex(std::string_view s, int line) {
 
 class ExprParser {
 public:
-    ExprParser(std::vector<Tok> toks, int line, size_t max_depth) : t_(std::move(toks)), line_(line), max_depth_(max_depth) {}
+    ExprParser(std::vector<Tok> toks, int line, size_t max_depth)
+        : t_(std::move(toks)), line_(line), max_depth_(max_depth) {}
 
     bool at_end() const { return t_[i_].kind == Tok::end; }
     const Tok& peek(size_t k = 0) const { return t_[std::min(i_ + k, t_.size() - 1)]; }
@@ -253,7 +255,9 @@ public:
 
     Error error(std::string_view what) const {
         const Tok& t = peek();
-        const std::string got = t.kind == Tok::end ? "end of tag" : t.kind == Tok::string ? "a string" : "'" + t.text + "'";
+        const std::string got = t.kind == Tok::end      ? "end of tag"
+                                : t.kind == Tok::string ? "a string"
+                                                        : "'" + t.text + "'";
         return Error::invalid("chat template:{}: {} (got {})", line_, what, got);
     }
     Status expect_op(const char* op) {
@@ -683,7 +687,7 @@ private:
             if (!ep.is_name("in")) return ep.error("expected 'in'");
             ep.next();
             LOOM_TRY(s->expr, ep.or_expr());  // not a conditional: "if" here filters the loop
-            if (ep.is_op(",")) {             // an implicit tuple
+            if (ep.is_op(",")) {              // an implicit tuple
                 auto t = ep.node(Expr::Kind::tuple);
                 t->items.push_back(std::move(s->expr));
                 while (ep.is_op(",")) {

@@ -11,9 +11,9 @@
 namespace loom::tokenizer::jinja {
 
 struct ParseOptions {
-    bool trim_blocks = true;    // HF's apply_chat_template settings
+    bool trim_blocks = true;  // HF's apply_chat_template settings
     bool lstrip_blocks = true;
-    size_t max_depth = 256;     // nesting of blocks and expressions
+    size_t max_depth = 256;  // nesting of blocks and expressions
 };
 
 // Errors read `chat template:<line>: <what>`.

@@ -15,9 +15,7 @@ const Value kUndefined;
 
 // ---------------------------------------------------------------- strings as Python sees them
 
-std::vector<uint32_t> cps_of(const std::string& s) {
-    return decode_utf8_lenient(s);
-}
+std::vector<uint32_t> cps_of(const std::string& s) { return decode_utf8_lenient(s); }
 
 std::string utf8_of(const std::vector<uint32_t>& cps, size_t from, size_t to) {
     std::string out;
@@ -26,9 +24,7 @@ std::string utf8_of(const std::vector<uint32_t>& cps, size_t from, size_t to) {
 }
 
 // Python's str.isspace: White_Space plus the information separators U+001C..U+001F.
-bool py_space(uint32_t cp) {
-    return is_whitespace(cp) || (cp >= 0x1C && cp <= 0x1F);
-}
+bool py_space(uint32_t cp) { return is_whitespace(cp) || (cp >= 0x1C && cp <= 0x1F); }
 
 std::string strip(const std::string& s, bool left, bool right, const Value* chars) {
     const auto cps = cps_of(s);

@@ -11,9 +11,7 @@
 
 namespace loom::tokenizer::jinja {
 
-const Object& Value::object() const {
-    return kind_ == Kind::ns ? n_->attrs : *o_;
-}
+const Object& Value::object() const { return kind_ == Kind::ns ? n_->attrs : *o_; }
 
 bool Value::truthy() const {
     switch (kind_) {
@@ -94,9 +92,7 @@ Value decode_key(const std::string& k) {
     }
 }
 
-bool can_be_key(const Value& k) {
-    return k.is_string() || k.is_int() || k.is_bool() || k.is_none() || k.is_float();
-}
+bool can_be_key(const Value& k) { return k.is_string() || k.is_int() || k.is_bool() || k.is_none() || k.is_float(); }
 
 const Value* Object::find(std::string_view key) const {
     for (const auto& [k, v] : items)
@@ -210,7 +206,8 @@ void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
                 cp = (c & 0x0Fu) << 12 | (uint8_t(s[i + 1]) & 0x3Fu) << 6 | (uint8_t(s[i + 2]) & 0x3F), n = 3;
             else if ((c & 0xF8) == 0xF0 && i + 3 < s.size())
                 cp = (c & 0x07u) << 18 | (uint8_t(s[i + 1]) & 0x3Fu) << 12 | (uint8_t(s[i + 2]) & 0x3Fu) << 6 |
-                     (uint8_t(s[i + 3]) & 0x3F), n = 4;
+                     (uint8_t(s[i + 3]) & 0x3F),
+                n = 4;
             if (cp >= 0x10000) {
                 cp -= 0x10000;
                 out += fmt::format("\\u{:04x}\\u{:04x}", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));

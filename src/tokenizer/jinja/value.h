@@ -37,13 +37,13 @@ public:
         v.markup_ = true;
         return v;
     }
-    Value(bool b) : kind_(Kind::boolean), i_(b) {}  // NOLINT: implicit, as Python literals
+    Value(bool b) : kind_(Kind::boolean), i_(b) {}     // NOLINT: implicit, as Python literals
     Value(int64_t i) : kind_(Kind::integer), i_(i) {}  // NOLINT
-    Value(int i) : kind_(Kind::integer), i_(i) {}  // NOLINT
+    Value(int i) : kind_(Kind::integer), i_(i) {}      // NOLINT
     Value(double d) : kind_(Kind::floating), d_(d) {}  // NOLINT
     Value(std::string s) : kind_(Kind::string), s_(std::make_shared<const std::string>(std::move(s))) {}  // NOLINT
-    Value(const char* s) : Value(std::string(s)) {}  // NOLINT
-    Value(Array a) : kind_(Kind::array), a_(std::make_shared<const Array>(std::move(a))) {}  // NOLINT
+    Value(const char* s) : Value(std::string(s)) {}                                                       // NOLINT
+    Value(Array a) : kind_(Kind::array), a_(std::make_shared<const Array>(std::move(a))) {}               // NOLINT
     // A tuple: an array that prints as Python's tuple, (a, b).
     static Value tuple(Array a) {
         Value v(std::move(a));
@@ -51,8 +51,8 @@ public:
         return v;
     }
     Value(std::shared_ptr<const Object> o) : kind_(Kind::object), o_(std::move(o)) {}  // NOLINT
-    Value(std::shared_ptr<Callable> f) : kind_(Kind::callable), f_(std::move(f)) {}  // NOLINT
-    Value(std::shared_ptr<Namespace> n) : kind_(Kind::ns), n_(std::move(n)) {}  // NOLINT
+    Value(std::shared_ptr<Callable> f) : kind_(Kind::callable), f_(std::move(f)) {}    // NOLINT
+    Value(std::shared_ptr<Namespace> n) : kind_(Kind::ns), n_(std::move(n)) {}         // NOLINT
 
     Kind kind() const { return kind_; }
     bool is_undefined() const { return kind_ == Kind::undefined; }
@@ -77,8 +77,8 @@ public:
     const std::shared_ptr<Callable>& callable() const { return f_; }
     const std::shared_ptr<Namespace>& ns() const { return n_; }
 
-    bool truthy() const;           // Python's bool()
-    std::string type_name() const; // Python's type name, for messages
+    bool truthy() const;                    // Python's bool()
+    std::string type_name() const;          // Python's type name, for messages
     bool operator==(const Value& o) const;  // Python's ==
 
 private:

@@ -100,7 +100,8 @@ TEST(ArchFile, ErrorsPointIntoTheFile) {
 }
 
 TEST(ArchFile, BlockKeysUnknownToTheKindAreErrors) {
-    auto f = ArchFile::parse(replace(kMinimal, "weight = \"token_embd.weight\"", "weight = \"token_embd.weight\"\nscael = 2"),
+    auto f = ArchFile::parse(replace(kMinimal, "weight = \"token_embd.weight\"",
+                                     "weight = \"token_embd.weight\"\nscael = 2"),
                              "x.toml");
     ASSERT_TRUE(f.ok()) << f.error().message();
     const BlockSpec& b = f->blocks.at("embed");
@@ -120,9 +121,9 @@ TEST(Params, BindsKeysDefaultsAndDerivedValues) {
     ASSERT_TRUE(file.ok()) << file.error().message();
     auto p = Params::bind(*f, *file);
     ASSERT_TRUE(p.ok()) << p.error().message();
-    EXPECT_EQ(p->integer("n_vocab"), 10);     // from the tensor's shape
-    EXPECT_EQ(p->integer("n_head_kv"), 8);    // default: n_head
-    EXPECT_EQ(p->integer("head_dim"), 8);     // default: n_embd // n_head
+    EXPECT_EQ(p->integer("n_vocab"), 10);        // from the tensor's shape
+    EXPECT_EQ(p->integer("n_head_kv"), 8);       // default: n_head
+    EXPECT_EQ(p->integer("head_dim"), 8);        // default: n_embd // n_head
     EXPECT_EQ(p->integer("n_ctx_train"), 4096);  // the second key alternative
 
     auto layer0 = LayerScope::make(*f, *p, 0);
@@ -143,7 +144,8 @@ TEST(Params, ChecksAndMissingKeysAreErrors) {
               std::string::npos)
         << p.error().message();
 
-    auto g = ArchFile::parse(replace(kMinimal, "\"{arch}.attention.head_count\"", "\"{arch}.attention.n_heads\""), "t.toml");
+    auto g =
+        ArchFile::parse(replace(kMinimal, "\"{arch}.attention.head_count\"", "\"{arch}.attention.n_heads\""), "t.toml");
     ASSERT_TRUE(g.ok());
     auto q = Params::bind(*g, *toy_gguf(false));
     ASSERT_FALSE(q.ok());

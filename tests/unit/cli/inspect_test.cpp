@@ -1,8 +1,8 @@
 // `loom inspect`: the JSON report lists every key and tensor of a writer-made file with the right totals,
 // long values are summarised unless --all, a bad file gives one line on stderr and a non-zero exit, and
 // the default model (when set-up installed it) is listed whole.
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <gtest/gtest.h>
 
 #include <unistd.h>
 
@@ -112,7 +112,8 @@ TEST(Inspect, JsonListsEveryKeyAndTensorWithTotals) {
     EXPECT_EQ(t["tensors"], 5);
     EXPECT_EQ(t["params"], 640 + 64 + 1536 + 210 + 8);
     EXPECT_EQ(t["bytes"], 680 + 256 + 864 + 420 + 32);
-    EXPECT_DOUBLE_EQ(t["bits_per_weight"].get<double>(), (680 + 256 + 864 + 420 + 32) * 8.0 / (640 + 64 + 1536 + 210 + 8));
+    EXPECT_DOUBLE_EQ(t["bits_per_weight"].get<double>(),
+                     (680 + 256 + 864 + 420 + 32) * 8.0 / (640 + 64 + 1536 + 210 + 8));
     EXPECT_EQ(t["per_type"]["f32"], json({{"tensors", 2}, {"params", 72}, {"bytes", 288}, {"bits_per_weight", 32.0}}));
     EXPECT_EQ(t["per_type"]["q8_0"]["bits_per_weight"], 8.5);
     EXPECT_EQ(t["per_type"]["q4_k"]["bits_per_weight"], 4.5);
@@ -168,7 +169,8 @@ TEST(Inspect, InvalidFileGivesOneLineAndFailure) {
     const std::string path = temp_path("bad");
     std::vector<uint8_t> bytes = *small_model().to_bytes();
     bytes.resize(bytes.size() - 100);  // the last tensor now ends past the end of the file
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     std::string out, err;
     EXPECT_EQ(run_inspect({path, false, false}, out, err), 1);
     EXPECT_EQ(out, "");

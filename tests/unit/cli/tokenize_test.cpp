@@ -1,7 +1,7 @@
 // `loom tokenize`: ids and pieces of the default model's tokenizer, as llama.cpp gives them, in JSON and text;
 // a missing model is one error line and status 1.
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 

@@ -58,8 +58,7 @@ TEST(Half, F32ToBf16MatchesGguf) {
     for (size_t i = 0; i < in.size(); ++i) {
         const uint16_t got = f32_to_bf16(in[i]);  // bit-exact, NaNs included (both quiet them the same way)
         if (got != want[i] && ++mismatches <= 10)
-            ADD_FAILURE() << std::hex << "f32 0x" << f32_to_bits(in[i]) << ": got 0x" << got << ", gguf 0x"
-                          << want[i];
+            ADD_FAILURE() << std::hex << "f32 0x" << f32_to_bits(in[i]) << ": got 0x" << got << ", gguf 0x" << want[i];
     }
     EXPECT_EQ(mismatches, 0);
 }
@@ -87,8 +86,8 @@ TEST(Half, F16ToF32ExhaustiveDefinition) {
             }
             continue;
         }
-        const float want = exp == 0 ? sign * std::ldexp(float(mant), -24)
-                                    : sign * std::ldexp(float(1024 + mant), exp - 25);
+        const float want =
+            exp == 0 ? sign * std::ldexp(float(mant), -24) : sign * std::ldexp(float(1024 + mant), exp - 25);
         EXPECT_EQ(f32_to_bits(got), f32_to_bits(want)) << std::hex << "f16 0x" << h;
     }
 }
@@ -96,10 +95,8 @@ TEST(Half, F16ToF32ExhaustiveDefinition) {
 TEST(Half, F16RoundTripExhaustive) {
     for (uint32_t h = 0; h < 65536; ++h) {
         const uint16_t back = f32_to_f16(f16_to_f32(uint16_t(h)));
-        if (is_nan_f16(uint16_t(h)))
-            EXPECT_TRUE(is_nan_f16(back)) << std::hex << h;
-        else
-            EXPECT_EQ(back, h) << std::hex << h;
+        if (is_nan_f16(uint16_t(h))) EXPECT_TRUE(is_nan_f16(back)) << std::hex << h;
+        else EXPECT_EQ(back, h) << std::hex << h;
     }
 }
 
@@ -113,20 +110,20 @@ TEST(Half, Bf16RoundTripExhaustive) {
 
 TEST(Half, RoundingEdgeCases) {
     EXPECT_EQ(f32_to_f16(65504.f), 0x7bff);
-    EXPECT_EQ(f32_to_f16(65519.99f), 0x7bff);                        // below the overflow midpoint
-    EXPECT_EQ(f32_to_f16(65520.f), 0x7c00);                          // the midpoint rounds up to inf
+    EXPECT_EQ(f32_to_f16(65519.99f), 0x7bff);  // below the overflow midpoint
+    EXPECT_EQ(f32_to_f16(65520.f), 0x7c00);    // the midpoint rounds up to inf
     EXPECT_EQ(f32_to_f16(-1e10f), 0xfc00);
-    EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -24)), 0x0001);             // smallest subnormal
-    EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -25)), 0x0000);             // tie between 0 and 1 ulp: even
-    EXPECT_EQ(f32_to_f16(std::ldexp(3.f, -25)), 0x0002);             // tie between 1 and 2 ulp: even
+    EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -24)), 0x0001);                         // smallest subnormal
+    EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -25)), 0x0000);                         // tie between 0 and 1 ulp: even
+    EXPECT_EQ(f32_to_f16(std::ldexp(3.f, -25)), 0x0002);                         // tie between 1 and 2 ulp: even
     EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -14) - std::ldexp(1.f, -25)), 0x0400);  // rounds up into the normals
-    EXPECT_EQ(f32_to_f16(1.f + std::ldexp(1.f, -11)), 0x3c00);       // tie: even
-    EXPECT_EQ(f32_to_f16(1.f + std::ldexp(3.f, -11)), 0x3c02);       // tie: even
+    EXPECT_EQ(f32_to_f16(1.f + std::ldexp(1.f, -11)), 0x3c00);                   // tie: even
+    EXPECT_EQ(f32_to_f16(1.f + std::ldexp(3.f, -11)), 0x3c02);                   // tie: even
     EXPECT_EQ(f32_to_f16(-0.f), 0x8000);
-    EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f808000)), 0x3f80);         // tie: even
-    EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f818000)), 0x3f82);         // tie: even
-    EXPECT_EQ(f32_to_bf16(bits_to_f32(0x7f7fffff)), 0x7f80);         // rounds to inf
-    EXPECT_EQ(f32_to_bf16(bits_to_f32(0x7f800001)), 0x7fc0);         // signalling NaN comes back quiet
+    EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f808000)), 0x3f80);  // tie: even
+    EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f818000)), 0x3f82);  // tie: even
+    EXPECT_EQ(f32_to_bf16(bits_to_f32(0x7f7fffff)), 0x7f80);  // rounds to inf
+    EXPECT_EQ(f32_to_bf16(bits_to_f32(0x7f800001)), 0x7fc0);  // signalling NaN comes back quiet
 }
 
 }  // namespace

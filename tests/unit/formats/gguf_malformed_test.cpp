@@ -716,8 +716,7 @@ TEST(GgufTruncation, EveryPrefixIsRejected) {
             ASSERT_NE(msg.find("past end of file"), std::string::npos) << "prefix " << n << ": " << msg;
         else if (n >= infos_end)
             ASSERT_NE(msg.find("tensor data @"), std::string::npos) << "prefix " << n << ": " << msg;
-        else
-            ASSERT_NE(msg.find("left"), std::string::npos) << "prefix " << n << ": " << msg;
+        else ASSERT_NE(msg.find("left"), std::string::npos) << "prefix " << n << ": " << msg;
     }
 }
 

@@ -74,8 +74,8 @@ struct Problem {
 
 // Random q/k/v; kv slots hold a shuffled range of positions with about 1 in 8 slots empty (their K/V rows
 // filled with NaN, which no implementation may read); the queries are the last n_tok positions.
-Problem random_problem(uint32_t seed, int64_t n_tok, int64_t n_kv, int64_t n_head, int64_t n_head_kv,
-                       int64_t d_head, int64_t d_v, DType kv_type) {
+Problem random_problem(uint32_t seed, int64_t n_tok, int64_t n_kv, int64_t n_head, int64_t n_head_kv, int64_t d_head,
+                       int64_t d_v, DType kv_type) {
     std::mt19937 rng(seed);
     // Uniform in [−√3, √3) (unit variance) from a cheap generator: the grid draws millions of values.
     uint64_t state = 0x9e3779b97f4a7c15ull * (seed + 1);

@@ -196,7 +196,7 @@ TEST_P(ElementwiseTest, BinaryBroadcastsAndMatches) {
                 for (int64_t r = 0; r < 6; ++r)
                     for (int64_t i = 0; i < d; ++i) {
                         const double av = a[size_t(r * d + i)], bv = (*b)[size_t((r % nb) * d + i)];
-                        const double want = op == BinaryOp::add ? av + bv
+                        const double want = op == BinaryOp::add   ? av + bv
                                             : op == BinaryOp::sub ? av - bv
                                             : op == BinaryOp::mul ? av * bv
                                                                   : av / bv;

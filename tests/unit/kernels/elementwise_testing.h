@@ -66,16 +66,17 @@ inline void fill_uniform(F32& t, uint32_t seed, float lo, float hi) {
     for (float& v : t.data) v = dist(rng);
 }
 
-inline constexpr UnaryOp kAllUnary[] = {UnaryOp::identity, UnaryOp::silu,     UnaryOp::gelu_tanh, UnaryOp::gelu_erf,
+inline constexpr UnaryOp kAllUnary[] = {UnaryOp::identity,   UnaryOp::silu,    UnaryOp::gelu_tanh, UnaryOp::gelu_erf,
                                         UnaryOp::gelu_quick, UnaryOp::sigmoid, UnaryOp::softplus,  UnaryOp::exp,
-                                        UnaryOp::relu,     UnaryOp::tanh,     UnaryOp::neg,       UnaryOp::sqr,
+                                        UnaryOp::relu,       UnaryOp::tanh,    UnaryOp::neg,       UnaryOp::sqr,
                                         UnaryOp::sqrt};
 
 // Every third value of x[0..n) replaced by a special point of the element-wise kernels (signed zeros, infinities,
 // NaN, the GELU clamps at ±10, softplus's linear range above 20, expf's over- and underflow edges, subnormals).
 inline void put_specials(float* x, int64_t n) {
-    const float special[] = {0.f,   -0.f,  INFINITY, -INFINITY, NAN,    10.f,  -10.f,   9.999f,  -10.001f, 20.f,  21.f,
-                             -88.f, -87.f, -88.5f,   88.5f,     -104.f, -100.f, 100.f, 65536.f, -70000.f, 1e-8f, -3e-39f};
+    const float special[] = {0.f,      -0.f,  INFINITY, -INFINITY, NAN,   10.f,   -10.f, 9.999f,
+                             -10.001f, 20.f,  21.f,     -88.f,     -87.f, -88.5f, 88.5f, -104.f,
+                             -100.f,   100.f, 65536.f,  -70000.f,  1e-8f, -3e-39f};
     for (int64_t i = 0; i < n; i += 3) x[i] = special[size_t(i / 3) % std::size(special)];
 }
 
@@ -90,10 +91,10 @@ inline double max_rel(const std::vector<float>& got, const std::vector<double>& 
     return m;
 }
 
-#define LOOM_EXPECT_OK(expr)                                                   \
-    do {                                                                       \
-        const ::loom::Status st_ = (expr);                                     \
-        ASSERT_TRUE(st_.ok()) << #expr << ": " << st_.error().message();       \
+#define LOOM_EXPECT_OK(expr)                                             \
+    do {                                                                 \
+        const ::loom::Status st_ = (expr);                               \
+        ASSERT_TRUE(st_.ok()) << #expr << ": " << st_.error().message(); \
     } while (0)
 
 // Expect an Error::invalid whose message names `op` and contains `needle`.

@@ -80,8 +80,8 @@ TEST(MatmulIdRounding, FollowsLlamaCppMulMatId) {
                                 where.push_back(tok);
                             }
                         const int64_t n = int64_t(where.size());
-                        const TensorView we = TensorView::dense(m.bytes.data() + e * n_out * row_bytes(t, n_in), t,
-                                                                {n_out, n_in});
+                        const TensorView we =
+                            TensorView::dense(m.bytes.data() + e * n_out * row_bytes(t, n_in), t, {n_out, n_in});
                         // One call of all the expert's rows where llama.cpp batches them, else one call per row.
                         const bool batched = r == ExpertRounding::mul_mat_id && tiled_type(t, n_out) && n >= 8;
                         std::vector<float> want;
@@ -98,8 +98,8 @@ TEST(MatmulIdRounding, FollowsLlamaCppMulMatId) {
                             for (int64_t o = 0; o < n_out; ++o)
                                 ASSERT_EQ(f32_to_bits(y[size_t(where[size_t(i)] * n_out + o)]),
                                           f32_to_bits(want[size_t(i * n_out + o)]))
-                                    << name(t) << " n_out=" << n_out << " packed=" << use_packed << " per_row="
-                                    << (r == ExpertRounding::per_row) << " expert " << e << " row " << i;
+                                    << name(t) << " n_out=" << n_out << " packed=" << use_packed
+                                    << " per_row=" << (r == ExpertRounding::per_row) << " expert " << e << " row " << i;
                     }
                 }
             }

@@ -21,12 +21,12 @@
 #include "core/thread_pool.h"
 #include "formats/quant_layout.h"
 #include "kernels/cpu/matmul_kernels.h"
-#include "unit/kernels/matmul_testing.h"
-#include "unit/kernels/op_harness.h"
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
 #include "kernels/ref/quant.h"
 #include "kernels/ref/ref_ops.h"
 #include "kernels/registry.h"
+#include "unit/kernels/matmul_testing.h"
+#include "unit/kernels/op_harness.h"
 
 namespace loom::kernels {
 namespace {
@@ -83,8 +83,7 @@ struct Impl {
 };
 
 Impl variant(const cpu::MatmulKernels& k, bool exact) {
-    return {std::string("cpu ") + k.name,
-            [&k](const MatmulArgs& a, Stream& s) { return cpu::matmul_with(k, a, s); },
+    return {std::string("cpu ") + k.name, [&k](const MatmulArgs& a, Stream& s) { return cpu::matmul_with(k, a, s); },
             [&k](const MatmulIdArgs& a, Stream& s) { return cpu::matmul_id_with(k, a, s); },
             [&k](const GetRowsArgs& a, Stream& s) { return cpu::get_rows_with(k, a, s); }, exact};
 }
@@ -108,7 +107,7 @@ struct MatmulRun {
 };
 
 MatmulRun run_matmul(const Impl& impl, Stream& s, const TensorView& w, const std::vector<float>& x, int64_t n_tok,
-               MatmulMode mode, bool rows_alone = false) {
+                     MatmulMode mode, bool rows_alone = false) {
     const int64_t n_in = w.dim(1), n_out = w.dim(0);
     MatmulRun r{std::vector<float>(static_cast<size_t>(n_tok * n_out), NAN), Ok{}};
     MatmulArgs a;
@@ -122,8 +121,8 @@ MatmulRun run_matmul(const Impl& impl, Stream& s, const TensorView& w, const std
 }
 
 std::string case_name(const Impl& impl, DType t, int64_t n_tok, int64_t n_out, int64_t n_in) {
-    return impl.name + " " + std::string(name(t)) + " n_tok=" + std::to_string(n_tok) + " n_out=" + std::to_string(n_out) +
-           " n_in=" + std::to_string(n_in);
+    return impl.name + " " + std::string(name(t)) + " n_tok=" + std::to_string(n_tok) +
+           " n_out=" + std::to_string(n_out) + " n_in=" + std::to_string(n_in);
 }
 
 class MatmulTypes : public ::testing::TestWithParam<DType> {};
@@ -172,7 +171,8 @@ TEST_P(MatmulTypes, F32ModeMatchesDouble) {
                     const MatmulRun got = run_matmul(impl, s, w.view(n_out), x, n_tok, MatmulMode::f32);
                     ASSERT_TRUE(got.status.ok()) << got.status.error().message();
                     // ref sums in double; the CPU variants in f32.
-                    EXPECT_LE(nmse(got.y, exact), impl.name == "ref" ? 1e-13 : 1e-10) << case_name(impl, t, n_tok, n_out, n_in);
+                    EXPECT_LE(nmse(got.y, exact), impl.name == "ref" ? 1e-13 : 1e-10)
+                        << case_name(impl, t, n_tok, n_out, n_in);
                 }
             }
         }
@@ -209,7 +209,8 @@ TEST_P(MatmulTypes, MatmulIdMatchesPerSlotMatmul) {
                         const int32_t e = ids[size_t(tk * n_used + u)];
                         const float* xr = x.data() + (tk * n_x + (n_x == 1 ? 0 : u)) * n_in;
                         const std::vector<float> xrow(xr, xr + n_in);
-                        TensorView we = TensorView::dense(w.bytes.data() + e * n_out * row_bytes(t, n_in), t, {n_out, n_in});
+                        TensorView we =
+                            TensorView::dense(w.bytes.data() + e * n_out * row_bytes(t, n_in), t, {n_out, n_in});
                         const MatmulRun want = run_matmul(impl, s, we, xrow, 1, mode);
                         const std::vector<float> got(y.begin() + (tk * n_used + u) * n_out,
                                                      y.begin() + (tk * n_used + u + 1) * n_out);
@@ -231,7 +232,7 @@ TEST_P(MatmulTypes, MatmulIdMixesPrefillAndDecodeSizedExperts) {
     const Matrix w = random_matrix(t, n_expert * n_out, n_in, 21);
     std::vector<int32_t> ids(static_cast<size_t>(n_tok * n_used));
     for (int64_t tk = 0; tk < n_tok; ++tk) {
-        ids[size_t(tk * n_used)] = 2;                              // expert 2: every token (37 slots)
+        ids[size_t(tk * n_used)] = 2;                                 // expert 2: every token (37 slots)
         ids[size_t(tk * n_used + 1)] = int32_t(tk % 5 == 0 ? 0 : 3);  // experts 0 and 3: 8 and 29 slots
     }
     const std::vector<float> x = random_acts(n_tok, n_in, 22);
@@ -254,9 +255,10 @@ TEST_P(MatmulTypes, MatmulIdMixesPrefillAndDecodeSizedExperts) {
                 const int32_t e = ids[size_t(tk * n_used + u)];
                 const std::vector<float> xrow(x.begin() + tk * n_in, x.begin() + (tk + 1) * n_in);
                 Stream rs;
-                const MatmulRun r = run_matmul(impls()[0], rs,
-                                               TensorView::dense(w.bytes.data() + e * n_out * row_bytes(t, n_in), t, {n_out, n_in}),
-                                               xrow, 1, MatmulMode::paired);
+                const MatmulRun r =
+                    run_matmul(impls()[0], rs,
+                               TensorView::dense(w.bytes.data() + e * n_out * row_bytes(t, n_in), t, {n_out, n_in}),
+                               xrow, 1, MatmulMode::paired);
                 std::copy(r.y.begin(), r.y.end(), want.begin() + (tk * n_used + u) * n_out);
             }
         }
@@ -282,7 +284,9 @@ TEST_P(MatmulTypes, GetRowsMatchesDequantize) {
         a.y = TensorView::dense(y.data(), DType::f32, {int64_t(ids.size()), d});
         ASSERT_TRUE(impl.get_rows(a, s).ok());
         for (size_t i = 0; i < ids.size(); ++i)
-            EXPECT_EQ(std::memcmp(y.data() + i * size_t(d), want_all.data() + size_t(ids[i]) * size_t(d), size_t(d) * 4), 0)
+            EXPECT_EQ(std::memcmp(y.data() + i * size_t(d), want_all.data() + size_t(ids[i]) * size_t(d),
+                                  size_t(d) * 4),
+                      0)
                 << impl.name << " " << name(t) << " row " << i;
     }
 }
@@ -299,11 +303,14 @@ TEST_P(MatmulTypes, ExtremeCodesDoNotOverflow) {
     // The f16 scale fields per type (offsets in the block) keep small finite values; all else is the pattern.
     std::vector<int> f16_at;
     switch (t) {
-    case DType::q4_1: case DType::q5_1: case DType::q4_k: case DType::q5_k: f16_at = {0, 2}; break;
-    case DType::q2_k: f16_at = {80, 82}; break;
-    case DType::q3_k: f16_at = {108}; break;
-    case DType::q6_k: f16_at = {208}; break;
-    default: f16_at = {0}; break;
+        case DType::q4_1:
+        case DType::q5_1:
+        case DType::q4_k:
+        case DType::q5_k: f16_at = {0, 2}; break;
+        case DType::q2_k: f16_at = {80, 82}; break;
+        case DType::q3_k: f16_at = {108}; break;
+        case DType::q6_k: f16_at = {208}; break;
+        default: f16_at = {0}; break;
     }
     for (uint8_t pattern : {uint8_t(0xff), uint8_t(0x00), uint8_t(0x81), uint8_t(0x7f), uint8_t(0x88)}) {
         std::vector<uint8_t> w(static_cast<size_t>(rb * n_out), pattern);
@@ -386,7 +393,8 @@ TEST(MatmulAvx512, ExtremeCodesSameBitsAsAvx2) {
             const MatmulRun want = run_variant(*cpu::avx2_matmul_kernels(), s, wv, x, n_tok, false);
             const MatmulRun got = run_variant(*cpu::avx512_matmul_kernels(), s, wv, x, n_tok, false);
             ASSERT_TRUE(got.status.ok() && want.status.ok());
-            EXPECT_EQ(std::memcmp(got.y.data(), want.y.data(), got.y.size() * 4), 0) << name(t) << " pattern " << int(pattern);
+            EXPECT_EQ(std::memcmp(got.y.data(), want.y.data(), got.y.size() * 4), 0)
+                << name(t) << " pattern " << int(pattern);
         }
     }
 }
@@ -401,7 +409,7 @@ TEST(Matmul, CpuTableHasTheFamilyAtItsWidestVariant) {
     EXPECT_NE(t->get_rows, nullptr);
     // Through the table, results equal the widest kernels' own for this CPU.
     const CpuFeatures& f = cpu_features();
-    const cpu::MatmulKernels& widest = !f.avx2_kernels()     ? cpu::portable_matmul_kernels()
+    const cpu::MatmulKernels& widest = !f.avx2_kernels()    ? cpu::portable_matmul_kernels()
                                        : f.avx512_kernels() ? *cpu::avx512_matmul_kernels()
                                                             : *cpu::avx2_matmul_kernels();
     const Matrix w = random_matrix(DType::q4_0, 16, 64, 1);
@@ -574,16 +582,16 @@ std::vector<float> tricky_row(int64_t n, uint32_t seed) {
     for (int64_t b = 0; b < n / 32; ++b) {
         float* p = x.data() + 32 * b;
         switch (b % 6) {
-        case 0:  // amax 127: d = 1, so x·(1/d) = x and halves are exact ties
-            for (int j = 0; j < 32; ++j) p[j] = float(j % 2 ? -1 : 1) * (float(j) + 0.5f);
-            p[31] = 127.f;
-            break;
-        case 1: std::fill(p, p + 32, 0.f); break;
-        case 2: p[3] = -9.f, p[20] = 9.f; break;  // equal magnitudes, opposite signs
-        case 3:
-            for (int j = 0; j < 32; ++j) p[j] *= 1e-30f;
-            break;
-        default: break;
+            case 0:  // amax 127: d = 1, so x·(1/d) = x and halves are exact ties
+                for (int j = 0; j < 32; ++j) p[j] = float(j % 2 ? -1 : 1) * (float(j) + 0.5f);
+                p[31] = 127.f;
+                break;
+            case 1: std::fill(p, p + 32, 0.f); break;
+            case 2: p[3] = -9.f, p[20] = 9.f; break;  // equal magnitudes, opposite signs
+            case 3:
+                for (int j = 0; j < 32; ++j) p[j] *= 1e-30f;
+                break;
+            default: break;
         }
     }
     return x;
@@ -626,7 +634,8 @@ TEST(MatmulAvx2Pack, Q8IntegersAndScalesMatchReference) {
                 for (int64_t b = 0; b < nb; ++b) {
                     const uint8_t* blk = want.data() + b * info(t).block_bytes;
                     const int off = q8_1 ? 4 : 2;
-                    EXPECT_EQ(std::memcmp(packed + 32 * b, blk + off, 32), 0) << name(t) << " block " << b << " seed " << seed;
+                    EXPECT_EQ(std::memcmp(packed + 32 * b, blk + off, 32), 0)
+                        << name(t) << " block " << b << " seed " << seed;
                     uint16_t dh, sh;
                     std::memcpy(&dh, blk, 2);
                     EXPECT_EQ(f32_to_bits(d[b]), f32_to_bits(f16_to_f32(dh))) << name(t) << " block " << b;

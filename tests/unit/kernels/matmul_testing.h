@@ -15,16 +15,16 @@
 namespace loom::kernels::testing_data {
 
 // Every weight type with a matmul path.
-inline constexpr DType kMatmulWeightTypes[] = {DType::f32,  DType::f16,  DType::bf16, DType::q4_0, DType::q4_1,
+inline constexpr DType kMatmulWeightTypes[] = {DType::f32,  DType::f16,  DType::bf16, DType::q4_0,   DType::q4_1,
                                                DType::q5_0, DType::q5_1, DType::q8_0, DType::iq4_nl, DType::q2_k,
-                                               DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::iq4_xs};
+                                               DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k,   DType::iq4_xs};
 
 // Row lengths per block size: odd ones where blocks allow, 2056 > the f32 panel (split rows, and a tail of 8).
 inline std::vector<int64_t> n_in_grid(DType t) {
     switch (info(t).block_elems) {
-    case 256: return {256, 768};
-    case 32: return {32, 288, 1024};
-    default: return {1, 7, 33, 288, 2056};
+        case 256: return {256, 768};
+        case 32: return {32, 288, 1024};
+        default: return {1, 7, 33, 288, 2056};
     }
 }
 

@@ -1,7 +1,8 @@
 // Norm ops (rms, layer, l2): every implementation against double-precision formulas written here, in place,
 // strided rows, and errors; the CPU variants against the reference over a shape grid with odd sizes are harness
-// cases (op_cases_elementwise.cpp). Tolerance, CPU vs reference: layer norm bit-identical (same row code); rms and l2 within 1 ulp (the
-// double sum of squares is accumulated in another order, which can flip the f32 rounding of the mean).
+// cases (op_cases_elementwise.cpp). Tolerance, CPU vs reference: layer norm bit-identical (same row code); rms and l2
+// within 1 ulp (the double sum of squares is accumulated in another order, which can flip the f32 rounding of the
+// mean).
 #include "unit/kernels/elementwise_testing.h"
 
 namespace loom::kernels::testing {

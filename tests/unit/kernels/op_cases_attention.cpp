@@ -94,9 +94,9 @@ std::vector<OpCase<AttentionArgs>> attention_cases() {
                         for (bool causal : {true, false})
                             for (int window : {0, 5})
                                 for (float cap : {0.f, 50.f})
-                                    v.push_back(attention_case(
-                                        {n_tok, n_kv, h, hkv, d, d, kv, 1.f / std::sqrt(float(d)), cap, window, causal},
-                                        ++seed));
+                                    v.push_back(attention_case({n_tok, n_kv, h, hkv, d, d, kv,
+                                                                1.f / std::sqrt(float(d)), cap, window, causal},
+                                                               ++seed));
     // Few (token, group) units and a long cache: the KV range is cut into chunks and merged.
     for (int64_t n_tok : {1, 2})
         for (DType kv : {DType::f16, DType::f32})

@@ -1,10 +1,10 @@
 // The op-test harness's implementations, buffers and comparisons (op_harness.h).
 #include "unit/kernels/op_harness.h"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
-#include <bit>
 #include <sstream>
 
 #include "unit/kernels/matmul_testing.h"
@@ -47,14 +47,10 @@ int64_t max_ulp(const std::vector<float>& got, const std::vector<float>& want) {
 
 std::string describe(const Tol& t) {
     switch (t.kind) {
-        case Tol::Kind::bits:
-            return "bit-exact";
-        case Tol::Kind::ulp:
-            return "within " + std::to_string(int64_t(t.bound)) + " ulp";
-        case Tol::Kind::abs:
-            return "within " + std::to_string(t.bound) + " absolute";
-        case Tol::Kind::nmse:
-            return "nmse within " + std::to_string(t.bound);
+        case Tol::Kind::bits: return "bit-exact";
+        case Tol::Kind::ulp: return "within " + std::to_string(int64_t(t.bound)) + " ulp";
+        case Tol::Kind::abs: return "within " + std::to_string(t.bound) + " absolute";
+        case Tol::Kind::nmse: return "nmse within " + std::to_string(t.bound);
     }
     return "?";
 }

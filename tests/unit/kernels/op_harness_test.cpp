@@ -1,8 +1,8 @@
 // The harness covers the op tables: every slot registered in any variant of any backend has cases, so an op
 // added to OpTable and registered without cases fails here, and the list of variants is what the registry lists.
-#include <cstddef>
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <span>
 #include <string>
@@ -127,9 +127,9 @@ TEST(OpHarnessCompare, FailsPastEachToleranceAndNamesTheElement) {
     std::vector<uint8_t> bi(8), bo(8);
     std::memcpy(bi.data(), ids.data(), 8);
     std::memcpy(bo.data(), other.data(), 8);
-    EXPECT_NONFATAL_FAILURE(
-        expect_close("case i", TensorView::dense(ids.data(), DType::i32, {2}), bo, bi, within_abs(5)),
-        "first difference at element 1: 2 vs ref 1");
+    EXPECT_NONFATAL_FAILURE(expect_close("case i", TensorView::dense(ids.data(), DType::i32, {2}), bo, bi,
+                                         within_abs(5)),
+                            "first difference at element 1: 2 vs ref 1");
 }
 
 // Every run starts from the built bytes: outputs NaN again, updated state back to its built values.

@@ -73,13 +73,13 @@ double rel_rmse(const std::vector<float>& x, const std::vector<float>& y) {
 }
 
 // Every type the reference dequantizer handles (the files tests/data/quant/<name>.bin/.f32 exist for each).
-const DType kDequantTypes[] = {DType::f32,  DType::f16,  DType::bf16, DType::q4_0, DType::q4_1, DType::q5_0,
-                               DType::q5_1, DType::q8_0, DType::q8_1, DType::q2_k, DType::q3_k, DType::q4_k,
+const DType kDequantTypes[] = {DType::f32,  DType::f16,  DType::bf16, DType::q4_0,   DType::q4_1,  DType::q5_0,
+                               DType::q5_1, DType::q8_0, DType::q8_1, DType::q2_k,   DType::q3_k,  DType::q4_k,
                                DType::q5_k, DType::q6_k, DType::q8_k, DType::iq4_nl, DType::iq4_xs};
 
 // Every block-quantized type quantize_row handles.
-const DType kQuantTypes[] = {DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q8_0,
-                             DType::q8_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k,
+const DType kQuantTypes[] = {DType::q4_0, DType::q4_1, DType::q5_0,   DType::q5_1,  DType::q8_0,
+                             DType::q8_1, DType::q2_k, DType::q3_k,   DType::q4_k,  DType::q5_k,
                              DType::q6_k, DType::q8_k, DType::iq4_nl, DType::iq4_xs};
 
 std::string type_name(const testing::TestParamInfo<DType>& p) { return std::string(name(p.param)); }
@@ -125,8 +125,8 @@ TEST_P(QuantDequant, MatchesGgufBitExact) {
         int mismatches = 0;
         for (int64_t i = 0; i < n; ++i) {
             if (f32_to_bits(got[size_t(i)]) != f32_to_bits(want[size_t(i)]) && ++mismatches <= 8)
-                ADD_FAILURE() << name(t) << " element " << i << " (block " << i / info(t).block_elems
-                              << "): got " << got[size_t(i)] << ", gguf " << want[size_t(i)];
+                ADD_FAILURE() << name(t) << " element " << i << " (block " << i / info(t).block_elems << "): got "
+                              << got[size_t(i)] << ", gguf " << want[size_t(i)];
         }
         EXPECT_EQ(mismatches, 0) << name(t);
     }
@@ -199,8 +199,8 @@ TEST_P(QuantEncodeGguf, MatchesGgufBytes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Legacy, QuantEncodeGguf,
-                         testing::Values(DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q8_0,
-                                         DType::f16, DType::bf16),
+                         testing::Values(DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q8_0, DType::f16,
+                                         DType::bf16),
                          type_name);
 
 BlockQ8_0 q8_0_of(const float* x) {
@@ -259,8 +259,7 @@ TEST(QuantQ8_1, SumField) {
     }
     // Same integers and scale as Q8_0.
     const auto q0 = quantized(DType::q8_0, x);
-    for (int blk = 0; blk < 2; ++blk)
-        EXPECT_EQ(std::memcmp(q.data() + blk * 36 + 4, q0.data() + blk * 34 + 2, 32), 0);
+    for (int blk = 0; blk < 2; ++blk) EXPECT_EQ(std::memcmp(q.data() + blk * 36 + 4, q0.data() + blk * 34 + 2, 32), 0);
 }
 
 BlockQ8_K q8_k_of(const std::vector<float>& x) {
@@ -291,8 +290,8 @@ TEST(QuantQ8_K, KnownAnswerTiesToEven) {
     b = q8_k_of(x);
     EXPECT_EQ(b.d, -1.f);
     EXPECT_EQ(b.qs[7], -127);
-    EXPECT_EQ(b.qs[20], -2);   // -2.5 -> -2
-    EXPECT_EQ(b.qs[21], -4);   // -3.5 -> -4
+    EXPECT_EQ(b.qs[20], -2);  // -2.5 -> -2
+    EXPECT_EQ(b.qs[21], -4);  // -3.5 -> -4
     EXPECT_EQ(b.qs[22], 2);
 }
 
@@ -333,10 +332,9 @@ struct Bound {
 // The legacy and q8 types follow ggml's rules exactly, so theirs are what llama.cpp gets too; the K-quant and
 // IQ4 numbers are loom's fitter (unweighted least squares, no importance matrix).
 const Bound kBounds[] = {
-    {DType::q8_0, 0.0059}, {DType::q8_1, 0.0059},  {DType::q8_k, 0.0077},   {DType::q6_k, 0.019},
-    {DType::q5_k, 0.038},  {DType::q5_1, 0.0415},  {DType::q5_0, 0.047},    {DType::q4_k, 0.077},
-    {DType::iq4_nl, 0.081}, {DType::iq4_xs, 0.082}, {DType::q4_1, 0.086},   {DType::q4_0, 0.095},
-    {DType::q3_k, 0.16},   {DType::q2_k, 0.29},
+    {DType::q8_0, 0.0059}, {DType::q8_1, 0.0059}, {DType::q8_k, 0.0077}, {DType::q6_k, 0.019},   {DType::q5_k, 0.038},
+    {DType::q5_1, 0.0415}, {DType::q5_0, 0.047},  {DType::q4_k, 0.077},  {DType::iq4_nl, 0.081}, {DType::iq4_xs, 0.082},
+    {DType::q4_1, 0.086},  {DType::q4_0, 0.095},  {DType::q3_k, 0.16},   {DType::q2_k, 0.29},
 };
 
 class QuantRoundTrip : public testing::TestWithParam<Bound> {};

@@ -1,6 +1,6 @@
 // conv1d and the gated delta rule: the reference against direct double-precision math (every CPU variant
-// against the reference: the harness's cases, op_cases_attention.cpp), and the state contract: two calls carrying state equal one call over the
-// concatenation, and decoding token by token equals a prefill over the same tokens.
+// against the reference: the harness's cases, op_cases_attention.cpp), and the state contract: two calls carrying state
+// equal one call over the concatenation, and decoding token by token equals a prefill over the same tokens.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -149,9 +149,18 @@ struct Delta {
     int64_t n_tok, n_hk, n_hv, d_k, d_v;
     F32 q, k, v, g, beta, state, out;
     Delta(int64_t n_tok_, int64_t n_hk_, int64_t n_hv_, int64_t d_k_, int64_t d_v_, uint32_t seed)
-        : n_tok(n_tok_), n_hk(n_hk_), n_hv(n_hv_), d_k(d_k_), d_v(d_v_),
-          q({n_tok, n_hk, d_k}), k({n_tok, n_hk, d_k}), v({n_tok, n_hv, d_v}), g({n_tok, n_hv}),
-          beta({n_tok, n_hv}), state({n_hv, d_v, d_k}), out({n_tok, n_hv, d_v}) {
+        : n_tok(n_tok_),
+          n_hk(n_hk_),
+          n_hv(n_hv_),
+          d_k(d_k_),
+          d_v(d_v_),
+          q({n_tok, n_hk, d_k}),
+          k({n_tok, n_hk, d_k}),
+          v({n_tok, n_hv, d_v}),
+          g({n_tok, n_hv}),
+          beta({n_tok, n_hv}),
+          state({n_hv, d_v, d_k}),
+          out({n_tok, n_hv, d_v}) {
         std::mt19937 rng(seed);
         fill_normal(q, rng);
         fill_normal(k, rng);
@@ -171,8 +180,8 @@ struct Delta {
     Delta(const Delta&) = default;
     float scale() const { return 1.f / std::sqrt(float(d_k)); }
     DeltaNetArgs args(int64_t t0, int64_t n) {
-        return {q.rows(t0, n), k.rows(t0, n), v.rows(t0, n), g.rows(t0, n), beta.rows(t0, n), state.view,
-                out.rows(t0, n), scale()};
+        return {q.rows(t0, n),    k.rows(t0, n), v.rows(t0, n),   g.rows(t0, n),
+                beta.rows(t0, n), state.view,    out.rows(t0, n), scale()};
     }
     DeltaNetArgs args() { return args(0, n_tok); }
 };

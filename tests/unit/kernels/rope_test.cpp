@@ -17,7 +17,8 @@ struct RopeCase {
     F32 ff;
 
     RopeCase(int64_t n_tok, int64_t n_head, int64_t d_head, RopeMode mode, int n_rot)
-        : x({n_tok, n_head, d_head}), y({n_tok, n_head, d_head}),
+        : x({n_tok, n_head, d_head}),
+          y({n_tok, n_head, d_head}),
           pos(mode == RopeMode::imrope ? I32({4, n_tok}) : I32({n_tok})) {
         args.mode = mode;
         args.n_rot = n_rot;

@@ -61,7 +61,8 @@ TEST(WeightPack, EveryLayoutKeepsEveryValue) {
         f.pack(m.bytes.data(), row_bytes(f.dtype, n_in), n_in, 0, n_out, packed.data());
         std::vector<float> want(static_cast<size_t>(n_in));
         for (int64_t o = 0; o < n_out; ++o) {
-            ASSERT_TRUE(ref::dequantize_row(f.dtype, m.bytes.data() + o * row_bytes(f.dtype, n_in), want.data(), n_in).ok());
+            ASSERT_TRUE(
+                ref::dequantize_row(f.dtype, m.bytes.data() + o * row_bytes(f.dtype, n_in), want.data(), n_in).ok());
             for (int64_t i = 0; i < n_in; ++i)
                 ASSERT_EQ(f32_to_bits(f.value(packed.data(), n_in, o, i)), f32_to_bits(want[size_t(i)]))
                     << name(f.dtype) << " row " << o << " value " << i;
@@ -195,7 +196,8 @@ TEST(WeightPack, ExtremeCodesSameBits) {
     const int64_t n_in = 512, n_out = 16;
     for (const cpu::MatmulKernels* k : packing_variants())
         for (const Scales& t : kScales)
-            for (uint8_t pattern : {uint8_t(0xff), uint8_t(0x00), uint8_t(0x0f), uint8_t(0xf0), uint8_t(0x3f), uint8_t(0x80)}) {
+            for (uint8_t pattern :
+                 {uint8_t(0xff), uint8_t(0x00), uint8_t(0x0f), uint8_t(0xf0), uint8_t(0x3f), uint8_t(0x80)}) {
                 std::vector<uint8_t> w(static_cast<size_t>(row_bytes(t.type, n_in) * n_out), pattern);
                 for (size_t b = 0; b < w.size(); b += t.block_bytes)
                     for (size_t at : t.f16_at) {

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <optional>
 
 #include "core/cpu_features.h"
 #include "core/default_model.h"
@@ -261,18 +261,23 @@ std::string golden_name(const ::testing::TestParamInfo<std::tuple<const char*, c
 }
 
 INSTANTIATE_TEST_SUITE_P(Goldens, GoldenTest,
-                         ::testing::Combine(::testing::ValuesIn(kFamilies), ::testing::Values("f32", "f16", "q8_0", "q4_k")),
+                         ::testing::Combine(::testing::ValuesIn(kFamilies),
+                                            ::testing::Values("f32", "f16", "q8_0", "q4_k")),
                          golden_name);
 // Mixtures of experts also in llama.cpp's Q4_K_M mix (Q6_K down experts, f32 router).
 INSTANTIATE_TEST_SUITE_P(MoeGoldens, GoldenTest,
-                         ::testing::Combine(::testing::ValuesIn(kMoeFamilies), ::testing::Values("q4_k_m")), golden_name);
+                         ::testing::Combine(::testing::ValuesIn(kMoeFamilies), ::testing::Values("q4_k_m")),
+                         golden_name);
 
 // Sequences decoded together (one token each) give exactly their solo logits: the kernels round each row
 // as llama.cpp rounds a single-token call (Exec::set_rows_alone), whatever else is in the batch; expert matmuls
 // round every routed row alone, whichever other tokens chose the same expert.
 TEST(Session, SequencesDecodedTogetherEqualTheirSoloRuns) {
-    for (const auto& [family, type] : {std::pair{"llama", "f32"}, {"llama", "f16"}, {"llama", "q4_k"},
-                                       {"qwen3moe", "q4_k_m"}, {"qwen2moe", "q8_0"}}) {
+    for (const auto& [family, type] : {std::pair{"llama", "f32"},
+                                       {"llama", "f16"},
+                                       {"llama", "q4_k"},
+                                       {"qwen3moe", "q4_k_m"},
+                                       {"qwen2moe", "q8_0"}}) {
         Loaded l = load(family_model(family, type), DType::f32, 64, 3);
         ASSERT_TRUE(l.session);
         const int64_t V = l.model->n_vocab();
@@ -398,7 +403,8 @@ TEST(ModelLoad, MergedGateUpExpertsEqualSeparateOnes) {
     ASSERT_TRUE(w.write(merged_path).ok());
     std::ifstream arch_in(data_dir() + "/../../archs/qwen3moe.arch.toml");
     std::string arch((std::istreambuf_iterator<char>(arch_in)), std::istreambuf_iterator<char>());
-    const std::string separate = "gate = \"blk.{layer}.ffn_gate_exps.weight\"\nup = \"blk.{layer}.ffn_up_exps.weight\"\n";
+    const std::string separate =
+        "gate = \"blk.{layer}.ffn_gate_exps.weight\"\nup = \"blk.{layer}.ffn_up_exps.weight\"\n";
     ASSERT_NE(arch.find(separate), std::string::npos);
     arch.replace(arch.find(separate), separate.size(), "gate_up = \"blk.{layer}.ffn_gate_up_exps.weight\"\n");
     const std::string arch_path = ::testing::TempDir() + "/merged-qwen3moe.arch.toml";
@@ -482,7 +488,8 @@ TEST(Session, BadBatchesAreErrors) {
     const std::vector<int32_t> many(17, 5);
     auto full = l.session->decode(Batch::sequence(many, 0));
     ASSERT_FALSE(full.ok());
-    EXPECT_NE(full.error().message().find("does not fit the context of 16"), std::string::npos) << full.error().message();
+    EXPECT_NE(full.error().message().find("does not fit the context of 16"), std::string::npos)
+        << full.error().message();
     // After the failure the session still works.
     const int32_t ok[] = {5, 6};
     EXPECT_TRUE(l.session->decode(Batch::sequence(ok, 0)).ok());

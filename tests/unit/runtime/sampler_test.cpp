@@ -75,7 +75,8 @@ void expect_error(const Status& st, const std::vector<std::string>& needles) {
     ASSERT_FALSE(st.ok());
     EXPECT_EQ(st.error().code(), ErrorCode::invalid_input);
     EXPECT_EQ(st.error().message().rfind("sampling: ", 0), 0u) << st.error().message();
-    for (const std::string& n : needles) EXPECT_NE(st.error().message().find(n), std::string::npos) << st.error().message();
+    for (const std::string& n : needles)
+        EXPECT_NE(st.error().message().find(n), std::string::npos) << st.error().message();
 }
 
 TEST(SamplerParams, DefaultsAreLlamaCppCommonDefaults) {
@@ -111,7 +112,8 @@ TEST(SamplerParams, RejectsEachOutOfRangeValue) {
         {[](SamplingParams& p) { p.repeat_last_n = -1; }, "repeat_last_n out of range (expected >= 0, got -1)"},
         {[](SamplingParams& p) { p.presence_penalty = std::numeric_limits<float>::quiet_NaN(); }, "presence_penalty"},
         {[](SamplingParams& p) { p.frequency_penalty = -kInf; }, "frequency_penalty"},
-        {[](SamplingParams& p) { p.logit_bias[100] = 1.0f; }, "token id 100 outside the vocabulary (expected 0 <= id < 100)"},
+        {[](SamplingParams& p) { p.logit_bias[100] = 1.0f; },
+         "token id 100 outside the vocabulary (expected 0 <= id < 100)"},
         {[](SamplingParams& p) { p.logit_bias[-1] = 1.0f; }, "token id -1"},
         {[](SamplingParams& p) { p.logit_bias[3] = std::numeric_limits<float>::quiet_NaN(); }, "token 3: bias is nan"},
         {[](SamplingParams& p) { p.logit_bias[3] = kInf; }, "token 3: bias is inf"},
@@ -402,9 +404,8 @@ std::vector<TokenProb> naive_chain(const std::vector<float>& x, const SamplingPa
     std::vector<int32_t> ids;
     for (int32_t i = 0; i < int32_t(x.size()); ++i)
         if (x[size_t(i)] > -kInf) ids.push_back(i);
-    std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) {
-        return x[size_t(a)] != x[size_t(b)] ? x[size_t(a)] > x[size_t(b)] : a < b;
-    });
+    std::sort(ids.begin(), ids.end(),
+              [&](int32_t a, int32_t b) { return x[size_t(a)] != x[size_t(b)] ? x[size_t(a)] > x[size_t(b)] : a < b; });
     if (p.top_k > 0 && size_t(p.top_k) < ids.size()) ids.resize(size_t(p.top_k));
     const float max = x[size_t(ids[0])];
     if (p.top_p < 1.0f) {
@@ -438,8 +439,8 @@ TEST(SamplerChain, MatchesNaiveFullSort) {
             int32_t top_k;
             float top_p, min_p, temperature;
         } grid[] = {
-            {40, 0.95f, 0.05f, 0.8f}, {0, 0.95f, 0.05f, 0.8f}, {0, 0.9f, 0.0f, 1.0f},  {0, 0.999f, 0.0f, 1.5f},
-            {0, 1.0f, 0.01f, 0.7f},   {0, 1.0f, 0.0f, 1.0f},   {5, 1.0f, 0.0f, 1.0f},  {1000, 0.5f, 0.0f, 2.0f},
+            {40, 0.95f, 0.05f, 0.8f}, {0, 0.95f, 0.05f, 0.8f}, {0, 0.9f, 0.0f, 1.0f}, {0, 0.999f, 0.0f, 1.5f},
+            {0, 1.0f, 0.01f, 0.7f},   {0, 1.0f, 0.0f, 1.0f},   {5, 1.0f, 0.0f, 1.0f}, {1000, 0.5f, 0.0f, 2.0f},
             {3, 0.0f, 0.0f, 1.0f},    {0, 0.3f, 0.5f, 0.3f},   {7, 1.0f, 1.0f, 1.0f},
         };
         for (const auto& g : grid) {

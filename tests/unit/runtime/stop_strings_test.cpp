@@ -149,7 +149,8 @@ Emitted whole_text(const std::string& text, const std::vector<std::string>& stop
         size_t best_len = 0;
         for (size_t i = 0; i < stops.size(); ++i) {
             const std::string& s = stops[i];
-            if (!s.empty() && s.size() <= end && text.compare(end - s.size(), s.size(), s) == 0 && s.size() > best_len) {
+            if (!s.empty() && s.size() <= end && text.compare(end - s.size(), s.size(), s) == 0 &&
+                s.size() > best_len) {
                 best_len = s.size();
                 r.stopped = true;
                 r.stop_index = int32_t(i);

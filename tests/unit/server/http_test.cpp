@@ -2,8 +2,8 @@
 // and the key is checked before anything else.
 #include "server/http_server.h"
 
-#include <gtest/gtest.h>
 #include <httplib.h>
+#include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 

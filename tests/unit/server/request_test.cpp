@@ -64,11 +64,23 @@ TEST(ServerRequest, ChatDefaultsAreOpenAIs) {
 
 TEST(ServerRequest, ChatFieldsAreRead) {
     ChatRequest r;
-    const Json b = chat_body({{"temperature", 0.5}, {"top_p", 0.9}, {"top_k", 40}, {"min_p", 0.05}, {"seed", 7},
-                              {"max_completion_tokens", 16}, {"n", 2}, {"stream", true},
-                              {"stream_options", {{"include_usage", true}}}, {"logprobs", true}, {"top_logprobs", 3},
-                              {"stop", {"\n\n", 2}}, {"logit_bias", {{"5", -100}}}, {"presence_penalty", 0.5},
-                              {"frequency_penalty", -0.5}, {"repetition_penalty", 1.1}, {"user", "u"},
+    const Json b = chat_body({{"temperature", 0.5},
+                              {"top_p", 0.9},
+                              {"top_k", 40},
+                              {"min_p", 0.05},
+                              {"seed", 7},
+                              {"max_completion_tokens", 16},
+                              {"n", 2},
+                              {"stream", true},
+                              {"stream_options", {{"include_usage", true}}},
+                              {"logprobs", true},
+                              {"top_logprobs", 3},
+                              {"stop", {"\n\n", 2}},
+                              {"logit_bias", {{"5", -100}}},
+                              {"presence_penalty", 0.5},
+                              {"frequency_penalty", -0.5},
+                              {"repetition_penalty", 1.1},
+                              {"user", "u"},
                               {"chat_template_kwargs", {{"enable_thinking", false}}}});
     ASSERT_FALSE(parse_chat_request(b, limits(), r));
     EXPECT_EQ(r.gen.sampling.temperature, 0.5f);
@@ -119,7 +131,9 @@ TEST(ServerRequest, EveryBadFieldIsNamed) {
         {chat_body({{"stop", {""}}}), "stop[0]"},
         {chat_body({{"stop", {1000}}}), "stop[0]"},
         {chat_body({{"stop", {true}}}), "stop[0]"},
-        {chat_body({{"stop", Json::array({"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q"})}}), "stop"},
+        {chat_body({{"stop", Json::array({"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o",
+                                          "p", "q"})}}),
+         "stop"},
         {chat_body({{"logit_bias", {{"1000", 1}}}}), "logit_bias.1000"},
         {chat_body({{"logit_bias", {{"-1", 1}}}}), "logit_bias.-1"},
         {chat_body({{"logit_bias", {{"x", 1}}}}), "logit_bias.x"},
@@ -144,11 +158,15 @@ TEST(ServerRequest, EveryBadFieldIsNamed) {
 }
 
 TEST(ServerRequest, TextAndUnknownFieldsPass) {
-    EXPECT_EQ(chat_error(chat_body({{"response_format", {{"type", "text"}}}, {"tools", Json::array()}, {"tool_choice", "none"},
-                                    {"something_new", 1}, {"temperature", nullptr}})),
+    EXPECT_EQ(chat_error(chat_body({{"response_format", {{"type", "text"}}},
+                                    {"tools", Json::array()},
+                                    {"tool_choice", "none"},
+                                    {"something_new", 1},
+                                    {"temperature", nullptr}})),
               "");
-    EXPECT_EQ(chat_error(chat_body({{"messages", {{{"role", "developer"}, {"content", {{{"type", "text"}, {"text", "a"}}}}},
-                                                  {{"role", "assistant"}, {"content", nullptr}}}}})),
+    EXPECT_EQ(chat_error(chat_body({{"messages",
+                                     {{{"role", "developer"}, {"content", {{{"type", "text"}, {"text", "a"}}}}},
+                                      {{"role", "assistant"}, {"content", nullptr}}}}})),
               "");
 }
 

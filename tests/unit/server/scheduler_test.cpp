@@ -55,7 +55,7 @@ SequenceSpec greedy(int index, std::vector<int32_t> p, int64_t max_tokens) {
     s.sampling.temperature = 0;
     s.sampling.logit_bias[2] = -INFINITY;  // no end of generation: every run is max_tokens long
     s.max_tokens = max_tokens;
-    s.logprobs = 0;                        // token ids come with the events
+    s.logprobs = 0;  // token ids come with the events
     return s;
 }
 
@@ -109,7 +109,8 @@ TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
         ASSERT_EQ(sched.submit({greedy(0, prompt(i), 12)}, streams.back()), Scheduler::Submit::ok);
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    for (int i = 0; i < 4; ++i) EXPECT_EQ(collect(*streams[size_t(i)], 1)[0].tokens, alone[size_t(i)]) << "prompt " << i;
+    for (int i = 0; i < 4; ++i)
+        EXPECT_EQ(collect(*streams[size_t(i)], 1)[0].tokens, alone[size_t(i)]) << "prompt " << i;
     // One request of four sequences (the n > 1 shape).
     auto st = std::make_shared<RequestStream>();
     std::vector<SequenceSpec> four;

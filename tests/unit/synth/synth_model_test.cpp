@@ -30,9 +30,9 @@ TEST(Synth, PresetRulesChooseTypesPerTensorAndLayer) {
     ASSERT_TRUE(f.ok()) << f.error().message();
     EXPECT_EQ(f->tensor("token_embd.weight")->type, DType::q8_0);
     EXPECT_EQ(f->tensor("blk.0.attn_norm.weight")->type, DType::f32);  // 1-D stays f32
-    EXPECT_EQ(f->tensor("blk.0.ffn_down.weight")->type, DType::q4_k);   // default
-    EXPECT_EQ(f->tensor("blk.1.ffn_down.weight")->type, DType::q6_k);   // layer rule
-    EXPECT_EQ(f->tensor("blk.1.odd.weight")->type, DType::f16);         // 48 is no multiple of 32 or 256
+    EXPECT_EQ(f->tensor("blk.0.ffn_down.weight")->type, DType::q4_k);  // default
+    EXPECT_EQ(f->tensor("blk.1.ffn_down.weight")->type, DType::q6_k);  // layer rule
+    EXPECT_EQ(f->tensor("blk.1.odd.weight")->type, DType::f16);        // 48 is no multiple of 32 or 256
     EXPECT_EQ(f->tensor("token_embd.weight")->shape, (std::vector<int64_t>{300, 256}));
     EXPECT_EQ(*f->get<uint32_t>("testarch.block_count"), 2u);
     EXPECT_EQ(*f->get<float>("testarch.rope.freq_base"), 10000.f);
@@ -47,7 +47,8 @@ TEST(Synth, PresetRulesChooseTypesPerTensorAndLayer) {
 
     // Norm weights are ones; random weights have roughly the asked spread.
     std::vector<float> row(256);
-    ASSERT_TRUE(kernels::ref::dequantize_row(DType::f32, f->tensor("blk.1.attn_norm.weight")->data, row.data(), 256).ok());
+    ASSERT_TRUE(
+        kernels::ref::dequantize_row(DType::f32, f->tensor("blk.1.attn_norm.weight")->data, row.data(), 256).ok());
     for (float v : row) ASSERT_EQ(v, 1.0f);
     const formats::TensorInfo* emb = f->tensor("token_embd.weight");
     std::vector<float> all(300 * 256);
@@ -73,9 +74,7 @@ TEST(Synth, SameSeedSameBytesOtherSeedOtherBytes) {
 
 TEST(Synth, NormalInitTakesAMean) {
     const std::string spec = ::testing::TempDir() + "mean_spec.toml";
-    {
-        std::ofstream(spec) << "[[tensor]]\nname = \"n.weight\"\nshape = [4096]\nmean = 1.0\nstd = 0.1\n";
-    }
+    { std::ofstream(spec) << "[[tensor]]\nname = \"n.weight\"\nshape = [4096]\nmean = 1.0\nstd = 0.1\n"; }
     SynthOptions o{spec, ::testing::TempDir() + "mean.gguf", "f32", 3, 1};
     ASSERT_TRUE(synthesize(o).ok());
     auto f = formats::GgufFile::open(o.out_path, formats::LoadMode::read);
@@ -92,16 +91,12 @@ TEST(Synth, NormalInitTakesAMean) {
 
 TEST(Synth, BadSpecsAreErrorsWithFileAndLine) {
     const std::string bad = ::testing::TempDir() + "bad_spec.toml";
-    {
-        std::ofstream(bad) << "[metadata]\n\"k\" = 1\n[[tensor]]\nname = \"w\"\nshape = [0, 4]\n";
-    }
+    { std::ofstream(bad) << "[metadata]\n\"k\" = 1\n[[tensor]]\nname = \"w\"\nshape = [0, 4]\n"; }
     SynthOptions o{bad, ::testing::TempDir() + "bad.gguf", "f32", 0, 1};
     auto r = synthesize(o);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message().find("bad_spec.toml:3"), std::string::npos) << r.error().message();
-    {
-        std::ofstream(bad) << "[metadata\n";
-    }
+    { std::ofstream(bad) << "[metadata\n"; }
     r = synthesize(o);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message().find("bad_spec.toml:1"), std::string::npos) << r.error().message();

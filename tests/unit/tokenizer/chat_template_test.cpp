@@ -3,8 +3,8 @@
 // byte as Python jinja2 renders them with Hugging Face's settings (tests/data/chat_templates/PROVENANCE.md);
 // templates that raise must raise. Then the Jinja features one by one, and hostile templates that must
 // stop at a budget.
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -58,7 +58,8 @@ TEST(ChatTemplateGolden, MatchesJinja2) {
         const std::string name = c["template"];
         auto it = templates.find(name);
         if (it == templates.end())
-            it = templates.emplace(name, ChatTemplate::parse(read_file(dir + "/templates/" + name), test_options())).first;
+            it = templates.emplace(name, ChatTemplate::parse(read_file(dir + "/templates/" + name), test_options()))
+                     .first;
         ++n;
         const json& ctx = convs[c["conversation"].get<std::string>()];
         std::string what;
@@ -107,51 +108,60 @@ xend)J"},
 {#- comment -#}
  d)J",
      R"J(a b cd)J"},
-    {"plus", R"J(  {%+ if true %}x{% endif %}|)J",
-     R"J(  x|)J"},
-    {"loop", R"J({% for x in ['a','b','c'] %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.previtem }}{{ loop.nextitem }}{{ loop.cycle('o','e') }};{% endfor %})J",
+    {"plus", R"J(  {%+ if true %}x{% endif %}|)J", R"J(  x|)J"},
+    {"loop",
+     R"J({% for x in ['a','b','c'] %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.previtem }}{{ loop.nextitem }}{{ loop.cycle('o','e') }};{% endfor %})J",
      R"J(103TrueFalse3bo;212FalseFalse3ace;321FalseTrue3bo;)J"},
-    {"loop_filter_else", R"J({% for x in [1,2,3,4] if x is even %}{{ x }}{% else %}none{% endfor %}|{% for x in [] %}{{ x }}{% else %}empty{% endfor %})J",
+    {"loop_filter_else",
+     R"J({% for x in [1,2,3,4] if x is even %}{{ x }}{% else %}none{% endfor %}|{% for x in [] %}{{ x }}{% else %}empty{% endfor %})J",
      R"J(24|empty)J"},
-    {"break_continue", R"J({% for x in range(10) %}{% if x == 2 %}{% continue %}{% endif %}{% if x == 5 %}{% break %}{% endif %}{{ x }}{% endfor %})J",
+    {"break_continue",
+     R"J({% for x in range(10) %}{% if x == 2 %}{% continue %}{% endif %}{% if x == 5 %}{% break %}{% endif %}{{ x }}{% endfor %})J",
      R"J(0134)J"},
-    {"namespace", R"J({% set ns = namespace(n=0, s='') %}{% for x in [3,4] %}{% set ns.n = ns.n + x %}{% set y = x %}{% endfor %}{{ ns.n }}|{{ y is defined }})J",
+    {"namespace",
+     R"J({% set ns = namespace(n=0, s='') %}{% for x in [3,4] %}{% set ns.n = ns.n + x %}{% set y = x %}{% endfor %}{{ ns.n }}|{{ y is defined }})J",
      R"J(7|False)J"},
-    {"scope", R"J({% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}{% if true %}{% set x = 3 %}{% endif %}{{ x }})J",
+    {"scope",
+     R"J({% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}{% if true %}{% set x = 3 %}{% endif %}{{ x }})J",
      R"J(213)J"},
-    {"macro", R"J({% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('Ann') }} {{ greet('Bo', punct='?') }} {{ greet(punct='.', name='Cy') }})J",
+    {"macro",
+     R"J({% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('Ann') }} {{ greet('Bo', punct='?') }} {{ greet(punct='.', name='Cy') }})J",
      R"J(Hi Ann! Hi Bo? Hi Cy.)J"},
-    {"filters", R"J({{ '  pad  ' | trim }}|{{ [3,1,2] | sort | join(',') }}|{{ 'abc' | upper }}|{{ none | default('d') }}|{{ undefined_var | default('u') }}|{{ '' | default('e', true) }}|{{ [1,2,3] | length }}|{{ 'héllo' | length }}|{{ [1,2,2,3] | unique | list }}|{{ ['a','b'] | first }}{{ ['a','b'] | last }}|{{ -3 | abs }}|{{ 3.7 | int }}|{{ '12' | int + 1 }}|{{ 2.5 | round }}|{{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }})J",
+    {"filters",
+     R"J({{ '  pad  ' | trim }}|{{ [3,1,2] | sort | join(',') }}|{{ 'abc' | upper }}|{{ none | default('d') }}|{{ undefined_var | default('u') }}|{{ '' | default('e', true) }}|{{ [1,2,3] | length }}|{{ 'héllo' | length }}|{{ [1,2,2,3] | unique | list }}|{{ ['a','b'] | first }}{{ ['a','b'] | last }}|{{ -3 | abs }}|{{ 3.7 | int }}|{{ '12' | int + 1 }}|{{ 2.5 | round }}|{{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }})J",
      R"J(pad|1,2,3|ABC|None|u|e|3|5|[1, 2, 3]|ab|3|3|13|2.0|3 -4 2 3.5 1024)J"},
-    {"select", R"J({% set ms = [{'role':'system','c':1},{'role':'user','c':2},{'role':'user','c':3}] %}{{ ms | selectattr('role', 'equalto', 'user') | map(attribute='c') | list }}|{{ ms | rejectattr('role', 'equalto', 'user') | list | length }}|{{ [1,2,3,4] | select('odd') | list }}|{{ ['a','B'] | map('upper') | join }})J",
+    {"select",
+     R"J({% set ms = [{'role':'system','c':1},{'role':'user','c':2},{'role':'user','c':3}] %}{{ ms | selectattr('role', 'equalto', 'user') | map(attribute='c') | list }}|{{ ms | rejectattr('role', 'equalto', 'user') | list | length }}|{{ [1,2,3,4] | select('odd') | list }}|{{ ['a','B'] | map('upper') | join }})J",
      R"J([2, 3]|1|[1, 3]|AB)J"},
-    {"tojson", R"J({{ {'a': 1, 'b': [true, none, 1.5, 'x"y'], 'c': {}} | tojson }}|{{ {'k': ['v', 2]} | tojson(indent=2) }}|{{ 'é' | tojson }}|{{ {'z': 1, 'a': 2} | tojson(sort_keys=true) }})J",
+    {"tojson",
+     R"J({{ {'a': 1, 'b': [true, none, 1.5, 'x"y'], 'c': {}} | tojson }}|{{ {'k': ['v', 2]} | tojson(indent=2) }}|{{ 'é' | tojson }}|{{ {'z': 1, 'a': 2} | tojson(sort_keys=true) }})J",
      R"J({"a": 1, "b": [true, null, 1.5, "x\"y"], "c": {}}|{
   "k": [
     "v",
     2
   ]
 }|"é"|{"a": 2, "z": 1})J"},
-    {"repr", R"J({{ [1, 'a', none, true, 2.0] }}|{{ {'a': 'it\'s'} }}|{{ (1, 2) }}|{{ 1.0 }} {{ 0.1 }} {{ 1e20 }} {{ 3 }})J",
+    {"repr",
+     R"J({{ [1, 'a', none, true, 2.0] }}|{{ {'a': 'it\'s'} }}|{{ (1, 2) }}|{{ 1.0 }} {{ 0.1 }} {{ 1e20 }} {{ 3 }})J",
      R"J([1, 'a', None, True, 2.0]|{'a': "it's"}|(1, 2)|1.0 0.1 1e+20 3)J"},
-    {"strings", R"J({{ 'a,b,,c'.split(',') }}|{{ '  a  b '.split() }}|{{ 'Hello'.startswith('He') }}{{ 'Hello'.endswith(('x','lo')) }}|{{ 'x-y'.replace('-', '+') }}|{{ 'abc'[::-1] }}{{ 'abcdef'[1:4] }}{{ 'abc'[-1] }}|{{ 'a b'.title() }}|{{ '{}-{}'.format(1, 'z') }}|{{ 'ab' ~ 1 ~ none }}|{{ 'a' in 'cat' }}{{ 'x' not in ['x'] }})J",
+    {"strings",
+     R"J({{ 'a,b,,c'.split(',') }}|{{ '  a  b '.split() }}|{{ 'Hello'.startswith('He') }}{{ 'Hello'.endswith(('x','lo')) }}|{{ 'x-y'.replace('-', '+') }}|{{ 'abc'[::-1] }}{{ 'abcdef'[1:4] }}{{ 'abc'[-1] }}|{{ 'a b'.title() }}|{{ '{}-{}'.format(1, 'z') }}|{{ 'ab' ~ 1 ~ none }}|{{ 'a' in 'cat' }}{{ 'x' not in ['x'] }})J",
      R"J(['a', 'b', '', 'c']|['a', 'b']|TrueTrue|x+y|cbabcdc|A B|1-z|ab1None|TrueFalse)J"},
-    {"lists", R"J({{ [1,2,3][1:] }}{{ [1,2,3][::-1] }}{{ [1,2,3][-1] }}{{ [1,2] + [3] }}|{{ (['a'] * 3) | join }}|{{ [1,2,3] | sum }}|{{ [4,1,9] | max }}{{ [4,1,9] | min }}|{{ {'b':1,'a':2} | dictsort }}|{{ {'x':1}.items() | list }}|{{ {'x':1}.get('y', 5) }})J",
+    {"lists",
+     R"J({{ [1,2,3][1:] }}{{ [1,2,3][::-1] }}{{ [1,2,3][-1] }}{{ [1,2] + [3] }}|{{ (['a'] * 3) | join }}|{{ [1,2,3] | sum }}|{{ [4,1,9] | max }}{{ [4,1,9] | min }}|{{ {'b':1,'a':2} | dictsort }}|{{ {'x':1}.items() | list }}|{{ {'x':1}.get('y', 5) }})J",
      R"J([2, 3][3, 2, 1]3[1, 2, 3]|aaa|6|91|[('a', 2), ('b', 1)]|[('x', 1)]|5)J"},
-    {"tests", R"J({{ 1 is number }}{{ 'a' is string }}{{ {} is mapping }}{{ [] is iterable }}{{ none is none }}{{ x is undefined }}{{ 4 is divisibleby 2 }}{{ 3 is odd }}{{ 'ab' is lower }}{{ true is true }}{{ 1 is sameas 1 }}{{ 2 is gt 1 }}{{ 'a' is in ['a'] }})J",
+    {"tests",
+     R"J({{ 1 is number }}{{ 'a' is string }}{{ {} is mapping }}{{ [] is iterable }}{{ none is none }}{{ x is undefined }}{{ 4 is divisibleby 2 }}{{ 3 is odd }}{{ 'ab' is lower }}{{ true is true }}{{ 1 is sameas 1 }}{{ 2 is gt 1 }}{{ 'a' is in ['a'] }})J",
      R"J(TrueTrueTrueTrueTrueTrueTrueTrueTrueTrueTrueTrueTrue)J"},
     {"conditional", R"J({{ 'y' if 1 > 2 else 'n' }}|{{ 'only' if false }}|{{ 1 and 2 }}{{ 0 or 'z' }}{{ not none }})J",
      R"J(n||2zTrue)J"},
-    {"set_block", R"J({% set body %}inner {{ 1 + 1 }}{% endset %}[{{ body }}])J",
-     R"J([inner 2])J"},
-    {"filter_block", R"J({% filter upper %}shout {{ 'it' }}{% endfilter %})J",
-     R"J(SHOUT IT)J"},
-    {"raw", R"J({% raw %}{{ not rendered }}{% endraw %})J",
-     R"J({{ not rendered }})J"},
-    {"unpack", R"J({% for k, v in {'a': 1, 'b': 2}.items() %}{{ k }}={{ v }};{% endfor %}{% set a, b = 1, 2 %}{{ a + b }})J",
+    {"set_block", R"J({% set body %}inner {{ 1 + 1 }}{% endset %}[{{ body }}])J", R"J([inner 2])J"},
+    {"filter_block", R"J({% filter upper %}shout {{ 'it' }}{% endfilter %})J", R"J(SHOUT IT)J"},
+    {"raw", R"J({% raw %}{{ not rendered }}{% endraw %})J", R"J({{ not rendered }})J"},
+    {"unpack",
+     R"J({% for k, v in {'a': 1, 'b': 2}.items() %}{{ k }}={{ v }};{% endfor %}{% set a, b = 1, 2 %}{{ a + b }})J",
      R"J(a=1;b=2;3)J"},
-    {"strftime", R"J({{ strftime_now('%d %b %Y') }})J",
-     R"J(01 Jan 2026)J"},
+    {"strftime", R"J({{ strftime_now('%d %b %Y') }})J", R"J(01 Jan 2026)J"},
     {"indent", R"J({{ 'a\nb\n\nc' | indent(2) }}|{{ 'a\nb' | indent(2, true) }})J",
      R"J(a
   b
@@ -170,7 +180,8 @@ TEST(ChatTemplateTest, Features) {
     }
 }
 
-Result<std::string> render(const std::string& source, const json& ctx = json::object(), ChatTemplateOptions opt = test_options()) {
+Result<std::string> render(const std::string& source, const json& ctx = json::object(),
+                           ChatTemplateOptions opt = test_options()) {
     LOOM_TRY(ChatTemplate t, ChatTemplate::parse(source, opt));
     return t.render(ctx);
 }
@@ -198,10 +209,12 @@ TEST(ChatTemplateTest, GemmaPromptTokenizes) {
 TEST(ChatTemplateTest, Errors) {
     auto r = render("{{ raise_exception('roles must alternate') }}");
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message().find("raise_exception: roles must alternate"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find("raise_exception: roles must alternate"), std::string::npos)
+        << r.error().message();
     r = render("line one\n{% if %}");
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message().find("chat template:2: expected an expression"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find("chat template:2: expected an expression"), std::string::npos)
+        << r.error().message();
     r = render("{% for x in y %}");
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message().find("expected 'else', 'endfor'"), std::string::npos) << r.error().message();
@@ -232,8 +245,8 @@ TEST(ChatTemplateTest, HostileTemplatesHitABudget) {
         "{{ 'a' * 1000000000 }}",                                                            // one huge string
         "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
         "{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
-        "{% for i in range(1000000000) %}x{% endfor %}",                                     // a huge range
-        "{% for i in range(60000) %}{{ 'x' * 1000 }}{% endfor %}",                           // output
+        "{% for i in range(1000000000) %}x{% endfor %}",            // a huge range
+        "{% for i in range(60000) %}{{ 'x' * 1000 }}{% endfor %}",  // output
     };
     for (const char* src : hostile) {
         const auto t0 = std::chrono::steady_clock::now();

@@ -1,8 +1,8 @@
 // loom's tokenizer against llama.cpp's ids, recorded by tools/record_tokenizer_goldens.py over a corpus of
 // multilingual text, code, emoji, whitespace, numbers, special-token look-alikes, invalid UTF-8 and random
 // strings (tests/data/tokenizer/PROVENANCE.md). Every case must match: 0 mismatches.
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -75,13 +75,13 @@ std::string show(std::span<const int32_t> ids) {
 }
 
 // The vocabulary of a golden file, or a skip when set-up has not made it.
-#define LOAD_VOCAB_OR_SKIP(name, vocab)                                                                       \
-    const std::string path = vocab_path(name);                                                                \
-    if (path.empty() || !std::filesystem::exists(path))                                                       \
-        GTEST_SKIP() << "vocabulary " << name << " not found at '" << path << "': run scripts/setup.sh";     \
-    auto f = formats::GgufFile::open(path);                                                                   \
-    ASSERT_TRUE(f.ok()) << f.error().message();                                                               \
-    auto vocab = Vocab::load(*f);                                                                             \
+#define LOAD_VOCAB_OR_SKIP(name, vocab)                                                                  \
+    const std::string path = vocab_path(name);                                                           \
+    if (path.empty() || !std::filesystem::exists(path))                                                  \
+        GTEST_SKIP() << "vocabulary " << name << " not found at '" << path << "': run scripts/setup.sh"; \
+    auto f = formats::GgufFile::open(path);                                                              \
+    ASSERT_TRUE(f.ok()) << f.error().message();                                                          \
+    auto vocab = Vocab::load(*f);                                                                        \
     ASSERT_TRUE(vocab.ok()) << vocab.error().message()
 
 class Golden : public testing::TestWithParam<const char*> {};
@@ -119,10 +119,10 @@ TEST_P(Golden, MatchesLlamaCpp) {
     std::printf("[ %s ] %zu cases, %zu ids, %zu mismatches\n", name.c_str(), cases.size(), n_ids, mismatches);
 }
 
-INSTANTIATE_TEST_SUITE_P(Vocabs, Golden, testing::Values("gemma3", "llama3", "deepseek-v3", "qwen2", "qwen35",
-                                                        "llama3-pre-gpt-2", "llama3-pre-deepseek-llm",
-                                                        "llama3-pre-deepseek-coder", "llama3-pre-default",
-                                                        "llama3-pre-starcoder", "llama3-pre-falcon"),
+INSTANTIATE_TEST_SUITE_P(Vocabs, Golden,
+                         testing::Values("gemma3", "llama3", "deepseek-v3", "qwen2", "qwen35", "llama3-pre-gpt-2",
+                                         "llama3-pre-deepseek-llm", "llama3-pre-deepseek-coder", "llama3-pre-default",
+                                         "llama3-pre-starcoder", "llama3-pre-falcon"),
                          [](const auto& info) {
                              std::string s = info.param;
                              for (char& c : s)

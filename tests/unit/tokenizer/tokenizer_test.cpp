@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "tokenizer/pretokenize.h"
-#include "unit/tokenizer/test_vocab.h"
 #include "tokenizer/tokenizer.h"
+#include "unit/tokenizer/test_vocab.h"
 
 namespace loom::tokenizer {
 namespace {
@@ -62,9 +62,14 @@ TEST(SpmTest, ByteFallbackKeepsEveryByte) {
     EXPECT_EQ(encode(t, "\xC3\xA9", false), (Ids{hv.sp, 3 + 0xC3, 3 + 0xA9}));
     // Invalid UTF-8 is never an error for SPM. As in llama.cpp a lead byte 0xF_ claims 4 bytes, so
     // "\xFF" "b\x80" is one symbol, and no token: three byte tokens.
-    const Ids bad = encode(t, "a\xFF" "b\x80", false);
+    const Ids bad = encode(t,
+                           "a\xFF"
+                           "b\x80",
+                           false);
     EXPECT_EQ(bad, (Ids{hv.sp, hv.a, 3 + 0xFF, 3 + 'b', 3 + 0x80}));
-    EXPECT_EQ(t.decode(bad), "a\xFF" "b\x80");
+    EXPECT_EQ(t.decode(bad),
+              "a\xFF"
+              "b\x80");
 }
 
 TEST(SpmTest, SpecialTokensAndSpacePrefix) {
@@ -211,7 +216,12 @@ TEST(PretokenizeTest, Llama3) {
 TEST(PretokenizeTest, ClassesComeFromUnicode151) {
     using W = std::vector<std::string>;
     // U+2EBF0 is a letter since Unicode 15.1 (PCRE2 10.42's tables predate it): one word with the letters.
-    EXPECT_EQ(split(PreTokenizer::gpt2, "ab\xF0\xAE\xAF\xB0" "c 12"), (W{"ab\xF0\xAE\xAF\xB0" "c", " 12"}));
+    EXPECT_EQ(split(PreTokenizer::gpt2,
+                    "ab\xF0\xAE\xAF\xB0"
+                    "c 12"),
+              (W{"ab\xF0\xAE\xAF\xB0"
+                 "c",
+                 " 12"}));
     EXPECT_EQ(char_class(0x2EBF0), CharClass::letter);
     EXPECT_EQ(char_class(0x1C89), CharClass::undefined);  // assigned only in Unicode 16
     EXPECT_TRUE(is_whitespace(0x85));
@@ -235,10 +245,12 @@ TEST(StreamingDecoderTest, NeverEmitsHalfACharacter) {
     EXPECT_EQ(d.push(3 + 0x82), "");
     EXPECT_EQ(d.push(3 + 0xAC), "\xE2\x82\xAC");
     EXPECT_EQ(d.pending(), 0u);
-    EXPECT_EQ(d.push(1), "");  // control: not rendered
+    EXPECT_EQ(d.push(1), "");                     // control: not rendered
     EXPECT_EQ(d.push(3 + 0xFF), "\xEF\xBF\xBD");  // can never be valid
     EXPECT_EQ(d.push(3 + 0xF0), "");
-    EXPECT_EQ(d.push(hv.a), "\xEF\xBF\xBD" "a");  // the held byte cannot be completed any more
+    EXPECT_EQ(d.push(hv.a),
+              "\xEF\xBF\xBD"
+              "a");  // the held byte cannot be completed any more
     EXPECT_EQ(d.push(3 + 0xC3), "");
     EXPECT_EQ(d.flush(), "\xEF\xBF\xBD");
     EXPECT_EQ(d.pending(), 0u);

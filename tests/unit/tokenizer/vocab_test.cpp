@@ -40,8 +40,11 @@ TEST(VocabTest, SpmDefaults) {
 
 TEST(VocabTest, KeysOverrideDefaults) {
     TestVocab tv = spm_skeleton();
-    tv.extra = {{"bos_token_id", uint32_t(2)}, {"eos_token_id", uint32_t(1)}, {"add_bos_token", false},
-                {"add_eos_token", true}, {"add_space_prefix", false}};
+    tv.extra = {{"bos_token_id", uint32_t(2)},
+                {"eos_token_id", uint32_t(1)},
+                {"add_bos_token", false},
+                {"add_eos_token", true},
+                {"add_space_prefix", false}};
     auto v = tv.load();
     ASSERT_TRUE(v.ok()) << v.error().message();
     EXPECT_EQ(v->bos(), 2);
@@ -115,7 +118,8 @@ TEST(VocabTest, ErrorsNameTheKeyAndValue) {
 
     tv = spm_skeleton();
     tv.add("<s>");
-    EXPECT_NE(load_error(tv).find("token 259 repeats the text of token 1 ('<s>')"), std::string::npos) << load_error(tv);
+    EXPECT_NE(load_error(tv).find("token 259 repeats the text of token 1 ('<s>')"), std::string::npos)
+        << load_error(tv);
 
     tv = spm_skeleton();
     tv.tokens[3] = "<0xZZ>";
@@ -165,7 +169,7 @@ TEST(VocabTest, PiecesFollowTokenTypes) {
 
     TestVocab bt = bpe_skeleton();
     bt.merges = {"\xC4\xA0 h"};
-    bt.add("\xC4\xA0h");  // "Ġh": space + h
+    bt.add("\xC4\xA0h");         // "Ġh": space + h
     bt.add("\xC3\x83\xC2\xA9");  // "Ã©": GPT-2's characters for the bytes C3 A9 (é)
     auto bv = bt.load();
     ASSERT_TRUE(bv.ok()) << bv.error().message();

@@ -151,8 +151,8 @@ void pv_avx2(const float* p, int64_t ld, int64_t n_rows, const float* v, int64_t
 
 // Up to 8 rows × 8 output dims in registers; each V vector is loaded (and widened) once for all rows.
 template <int R, bool F16>
-void pv_direct_rows(const float* p, int64_t ld, const uint8_t* v, int64_t v_stride, const int32_t* idx,
-                    int64_t n_idx, int64_t d_v, float* acc) {
+void pv_direct_rows(const float* p, int64_t ld, const uint8_t* v, int64_t v_stride, const int32_t* idx, int64_t n_idx,
+                    int64_t d_v, float* acc) {
     static_assert(R >= 1 && R <= 8);
     for (int64_t e = 0; e < d_v; e += 8) {
         auto load = [&](int r) { return r < R ? _mm256_loadu_ps(acc + r * d_v + e) : _mm256_setzero_ps(); };
@@ -317,9 +317,10 @@ void axpy_avx2(float* acc, const float* v, float p, int64_t n) {
 }  // namespace
 
 const AttentionMicro& attention_micro_avx2() {
-    static const AttentionMicro m{"avx2",         8,          qk_avx2,        pv_avx2,   pv_direct_avx2, score_row_avx2,
-                                  exp_sum_avx2, widen_avx2, round_f16_avx2, scale_avx2,
-                                  dot_ggml_avx2, softmax_ggml_avx2, axpy_avx2};
+    static const AttentionMicro m{
+        "avx2",       8,          qk_avx2,        pv_avx2,    pv_direct_avx2, score_row_avx2,
+        exp_sum_avx2, widen_avx2, round_f16_avx2, scale_avx2, dot_ggml_avx2,  softmax_ggml_avx2,
+        axpy_avx2};
     return m;
 }
 

@@ -72,7 +72,9 @@ inline void sweep_tile8(const GemmTile& g, int64_t block_values, const Tile8* ba
 }
 
 // A record's 8 f16 row scales as f32.
-inline __m256 load_f16x8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline __m256 load_f16x8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
 
 // Fetches the n bytes at p into L1 (decode-sized tiles fetch records ahead themselves: short rows defeat the
 // hardware prefetcher when weights stream from DRAM).

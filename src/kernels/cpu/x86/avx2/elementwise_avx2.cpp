@@ -200,8 +200,7 @@ void glu(UnaryOp act, float* y, const float* gate, const float* up, int64_t n) {
             for (; i + 8 <= n; i += 8) store(y + i, _mm256_mul_ps(lookup8(table, load(gate + i)), load(up + i)));
             break;
         }
-        default:
-            break;
+        default: break;
     }
     if (i < n) portable::glu(act, y + i, gate + i, up + i, n - i);
 }

@@ -22,8 +22,8 @@ inline ExpfParts expf_parts(__m256 x) {
     const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
     ExpfParts f;
     f.n = _mm256_sub_ps(z, shift);
-    const __m256 r = _mm256_fnmadd_ps(f.n, _mm256_set1_ps(0x1.7f7d1cp-20f),
-                                      _mm256_fnmadd_ps(f.n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 r =
+        _mm256_fnmadd_ps(f.n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(f.n, _mm256_set1_ps(0x1.62e4p-1f), x));
     // n sits in the low mantissa bits of z: shifted into the exponent field and added to 1.0's bits.
     f.e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
     f.k = _mm256_castsi256_ps(_mm256_add_epi32(f.e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));

@@ -40,7 +40,8 @@ constexpr TypeKernels kTypes[] = {
     {DType::bf16, af_row_bytes, pack_af_bf16, gemm_bf16, 1, kFloatPanel, "bf16 avx2", pack_f32_bf16, dequant_bf16},
 };
 
-constexpr TypeKernels kF32 = {DType::f32, af_row_bytes, pack_af_f32, gemm_f32, 1, 0, "f32 avx2", pack_f32_f32, nullptr, -1};
+constexpr TypeKernels kF32 = {DType::f32, af_row_bytes, pack_af_f32,  gemm_f32, 1,
+                              0,          "f32 avx2",   pack_f32_f32, nullptr,  -1};
 
 }  // namespace
 

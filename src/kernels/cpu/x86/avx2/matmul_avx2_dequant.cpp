@@ -31,9 +31,9 @@ inline __m256i unpack_nibbles(const uint8_t* p) {
 inline __m256i q5_high_bits(const uint8_t* p) {
     uint32_t qh;
     std::memcpy(&qh, p, 4);
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(int(qh)),
-        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int(qh)),
+                                               _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                                                2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
 }
@@ -143,8 +143,8 @@ void dequant_q4_k(const uint8_t* row, int64_t k0, int64_t k1, float* dst) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * c));
             const __m256i m4 = _mm256_set1_epi8(15);
             store_k(_mm256_and_si256(q, m4), d * float(sc[2 * c]), dmin * float(mn[2 * c]), dst + 64 * c);
-            store_k(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), d * float(sc[2 * c + 1]), dmin * float(mn[2 * c + 1]),
-                    dst + 64 * c + 32);
+            store_k(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), d * float(sc[2 * c + 1]),
+                    dmin * float(mn[2 * c + 1]), dst + 64 * c + 32);
         }
     }
 }
@@ -160,7 +160,8 @@ void dequant_q5_k(const uint8_t* row, int64_t k0, int64_t k1, float* dst) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 48 + 32 * (k / 2)));
             const __m256i lo = _mm256_and_si256(k % 2 ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(15));
             const __m256i bit = _mm256_set1_epi8(char(1 << k));
-            const __m256i hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), _mm256_set1_epi8(16));
+            const __m256i hi =
+                _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), _mm256_set1_epi8(16));
             store_k(_mm256_or_si256(lo, hi), d * float(sc[k]), dmin * float(mn[k]), dst + 32 * k);
         }
     }
@@ -176,8 +177,10 @@ void dequant_q6_k(const uint8_t* row, int64_t k0, int64_t k1, float* dst) {
             const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * h + 32 * (k & 1)));
             const __m256i lo = _mm256_and_si256(k >= 2 ? _mm256_srli_epi16(ql, 4) : ql, _mm256_set1_epi8(15));
             const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 128 + 32 * h));
-            const __m256i hs = k == 0 ? _mm256_slli_epi16(qh, 4) : k == 1 ? _mm256_slli_epi16(qh, 2)
-                             : k == 2 ? qh : _mm256_srli_epi16(qh, 2);
+            const __m256i hs = k == 0   ? _mm256_slli_epi16(qh, 4)
+                               : k == 1 ? _mm256_slli_epi16(qh, 2)
+                               : k == 2 ? qh
+                                        : _mm256_srli_epi16(qh, 2);
             const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_and_si256(hs, _mm256_set1_epi8(0x30))),
                                               _mm256_set1_epi8(32));
             __m256 v[4];

@@ -126,7 +126,7 @@ void gemm(const GemmTile& g) {
         for (int64_t t = 0; t < g.n_tok; t += NR) {
             const int nr = int(g.n_tok - t < NR ? g.n_tok - t : NR);
             table[(mr - 1) * NR + (nr - 1)](g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, g.k0,
-                                             g.k1, g.y_rows + t, g.y_col + o, g.accumulate);
+                                            g.k1, g.y_rows + t, g.y_col + o, g.accumulate);
         }
     }
 }

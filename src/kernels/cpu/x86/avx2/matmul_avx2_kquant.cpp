@@ -56,8 +56,8 @@ struct Prep {
 // Chunk j (values 32j .. 32j+31) meets groups 2j (lanes 0–7 of a vpmaddubsw result) and 2j+1 (lanes 8–15).
 inline __m256i chunk_scale(__m256i scales, int j) {
     const __m256i pair = _mm256_permutevar8x32_epi32(scales, _mm256_set1_epi32(j));
-    return _mm256_shuffle_epi8(pair, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
-                                                      2, 3, 2, 3, 2, 3, 2, 3));
+    return _mm256_shuffle_epi8(pair, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3,
+                                                      2, 3, 2, 3, 2, 3, 2, 3, 2, 3));
 }
 
 // Eight bytes (one per 32-value sub-block) -> 16 int16 lanes, each value twice.
@@ -121,8 +121,8 @@ struct Q3_K {
     }
     // Chunk j = 4h + s: low bits 2s..2s+1 of qs[32h + l], high bit 4h+s of hmask[l] (set: +4). Code 0..7.
     static __m256i codes(const uint8_t* b, int j) {
-        const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(load32(b + 32 + 32 * (j / 4)), 2 * (j % 4)),
-                                            _mm256_set1_epi8(3));
+        const __m256i lo =
+            _mm256_and_si256(_mm256_srli_epi16(load32(b + 32 + 32 * (j / 4)), 2 * (j % 4)), _mm256_set1_epi8(3));
         const __m256i bit = _mm256_set1_epi8(char(1 << j));
         const __m256i hi = _mm256_cmpeq_epi8(_mm256_and_si256(load32(b), bit), bit);
         return _mm256_or_si256(lo, _mm256_and_si256(hi, _mm256_set1_epi8(4)));
@@ -182,7 +182,9 @@ struct Q5_K {
         const __m128i h1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 32));
         const __m128i m = _mm_set1_epi8(15), sixteen = _mm_set1_epi8(16);
         const __m128i b0 = _mm_set1_epi8(char(1 << (2 * c))), b1 = _mm_set1_epi8(char(1 << (2 * c + 1)));
-        auto high = [&](__m128i h, __m128i bit) { return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(h, bit), bit), sixteen); };
+        auto high = [&](__m128i h, __m128i bit) {
+            return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(h, bit), bit), sixteen);
+        };
         q[0] = _mm_or_si128(_mm_and_si128(x0, m), high(h0, b0));
         q[1] = _mm_or_si128(_mm_and_si128(x1, m), high(h1, b0));
         q[2] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(x0, 4), m), high(h0, b1));
@@ -209,8 +211,10 @@ struct Q6_K {
         const __m256i lo = _mm256_and_si256(k >= 2 ? _mm256_srli_epi16(ql, 4) : ql, _mm256_set1_epi8(15));
         const __m256i qh = load32(b + 128 + 32 * h);
         // Move bits 2k..2k+1 to 4..5: shifting 16-bit lanes is safe because the mask keeps each byte's own bits.
-        const __m256i hs = k == 0 ? _mm256_slli_epi16(qh, 4) : k == 1 ? _mm256_slli_epi16(qh, 2)
-                         : k == 2 ? qh : _mm256_srli_epi16(qh, 2);
+        const __m256i hs = k == 0   ? _mm256_slli_epi16(qh, 4)
+                           : k == 1 ? _mm256_slli_epi16(qh, 2)
+                           : k == 2 ? qh
+                                    : _mm256_srli_epi16(qh, 2);
         return _mm256_or_si256(lo, _mm256_and_si256(hs, _mm256_set1_epi8(0x30)));
     }
 };
@@ -304,7 +308,8 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
             // scale vector carries sc_2c in its low half and sc_2c+1 in its high half.
 #pragma GCC unroll 4
             for (int c = 0; c < 4; ++c) {
-                const __m256i idx = _mm256_setr_epi32(2 * c, 2 * c, 2 * c, 2 * c, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1);
+                const __m256i idx =
+                    _mm256_setr_epi32(2 * c, 2 * c, 2 * c, 2 * c, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1);
 #pragma GCC unroll 4
                 for (int r = 0; r < 4; ++r) {
                     __m128i q[4];
@@ -343,7 +348,8 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
 #pragma GCC unroll 4
                     for (int r = 0; r < 4; ++r) {
                         const __m256i m = _mm256_madd_epi16(bs, p[r].group);
-                        pr[r] = _mm_cvtepi32_ps(_mm_hadd_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)));
+                        pr[r] =
+                            _mm_cvtepi32_ps(_mm_hadd_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)));
                     }
                     _MM_TRANSPOSE4_PS(pr[0], pr[1], pr[2], pr[3]);
                     const __m128 scale = _mm_mul_ps(dm, _mm_set1_ps(ad[t][b]));
@@ -361,7 +367,8 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                     const __m256i sv = chunk_scale(p[r].scales, j);
 #pragma GCC unroll 8
                     for (int t = 0; t < NR; ++t) {
-                        const __m256i av = _mm256_load_si256(reinterpret_cast<const __m256i*>(aq[t] + 256 * b + 32 * j));
+                        const __m256i av =
+                            _mm256_load_si256(reinterpret_cast<const __m256i*>(aq[t] + 256 * b + 32 * j));
                         isum[r][t] = _mm256_add_epi32(isum[r][t], chunk_dot<D>(code, av, sv));
                     }
                 }
@@ -374,7 +381,8 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
             const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(absum[t] + 16 * b));
             if constexpr (D::kBias) {
 #pragma GCC unroll 4
-                for (int r = 0; r < 4; ++r) isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(bs, p[r].group));
+                for (int r = 0; r < 4; ++r)
+                    isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(bs, p[r].group));
             }
             const __m128 da = _mm_set1_ps(ad[t][b]);
             const __m128 sums = halves(fold4_i32(isum[0][t], isum[1][t], isum[2][t], isum[3][t]));
@@ -504,8 +512,10 @@ void gemm(const GemmTile& g) {
     constexpr auto seq4 = std::make_integer_sequence<int, NR>();
     const bool repacked = D::kRepacked && g.call_rows % 8 == 0;
     const bool tiled = D::kTiled && !repacked && g.call_tokens >= 8;
-    const TileFn* table = tiled ? tile_table<D, MR, NR, Recipe::tiled>(seq) : tile_table<D, MR, NR, Recipe::vec_dot>(seq);
-    const TileFn* t4_tail = tiled ? tile4_table<D, NR, Recipe::tiled>(seq4) : tile4_table<D, NR, Recipe::repack_gemv>(seq4);
+    const TileFn* table =
+        tiled ? tile_table<D, MR, NR, Recipe::tiled>(seq) : tile_table<D, MR, NR, Recipe::vec_dot>(seq);
+    const TileFn* t4_tail =
+        tiled ? tile4_table<D, NR, Recipe::tiled>(seq4) : tile4_table<D, NR, Recipe::repack_gemv>(seq4);
     const TileFn* t4_batch = tile4_table<D, NR, Recipe::repack_gemm>(seq4);
     const bool use4 = tiled || repacked || D::kWholeBlocks;
     const int64_t n_batched = repacked ? g.n_batched : 0;
@@ -518,9 +528,10 @@ void gemm(const GemmTile& g) {
             const TileFn* t4 = t < n_batched ? t4_batch : t4_tail;
             TileFn fn = mr == MR && use4 ? t4[nr - 1] : table[(mr - 1) * NR + (nr - 1)];
             if constexpr (std::is_same_v<D, Q6_K>)
-                if (!tiled && mr == MR && nr == 1) fn = tile_q6k_row4;  // matmul_avx2_q6k_decode.cpp  // decode: the vec_dot recipe, faster layout
-            fn(g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t, g.y_col + o,
-               g.accumulate);
+                if (!tiled && mr == MR && nr == 1)
+                    fn = tile_q6k_row4;  // matmul_avx2_q6k_decode.cpp  // decode: the vec_dot recipe, faster layout
+            fn(g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t,
+               g.y_col + o, g.accumulate);
             t += nr;
         }
     }

@@ -34,9 +34,9 @@ inline __m256i unpack_nibbles(const uint8_t* p) {
 inline __m256i q5_high_bits(const uint8_t* p) {
     uint32_t qh;
     std::memcpy(&qh, p, 4);
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(int(qh)),
-        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int(qh)),
+                                               _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                                                2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
 }
@@ -130,8 +130,7 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
     for (int64_t b = b0; b < b1; ++b) {
         const uint8_t* wb = w + b * D::kBytes;
         // The next group of rows, fetched ahead at the pace this one is read (see tile4).
-        for (int r = 0; r < MR; ++r)
-            _mm_prefetch(reinterpret_cast<const char*>(wb + (MR + r) * ws), _MM_HINT_T0);
+        for (int r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(wb + (MR + r) * ws), _MM_HINT_T0);
         __m256i code[MR], mag[MR];
         // The rows' f16 scales gathered in a general register: going through a stack array would make the
         // vector load straddle several small stores, which defeats store forwarding (a ~15-cycle stall).
@@ -228,10 +227,8 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
         __m256i code[4];
 #pragma GCC unroll 4
         for (int r = 0; r < 4; ++r) {
-            if constexpr (D::kSigned)
-                code[r] = D::codes(wb + r * ws);
-            else
-                D::codes_lo_hi(wb + r * ws, lo[r], hi[r]);
+            if constexpr (D::kSigned) code[r] = D::codes(wb + r * ws);
+            else D::codes_lo_hi(wb + r * ws, lo[r], hi[r]);
             dbits |= uint64_t(load_u16(wb + r * ws)) << (16 * r);
             if constexpr (D::kMin) mbits |= uint64_t(load_u16(wb + r * ws + 2)) << (16 * r);
         }
@@ -247,8 +244,9 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                 __m256i p[4];
 #pragma GCC unroll 4
                 for (int r = 0; r < 4; ++r)
-                    p[r] = _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(_mm256_sign_epi8(code[r], code[r]), _mm256_sign_epi8(av, code[r])), ones);
+                    p[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(code[r], code[r]),
+                                                                  _mm256_sign_epi8(av, code[r])),
+                                             ones);
                 const __m256i f = fold4_i32(p[0], p[1], p[2], p[3]);
                 s = _mm_add_epi32(_mm256_castsi256_si128(f), _mm256_extracti128_si256(f, 1));
             } else {
@@ -256,7 +254,8 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                 const __m128i a_hi = _mm_load_si128(reinterpret_cast<const __m128i*>(aq[t] + 32 * b + 16));
                 __m128i p[4];
 #pragma GCC unroll 4
-                for (int r = 0; r < 4; ++r) p[r] = _mm_add_epi16(_mm_maddubs_epi16(lo[r], a_lo), _mm_maddubs_epi16(hi[r], a_hi));
+                for (int r = 0; r < 4; ++r)
+                    p[r] = _mm_add_epi16(_mm_maddubs_epi16(lo[r], a_lo), _mm_maddubs_epi16(hi[r], a_hi));
                 s = D::kCodeMax <= 15 ? _mm_madd_epi16(fold4_i16(p[0], p[1], p[2], p[3]), _mm_set1_epi16(1))
                                       : fold4_i16_i32(p[0], p[1], p[2], p[3]);
             }
@@ -309,8 +308,8 @@ void gemm(const GemmTile& g) {
         for (int64_t t = 0; t < g.n_tok; t += NR) {
             const int nr = int(g.n_tok - t < NR ? g.n_tok - t : NR);
             const TileFn fn = mr == MR && D::kWholeBlocks ? table4[nr - 1] : table[(mr - 1) * NR + (nr - 1)];
-            fn(g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t, g.y_col + o,
-               g.accumulate);
+            fn(g.w + o * g.w_stride, g.w_stride, g.a + t * g.a_stride, g.a_stride, nb, b0, b1, g.y_rows + t,
+               g.y_col + o, g.accumulate);
         }
     }
 }

@@ -55,7 +55,8 @@ inline int quantize_block_q8(const float* x, int8_t* qs, float* d_out) {
     const __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
     for (int k = 0; k < 4; ++k)
-        q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        q[k] = _mm256_cvtps_epi32(
+            _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), pack_i32_to_i8(q[0], q[1], q[2], q[3]));
     *d_out = d;
     return hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
@@ -121,8 +122,9 @@ void quantize_block_q8_k(const float* xb, int8_t* q, float* d, int16_t* bs) {
         __m256i i[4];
         for (int k = 0; k < 4; ++k) {
             const __m256 v = _mm256_mul_ps(vis, _mm256_loadu_ps(xb + 32 * g + 8 * k));
-            i[k] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)),
-                                    lim);
+            i[k] =
+                _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)),
+                                 lim);
         }
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * g), pack_i32_to_i8(i[0], i[1], i[2], i[3]));
         bs[2 * g] = int16_t(hsum_i32(_mm256_add_epi32(i[0], i[1])));
@@ -186,12 +188,14 @@ void pack_af_f16(const float* x, uint8_t* dst, int64_t n_in) {
 // bf16 rounding as core/half.h: NaN -> quiet NaN, otherwise round to nearest even on the top 16 bits.
 void pack_af_bf16(const float* x, uint8_t* dst, int64_t n_in) {
     auto* y = reinterpret_cast<float*>(dst);
-    const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff), hi = _mm256_set1_epi32(int(0xffff0000u));
+    const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff),
+                  hi = _mm256_set1_epi32(int(0xffff0000u));
     const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
     const __m256i quiet = _mm256_set1_epi32(0x00400000);
     auto round8 = [&](__m256i b) {
-        const __m256i r = _mm256_and_si256(
-            _mm256_add_epi32(_mm256_add_epi32(b, bias), _mm256_and_si256(_mm256_srli_epi32(b, 16), one)), hi);
+        const __m256i r = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(b, bias),
+                                                            _mm256_and_si256(_mm256_srli_epi32(b, 16), one)),
+                                           hi);
         const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, abs_mask), inf);
         const __m256i qnan = _mm256_and_si256(_mm256_or_si256(b, quiet), hi);
         return _mm256_blendv_epi8(r, qnan, nan);

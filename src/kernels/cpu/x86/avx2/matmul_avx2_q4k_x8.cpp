@@ -77,7 +77,8 @@ void tile8(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int64_t b
 #pragma GCC unroll 8
                 for (int t = 0; t < NR; ++t) {
                     plo[k][t] = _mm256_add_epi16(plo[k][t], _mm256_maddubs_epi16(lo, broadcast4(aq[t] + at + 4 * s)));
-                    phi[k][t] = _mm256_add_epi16(phi[k][t], _mm256_maddubs_epi16(hi, broadcast4(aq[t] + at + 32 + 4 * s)));
+                    phi[k][t] =
+                        _mm256_add_epi16(phi[k][t], _mm256_maddubs_epi16(hi, broadcast4(aq[t] + at + 32 + 4 * s)));
                 }
             }
             if constexpr (kChains == 2) {
@@ -93,19 +94,21 @@ void tile8(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int64_t b
                 const __m256i pair =
                     _mm256_add_epi32(_mm256_madd_epi16(plo[0][t], sv_lo), _mm256_madd_epi16(phi[0][t], sv_hi));
                 if constexpr (kPairs)
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pair), _mm256_mul_ps(dw, _mm256_set1_ps(ad[t][b])), acc[t]);
-                else
-                    isum[t] = _mm256_add_epi32(isum[t], pair);
+                    acc[t] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(pair), _mm256_mul_ps(dw, _mm256_set1_ps(ad[t][b])), acc[t]);
+                else isum[t] = _mm256_add_epi32(isum[t], pair);
             }
         }
         // The mins: per pair c, row r: min_2c·B_2c + min_2c+1·B_2c+1, B_j the token's sum over sub-block j (two of
         // Q8_K's 16-value bsums). Packed to int16 pairs, pair c's (B_2c, B_2c+1) sits in 32-bit lane 0, 1, 4, 5.
         __m256i mins[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) mins[c] = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.mins[c])));
+        for (int c = 0; c < 4; ++c)
+            mins[c] = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.mins[c])));
 #pragma GCC unroll 8
         for (int t = 0; t < NR; ++t) {
-            const __m256i bj = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(absum[t] + 16 * b)), ones);
+            const __m256i bj =
+                _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(absum[t] + 16 * b)), ones);
             const __m256i bp = _mm256_packs_epi32(bj, bj);
             const __m256 da = _mm256_set1_ps(ad[t][b]);
             __m256i msum = _mm256_setzero_si256();
@@ -115,8 +118,7 @@ void tile8(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int64_t b
                 const __m256i m = _mm256_madd_epi16(mins[c], bc);
                 if constexpr (kPairs)
                     acc_min[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dm, da), acc_min[t]);
-                else
-                    msum = _mm256_add_epi32(msum, m);
+                else msum = _mm256_add_epi32(msum, m);
             }
             if constexpr (!kPairs) {
                 acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, da), acc[t]);

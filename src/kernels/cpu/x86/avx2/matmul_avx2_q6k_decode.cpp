@@ -28,7 +28,8 @@ void tile_q6k_row4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t /*as*
         // The next 4-row group, fetched ahead at the pace this one is read (as tile4: short rows defeat the
         // hardware prefetcher when weights stream from DRAM).
         for (int r = 0; r < 4; ++r)
-            for (int l = 0; l < 210; l += 64) _mm_prefetch(reinterpret_cast<const char*>(w + (4 + r) * ws + b * 210 + l), _MM_HINT_T0);
+            for (int l = 0; l < 210; l += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(w + (4 + r) * ws + b * 210 + l), _MM_HINT_T0);
         for (int r = 0; r < 4; ++r) {
             const uint8_t* x = w + r * ws + b * 210;
             const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 192));
@@ -43,8 +44,8 @@ void tile_q6k_row4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t /*as*
                                     _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30))};
                 for (int k = 0; k < 4; ++k) {
                     const int j = 4 * h + k;
-                    const __m256i s16 = _mm256_cvtepi8_epi16(
-                        _mm_shuffle_epi8(sc, _mm_add_epi8(lo_hi, _mm_set1_epi8(char(2 * j)))));
+                    const __m256i s16 =
+                        _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_add_epi8(lo_hi, _mm_set1_epi8(char(2 * j)))));
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s16, _mm256_maddubs_epi16(c[k], av[j])));
                 }
             }

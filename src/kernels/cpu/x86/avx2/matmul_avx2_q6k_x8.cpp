@@ -38,8 +38,10 @@ inline __m256i codes(const Q6KX8& blk, int h, int s, int k) {
     const __m256i ql = load32(blk.ql[h][k & 1][s][0]);
     const __m256i lo = _mm256_and_si256(k >= 2 ? _mm256_srli_epi16(ql, 4) : ql, _mm256_set1_epi8(15));
     const __m256i qh = load32(blk.qh[h][s][0]);
-    const __m256i hs = k == 0 ? _mm256_slli_epi16(qh, 4) : k == 1 ? _mm256_slli_epi16(qh, 2)
-                     : k == 2 ? qh : _mm256_srli_epi16(qh, 2);
+    const __m256i hs = k == 0   ? _mm256_slli_epi16(qh, 4)
+                       : k == 1 ? _mm256_slli_epi16(qh, 2)
+                       : k == 2 ? qh
+                                : _mm256_srli_epi16(qh, 2);
     return _mm256_or_si256(lo, _mm256_and_si256(hs, _mm256_set1_epi8(0x30)));
 }
 
@@ -63,7 +65,9 @@ struct Scales {
 };
 
 // Q8_K's bsums of groups 2c and 2c + 1, as one int32 in every lane.
-inline __m256i bsums_pair(const int16_t* bsums, int c) { return broadcast4(reinterpret_cast<const int8_t*>(bsums + 2 * c)); }
+inline __m256i bsums_pair(const int16_t* bsums, int c) {
+    return broadcast4(reinterpret_cast<const int8_t*>(bsums + 2 * c));
+}
 
 // 8 rows × NR tokens over super-blocks [b0, b1), the tiled recipe.
 template <int NR>
@@ -102,7 +106,8 @@ void tile8_tiled(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int
             const int16_t* bs = tokens.bsums[t] + 16 * b;
             __m256i offset = _mm256_setzero_si256();
 #pragma GCC unroll 8
-            for (int c = 0; c < 8; ++c) offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc.pair[c], bsums_pair(bs, c)));
+            for (int c = 0; c < 8; ++c)
+                offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc.pair[c], bsums_pair(bs, c)));
             const __m256i sum = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(offset, 5));
             const __m256 res = _mm256_mul_ps(dw, _mm256_cvtepi32_ps(sum));
             acc[t] = _mm256_fmadd_ps(res, _mm256_set1_ps(tokens.d[t][b]), acc[t]);

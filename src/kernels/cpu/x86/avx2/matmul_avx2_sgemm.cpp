@@ -58,8 +58,8 @@ void sgemm_panel(const SgemmPanel& p) {
     for (int64_t r = 0; r < p.n_rows; r += kRows) {
         const int mr = int(p.n_rows - r < kRows ? p.n_rows - r : kRows);
         for (int64_t tb = 0; tb < p.n_blocks; ++tb)
-            kMicro[mr - 1](p.w + r * p.w_stride, p.w_stride, p.a + tb * p.a_block_stride, p.kc, p.c + r * p.c_stride + kTok * tb,
-                           p.c_stride, p.accumulate);
+            kMicro[mr - 1](p.w + r * p.w_stride, p.w_stride, p.a + tb * p.a_block_stride, p.kc,
+                           p.c + r * p.c_stride + kTok * tb, p.c_stride, p.accumulate);
     }
 }
 

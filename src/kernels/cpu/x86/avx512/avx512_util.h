@@ -78,8 +78,9 @@ inline __m512i load_pair(const void* a, const void* b) {
 
 // Two packed records' 8 f16 row scales each (a: rows 0–7, b: rows 8–15) as sixteen floats.
 inline __m512 f16_pair(const uint16_t* a, const uint16_t* b) {
-    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
-                                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1));
+    return _mm512_cvtph_ps(
+        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
+                                _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1));
 }
 
 // Q4_K: the activations' sums of sub-blocks 2c and 2c + 1 (from Q8_K's 16-value bsums) as the int16 halves of one

@@ -72,7 +72,8 @@ void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t 
             __m512i s[4];
             for (int k = 0; k < 4; ++k)
                 s[k] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[k], a_lo), hi[k], a_hi);
-            const __m512i sum = _mm512_sub_epi32(fold16(s[0], s[1], s[2], s[3]), _mm512_set1_epi32(D::kOffset * asum[t][b]));
+            const __m512i sum =
+                _mm512_sub_epi32(fold16(s[0], s[1], s[2], s[3]), _mm512_set1_epi32(D::kOffset * asum[t][b]));
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(dw, _mm512_set1_ps(ad[t][b])), acc[t]);
         }
     }
@@ -98,7 +99,8 @@ struct Q5_0 {
 struct Q8_0 {
     static constexpr int kBytes = 34, kOffset = 128;
     static __m256i codes(const uint8_t* b) {
-        return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), _mm256_set1_epi8(char(0x80)));
+        return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)),
+                                _mm256_set1_epi8(char(0x80)));
     }
 };
 
@@ -115,15 +117,15 @@ void tile_lanes(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int6
     const __m512i offset = _mm512_set1_epi8(char(D::kOffset));
     // Lane selectors: half 0 takes row 2p's scale, half 1 row 2p + 1's.
     __m512i pick[4];
-    for (int p = 0; p < 4; ++p)
-        pick[p] = _mm512_inserti64x4(_mm512_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1), 1);
+    for (int p = 0; p < 4; ++p) pick[p] = _mm512_inserti64x4(_mm512_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1), 1);
     const uint8_t* next = w + 8 * ws;
     for (int64_t b = b0; b < b1; ++b) {
         const uint8_t* wb = w + b * D::kBytes;
         prefetch_ahead(next + (b - b0) * 8 * D::kBytes, 8 * D::kBytes);
         __m512i code[4];
         for (int p = 0; p < 4; ++p)
-            code[p] = _mm512_inserti64x4(_mm512_castsi256_si512(D::codes(wb + 2 * p * ws)), D::codes(wb + (2 * p + 1) * ws), 1);
+            code[p] = _mm512_inserti64x4(_mm512_castsi256_si512(D::codes(wb + 2 * p * ws)),
+                                         D::codes(wb + (2 * p + 1) * ws), 1);
         uint64_t d0 = 0, d1 = 0;
         for (int r = 0; r < 4; ++r) {
             d0 |= uint64_t(load_u16(wb + r * ws)) << (16 * r);
@@ -133,9 +135,11 @@ void tile_lanes(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int6
         __m512 dw[4];
         for (int p = 0; p < 4; ++p) dw[p] = _mm512_permutexvar_ps(pick[p], dw8);
         for (int t = 0; t < NR; ++t) {
-            const __m512i av = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(aq[t] + 32 * b)));
+            const __m512i av =
+                _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(aq[t] + 32 * b)));
             // −offset·Σa per 4-value lane, so that each lane holds Σ value·a as the AVX2 kernel's.
-            const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, av));
+            const __m512i neg =
+                _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, av));
             const __m512 da = _mm512_set1_ps(ad[t][b]);
             for (int p = 0; p < 4; ++p) {
                 const __m512i s = _mm512_dpbusd_epi32(neg, code[p], av);

@@ -37,7 +37,8 @@ void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t 
     const __m512i m4 = _mm512_set1_epi8(15);
     for (int64_t b = b0; b < b1; ++b) {
         if constexpr (NR <= 2) {
-            // Decode-sized tiles (two tokens; one token runs the AVX2 tile): the next two groups' records of this block.
+            // Decode-sized tiles (two tokens; one token runs the AVX2 tile): the next two groups' records of this
+            // block.
             prefetch_ahead(reinterpret_cast<const uint8_t*>(gb + b) + kPackRows * ws, int(sizeof(Q40X8)));
             prefetch_ahead(reinterpret_cast<const uint8_t*>(gb + b) + 2 * kPackRows * ws, int(sizeof(Q40X8)));
         }
@@ -69,7 +70,7 @@ void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t 
 }
 
 constexpr Tile kTiles[kMaxTokens] = {tile16<1>, tile16<2>, tile16<3>, tile16<4>,
-                                       tile16<5>, tile16<6>, tile16<7>, tile16<8>};
+                                     tile16<5>, tile16<6>, tile16<7>, tile16<8>};
 
 }  // namespace
 

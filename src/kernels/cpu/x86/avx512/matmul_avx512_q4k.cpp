@@ -44,17 +44,18 @@ inline __m512i byte_lanes(__m512i lo, __m512i hi, int j) {
 inline void prepare16(const uint8_t* wb, int64_t ws, Prep16& p) {
     uint64_t sc[16], mn[16];
     for (int r = 0; r < 16; ++r) scale_min_k4(wb + r * ws + 4, &sc[r], &mn[r]);
-    const __m512i sc_lo = _mm512_setr_epi64(int64_t(sc[0]), int64_t(sc[1]), int64_t(sc[2]), int64_t(sc[3]), int64_t(sc[4]),
-                                            int64_t(sc[5]), int64_t(sc[6]), int64_t(sc[7]));
+    const __m512i sc_lo = _mm512_setr_epi64(int64_t(sc[0]), int64_t(sc[1]), int64_t(sc[2]), int64_t(sc[3]),
+                                            int64_t(sc[4]), int64_t(sc[5]), int64_t(sc[6]), int64_t(sc[7]));
     const __m512i sc_hi = _mm512_setr_epi64(int64_t(sc[8]), int64_t(sc[9]), int64_t(sc[10]), int64_t(sc[11]),
                                             int64_t(sc[12]), int64_t(sc[13]), int64_t(sc[14]), int64_t(sc[15]));
-    const __m512i mn_lo = _mm512_setr_epi64(int64_t(mn[0]), int64_t(mn[1]), int64_t(mn[2]), int64_t(mn[3]), int64_t(mn[4]),
-                                            int64_t(mn[5]), int64_t(mn[6]), int64_t(mn[7]));
+    const __m512i mn_lo = _mm512_setr_epi64(int64_t(mn[0]), int64_t(mn[1]), int64_t(mn[2]), int64_t(mn[3]),
+                                            int64_t(mn[4]), int64_t(mn[5]), int64_t(mn[6]), int64_t(mn[7]));
     const __m512i mn_hi = _mm512_setr_epi64(int64_t(mn[8]), int64_t(mn[9]), int64_t(mn[10]), int64_t(mn[11]),
                                             int64_t(mn[12]), int64_t(mn[13]), int64_t(mn[14]), int64_t(mn[15]));
     for (int j = 0; j < 8; ++j) p.sc[j] = byte_lanes(sc_lo, sc_hi, j);
     for (int c = 0; c < 4; ++c)
-        p.mn[c] = _mm512_or_si512(byte_lanes(mn_lo, mn_hi, 2 * c), _mm512_slli_epi32(byte_lanes(mn_lo, mn_hi, 2 * c + 1), 16));
+        p.mn[c] = _mm512_or_si512(byte_lanes(mn_lo, mn_hi, 2 * c),
+                                  _mm512_slli_epi32(byte_lanes(mn_lo, mn_hi, 2 * c + 1), 16));
     p.d = f16_x16(wb, ws);
     p.dmin = f16_x16(wb + 2, ws);
 }
@@ -77,7 +78,8 @@ inline void sub_block(const uint8_t* wb, int64_t ws, int j, const int8_t* const*
         const __m512i a0 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(a)));
         const __m512i a1 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(a + 16)));
         __m512i s[4];
-        for (int k = 0; k < 4; ++k) s[k] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[k], a0), hi[k], a1);
+        for (int k = 0; k < 4; ++k)
+            s[k] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[k], a0), hi[k], a1);
         const __m512i scaled = _mm512_mullo_epi32(fold16(s[0], s[1], s[2], s[3]), p.sc[j]);
         sum[t] = h ? _mm512_add_epi32(sum[t], scaled) : scaled;
     }

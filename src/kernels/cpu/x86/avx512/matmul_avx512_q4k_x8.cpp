@@ -80,7 +80,8 @@ void tile16(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t 
                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(rb.mins[c])), 1));
 #pragma GCC unroll 8
             for (int t = 0; t < NR; ++t) {
-                const __m512i pair = _mm512_add_epi32(_mm512_mullo_epi32(slo[t], sc_lo), _mm512_mullo_epi32(shi[t], sc_hi));
+                const __m512i pair =
+                    _mm512_add_epi32(_mm512_mullo_epi32(slo[t], sc_lo), _mm512_mullo_epi32(shi[t], sc_hi));
                 const __m512i m = _mm512_madd_epi16(mins, pair_bsums(tk.bsums[t] + 16 * b, c));
                 if constexpr (kPairs) {
                     const __m512 da = _mm512_set1_ps(tk.d[t][b]);
