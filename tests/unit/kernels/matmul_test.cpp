@@ -690,6 +690,8 @@ TEST(MatmulAvx2Pack, WeightDecodersMatchReference) {
         std::vector<float> got(static_cast<size_t>(n), NAN);
         // Two ranges: the whole row, and a middle slice (the k panels of the f32 path).
         tk->dequant_f32(w.bytes.data(), 0, n, got.data());
+        // The claim is bit equality: compare the floats' bytes (NaN payloads and signed zeros included).
+        // NOLINTNEXTLINE(bugprone-suspicious-memory-comparison)
         EXPECT_EQ(std::memcmp(got.data(), want.data(), size_t(n) * 4), 0) << name(t);
         const int64_t k0 = blk == 256 ? 256 : 64, k1 = blk == 256 ? 768 : 96;
         std::fill(got.begin(), got.end(), NAN);

@@ -73,7 +73,7 @@ TEST_P(NormTest, L2ClampsTinyRowsAtEps) {
     const Impl& im = GetParam();
     F32 x({2, 4}), y({2, 4});
     const float tiny[] = {1e-7f, -2e-7f, 0.f, 3e-7f};
-    for (int i = 0; i < 4; ++i) x[size_t(i)] = tiny[i], x[size_t(4 + i)] = 3.f * float(i + 1);
+    for (int i = 0; i < 4; ++i) x[size_t(i)] = tiny[i], x[size_t(4) + size_t(i)] = 3.f * float(i + 1);
     LOOM_EXPECT_OK(run_norm(im, NormKind::l2, x, y, nullptr, nullptr, 1e-6f));
     for (int i = 0; i < 4; ++i) {
         EXPECT_NEAR(y[size_t(i)], tiny[i] / 1e-6, 1e-6) << "row 0 (‖x‖ < eps) divides by eps";
@@ -110,7 +110,7 @@ TEST_P(NormTest, StridedRows) {
     F32 buf({6, 32}), dense({6, 20}), y1({6, 20}), y2({6, 20});
     fill_normal(buf, 9);
     for (int r = 0; r < 6; ++r)
-        for (int i = 0; i < 20; ++i) dense[size_t(r * 20 + i)] = buf[size_t(r * 32 + i)];
+        for (int i = 0; i < 20; ++i) dense[size_t(r) * 20 + size_t(i)] = buf[size_t(r) * 32 + size_t(i)];
     F32 strided = buf;
     strided.view = TensorView::dense(strided.data.data(), DType::f32, {2, 3, 20});
     strided.view.stride = {3 * 32 * 4, 32 * 4, 4, 0};

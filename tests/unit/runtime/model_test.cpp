@@ -32,7 +32,7 @@ std::string data_dir() {
 
 // A synthesized family model in the test temp dir (written once per family and type).
 std::string family_model(const std::string& family, const std::string& type) {
-    const std::string out = ::testing::TempDir() + "/loom-" + family + "-" + type + ".gguf";
+    std::string out = ::testing::TempDir() + "/loom-" + family + "-" + type + ".gguf";
     if (!std::ifstream(out).good()) {
         synth::SynthOptions o;
         o.spec_path = data_dir() + "/synth/" + family + ".toml";
@@ -349,7 +349,7 @@ std::string broken_qwen3moe(std::optional<uint32_t> used) {
         }
         w.add_tensor(std::string(t.name), t.type, shape, std::move(bytes));
     }
-    const std::string path = ::testing::TempDir() + "/broken-qwen3moe.gguf";
+    std::string path = ::testing::TempDir() + "/broken-qwen3moe.gguf";
     EXPECT_TRUE(w.write(path).ok());
     return path;
 }

@@ -75,14 +75,14 @@ std::string show(std::span<const int32_t> ids) {
 }
 
 // The vocabulary of a golden file, or a skip when set-up has not made it.
-#define LOAD_VOCAB_OR_SKIP(name, vocab)                                                                  \
-    const std::string path = vocab_path(name);                                                           \
-    if (path.empty() || !std::filesystem::exists(path))                                                  \
-        GTEST_SKIP() << "vocabulary " << name << " not found at '" << path << "': run scripts/setup.sh"; \
-    auto f = formats::GgufFile::open(path);                                                              \
-    ASSERT_TRUE(f.ok()) << f.error().message();                                                          \
-    auto vocab = Vocab::load(*f);                                                                        \
-    ASSERT_TRUE(vocab.ok()) << vocab.error().message()
+#define LOAD_VOCAB_OR_SKIP(name, vocab)                                                                    \
+    const std::string path = vocab_path((name));                                                           \
+    if (path.empty() || !std::filesystem::exists(path))                                                    \
+        GTEST_SKIP() << "vocabulary " << (name) << " not found at '" << path << "': run scripts/setup.sh"; \
+    auto f = formats::GgufFile::open(path);                                                                \
+    ASSERT_TRUE(f.ok()) << f.error().message();                                                            \
+    auto vocab = Vocab::load(*f); /* NOLINT(bugprone-macro-parentheses): declares the caller's name */     \
+    ASSERT_TRUE((vocab).ok()) << (vocab).error().message()
 
 class Golden : public testing::TestWithParam<const char*> {};
 
