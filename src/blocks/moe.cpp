@@ -5,8 +5,8 @@
 //   + optional shared expert: y += shared(x), times sigmoid(shared_gate_inp · x) per token when that weight exists
 // Optional per-expert output scales ([n_expert] f32: gate_scale, up_scale, down_scale) multiply each routed row
 // by its expert's scale, as llama.cpp's build_lora_mm_id does with the files' `ffn_*_exps.scale` tensors.
-// The expert matmuls round each routed row alone (kernels::ExpertRounding::per_row), so a token's output does
-// not depend on the other tokens of the batch.
+// The expert matmuls round as llama.cpp's mul_mat_id (kernels::ExpertRounding::mul_mat_id); when sequences are
+// decoded together every routed row alone (Exec::set_rows_alone), so a token's output does not depend on the others.
 #include <fmt/format.h>
 
 #include <utility>
