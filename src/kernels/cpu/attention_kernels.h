@@ -53,6 +53,8 @@ const AttentionMicro& attention_micro_avx2();  // call only when cpu_features().
 
 // Inner loop of the gated delta rule for one token and a block of value rows of one head (see DeltaNetArgs):
 // s_r ← s_r · decay; δ_r = β (v_r − s_r · k); s_r ← s_r + δ_r k; out_r = (s_r · q) · scale.
+// avx2 reproduces llama.cpp's CPU bits (ggml_compute_forward_gated_delta_net with AVX2 + FMA): both dot
+// products in ggml_vec_dot_f32's order, the update one fused multiply-add per value.
 struct DeltaNetMicro {
     const char* name;
     void (*rows)(float* s, int64_t n_rows, int64_t d_k, const float* q, const float* k, const float* v, float decay,
@@ -62,9 +64,22 @@ struct DeltaNetMicro {
 const DeltaNetMicro& delta_net_micro_portable();
 const DeltaNetMicro& delta_net_micro_avx2();  // call only when cpu_features().avx2_kernels()
 
+// Inner loop of conv1d for one token and a block of at most kConvBlock channels:
+// y[c] = Σ_i w[i · ld + c] · src[i][c] for c < n_ch, the taps i < K in order (oldest input first).
+// avx2 reproduces llama.cpp's CPU bits (ggml_compute_forward_ssm_conv_f32 as GCC vectorised it: the first
+// K & ~3 products rounded and added, the last K & 3 taps fused multiply-adds); portable rounds every product.
+inline constexpr int64_t kConvBlock = 64;
+struct Conv1dMicro {
+    const char* name;
+    void (*taps)(const float* const* src, const float* w, int64_t ld, int64_t k, int64_t n_ch, float* y);
+};
+
+const Conv1dMicro& conv1d_micro_portable();
+const Conv1dMicro& conv1d_micro_avx2();  // call only when cpu_features().avx2_kernels()
+
 // The ops with a chosen variant (each of kernels::variants() binds its ISA's micro-kernels).
 Status attention_with(const AttentionArgs& a, Stream& s, const AttentionMicro& micro);
 Status delta_net_with(const DeltaNetArgs& a, Stream& s, const DeltaNetMicro& micro);
-Status conv1d(const Conv1dArgs& a, Stream& s);
+Status conv1d_with(const Conv1dArgs& a, Stream& s, const Conv1dMicro& micro);
 
 }  // namespace loom::kernels::cpu

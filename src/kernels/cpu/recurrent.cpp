@@ -15,8 +15,6 @@ namespace loom::kernels::cpu {
 
 namespace {
 
-constexpr int64_t kConvBlock = 64;  // channels per conv1d task (one cache line of w per tap, per 16)
-
 int64_t div_up(int64_t x, int64_t m) { return (x + m - 1) / m; }
 
 void run_tasks(Stream& s, int64_t n, const std::function<void(int64_t, int)>& fn) {
@@ -51,21 +49,40 @@ void delta_rows_portable(float* s, int64_t n_rows, int64_t d_k, const float* q, 
     }
 }
 
+// y[c] = Σ_i w[i · ld + c] · src[i][c], each product rounded; the channel loop is contiguous, vectorised by the
+// compiler at the baseline ISA (no FMA, so nothing is contracted).
+void conv_taps_portable(const float* const* src, const float* w, int64_t ld, int64_t k, int64_t n_ch, float* y) {
+    float acc[kConvBlock];
+    std::fill(acc, acc + n_ch, 0.f);
+    for (int64_t i = 0; i < k; ++i) {
+        const float* x = src[i];
+        const float* wi = w + i * ld;
+        for (int64_t c = 0; c < n_ch; ++c) acc[c] += wi[c] * x[c];
+    }
+    std::memcpy(y, acc, size_t(n_ch) * 4);
+}
+
 }  // namespace
 
-Status conv1d(const Conv1dArgs& a, Stream& st) {
+Status conv1d_with(const Conv1dArgs& a, Stream& st, const Conv1dMicro& micro) {
     LOOM_RETURN_IF_ERROR(check_conv1d(a));
     const int64_t n_tok = a.x.shape[0], n_ch = a.x.shape[1], k = a.w.shape[1];
     if (n_tok == 0) return Ok{};
+    // Tasks of kConvBlock channels (one cache line of w per tap, per 16).
     run_tasks(st, div_up(n_ch, kConvBlock), [&](int64_t task, int) {
         const int64_t c0 = task * kConvBlock, nc = std::min(kConvBlock, n_ch - c0);
-        // The block's taps transposed to [K][channels], so the channel loop below is contiguous.
+        // The block's taps transposed to [K][channels], so the channel loops are contiguous.
         float wt[16][kConvBlock];
+        const float* src_small[16];
         std::vector<float> wt_big;
+        std::vector<const float*> src_big;
         float* w = &wt[0][0];
+        const float** src = src_small;
         if (k > 16) {
             wt_big.resize(size_t(k * kConvBlock));
+            src_big.resize(size_t(k));
             w = wt_big.data();
+            src = src_big.data();
         }
         for (int64_t c = 0; c < nc; ++c)
             for (int64_t i = 0; i < k; ++i) w[i * kConvBlock + c] = a.w.row<const float>(c0 + c)[i];
@@ -73,16 +90,9 @@ Status conv1d(const Conv1dArgs& a, Stream& st) {
         auto input = [&](int64_t u) {
             return (u < k - 1 ? a.state.row<const float>(u) : a.x.row<const float>(u - (k - 1))) + c0;
         };
-        float acc[kConvBlock];
         for (int64_t t = 0; t < n_tok; ++t) {
-            // ggml-cpu/ops.cpp (ssm_conv): a plain f32 sum over the taps, oldest first, starting from 0.
-            std::fill(acc, acc + nc, 0.f);
-            for (int64_t i = 0; i < k; ++i) {
-                const float* src = input(t + i);
-                const float* wi = w + i * kConvBlock;
-                for (int64_t c = 0; c < nc; ++c) acc[c] += wi[c] * src[c];
-            }
-            std::memcpy(a.y.row<float>(t) + c0, acc, size_t(nc) * 4);
+            for (int64_t i = 0; i < k; ++i) src[i] = input(t + i);
+            micro.taps(src, w, kConvBlock, k, nc, a.y.row<float>(t) + c0);
         }
         // New state: the last K−1 inputs. Row i comes from input n_tok + i > i, so in-place is safe in
         // increasing i (a state row is read before it is overwritten).
@@ -96,7 +106,7 @@ Status delta_net_with(const DeltaNetArgs& a, Stream& st, const DeltaNetMicro& mi
     const int64_t n_tok = a.q.shape[0], n_hk = a.q.shape[1], d_k = a.q.shape[2];
     const int64_t n_hv = a.v.shape[1], d_v = a.v.shape[2];
     if (n_tok == 0 || d_v == 0) return Ok{};
-    // About 8 tasks per thread, in blocks of 4 rows (the AVX2 loop's unit); a block's state stays in L1
+    // About 8 tasks per thread, in blocks of a multiple of 4 rows; a block's state stays in cache
     // across all tokens of the call.
     const int n_threads = st.n_threads();
     int64_t rb = d_v;
@@ -114,6 +124,11 @@ Status delta_net_with(const DeltaNetArgs& a, Stream& st, const DeltaNetMicro& mi
         }
     });
     return Ok{};
+}
+
+const Conv1dMicro& conv1d_micro_portable() {
+    static const Conv1dMicro m{"portable", conv_taps_portable};
+    return m;
 }
 
 const DeltaNetMicro& delta_net_micro_portable() {

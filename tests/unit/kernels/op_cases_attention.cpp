@@ -1,6 +1,6 @@
 // Harness cases of the attention family (attention, conv1d, delta_net). Tolerances are absolute: the variants
-// sum in other orders (SIMD lanes, KV chunks merged by a streaming softmax, vectorised channel loops) on values
-// of order 1; carried conv state is copied, so it must be bit-exact.
+// sum in other orders (SIMD lanes, fused multiply-adds, KV chunks merged by a streaming softmax, vectorised channel
+// loops) on values of order 1; carried conv state is copied, so it must be bit-exact.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -111,7 +111,7 @@ std::vector<OpCase<Conv1dArgs>> conv1d_cases() {
     std::vector<OpCase<Conv1dArgs>> v;
     for (int64_t n_tok : {1, 7, 33})
         for (int64_t n_ch : {1, 7, 100, 130, 6144})
-            for (int64_t k : {2, 4, 20}) {
+            for (int64_t k : {2, 3, 4, 20}) {
                 const uint32_t seed = uint32_t(n_tok * 1000 + n_ch + k);
                 OpCase<Conv1dArgs> c{"n_tok=" + std::to_string(n_tok) + " n_ch=" + std::to_string(n_ch) +
                                          " K=" + std::to_string(k) + " seeds=" + std::to_string(seed) + "+{0,1,2}",
@@ -144,8 +144,11 @@ void l2_rows(const TensorView& t, int64_t d) {
 std::vector<OpCase<DeltaNetArgs>> delta_net_cases() {
     std::vector<OpCase<DeltaNetArgs>> v;
     for (int64_t n_tok : {1, 7, 33})
-        for (auto [hk, hv] : {std::pair{1, 1}, {2, 4}, {4, 4}})
-            for (auto [dk, dv] : {std::pair{128, 128}, {64, 64}, {20, 20}, {32, 44}}) {
+        for (const auto& heads : {std::pair{1, 1}, {2, 4}, {4, 4}})
+            for (const auto& dims : {std::pair{128, 128}, {64, 64}, {20, 20}, {32, 44}}) {
+                // Plain locals: the case's lambda captures them by value (C++20 lets GCC capture structured
+                // bindings, clang 14 does not).
+                const int64_t hk = heads.first, hv = heads.second, dk = dims.first, dv = dims.second;
                 const uint32_t seed = uint32_t(n_tok * 7 + hk * 3 + dk);
                 OpCase<DeltaNetArgs> c{"n_tok=" + std::to_string(n_tok) + " heads=" + std::to_string(hk) + "/" +
                                            std::to_string(hv) + " d_k=" + std::to_string(dk) +

@@ -1,6 +1,7 @@
 // conv1d and the gated delta rule: the reference against direct double-precision math (every CPU variant
-// against the reference: the harness's cases, op_cases_attention.cpp), and the state contract: two calls carrying state
-// equal one call over the concatenation, and decoding token by token equals a prefill over the same tokens.
+// against the reference: the harness's cases, op_cases_attention.cpp), the state contract: two calls carrying state
+// equal one call over the concatenation, and decoding token by token equals a prefill over the same tokens; and the
+// AVX2 micro-kernels against a scalar emulation of llama.cpp's order, bit for bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/attention_kernels.h"
 #include "kernels/ref/ref_ops.h"
@@ -100,7 +102,7 @@ TEST(Conv1dRef, ShortCallKeepsOlderState) {
 // For ref and cpu: two calls carrying state equal one call over the concatenation (bit for bit), and one
 // token at a time equals the whole sequence at once.
 void check_conv_state_contract(ConvFn fn, const char* what, ThreadPool* pool) {
-    for (int64_t k : {2, 4})
+    for (int64_t k : {2, 3, 4, 7})
         for (int64_t n_ch : {7, 130}) {
             Conv whole(9, n_ch, k, 3);
             const F32 x = whole.x, state0 = whole.state;
@@ -126,8 +128,10 @@ TEST(Conv1dRef, StateCarriesAcrossCalls) { check_conv_state_contract(ref::conv1d
 
 TEST(Conv1dCpu, StateCarriesAcrossCalls) {
     ThreadPool pool(2);
-    check_conv_state_contract(cpu::conv1d, "cpu", nullptr);
-    check_conv_state_contract(cpu::conv1d, "cpu threads", &pool);
+    for (const OpTable& var : variants(Backend::cpu)) {
+        check_conv_state_contract(var.conv1d, var.variant, nullptr);
+        check_conv_state_contract(var.conv1d, var.variant, &pool);
+    }
 }
 
 TEST(Conv1d, RejectsBadArguments) {
@@ -135,7 +139,7 @@ TEST(Conv1d, RejectsBadArguments) {
     Conv1dArgs a = c.args();
     a.state.shape[0] = 2;
     Stream s;
-    Status st = cpu::conv1d(a, s);
+    Status st = cpu::conv1d_with(a, s, cpu::conv1d_micro_portable());
     ASSERT_FALSE(st.ok());
     EXPECT_NE(st.error().message().find("state has shape"), std::string::npos) << st.error().message();
     a = c.args();
@@ -280,6 +284,104 @@ TEST(DeltaNet, RejectsBadArguments) {
     DeltaNetArgs a = e.args();
     a.state.shape[2] = 4;
     EXPECT_FALSE(cpu::delta_net_with(a, s, cpu::delta_net_micro_portable()).ok());
+}
+
+// ---- llama.cpp's order -----------------------------------------------------------------------------
+// A scalar emulation of how the pinned llama.cpp's CPU backend computes these ops on an AVX2 + FMA machine (GCC,
+// -O3 -march=native), from its source and its compiled code; the AVX2 micro-kernels must equal it bit for bit.
+// tools/llama_ref/ggml_ops_check.cpp checks them against libggml itself; these tests keep the order without it.
+
+// A product rounded to f32 on its own (volatile: never contracted into an FMA, whatever the flags).
+float rounded_product(float a, float b) {
+    volatile float p = a * b;
+    return p;
+}
+
+// The leftovers of a float sum that GCC vectorised: the first n & ~3 products rounded and added in order, the
+// last n & 3 fused multiply-adds (ggml_vec_dot_f32's tail, and ssm_conv's sum over the taps).
+float gcc_tail(float sum, const float* x, const float* y, int64_t n) {
+    const int64_t n4 = n & ~int64_t(3);
+    for (int64_t i = 0; i < n4; ++i) sum += rounded_product(x[i], y[i]);
+    for (int64_t i = n4; i < n; ++i) sum = std::fma(x[i], y[i], sum);
+    return sum;
+}
+
+// ggml_vec_dot_f32 with AVX + FMA: four 8-lane accumulators over 32-value steps (lane l of accumulator j takes
+// values 32 s + 8 j + l), GGML_F32x8_REDUCE ((a0 + a2) + (a1 + a3), the two 4-lane halves added, two
+// horizontal adds), then the leftovers.
+float dot_ggml(const float* x, const float* y, int64_t n) {
+    const int64_t n32 = n & ~int64_t(31);
+    float acc[4][8] = {};
+    for (int64_t s = 0; s < n32; s += 32)
+        for (int j = 0; j < 4; ++j)
+            for (int l = 0; l < 8; ++l) acc[j][l] = std::fma(x[s + 8 * j + l], y[s + 8 * j + l], acc[j][l]);
+    float v[8], h[4];
+    for (int l = 0; l < 8; ++l) v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    for (int l = 0; l < 4; ++l) h[l] = v[l] + v[l + 4];
+    return gcc_tail((h[0] + h[1]) + (h[2] + h[3]), x + n32, y + n32, n - n32);
+}
+
+// One value row of ggml_compute_forward_gated_delta_net_one_chunk: scale (ggml_vec_scale_f32), dot with k,
+// δ, the update (ggml_vec_mad_f32: an FMA per value), dot with q.
+void delta_row_ggml(float* s, int64_t d_k, const float* q, const float* k, float v, float decay, float beta,
+                    float scale, float* out) {
+    for (int64_t e = 0; e < d_k; ++e) s[e] = rounded_product(s[e], decay);
+    const float delta = (v - dot_ggml(s, k, d_k)) * beta;
+    for (int64_t e = 0; e < d_k; ++e) s[e] = std::fma(k[e], delta, s[e]);
+    *out = dot_ggml(s, q, d_k) * scale;
+}
+
+TEST(DeltaNetAvx2, MatchesGgmlOrder) {
+    if (!cpu_features().avx2_kernels()) GTEST_SKIP() << "no AVX2 on this CPU";
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    // d_k = 128, 64, 32: whole 32-value steps; the rest: the leftovers of every length class.
+    for (int64_t d_k : {128, 64, 32, 48, 61, 23, 7, 4, 1})
+        for (int64_t n_rows : {1, 2, 5}) {
+            const auto rows = size_t(n_rows), dk = size_t(d_k);
+            std::vector<float> s(rows * dk), q(dk), k(dk), v(rows);
+            for (float& x : s) x = 0.1f * nd(rng);
+            for (std::vector<float>* t : {&q, &k, &v})
+                for (float& x : *t) x = nd(rng) / std::sqrt(float(d_k));
+            const float decay = std::exp(-std::log1p(std::exp(nd(rng)))), beta = 1.f / (1.f + std::exp(-nd(rng)));
+            const float scale = 1.f / std::sqrt(float(d_k));
+            std::vector<float> s_want = s, out_want(rows), out(rows);
+            for (int64_t r = 0; r < n_rows; ++r)
+                delta_row_ggml(&s_want[size_t(r * d_k)], d_k, q.data(), k.data(), v[size_t(r)], decay, beta, scale,
+                               &out_want[size_t(r)]);
+            cpu::delta_net_micro_avx2().rows(s.data(), n_rows, d_k, q.data(), k.data(), v.data(), decay, beta, scale,
+                                             out.data());
+            // Bytes, not values: a different rounding anywhere shows, and so would −0 for +0.
+            EXPECT_EQ(std::memcmp(out.data(), out_want.data(), out.size() * 4), 0)
+                << "d_k=" << d_k << " rows=" << n_rows;
+            EXPECT_EQ(std::memcmp(s.data(), s_want.data(), s.size() * 4), 0) << "d_k=" << d_k << " rows=" << n_rows;
+        }
+}
+
+TEST(Conv1dAvx2, MatchesGgmlOrder) {
+    if (!cpu_features().avx2_kernels()) GTEST_SKIP() << "no AVX2 on this CPU";
+    std::mt19937 rng(8);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (int64_t k : {2, 3, 4, 5, 7, 8, 13})
+        for (int64_t n_ch : std::initializer_list<int64_t>{1, 7, 8, 33, cpu::kConvBlock}) {
+            // Taps [K][kConvBlock] and K input rows, as the driver passes them.
+            const auto taps = size_t(k), nc = size_t(n_ch);
+            std::vector<float> w(taps * size_t(cpu::kConvBlock)), x(taps * nc), y(nc), want(nc);
+            for (float& e : w) e = 0.5f * nd(rng);
+            for (float& e : x) e = nd(rng);
+            std::vector<const float*> src;
+            for (int64_t i = 0; i < k; ++i) src.push_back(&x[size_t(i * n_ch)]);
+            for (int64_t c = 0; c < n_ch; ++c) {
+                std::vector<float> wc, xc;  // channel c's taps and window, oldest first
+                for (int64_t i = 0; i < k; ++i) {
+                    wc.push_back(w[size_t(i * cpu::kConvBlock + c)]);
+                    xc.push_back(src[size_t(i)][c]);
+                }
+                want[size_t(c)] = gcc_tail(0.f, wc.data(), xc.data(), k);  // ssm_conv: a float sum from 0
+            }
+            cpu::conv1d_micro_avx2().taps(src.data(), w.data(), cpu::kConvBlock, k, n_ch, y.data());
+            EXPECT_EQ(std::memcmp(y.data(), want.data(), y.size() * 4), 0) << "K=" << k << " n_ch=" << n_ch;
+        }
 }
 
 TEST(RecurrentCpu, RegisteredInTheCpuTable) {
