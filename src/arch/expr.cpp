@@ -255,6 +255,14 @@ Result<Value> call_builtin(const std::string& fn, std::span<const Value> a, cons
             return Error::invalid("at(): index {} outside the array of {} items", i, a[0].arr.size());
         return Value::number(a[0].arr[size_t(i)]);
     }
+    if (fn == "sum") {  // sum(array): how many layers a 0/1 per-layer pattern marks, for example
+        LOOM_RETURN_IF_ERROR(want(1));
+        if (a[0].is_number()) return a[0];
+        if (a[0].kind != Value::Kind::array) return Error::invalid("sum() needs an array, got {}", a[0].to_string());
+        double total = 0;
+        for (double x : a[0].arr) total += x;
+        return Value::number(total);
+    }
     if (fn == "len") {
         LOOM_RETURN_IF_ERROR(want(1));
         if (a[0].kind == Value::Kind::array) return Value::number(double(a[0].arr.size()));

@@ -11,7 +11,7 @@
 // `/` is real division and `//` floor division, so `n_embd // n_head` is an integer and `1 / 8` is 0.125.
 // Booleans are numbers (0 false, anything else true). Values are numbers, strings or number arrays
 // (metadata arrays, indexed with at(array, i)).
-// Built-in functions: sqrt log exp floor ceil abs min max at(a, i) len(a). Other names (has, shape) are
+// Built-in functions: sqrt log exp floor ceil abs min max at(a, i) len(a) sum(a). Other names (has, shape) are
 // the caller's: the Scope answers them, so the language knows nothing about models.
 #pragma once
 

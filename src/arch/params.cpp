@@ -154,18 +154,23 @@ Result<Params> Params::bind(const ArchFile& arch, const formats::GgufFile& file)
     Params out;
     out.file_ = &file;
     out.values_ = b.take();
+    // Every failing check is reported, one per line: a file with several inconsistent keys is fixed in one go.
     for (const CheckSpec& c : arch.checks) {
         auto v = c.expr.eval(out);
-        if (!v.ok()) return std::move(v).error().with_context(fmt::format("{}:{}: check", arch.path, c.line));
-        if (!v->is_number() || v->num == 0) {
+        std::string problem;
+        if (!v.ok()) {
+            problem = v.error().with_context(fmt::format("{}:{}: check", arch.path, c.line)).message();
+        } else if (!v->is_number() || v->num == 0) {
             std::string vals;
             for (const std::string& n : c.expr.names())
                 if (auto x = out.values_.find(n); x != out.values_.end())
                     vals += fmt::format("{}{} = {}", vals.empty() ? "" : ", ", n, x->second.to_string());
-            return Error::invalid("{}: {}:{}: {} ('{}' fails with {})", file.source(), arch.path, c.line, c.message,
+            problem = fmt::format("{}: {}:{}: {} ('{}' fails with {})", file.source(), arch.path, c.line, c.message,
                                   c.expr.text(), vals);
         }
+        if (!problem.empty()) errors += (errors.empty() ? "" : "\n") + problem;
     }
+    if (!errors.empty()) return Error::invalid("{}", errors);
     return out;
 }
 

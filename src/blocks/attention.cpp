@@ -1,13 +1,15 @@
 // attention: multi-head self-attention with grouped KV heads (architectures §1.5).
-//   q, k, v = W x (+ b)            separate projections, or one fused qkv (rows Q, then K, then V)
+//   q, k, v = W x (+ b)            separate projections, or one fused qkv (rows Q, then K, then V);
+//                                  q_gate: the q projection gives [q_h | g_h] per head (2·head_dim rows each)
 //   q, k    = RMSNorm per head     optional QK-norm (qwen3, gemma3), before rope
 //   q, k    = rope(q, k)           optional; mode, rotated dims, base/scale and YaRN from the [rope] table
 //   q       = q · q_scale          optional: a query scale applied to q itself (its own rounding, as llama.cpp
 //                                  does for families that scale queries before attention) instead of in `scale`
 //   o       = softmax(scale · q kᵀ (soft-capped) + causal/window mask) v, per sequence, over the KV cache
+//   o       = o ⊙ sigmoid(g)         q_gate only: the output gate, per head and dim
 //   y       = W_o o (+ b)
-// The cache stores K after rope and V, rounded to the cache type; the stateless pass rounds the batch's
-// own K/V to the same type, so both paths see the same numbers.
+// The memory stores K after rope and V, rounded to its type, in the sequence's next slots; attention reads
+// the sequence's slots [0, n_slots). A stateless pass runs the same code on a throwaway memory.
 #include <fmt/format.h>
 
 #include <cstring>
@@ -18,17 +20,12 @@
 namespace loom::blocks {
 namespace {
 
-// Rows [first, first + count) of a view along its outermost dim.
-TensorView narrow(TensorView t, int64_t first, int64_t count) {
-    t.data = static_cast<uint8_t*>(t.data) + first * t.stride[0];
-    t.shape[0] = count;
-    return t;
-}
-
 class Attention final : public Block {
 public:
     TensorView forward(exec::Exec& ex, const TensorView& x, const Pass& pass) const override;
-    std::optional<exec::KvLayerSpec> kv_spec() const override { return exec::KvLayerSpec{n_head_kv_, d_k_, d_v_}; }
+    std::optional<exec::MemorySpec> memory_spec() const override {
+        return exec::MemorySpec::kv(n_head_kv_, d_k_, d_v_);
+    }
 
     int64_t n_head_ = 0, n_head_kv_ = 0, d_k_ = 0, d_v_ = 0;
     Linear q_, k_, v_, qkv_;      // [n_head·d_k | n_head_kv·d_k | n_head_kv·d_v, d_model], optional biases
@@ -40,7 +37,22 @@ public:
     float scale_ = 1.f, softcap_ = 0.f, q_scale_ = 1.f;
     int window_ = 0;
     bool causal_ = true;
+    bool q_gate_ = false;
 };
+
+// Splits [n_tok, n_head · 2d] (per head [q_h | g_h]) into dense q and g, each [n_tok, n_head · d].
+void split_gate(exec::Exec& ex, const TensorView& qg, int64_t n_head, int64_t d, TensorView& q, TensorView& g) {
+    const int64_t n_tok = qg.dim(0);
+    q = ex.tensor(DType::f32, {n_tok, n_head * d});
+    g = ex.tensor(DType::f32, {n_tok, n_head * d});
+    for (int64_t t = 0; t < n_tok; ++t) {
+        const float* row = qg.row<float>(t);
+        for (int64_t h = 0; h < n_head; ++h) {
+            std::memcpy(q.row<float>(t) + h * d, row + 2 * h * d, size_t(d) * 4);
+            std::memcpy(g.row<float>(t) + h * d, row + (2 * h + 1) * d, size_t(d) * 4);
+        }
+    }
+}
 
 TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& pass) const {
     const int64_t n_tok = x.dim(0);
@@ -63,6 +75,11 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
         v = v_(ex, x);
     }
     if (ex.failed()) return {};
+    TensorView gate;  // [n_tok, n_head · d_v] (q_gate)
+    if (q_gate_) {
+        const TensorView qg = q;
+        split_gate(ex, qg, n_head_, d_k_, q, gate);
+    }
     const std::string& me = label();
     TensorView q3 = TensorView::dense(q.data, DType::f32, {n_tok, n_head_, d_k_});
     TensorView k3 = TensorView::dense(k.data, DType::f32, {n_tok, n_head_kv_, d_k_});
@@ -71,7 +88,7 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
     if (!k_norm_.empty()) k3 = ex.norm(exec::NormKind::rms, k3, k_norm_, norm_eps_);
     if (rope_) {
         kernels::RopeArgs r = rope_args_;
-        r.pos = pass.pos;
+        r.pos = r.mode == kernels::RopeMode::imrope ? pass.pos4 : pass.pos;
         ex.rope(q3, r);
         ex.rope(k3, r);
     }
@@ -84,37 +101,32 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
     TensorView out = ex.tensor(DType::f32, {n_tok, n_head_, d_v_});
     for (const Segment& s : pass.segments) {
         kernels::AttentionArgs a;
-        a.q = narrow(q3, s.first, s.count);
-        a.q_pos = narrow(pass.pos, s.first, s.count);
-        a.out = narrow(out, s.first, s.count);
+        a.q = q3.narrow(s.first, s.count);
+        a.q_pos = pass.pos.narrow(s.first, s.count);
+        a.out = out.narrow(s.first, s.count);
         a.scale = scale_;
         a.softcap = softcap_;
         a.window = window_;
         a.causal = causal_;
-        const TensorView ks = narrow(k3, s.first, s.count), vs = narrow(v3, s.first, s.count);
-        if (pass.kv) {
-            // Slot = position: write this segment's rows, then attend over the sequence's used prefix.
-            const TensorView kc = pass.kv->k(pass.layer, s.seq), vc = pass.kv->v(pass.layer, s.seq);
-            for (int64_t i = 0; i < s.count; ++i) {
-                const int64_t p = a.q_pos.row<int32_t>(0)[i];
-                ex.convert(narrow(ks, i, 1).as_2d(), narrow(kc, p, 1).as_2d());
-                ex.convert(narrow(vs, i, 1).as_2d(), narrow(vc, p, 1).as_2d());
-            }
-            const int64_t used = pass.kv->n_used(s.seq);
-            a.k = narrow(kc, 0, used);
-            a.v = narrow(vc, 0, used);
-            a.kv_pos = narrow(pass.kv->slot_pos(s.seq), 0, used);
-        } else {
-            a.k = ex.tensor(pass.kv_type, {s.count, n_head_kv_, d_k_});
-            a.v = ex.tensor(pass.kv_type, {s.count, n_head_kv_, d_v_});
-            ex.convert(ks.as_2d(), a.k.as_2d());
-            ex.convert(vs.as_2d(), a.v.as_2d());
-            a.kv_pos = a.q_pos;
-        }
+        // This segment's K/V go to its slots; attention then reads every slot the sequence holds.
+        exec::Memory& mem = *pass.memory;
+        const TensorView kc = mem.k(pass.layer, s.seq), vc = mem.v(pass.layer, s.seq);
+        ex.convert(k3.narrow(s.first, s.count).as_2d(), kc.narrow(s.first_slot, s.count).as_2d());
+        ex.convert(v3.narrow(s.first, s.count).as_2d(), vc.narrow(s.first_slot, s.count).as_2d());
+        const int64_t used = mem.n_slots(s.seq);
+        a.k = kc.narrow(0, used);
+        a.v = vc.narrow(0, used);
+        a.kv_pos = mem.slot_pos(s.seq).narrow(0, used);
         ex.attention(a);
     }
     ex.name(out, me + ".attn");
-    return o_(ex, TensorView::dense(out.data, DType::f32, {n_tok, n_head_ * d_v_}));
+    TensorView o = TensorView::dense(out.data, DType::f32, {n_tok, n_head_ * d_v_});
+    if (q_gate_) {
+        ex.unary(exec::UnaryOp::sigmoid, gate);
+        ex.mul(o, gate);
+        ex.name(o, me + ".gated");
+    }
+    return o_(ex, o);
 }
 
 const std::vector<std::string> kRopeModes = {"norm", "neox", "imrope"};
@@ -184,8 +196,11 @@ std::unique_ptr<Block> make_attention(BindContext& c) {
     // Separate projections when there is no fused one (a file may list both: the fused one wins if present).
     const bool separate = b->qkv_.empty();
     for (const char* key : {"qkv", "qkv_bias", "q", "k", "v", "q_bias", "k_bias", "v_bias"}) c.spec.accept(key);
+    b->q_gate_ = c.flag("q_gate", false);
+    if (b->q_gate_ && (!separate || dv != dk))
+        c.weights.error(c.spec.where() + ": q_gate needs a separate q projection and head_dim_v == head_dim");
     if (separate) {
-        b->q_ = bind_linear(c, "q", H * dk, d_model);
+        b->q_ = bind_linear(c, "q", (b->q_gate_ ? 2 : 1) * H * dk, d_model);
         b->k_ = bind_linear(c, "k", Hkv * dk, d_model);
         b->v_ = bind_linear(c, "v", Hkv * dv, d_model);
     }

@@ -16,7 +16,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "exec/exec.h"
-#include "exec/kv_cache.h"
+#include "exec/memory.h"
 
 namespace loom::formats {
 class GgufFile;
@@ -24,20 +24,24 @@ class GgufFile;
 
 namespace loom::blocks {
 
-// A run of consecutive batch tokens that belong to one sequence (positions ascending).
+// A run of consecutive batch tokens that belong to one sequence (positions ascending), held in the memory's
+// slots [first_slot, first_slot + count) of that sequence.
 struct Segment {
     int seq = 0;
     int64_t first = 0, count = 0;
+    int64_t first_slot = 0;
 };
 
 // What one forward pass tells the blocks.
 struct Pass {
     TensorView tokens;  // [n_tok] i32
     TensorView pos;     // [n_tok] i32
+    TensorView pos4;    // [4, n_tok] i32: position streams of multi-section rope (text: t = h = w = pos, e = 0)
     std::vector<Segment> segments;
-    exec::KvCache* kv = nullptr;  // nullptr: stateless, attention sees only this batch
-    DType kv_type = DType::f16;   // what K/V are rounded to (the cache's type, or the stateless choice)
-    int64_t layer = -1;           // -1 outside the layer stack
+    // The session's memory, or for a stateless pass a throwaway one sized to the batch: blocks take the
+    // same path either way.
+    exec::Memory* memory = nullptr;
+    int64_t layer = -1;  // -1 outside the layer stack
 };
 
 class Block {
@@ -46,8 +50,8 @@ public:
     // x: [n_tok, d_in] f32 → [n_tok, d_out] f32, a new tensor; x is not modified (the runner keeps the
     // residual stream in it).
     virtual TensorView forward(exec::Exec& ex, const TensorView& x, const Pass& pass) const = 0;
-    // What the block keeps per position in the KV cache, if anything.
-    virtual std::optional<exec::KvLayerSpec> kv_spec() const { return std::nullopt; }
+    // What the block keeps in the memory for its layer, if anything (one block per layer may).
+    virtual std::optional<exec::MemorySpec> memory_spec() const { return std::nullopt; }
 
     const std::string& name() const { return name_; }    // the block's name in the arch file
     const std::string& label() const { return label_; }  // for dumps: "l3.attention", "output_norm"

@@ -14,5 +14,6 @@ std::unique_ptr<Block> make_softcap(BindContext& c);
 std::unique_ptr<Block> make_attention(BindContext& c);
 std::unique_ptr<Block> make_ffn_glu(BindContext& c);
 std::unique_ptr<Block> make_moe(BindContext& c);
+std::unique_ptr<Block> make_gated_delta_net(BindContext& c);
 
 }  // namespace loom::blocks

@@ -14,8 +14,9 @@ constexpr std::pair<const char*, BlockFactory> kKinds[] = {
     {"attention", make_attention},  // GQA self-attention: QKV, QK-norm, rope, window, soft-cap, KV cache
     {"ffn_glu", make_ffn_glu},      // gated feed-forward (SwiGLU, GeGLU)
     {"moe", make_moe},              // mixture of experts: router, top-k, expert FFNs, optional shared expert
-    {"linear", make_linear},        // y = W x (+ b): the output head
-    {"softcap", make_softcap},      // y = c · tanh(x / c)
+    {"gated_delta_net", make_gated_delta_net},  // linear attention with a recurrent state (conv + delta rule)
+    {"linear", make_linear},                    // y = W x (+ b): the output head
+    {"softcap", make_softcap},                  // y = c · tanh(x / c)
 };
 
 }  // namespace

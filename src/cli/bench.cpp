@@ -72,14 +72,14 @@ Status run_bench(const BenchOptions& o) {
     };
     using Test = std::function<Result<double>()>;
     Test pp = [&]() -> Result<double> {
-        session->truncate(0);
+        LOOM_RETURN_IF_ERROR(session->truncate(0));
         const auto toks = random_tokens(o.n_prompt);
         const auto t0 = std::chrono::steady_clock::now();
         LOOM_RETURN_IF_ERROR(session->decode(runtime::Batch::sequence(toks, 0)));
         return double(o.n_prompt) / seconds_since(t0);
     };
     Test tg = [&]() -> Result<double> {
-        session->truncate(0);
+        LOOM_RETURN_IF_ERROR(session->truncate(0));
         const auto toks = random_tokens(o.n_gen);
         const auto t0 = std::chrono::steady_clock::now();
         for (int64_t i = 0; i < o.n_gen; ++i)
@@ -91,9 +91,13 @@ Status run_bench(const BenchOptions& o) {
     if (auto ft = model->file().get_int("general.file_type"); ft.ok()) type = fmt::format("file type {}", *ft);
     fmt::print("model: {} ({}), {:.2f} GiB of weights, {:.2f} B params, arch {}\n", model->file().source(), type,
                double(model->weight_bytes()) / (1 << 30), double(model->n_params()) / 1e9, model->arch().name);
+    const exec::Memory& mem = session->memory();
     fmt::print("threads: {}, backend: {}, kv cache: {} ({:.1f} MiB for {} positions), load: {:.2f} s ({})\n",
-               session->n_threads(), o.model.backend, o.model.kv_type, double(session->kv().bytes()) / (1 << 20),
+               session->n_threads(), o.model.backend, o.model.kv_type, double(mem.kv_bytes_per_seq()) / (1 << 20),
                so.n_ctx, load_s, o.model.load);
+    if (mem.has_recurrent())
+        fmt::print("recurrent state: {:.2f} MiB per sequence (beside {:.1f} MiB of KV cache at {} positions)\n",
+                   double(mem.state_bytes_per_seq()) / (1 << 20), double(mem.kv_bytes_per_seq()) / (1 << 20), so.n_ctx);
     if (model->n_packed() > 0)
         fmt::print("packed weights: {} tensors, {:.0f} MiB (file pages released: {:.0f} MiB)\n", model->n_packed(),
                    double(model->packed_bytes()) / (1 << 20), double(model->released_bytes()) / (1 << 20));

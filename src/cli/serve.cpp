@@ -70,6 +70,7 @@ Status serve(ServeOptions& o) {
     LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model));
     so.n_seq = o.sched.n_parallel;
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
+    metrics.set_memory(int64_t(session->memory().kv_bytes_per_seq()), int64_t(session->memory().state_bytes_per_seq()));
     std::string name = o.alias;
     if (name.empty())
         name = std::filesystem::path(o.model.model.empty() ? "default" : o.model.model).filename().string();

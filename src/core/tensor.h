@@ -58,6 +58,13 @@ struct TensorView {
 
     // The same data seen as [n_rows, row_length] (outer dims folded; needs is_dense() or rank <= 2).
     TensorView as_2d() const;
+    // Indices [first, first + count) of the outermost dim, strides kept (a segment's rows, a cache's slots).
+    TensorView narrow(int64_t first, int64_t count) const {
+        TensorView t = *this;
+        t.data = static_cast<uint8_t*>(data) + first * stride[0];
+        t.shape[0] = count;
+        return t;
+    }
 };
 
 // "[2, 3, 4]", for messages.

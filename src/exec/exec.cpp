@@ -135,6 +135,22 @@ TensorView Exec::matmul_id(const TensorView& x, const TensorView& w, const Tenso
     return run(ops_->matmul_id(a, *stream_), "matmul_id") ? y : TensorView{};
 }
 
+TensorView Exec::conv1d(const TensorView& x, const TensorView& w, const TensorView& state) {
+    if (failed()) return {};
+    if (!ops_->conv1d)
+        return fail(Error::unsupported("conv1d is not implemented on {}", kernels::name(backend_))), TensorView{};
+    TensorView y = like(x);
+    return run(ops_->conv1d({x, w, state, y}, *stream_), "conv1d") ? y : TensorView{};
+}
+
+TensorView Exec::delta_net(kernels::DeltaNetArgs a) {
+    if (failed()) return {};
+    if (!ops_->delta_net)
+        return fail(Error::unsupported("delta_net is not implemented on {}", kernels::name(backend_))), TensorView{};
+    if (a.out.empty() && a.v.rank == 3) a.out = tensor(DType::f32, {a.v.shape[0], a.v.shape[1], a.v.shape[2]});
+    return run(ops_->delta_net(a, *stream_), "delta_net") ? a.out : TensorView{};
+}
+
 TensorView Exec::softmax(const TensorView& x) {
     if (failed()) return {};
     TensorView y = like(x);

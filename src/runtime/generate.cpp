@@ -18,7 +18,7 @@ Result<GenerateStats> generate(Session& session, std::span<const int32_t> prompt
         return Error::invalid("generate: the prompt has {} tokens, the context only {} (raise -c)", prompt.size(),
                               n_ctx);
     LOOM_TRY(Sampler sampler, Sampler::create(opt.sampling, int32_t(session.model().n_vocab())));
-    session.truncate(opt.seq, 0);
+    LOOM_RETURN_IF_ERROR(session.truncate(opt.seq, 0));
 
     GenerateStats st;
     st.n_prompt = int64_t(prompt.size());

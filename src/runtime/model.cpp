@@ -162,6 +162,14 @@ Status Model::build(blocks::WeightBinder& weights, int64_t n_layer) {
             build.chain(c, *scope, l, chain);
             layer.residual.push_back(std::move(chain));
         }
+        // The memory keeps one record per layer: two blocks that each want one cannot share it.
+        std::vector<std::string> keepers;
+        for (const BlockChain& c : layer.residual)
+            for (const auto& b : c)
+                if (b->memory_spec()) keepers.push_back(b->name());
+        if (keepers.size() > 1)
+            weights.error(fmt::format("{}: layer {}: blocks {} and {} both keep memory; one block per layer may",
+                                      arch_.path, l, keepers[0], keepers[1]));
         layers_.push_back(std::move(layer));
     }
     build.chain(arch_.output, *params_, -1, output_);
@@ -192,12 +200,12 @@ Status Model::pack(const blocks::WeightBinder& weights, int64_t n_layer) {
     return Ok();
 }
 
-std::vector<exec::KvLayerSpec> Model::kv_layout() const {
-    std::vector<exec::KvLayerSpec> out(layers_.size());
+std::vector<exec::MemorySpec> Model::memory_layout() const {
+    std::vector<exec::MemorySpec> out(layers_.size());
     for (size_t l = 0; l < layers_.size(); ++l)
         for (const BlockChain& c : layers_[l].residual)
             for (const auto& b : c)
-                if (auto s = b->kv_spec()) out[l] = *s;
+                if (auto s = b->memory_spec()) out[l] = *s;
     return out;
 }
 

@@ -52,8 +52,8 @@ public:
     const BlockChain& input() const { return input_; }
     const BlockChain& output() const { return output_; }
     const std::vector<Layer>& layers() const { return layers_; }
-    // What each layer keeps in the KV cache (n_head_kv = 0: nothing).
-    std::vector<exec::KvLayerSpec> kv_layout() const;
+    // What each layer keeps in the session's memory (exec/memory.h), as its blocks declare it.
+    std::vector<exec::MemorySpec> memory_layout() const;
 
     int64_t weight_bytes() const { return weight_bytes_; }  // bytes of the tensors the blocks bound
     int64_t n_params() const { return n_params_; }

@@ -32,8 +32,8 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
     if (s->opt_.n_threads > 1) s->pool_ = std::make_unique<ThreadPool>(s->opt_.n_threads);
     s->exec_ = std::make_unique<exec::Exec>(opt.backend, s->pool_.get());
     LOOM_RETURN_IF_ERROR(s->exec_->status());
-    LOOM_TRY(exec::KvCache kv, exec::KvCache::create(model.kv_layout(), s->opt_.n_seq, s->opt_.n_ctx, opt.kv_type));
-    s->kv_ = std::make_unique<exec::KvCache>(std::move(kv));
+    LOOM_TRY(exec::Memory mem, exec::Memory::create(model.memory_layout(), s->opt_.n_seq, s->opt_.n_ctx, opt.kv_type));
+    s->memory_ = std::make_unique<exec::Memory>(std::move(mem));
     return s;
 }
 
@@ -43,17 +43,23 @@ int Session::n_threads() const { return opt_.n_threads; }
 
 void Session::set_dump(exec::DumpFn fn) { exec_->set_dump(std::move(fn)); }
 
-void Session::truncate(int seq, int64_t from) { kv_->truncate(seq, from); }
+Status Session::truncate(int seq, int64_t from) { return memory_->truncate(seq, from); }
 
-int64_t Session::n_past(int seq) const { return kv_->n_used(seq); }
+void Session::reset(int seq) { memory_->reset(seq); }
 
-Result<TensorView> Session::decode(const Batch& batch) { return forward(batch, kv_.get()); }
+int64_t Session::n_past(int seq) const { return memory_->n_past(seq); }
+
+Result<TensorView> Session::decode(const Batch& batch) { return forward(batch, *memory_); }
 
 Result<TensorView> Session::stateless(std::span<const int32_t> tokens) {
-    return forward(Batch::sequence(tokens, 0, 0, /*all_logits=*/true), nullptr);
+    if (tokens.empty()) return Error::invalid("empty batch");
+    // Nothing is reused between calls: every memory kind starts empty, exactly as a fresh sequence would.
+    LOOM_TRY(exec::Memory scratch,
+             exec::Memory::create(model_->memory_layout(), 1, int64_t(tokens.size()), opt_.kv_type));
+    return forward(Batch::sequence(tokens, 0, 0, /*all_logits=*/true), scratch);
 }
 
-Result<TensorView> Session::forward(const Batch& batch, exec::KvCache* kv) {
+Result<TensorView> Session::forward(const Batch& batch, exec::Memory& memory) {
     const int64_t n = int64_t(batch.tokens.size());
     if (n == 0) return Error::invalid("empty batch");
     if (int64_t(batch.pos.size()) != n || (!batch.seq.empty() && int64_t(batch.seq.size()) != n) ||
@@ -82,9 +88,11 @@ Result<TensorView> Session::forward(const Batch& batch, exec::KvCache* kv) {
             pass.segments.push_back({seq, i, 1});
         }
     }
-    if (kv) {
-        for (const auto& s : pass.segments)
-            LOOM_RETURN_IF_ERROR(kv->reserve(s.seq, batch.pos.data() + s.first, s.count));
+    // Every segment is checked before any takes its slots, so a refused batch changes nothing.
+    for (const auto& s : pass.segments)
+        LOOM_RETURN_IF_ERROR(memory.check_reserve(s.seq, batch.pos.data() + s.first, s.count));
+    for (auto& s : pass.segments) {
+        LOOM_TRY(s.first_slot, memory.reserve(s.seq, batch.pos.data() + s.first, s.count));
     }
     std::vector<int32_t> out_rows;
     for (int64_t i = 0; i < n; ++i)
@@ -100,10 +108,13 @@ Result<TensorView> Session::forward(const Batch& batch, exec::KvCache* kv) {
     ex.set_rows_alone(one_token_each);
     pass.tokens = ex.tensor(DType::i32, {n});
     pass.pos = ex.tensor(DType::i32, {n});
+    pass.pos4 = ex.tensor(DType::i32, {4, n});
     std::memcpy(pass.tokens.data, batch.tokens.data(), size_t(n) * 4);
     std::memcpy(pass.pos.data, batch.pos.data(), size_t(n) * 4);
-    pass.kv = kv;
-    pass.kv_type = kv ? kv->type() : opt_.kv_type;
+    for (int stream = 0; stream < 3; ++stream)
+        std::memcpy(pass.pos4.row<int32_t>(stream), batch.pos.data(), size_t(n) * 4);
+    std::fill_n(pass.pos4.row<int32_t>(3), n, 0);
+    pass.memory = &memory;
 
     TensorView h;
     for (const auto& b : m.input()) h = ex.name(b->forward(ex, h, pass), b->label());
@@ -124,9 +135,20 @@ Result<TensorView> Session::forward(const Batch& batch, exec::KvCache* kv) {
     TensorView x = out_rows.size() == size_t(n) ? h : ex.gather_rows(h, out_rows);
     for (const auto& b : m.output()) x = ex.name(b->forward(ex, x, pass), b->label());
     if (ex.failed()) {
-        if (kv)  // the pass did not complete: its positions hold nothing usable
-            for (const auto& s : pass.segments) kv->truncate(s.seq, batch.pos[size_t(s.first)]);
-        return ex.status().error();
+        // The pass did not complete: its positions hold nothing usable, and a recurrent state has already taken
+        // some of its tokens in some layers, so those sequences start over.
+        for (const auto& s : pass.segments) {
+            if (memory.has_recurrent()) {
+                memory.reset(s.seq);
+            } else {
+                const Status undone = memory.truncate(s.seq, batch.pos[size_t(s.first)]);
+                LOOM_ASSERT(undone.ok(), "undoing a failed pass: {}", undone.error().message());
+            }
+        }
+        Error e = ex.status().error();
+        if (!memory.has_recurrent()) return e;
+        return Error::make(e.code(), "{} (the recurrent state of the pass's sequences was reset to empty)",
+                           e.message());
     }
     if (x.row_length() != m.n_vocab() || x.n_rows() != int64_t(out_rows.size()))
         return Error::invalid("{}: the output chain gives {}, expected [{}, {}] logits", m.arch().path, shape_string(x),

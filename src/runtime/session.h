@@ -1,7 +1,7 @@
-// A Session runs a Model: the thread pool, the executor, the KV cache of up to n_seq sequences, and the
-// two inference paths. decode() is the KV-cached path (prefill and decode are the same code with a
-// different number of tokens); stateless() recomputes a whole sequence with no cache through the same
-// blocks, the oracle the cached path is tested against.
+// A Session runs a Model: the thread pool, the executor, the memory of up to n_seq sequences (KV cache and
+// recurrent state, exec/memory.h), and the two inference paths. decode() is the cached path (prefill and
+// decode are the same code with a different number of tokens); stateless() recomputes a whole sequence
+// through the same blocks with a throwaway memory sized to it, the oracle the cached path is tested against.
 //
 // Thread-safety: one thread drives a Session at a time.
 #pragma once
@@ -12,7 +12,7 @@
 
 #include "blocks/block.h"
 #include "exec/exec.h"
-#include "exec/kv_cache.h"
+#include "exec/memory.h"
 #include "kernels/ops.h"
 
 namespace loom {
@@ -25,15 +25,16 @@ class Model;
 
 struct SessionOptions {
     int n_threads = 0;              // 0 = every core
-    int64_t n_ctx = 4096;           // positions per sequence in the KV cache (capped at the model's training context
+    int64_t n_ctx = 4096;           // positions per sequence in the memory (capped at the model's training context
                                     // unless n_ctx_over_train)
     bool n_ctx_over_train = false;  // keep an n_ctx above the training context (positions past it extrapolate)
-    int n_seq = 1;                  // sequences the KV cache holds
+    int n_seq = 1;                  // sequences the memory holds
     DType kv_type = DType::f16;
     kernels::Backend backend = kernels::Backend::cpu;
 };
 
-// Tokens to run. Tokens of one sequence must be consecutive and in increasing positions.
+// Tokens to run. Tokens of one sequence must be consecutive, in increasing positions, after the positions the
+// sequence already holds (right after them when the model keeps a recurrent state).
 struct Batch {
     std::vector<int32_t> tokens;
     std::vector<int32_t> pos;
@@ -49,33 +50,35 @@ public:
     static Result<std::unique_ptr<Session>> create(const Model& model, const SessionOptions& opt);
     ~Session();
 
-    // The KV-cached forward pass. Returns the logits of the tokens that asked for them, in batch order,
-    // as [n_out, n_vocab] f32, valid until the next call.
+    // The cached forward pass. Returns the logits of the tokens that asked for them, in batch order,
+    // as [n_out, n_vocab] f32, valid until the next call. A pass that fails leaves its sequences as they
+    // were before it, except that a sequence with recurrent state is reset (its state cannot go back).
     Result<TensorView> decode(const Batch& batch);
-    // The whole sequence recomputed without a cache: logits at every position, [n, n_vocab].
+    // The whole sequence recomputed with a fresh memory: logits at every position, [n, n_vocab].
     Result<TensorView> stateless(std::span<const int32_t> tokens);
 
-    // Forgets a sequence's positions >= from (0: all of it).
-    void truncate(int seq, int64_t from = 0);
-    int64_t n_past(int seq) const;  // positions held for a sequence (1 + highest), for appending
+    // Forgets a sequence's positions >= from (0: all of it). With recurrent state only 0 or the end work.
+    Status truncate(int seq, int64_t from = 0);
+    void reset(int seq);            // truncate(seq, 0), which always works
+    int64_t n_past(int seq) const;  // 1 + the highest position a sequence holds, where to append
 
     // Named intermediates of every later pass go to fn (see Exec::set_dump).
     void set_dump(exec::DumpFn fn);
 
     const Model& model() const { return *model_; }
     const SessionOptions& options() const { return opt_; }
-    const exec::KvCache& kv() const { return *kv_; }
+    const exec::Memory& memory() const { return *memory_; }
     int n_threads() const;
 
 private:
     Session() = default;
-    Result<TensorView> forward(const Batch& batch, exec::KvCache* kv);
+    Result<TensorView> forward(const Batch& batch, exec::Memory& memory);
 
     const Model* model_ = nullptr;
     SessionOptions opt_;
     std::unique_ptr<ThreadPool> pool_;
     std::unique_ptr<exec::Exec> exec_;
-    std::unique_ptr<exec::KvCache> kv_;
+    std::unique_ptr<exec::Memory> memory_;
     std::vector<float> logits_;
 };
 

@@ -62,6 +62,12 @@ void Metrics::set_load(int64_t queued, int64_t active, int64_t kv_used, int64_t 
     kv_capacity_ = kv_capacity;
 }
 
+void Metrics::set_memory(int64_t kv_bytes_per_seq, int64_t state_bytes_per_seq) {
+    std::lock_guard lock(mu_);
+    kv_bytes_per_seq_ = kv_bytes_per_seq;
+    state_bytes_per_seq_ = state_bytes_per_seq;
+}
+
 void Metrics::step(int64_t batch_tokens) {
     std::lock_guard lock(mu_);
     ++steps_;
@@ -90,6 +96,11 @@ std::string Metrics::render() const {
     scalar("loom_slots_active", "gauge", "Sequences holding a slot (prefilling or decoding).", active_);
     scalar("loom_kv_cache_used_positions", "gauge", "KV cache positions in use over all slots.", kv_used_);
     scalar("loom_kv_cache_capacity_positions", "gauge", "KV cache positions over all slots.", kv_capacity_);
+    scalar("loom_kv_cache_bytes_per_sequence", "gauge", "KV cache bytes of one slot at full context.",
+           kv_bytes_per_seq_);
+    scalar("loom_recurrent_state_bytes_per_sequence", "gauge",
+           "Recurrent state bytes of one slot (conv history and delta-net state; 0 without recurrent layers).",
+           state_bytes_per_seq_);
     head("loom_time_to_first_token_seconds", "histogram", "From submission to the first generated token.");
     ttft_.render("loom_time_to_first_token_seconds", out);
     head("loom_inter_token_seconds", "histogram", "Between consecutive tokens of a sequence.");

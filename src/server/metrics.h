@@ -40,6 +40,8 @@ public:
     // Gauges the scheduler sets after each step.
     void set_load(int64_t queued, int64_t active, int64_t kv_used, int64_t kv_capacity);
     void step(int64_t batch_tokens);
+    // What the session's memory costs per sequence (set once when it is made).
+    void set_memory(int64_t kv_bytes_per_seq, int64_t state_bytes_per_seq);
 
     std::string render() const;
 
@@ -48,6 +50,7 @@ private:
     std::map<std::pair<std::string, int>, uint64_t> requests_;
     uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, steps_ = 0, step_tokens_ = 0;
     int64_t queued_ = 0, active_ = 0, kv_used_ = 0, kv_capacity_ = 0;
+    int64_t kv_bytes_per_seq_ = 0, state_bytes_per_seq_ = 0;
     Histogram ttft_, inter_token_, duration_;
 };
 

@@ -111,7 +111,7 @@ Scheduler::~Scheduler() {
     if (thread_.joinable()) thread_.join();
 }
 
-Scheduler::Submit Scheduler::submit(std::vector<SequenceSpec> seqs, std::shared_ptr<RequestStream> stream) {
+Scheduler::Submit Scheduler::submit(std::vector<SequenceSpec> seqs, const std::shared_ptr<RequestStream>& stream) {
     {
         std::lock_guard lock(mu_);
         if (draining_ || stop_) return Submit::draining;
@@ -201,7 +201,7 @@ void Scheduler::admit() {
         s.prompt_info.clear();
         s.decoder.emplace(vocab_);
         s.stops = runtime::StopMatcher(s.spec.stop);
-        session_.truncate(s.seq, 0);
+        session_.reset(s.seq);
         auto sampler = runtime::Sampler::create(s.spec.sampling, n_vocab_);
         if (!sampler.ok()) {
             finish(s, Finish::error, sampler.error().message());
@@ -378,7 +378,7 @@ void Scheduler::finish(Slot& s, Finish f, std::string error, SequenceEvent* last
     s.stream.reset();
     s.busy = false;
     s.generating = false;
-    session_.truncate(s.seq, 0);
+    session_.reset(s.seq);
     std::lock_guard lock(mu_);
     --n_active_;
     if (n_active_ == 0 && queue_.empty()) idle_cv_.notify_all();

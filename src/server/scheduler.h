@@ -108,7 +108,7 @@ public:
 
     enum class Submit { ok, queue_full, draining };
     // Queues all of `seqs` (or none). Their events go to `stream`.
-    Submit submit(std::vector<SequenceSpec> seqs, std::shared_ptr<RequestStream> stream);
+    Submit submit(std::vector<SequenceSpec> seqs, const std::shared_ptr<RequestStream>& stream);
 
     // Refuses new work from now on and returns when every queued and active sequence has finished.
     void drain();

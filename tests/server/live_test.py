@@ -368,7 +368,8 @@ def case_web_page(s):
 def case_metrics(s):
     text = httpx.get(s.url + "/metrics").text
     for name in ("loom_requests_total", "loom_time_to_first_token_seconds_bucket", "loom_inter_token_seconds_count",
-                 "loom_queue_length", "loom_kv_cache_used_positions", "loom_generated_tokens_total"):
+                 "loom_queue_length", "loom_kv_cache_used_positions", "loom_recurrent_state_bytes_per_sequence",
+                 "loom_generated_tokens_total"):
         check(name in text, f"/metrics lacks {name}")
 
 

@@ -22,8 +22,8 @@
 namespace loom::runtime {
 namespace {
 
-const char* const kFamilies[] = {"llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe"};
-const char* const kMoeFamilies[] = {"qwen3moe", "qwen2moe"};
+const char* const kFamilies[] = {"llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "qwen35", "qwen35moe"};
+const char* const kQ4KMFamilies[] = {"qwen3moe", "qwen2moe", "qwen35", "qwen35moe"};  // specs with a q4_k_m preset
 
 std::string data_dir() {
     const char* d = std::getenv("LOOM_TEST_DATA_DIR");
@@ -264,20 +264,22 @@ INSTANTIATE_TEST_SUITE_P(Goldens, GoldenTest,
                          ::testing::Combine(::testing::ValuesIn(kFamilies),
                                             ::testing::Values("f32", "f16", "q8_0", "q4_k")),
                          golden_name);
-// Mixtures of experts also in llama.cpp's Q4_K_M mix (Q6_K down experts, f32 router).
-INSTANTIATE_TEST_SUITE_P(MoeGoldens, GoldenTest,
-                         ::testing::Combine(::testing::ValuesIn(kMoeFamilies), ::testing::Values("q4_k_m")),
+// Mixtures of experts and the hybrid also in a Q4_K_M-like mix (Q6_K down projections, f32 router).
+INSTANTIATE_TEST_SUITE_P(Q4KMGoldens, GoldenTest,
+                         ::testing::Combine(::testing::ValuesIn(kQ4KMFamilies), ::testing::Values("q4_k_m")),
                          golden_name);
 
 // Sequences decoded together (one token each) give exactly their solo logits: the kernels round each row
 // as llama.cpp rounds a single-token call (Exec::set_rows_alone), whatever else is in the batch; expert matmuls
-// round every routed row alone, whichever other tokens chose the same expert.
+// round every routed row alone, whichever other tokens chose the same expert. Each solo run starts over from
+// the prompt (a recurrent state cannot be truncated back to it).
 TEST(Session, SequencesDecodedTogetherEqualTheirSoloRuns) {
     for (const auto& [family, type] : {std::pair{"llama", "f32"},
                                        {"llama", "f16"},
                                        {"llama", "q4_k"},
                                        {"qwen3moe", "q4_k_m"},
-                                       {"qwen2moe", "q8_0"}}) {
+                                       {"qwen2moe", "q8_0"},
+                                       {"qwen35", "q4_k_m"}}) {
         Loaded l = load(family_model(family, type), DType::f32, 64, 3);
         ASSERT_TRUE(l.session);
         const int64_t V = l.model->n_vocab();
@@ -289,7 +291,8 @@ TEST(Session, SequencesDecodedTogetherEqualTheirSoloRuns) {
             auto r = l.session->decode(Batch::sequence({&next[s], 1}, int32_t(prompts[s].size()), s));
             ASSERT_TRUE(r.ok());
             solo[size_t(s)].assign(r->row<float>(0), r->row<float>(0) + V);
-            l.session->truncate(s, int64_t(prompts[s].size()));
+            l.session->reset(s);
+            ASSERT_TRUE(l.session->decode(Batch::sequence(prompts[s], 0, s)).ok());
         }
         Batch b;
         for (int s = 0; s < 3; ++s) {
@@ -474,7 +477,8 @@ TEST(ModelLoad, UnknownArchitectureNamesTheSupportedOnes) {
     auto m = Model::load(path);
     ASSERT_FALSE(m.ok());
     EXPECT_NE(m.error().message().find("architecture 'nosuchfamily' has no file"), std::string::npos);
-    EXPECT_NE(m.error().message().find("gemma3, llama, qwen2, qwen2moe, qwen3, qwen3moe"), std::string::npos)
+    EXPECT_NE(m.error().message().find("gemma3, llama, qwen2, qwen2moe, qwen3, qwen35, qwen35moe, qwen3moe"),
+              std::string::npos)
         << m.error().message();
 }
 

@@ -89,11 +89,14 @@ TEST(ServerMetrics, PrometheusText) {
     m.request_done("/v1/completions", 200);
     m.time_to_first_token(0.03);
     m.set_load(2, 3, 100, 1000);
+    m.set_memory(4096, 1500000);
     const std::string t = m.render();
     EXPECT_NE(t.find("loom_requests_total{route=\"/v1/completions\",status=\"200\"} 1"), std::string::npos) << t;
     EXPECT_NE(t.find("loom_time_to_first_token_seconds_bucket{le=\"0.05\"} 1"), std::string::npos) << t;
     EXPECT_NE(t.find("loom_time_to_first_token_seconds_bucket{le=\"0.025\"} 0"), std::string::npos) << t;
     EXPECT_NE(t.find("loom_queue_length 2"), std::string::npos);
+    EXPECT_NE(t.find("loom_recurrent_state_bytes_per_sequence 1500000"), std::string::npos) << t;
+    EXPECT_NE(t.find("loom_kv_cache_bytes_per_sequence 4096"), std::string::npos) << t;
 }
 
 }  // namespace

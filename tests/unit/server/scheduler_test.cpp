@@ -90,7 +90,8 @@ std::vector<Outcome> collect(RequestStream& st, size_t n, std::chrono::seconds l
 
 class AloneOrTogether : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
 
-// On a dense model and on mixtures of experts (whose expert matmuls must round each routed row alone).
+// On a dense model, on mixtures of experts (whose expert matmuls must round each routed row alone) and on the
+// hybrids (each slot's recurrent state reset at admission and carried through its prefill chunks).
 TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
     Fixture f(4, test::synth_model(GetParam().first, GetParam().second));
     Scheduler sched(*f.session, *f.vocab, {4, 16, 512}, nullptr);
@@ -123,7 +124,8 @@ TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
 
 INSTANTIATE_TEST_SUITE_P(ServerScheduler, AloneOrTogether,
                          ::testing::Values(std::pair{"llama", "q4_k"}, std::pair{"qwen3moe", "q4_k_m"},
-                                           std::pair{"qwen2moe", "q8_0"}),
+                                           std::pair{"qwen2moe", "q8_0"}, std::pair{"qwen35", "q4_k_m"},
+                                           std::pair{"qwen35moe", "q8_0"}),
                          [](const auto& info) { return std::string(info.param.first) + "_" + info.param.second; });
 
 TEST(ServerScheduler, LengthLimitAndPromptLogprobs) {

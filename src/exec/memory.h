@@ -1,0 +1,102 @@
+// A session's memory: what each layer keeps between passes, per sequence. Every layer declares one kind
+// (MemorySpec, from its blocks):
+//   none       nothing (a layer without attention or recurrence)
+//   kv         K and V rows per cached token (f16 by default, f32 selectable)
+//   kv_k_only  K rows only; V is a view of the first d_v columns of K (a latent cache, as MLA keeps)
+//   shared     no storage: the layer reads the K/V of an earlier layer (source_layer)
+//   recurrent  a fixed-size f32 state per sequence: a conv history [conv_rows, conv_channels] and a
+//              recurrent state [state_heads, state_rows, state_cols] (gated delta-net layers)
+// Token bookkeeping is per sequence and shared by every layer: slot i of a sequence holds the token at
+// position slot_pos[i]; slots fill in order, so a sequence's cache is a prefix [0, n_slots) whatever its
+// positions (a slot is no longer the position). n_past is 1 + the highest position held.
+//
+// Recurrent state cannot be rewound: truncating a sequence that has it is allowed only to 0 (reset) or at
+// or past its end; a failed pass must reset the sequence (Session does).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace loom::exec {
+
+enum class MemoryKind : uint8_t { none, kv, kv_k_only, shared, recurrent };
+
+const char* name(MemoryKind k);
+
+struct MemorySpec {
+    MemoryKind kind = MemoryKind::none;
+    int64_t n_head_kv = 0, d_k = 0, d_v = 0;                  // kv, kv_k_only (d_v <= d_k: V = K[:, :, :d_v])
+    int64_t source_layer = -1;                                // shared: an earlier layer with kv or kv_k_only
+    int64_t conv_rows = 0, conv_channels = 0;                 // recurrent: conv history
+    int64_t state_heads = 0, state_rows = 0, state_cols = 0;  // recurrent: the recurrent state
+
+    static MemorySpec kv(int64_t n_head_kv, int64_t d_k, int64_t d_v);
+    static MemorySpec kv_k_only(int64_t n_head_kv, int64_t d_k, int64_t d_v);
+    static MemorySpec shared(int64_t source_layer);
+    static MemorySpec recurrent(int64_t conv_rows, int64_t conv_channels, int64_t heads, int64_t rows, int64_t cols);
+    bool operator==(const MemorySpec&) const = default;
+};
+
+class Memory {
+public:
+    // PRECONDITION-checked: kv_type is f16 or f32; n_seq >= 1; n_ctx >= 1; every spec consistent (a shared
+    // layer names an earlier layer that stores K). Zeroed.
+    static Result<Memory> create(const std::vector<MemorySpec>& layers, int n_seq, int64_t n_ctx, DType kv_type);
+
+    int n_seq() const { return n_seq_; }
+    int64_t n_ctx() const { return n_ctx_; }  // slots per sequence
+    DType type() const { return type_; }      // of K and V
+    size_t bytes() const { return bytes_; }
+    size_t kv_bytes_per_seq() const { return kv_seq_bytes_; }        // at full context
+    size_t state_bytes_per_seq() const { return state_seq_bytes_; }  // recurrent layers, whatever the context
+    bool has_recurrent() const { return state_seq_bytes_ > 0; }
+    const MemorySpec& spec(int64_t layer) const { return layers_.at(size_t(layer)).spec; }
+
+    // [n_ctx, n_head_kv, d] views of one layer's K or V for one sequence (a shared layer: its source's; a
+    // kv_k_only layer: V is a strided view into K).
+    TensorView k(int64_t layer, int seq) const;
+    TensorView v(int64_t layer, int seq) const;
+    // Recurrent layers: [conv_rows, conv_channels] and [state_heads, state_rows, state_cols] f32.
+    TensorView conv_state(int64_t layer, int seq) const;
+    TensorView recurrent_state(int64_t layer, int seq) const;
+
+    // [n_ctx] i32: the position each slot holds, −1 = empty (the attention op's kv_pos).
+    TensorView slot_pos(int seq) const;
+    int64_t n_slots(int seq) const { return seqs_.at(size_t(seq)).n_slots; }  // slots [0, n_slots) in use
+    int64_t n_past(int seq) const { return seqs_.at(size_t(seq)).n_past; }
+
+    // Whether n tokens of `seq` at positions pos can be reserved: strictly increasing, inside the context,
+    // starting at or after n_past (exactly at n_past when the memory is recurrent).
+    Status check_reserve(int seq, const int32_t* pos, int64_t n) const;
+    // Takes slots for them before a pass writes them (check_reserve first); returns the first slot.
+    Result<int64_t> reserve(int seq, const int32_t* pos, int64_t n);
+    // Forgets positions >= from (0: the whole sequence, and zeroes its recurrent state). A recurrent memory
+    // refuses 0 < from < n_past: its state holds every token and cannot go back.
+    Status truncate(int seq, int64_t from);
+    void reset(int seq);  // truncate(seq, 0), which never fails
+
+private:
+    struct Layer {
+        MemorySpec spec;
+        size_t k_offset = 0, v_offset = 0, k_seq_bytes = 0, v_seq_bytes = 0;
+        size_t conv_offset = 0, state_offset = 0, conv_seq_bytes = 0, state_seq_bytes = 0;
+    };
+    struct Seq {
+        int64_t n_slots = 0, n_past = 0;
+    };
+    int n_seq_ = 0;
+    int64_t n_ctx_ = 0;
+    DType type_ = DType::f16;
+    size_t bytes_ = 0, kv_seq_bytes_ = 0, state_seq_bytes_ = 0;
+    std::vector<Layer> layers_;
+    std::shared_ptr<uint8_t[]> data_;
+    std::shared_ptr<int32_t[]> pos_;  // [n_seq, n_ctx]
+    std::vector<Seq> seqs_;
+};
+
+}  // namespace loom::exec
