@@ -44,6 +44,18 @@ PAIRS = [
     ("l{l}.moe.shared_gate", ["ffn_shexp_gate-{l}/DIV", "shared_expert_gate_sigmoid-{l}/SIGMOID"]),
     ("l{l}.moe", ["ffn_out-{l}/ADD", "ffn_moe_out-{l}/ADD"]),
     ("l{l}.post_ffw_norm", ["ffn_post_norm-{l}/MUL"]),
+    # gated delta-net layers (qwen35*): the layouts agree where both are token-major
+    ("l{l}.delta_net.qkv", ["linear_attn_qkv_mixed-{l}/RESHAPE", "linear_attn_qkv_mixed-{l}/MUL_MAT"]),
+    ("l{l}.delta_net.z", ["z-{l}/MUL_MAT"]),
+    ("l{l}.delta_net.beta", ["beta_sigmoid-{l}/SIGMOID"]),
+    ("l{l}.delta_net.g", ["gate-{l}/MUL"]),
+    ("l{l}.delta_net.conv", ["conv_output_silu-{l}/SILU"]),
+    ("l{l}.delta_net.gated", ["attn_out_norm-{l}/MUL", "final_output-{l}/RESHAPE"]),
+    ("l{l}.delta_net", ["linear_attn_out-{l}/MUL_MAT"]),
+    ("l{l}.attention.gated", ["attn_gated-{l}/MUL"]),
+    # latent attention (deepseek2): the concatenated queries and keys (llama.cpp's per-head results are head-major)
+    ("l{l}.attention.qk", ["Qcur-{l}/CONCAT"]),
+    ("l{l}.attention.k", ["Kcur-{l}/CONCAT"]),
     ("l{l}.out", ["l_out-{l}/ADD"]),
     ("output_norm", ["result_norm/MUL"]),
     ("output", ["result_output/MUL_MAT", "result_output/SCALE"]),

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Record llama.cpp's reference logprobs: the goldens of loom's equivalence tests (issue #4).
 
-For every family spec in tests/data/synth/{llama,qwen2,qwen3,gemma3,qwen3moe,qwen2moe,qwen35,qwen35moe}.toml and every weight
-type in f32, f16, q8_0, q4_k (and the mixtures of experts and the hybrids also in their q4_k_m preset), `loom synth` writes the
+For every family spec in tests/data/synth/{llama,qwen2,qwen3,gemma3,qwen3moe,qwen2moe,qwen35,qwen35moe,deepseek2,deepseek2lite}.toml and every weight
+type in f32, f16, q8_0, q4_k (and the mixtures of experts, the hybrids and deepseek2 also in their q4_k_m preset), `loom synth` writes the
 model (seed 1), and llama_ref (tools/llama_ref, llama.cpp's
 C API) evaluates a fixed 160-token prompt in one pass: the top-10 next-token logprobs at every position.
 For the default model (Gemma 3 270M Q4_K_M) the prompt is the English text in
@@ -28,9 +28,11 @@ import tempfile
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FAMILIES = ["llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "qwen35", "qwen35moe"]
+FAMILIES = ["llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "qwen35", "qwen35moe", "deepseek2",
+            "deepseek2lite"]
 TYPES = ["f32", "f16", "q8_0", "q4_k"]
-EXTRA_TYPES = {"qwen3moe": ["q4_k_m"], "qwen2moe": ["q4_k_m"], "qwen35": ["q4_k_m"], "qwen35moe": ["q4_k_m"]}  # spec presets recorded as well
+EXTRA_TYPES = {"qwen3moe": ["q4_k_m"], "qwen2moe": ["q4_k_m"], "qwen35": ["q4_k_m"], "qwen35moe": ["q4_k_m"],
+               "deepseek2": ["q4_k_m"], "deepseek2lite": ["q4_k_m"]}  # spec presets recorded as well
 SEED = 1                # loom synth -s
 PROMPT_LEN = 160
 FIRST_ID = 3            # prompts avoid the special ids 0..2 (<unk>, <s>, </s>) of synth's vocab
@@ -41,7 +43,7 @@ DEFAULT_MODEL = pathlib.Path.home() / ".cache/loom/gemma-3-270m-q4_k_m.gguf"
 DEFAULT_PROMPT = "tests/data/goldens/default_prompt.txt"
 # One prompt per family, shared by its four types (so types can also be compared with each other).
 PROMPT_SEEDS = {"llama": 101, "qwen2": 102, "qwen3": 103, "gemma3": 104, "qwen3moe": 105, "qwen2moe": 106, "qwen35": 107,
-                "qwen35moe": 108}
+                "qwen35moe": 108, "deepseek2": 109, "deepseek2lite": 110}
 
 
 def sha256(path):

@@ -2,6 +2,9 @@
 // option evaluation that records errors instead of stopping.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "arch/params.h"
 #include "blocks/block.h"
 #include "formats/gguf_reader.h"
@@ -87,18 +90,18 @@ std::set<std::string> WeightBinder::matmul_only() const {
     return out;
 }
 
-TensorView WeightBinder::bind(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape,
+TensorView WeightBinder::bind(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
                               int64_t layer, WeightUse use) {
     return resolve(spec, key, shape, layer, false, use);
 }
 
-TensorView WeightBinder::need(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape,
+TensorView WeightBinder::need(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
                               int64_t layer, WeightUse use) {
     return resolve(spec, key, shape, layer, true, use);
 }
 
-TensorView WeightBinder::bind_f32(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape,
-                                  int64_t layer, bool required) {
+TensorView WeightBinder::bind_f32(const arch::BlockSpec& spec, const std::string& key,
+                                  const std::vector<int64_t>& shape, int64_t layer, bool required) {
     TensorView t = resolve(spec, key, shape, layer, required, WeightUse::other);
     if (!t.empty() && t.dtype != DType::f32) {
         error(fmt::format("{}: weight '{}' is {}, but norm scales and biases must be f32", spec.where(), key,
@@ -145,8 +148,26 @@ int64_t BindContext::integer(const std::string& key, const std::string& fallback
 std::string BindContext::word(const std::string& key, const std::vector<std::string>& allowed,
                               const std::string& fallback) {
     auto w = spec.word(key, allowed, fallback);
-    if (!w.ok()) return record(w.error()), fallback;
-    return *w;
+    if (w.ok()) return *w;
+    // Not one of the words: an expression that gives one (chosen from metadata, or per layer), if it parses.
+    auto e = spec.expr(key);
+    if (!e.ok()) return record(w.error()), fallback;
+    auto v = e->eval(scope);
+    if (!v.ok()) {
+        // A single misspelt word reads as a name: its error (with a suggestion) says more than "unknown name".
+        const std::string& t = e->text();
+        const bool one_word =
+            std::all_of(t.begin(), t.end(), [](char ch) { return std::isalnum(uint8_t(ch)) || ch == '_'; });
+        record(one_word ? w.error() : v.error().with_context(spec.where() + ": " + key));
+        return fallback;
+    }
+    if (v->kind == arch::Value::Kind::string && std::find(allowed.begin(), allowed.end(), v->str) != allowed.end())
+        return v->str;
+    std::string all;
+    for (const auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
+    weights.error(
+        fmt::format("{}: '{}' = '{}' gives {}, not one of: {}", spec.where(), key, e->text(), v->to_string(), all));
+    return fallback;
 }
 
 bool BindContext::flag(const std::string& key, bool fallback) {

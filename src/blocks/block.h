@@ -74,14 +74,14 @@ public:
 
     // The tensor for `key` of a block, checked against `shape` (outermost first, −1 = any). Returns an
     // empty view when the key is not in the block's table, or when it is optional ('?') and absent.
-    TensorView bind(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer,
-                    WeightUse use = WeightUse::other);
+    TensorView bind(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
+                    int64_t layer, WeightUse use = WeightUse::other);
     // As bind(), but the weight must be there.
-    TensorView need(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer,
-                    WeightUse use = WeightUse::other);
+    TensorView need(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
+                    int64_t layer, WeightUse use = WeightUse::other);
     // Norm scales and biases: must be f32 (ops read them as plain floats).
-    TensorView bind_f32(const arch::BlockSpec& spec, const std::string& key, std::vector<int64_t> shape, int64_t layer,
-                        bool required);
+    TensorView bind_f32(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
+                        int64_t layer, bool required);
 
     void error(std::string message) { errors_.push_back(std::move(message)); }
     bool ok() const { return errors_.empty(); }
@@ -138,6 +138,10 @@ Linear bind_linear(BindContext& c, const std::string& key, int64_t n_out, int64_
 
 // The activation a block names in `key` (silu, gelu_tanh, gelu_erf, gelu_quick, relu).
 exec::UnaryOp bind_activation(BindContext& c, const std::string& key, const std::string& fallback);
+
+// The block's `rope` table, if it has one, into `a` (options only: x, y and pos are the caller's), checked against
+// the head size it rotates; false without a table or when it has errors (recorded).
+bool bind_rope(BindContext& c, kernels::RopeArgs& a, int64_t head_dim);
 
 // Gated feed-forward, y = down(act(gate x) ⊙ up x): the ffn_glu block and a mixture's shared expert.
 struct GluMlp {

@@ -15,5 +15,6 @@ std::unique_ptr<Block> make_attention(BindContext& c);
 std::unique_ptr<Block> make_ffn_glu(BindContext& c);
 std::unique_ptr<Block> make_moe(BindContext& c);
 std::unique_ptr<Block> make_gated_delta_net(BindContext& c);
+std::unique_ptr<Block> make_mla_attention(BindContext& c);
 
 }  // namespace loom::blocks

@@ -15,6 +15,7 @@ constexpr std::pair<const char*, BlockFactory> kKinds[] = {
     {"ffn_glu", make_ffn_glu},      // gated feed-forward (SwiGLU, GeGLU)
     {"moe", make_moe},              // mixture of experts: router, top-k, expert FFNs, optional shared expert
     {"gated_delta_net", make_gated_delta_net},  // linear attention with a recurrent state (conv + delta rule)
+    {"mla_attention", make_mla_attention},      // multi-head latent attention (absorbed weights, K-only memory)
     {"linear", make_linear},                    // y = W x (+ b): the output head
     {"softcap", make_softcap},                  // y = c · tanh(x / c)
 };

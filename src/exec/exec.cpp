@@ -129,9 +129,9 @@ TensorView Exec::matmul_id(const TensorView& x, const TensorView& w, const Tenso
     TensorView x3 = x.rank == 3 ? x : TensorView::dense(x.data, x.dtype, {x.n_rows(), 1, x.row_length()});
     TensorView y = tensor(DType::f32, {n, n_used, w.dim(1)});
     kernels::MatmulIdArgs a{w, x3, ids, y};
-    // Rows computed alone (sequences decoded together): every routed row alone too, whatever llama.cpp would batch.
-    a.rounding =
-        rows_alone_ && rounding == kernels::ExpertRounding::mul_mat_id ? kernels::ExpertRounding::per_row : rounding;
+    // Rows computed alone (sequences decoded together): every routed row alone too, whatever llama.cpp would batch
+    // (per-head matrices included: a sequence decoding alone gives each head one row).
+    a.rounding = rows_alone_ ? kernels::ExpertRounding::per_row : rounding;
     return run(ops_->matmul_id(a, *stream_), "matmul_id") ? y : TensorView{};
 }
 

@@ -72,9 +72,12 @@ enum class ExpertRounding : uint8_t {
     // Every routed row as a call of its own, always: a row's result never depends on the other rows of the call
     // (sequences decoded together then equal their solo runs).
     per_row,
-    // An expert's rows as one call of that many tokens (the multi-token recipe), as ggml's batched mul_mat rounds
-    // each matrix of a batch (per-head matmuls of latent attention).
+    // An expert's rows as one call of that many tokens (the multi-token recipe).
     per_matrix,
+    // As llama.cpp's CPU mul_mat of a 3-D weight (per-head matmuls of latent attention), whose matrices are never
+    // repacked: the K-quant types its tiled GEMM takes (Q2_K..Q6_K, IQ4_XS) as that GEMM from 8 rows and row by row
+    // below; every other type as per_matrix.
+    mul_mat,
 };
 
 // Expert matmul (MoE): token t's slot s uses expert ids[t, s].

@@ -42,6 +42,7 @@ struct Job {
     // whether its groups-of-4 GEMM of repacked weights applies (not in mul_mat_id, which runs gemv per row).
     int64_t call_tokens = 0;
     bool repacked_gemm = true;
+    bool repackable = true;  // see GemmTile::repackable
 };
 
 // Below this many slots a job is decode-sized: its integer-path tasks are row ranges over all of its slots.
@@ -253,6 +254,7 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
         g.n_batched = std::clamp<int64_t>(n_gemm - t.t0, 0, t.n_t);
         g.call_tokens = call_tokens;
         g.call_rows = j.n_out;
+        g.repackable = j.repackable;
         g.n_in = n_in;
         const int64_t panel = tk->k_panel > 0 ? tk->k_panel : n_in;
         for (int64_t k0 = 0; k0 < n_in; k0 += panel) {
@@ -301,6 +303,12 @@ int64_t mul_mat_id_call_tokens(DType t, int64_t n_out, int64_t n_slots) {
     return tiled_type && n_slots >= 8 ? n_slots : 1;
 }
 
+// The K-quant types ggml's tiled GEMM computes when their weight is not repacked (tiled/tiled.cpp).
+bool tiled_gemm_type(DType t) {
+    return t == DType::q2_k || t == DType::q3_k || t == DType::q4_k || t == DType::q5_k || t == DType::q6_k ||
+           t == DType::iq4_xs;
+}
+
 // Slots are grouped by expert so that each expert's weights are read once per call; the rounding decides which
 // recipe computes an expert's slots (see ExpertRounding).
 Status matmul_id_with(const MatmulKernels& K, const MatmulIdArgs& a, Stream& s) {
@@ -347,6 +355,10 @@ Status matmul_id_with(const MatmulKernels& K, const MatmulIdArgs& a, Stream& s) 
         if (a.rounding == ExpertRounding::mul_mat_id) {
             j.call_tokens = mul_mat_id_call_tokens(a.w.dtype, n_out, n);
             j.repacked_gemm = false;
+        } else if (a.rounding == ExpertRounding::mul_mat) {
+            j.repackable = false;
+            j.repacked_gemm = false;
+            if (tiled_gemm_type(a.w.dtype)) j.call_tokens = n >= 8 ? n : 1;
         }
         jobs.push_back(j);
     }

@@ -45,6 +45,9 @@ struct GemmTile {
     // and so how the kernels round (see matmul_avx2_kquant.cpp, matmul_avx2_float.cpp).
     int64_t call_tokens = 0;
     int64_t call_rows = 0;
+    // Whether llama.cpp would hold this weight repacked when its rows allow it (2-D weights and mul_mat_id
+    // experts); never for the matrices of a 3-D mul_mat, which then take its un-repacked recipes.
+    bool repackable = true;
 };
 
 // How one weight type is computed by one variant.

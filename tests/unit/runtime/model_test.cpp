@@ -2,6 +2,7 @@
 // the KV-cached path against the stateless oracle, recorded llama.cpp goldens, and load-time errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -22,8 +23,12 @@
 namespace loom::runtime {
 namespace {
 
-const char* const kFamilies[] = {"llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "qwen35", "qwen35moe"};
-const char* const kQ4KMFamilies[] = {"qwen3moe", "qwen2moe", "qwen35", "qwen35moe"};  // specs with a q4_k_m preset
+const char* const kFamilies[] = {"llama",    "qwen2",  "qwen3",     "gemma3",    "qwen3moe",
+                                 "qwen2moe", "qwen35", "qwen35moe", "deepseek2", "deepseek2lite"};
+// Families whose FFNs are mixtures of experts.
+const char* const kMixtureFamilies[] = {"qwen3moe", "qwen2moe", "qwen35moe", "deepseek2", "deepseek2lite"};
+// Specs with a q4_k_m preset.
+const char* const kQ4KMFamilies[] = {"qwen3moe", "qwen2moe", "qwen35", "qwen35moe", "deepseek2", "deepseek2lite"};
 
 std::string data_dir() {
     const char* d = std::getenv("LOOM_TEST_DATA_DIR");
@@ -146,7 +151,9 @@ TEST_P(FamilyTest, CachedPathMatchesStateless) {
     const double tol = std::string(type) == "f32" ? 5e-3 : 0.5;
     // A mixture of experts turns such a difference into another expert where two are nearly tied for the last
     // routed place (llama.cpp's two paths do the same): a position or two of 48 may then differ by more.
-    const bool moe = std::string(family).find("moe") != std::string::npos;
+    const bool moe = std::find_if(std::begin(kMixtureFamilies), std::end(kMixtureFamilies), [&](const char* f) {
+                         return std::string(f) == family;
+                     }) != std::end(kMixtureFamilies);
     const int allowed_over = moe && std::string(type) != "f32" ? 2 : 0;
     int64_t pos = 0;
     int over = 0;
@@ -279,7 +286,8 @@ TEST(Session, SequencesDecodedTogetherEqualTheirSoloRuns) {
                                        {"llama", "q4_k"},
                                        {"qwen3moe", "q4_k_m"},
                                        {"qwen2moe", "q8_0"},
-                                       {"qwen35", "q4_k_m"}}) {
+                                       {"qwen35", "q4_k_m"},
+                                       {"deepseek2", "q4_k_m"}}) {
         Loaded l = load(family_model(family, type), DType::f32, 64, 3);
         ASSERT_TRUE(l.session);
         const int64_t V = l.model->n_vocab();
@@ -477,7 +485,7 @@ TEST(ModelLoad, UnknownArchitectureNamesTheSupportedOnes) {
     auto m = Model::load(path);
     ASSERT_FALSE(m.ok());
     EXPECT_NE(m.error().message().find("architecture 'nosuchfamily' has no file"), std::string::npos);
-    EXPECT_NE(m.error().message().find("gemma3, llama, qwen2, qwen2moe, qwen3, qwen35, qwen35moe, qwen3moe"),
+    EXPECT_NE(m.error().message().find("deepseek2, gemma3, llama, qwen2, qwen2moe, qwen3, qwen35, qwen35moe, qwen3moe"),
               std::string::npos)
         << m.error().message();
 }

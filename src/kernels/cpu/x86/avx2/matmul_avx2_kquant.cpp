@@ -510,7 +510,7 @@ void gemm(const GemmTile& g) {
     constexpr int MR = 4;
     constexpr auto seq = std::make_integer_sequence<int, MR * NR>();
     constexpr auto seq4 = std::make_integer_sequence<int, NR>();
-    const bool repacked = D::kRepacked && g.call_rows % 8 == 0;
+    const bool repacked = D::kRepacked && g.repackable && g.call_rows % 8 == 0;
     const bool tiled = D::kTiled && !repacked && g.call_tokens >= 8;
     const TileFn* table =
         tiled ? tile_table<D, MR, NR, Recipe::tiled>(seq) : tile_table<D, MR, NR, Recipe::vec_dot>(seq);

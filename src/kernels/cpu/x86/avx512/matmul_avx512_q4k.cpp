@@ -141,7 +141,7 @@ void gemm_q4_k(const GemmTile& g) {
     // Not repacked by llama.cpp (other recipes), or one token (decode): the AVX2 kernel. With one token nothing
     // amortizes the sixteen rows' scale transposition (matvec 2048x5632 on Sapphire Rapids, 2 threads: 455 us
     // AVX2, 538 us here).
-    if (g.call_rows % 8 != 0 || g.n_tok == 1) return avx2::gemm_q4_k(g);
+    if (!g.repackable || g.call_rows % 8 != 0 || g.n_tok == 1) return avx2::gemm_q4_k(g);
     // Up to 8 batched tokens per tile (each token's sums are its own: llama.cpp's groups of 4 only decide the
     // recipe), up to 3 in the tail.
     static constexpr Tile kGemm[8] = {tile16<1, true>, tile16<2, true>, tile16<3, true>, tile16<4, true>,
