@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record llama.cpp's reference logprobs: the goldens of loom's equivalence tests (issue #4).
 
-For every family spec in tests/data/synth/{llama,qwen2,qwen3,gemma3,qwen3moe,qwen2moe,qwen35,qwen35moe,deepseek2,deepseek2lite}.toml and every weight
+For every family spec in tests/data/synth/{llama,qwen2,qwen3,gemma3,qwen3moe,qwen2moe,qwen35,qwen35moe,deepseek2,deepseek2lite,llada,lladamoe}.toml and every weight
 type in f32, f16, q8_0, q4_k (and the mixtures of experts, the hybrids and deepseek2 also in their q4_k_m preset), `loom synth` writes the
 model (seed 1), and llama_ref (tools/llama_ref, llama.cpp's
 C API) evaluates a fixed 160-token prompt in one pass: the top-10 next-token logprobs at every position.
@@ -29,10 +29,14 @@ import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FAMILIES = ["llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "qwen35", "qwen35moe", "deepseek2",
-            "deepseek2lite"]
+            "deepseek2lite", "llada", "lladamoe"]
+# Masked-diffusion models: one bidirectional pass over the whole prompt (which contains mask tokens), no token-by-token
+# path (the model has no cache), so no decode_positions.
+DIFFUSION = {"llada", "lladamoe"}
+MASK_EVERY = 3          # in a diffusion prompt every third token is the mask token
 TYPES = ["f32", "f16", "q8_0", "q4_k"]
 EXTRA_TYPES = {"qwen3moe": ["q4_k_m"], "qwen2moe": ["q4_k_m"], "qwen35": ["q4_k_m"], "qwen35moe": ["q4_k_m"],
-               "deepseek2": ["q4_k_m"], "deepseek2lite": ["q4_k_m"]}  # spec presets recorded as well
+               "deepseek2": ["q4_k_m"], "deepseek2lite": ["q4_k_m"], "llada": ["q4_k_m"], "lladamoe": ["q4_k_m"]}  # spec presets recorded as well
 SEED = 1                # loom synth -s
 PROMPT_LEN = 160
 FIRST_ID = 3            # prompts avoid the special ids 0..2 (<unk>, <s>, </s>) of synth's vocab
@@ -43,7 +47,8 @@ DEFAULT_MODEL = pathlib.Path.home() / ".cache/loom/gemma-3-270m-q4_k_m.gguf"
 DEFAULT_PROMPT = "tests/data/goldens/default_prompt.txt"
 # One prompt per family, shared by its four types (so types can also be compared with each other).
 PROMPT_SEEDS = {"llama": 101, "qwen2": 102, "qwen3": 103, "gemma3": 104, "qwen3moe": 105, "qwen2moe": 106, "qwen35": 107,
-                "qwen35moe": 108, "deepseek2": 109, "deepseek2lite": 110}
+                "qwen35moe": 108, "deepseek2": 109, "deepseek2lite": 110,
+                "llada": 111, "lladamoe": 112}
 
 
 def sha256(path):
@@ -69,9 +74,12 @@ def run_json(cmd):
     return json.loads(r.stdout)
 
 
-def synth_prompt(family, n_vocab):
+def synth_prompt(family, n_vocab, mask_id=None):
     rng = random.Random(PROMPT_SEEDS[family])
-    return [rng.randrange(FIRST_ID, n_vocab) for _ in range(PROMPT_LEN)]
+    tokens = [rng.randrange(FIRST_ID, n_vocab) for _ in range(PROMPT_LEN)]
+    if mask_id is not None:  # a partly unmasked canvas, as a diffusion step sees it
+        tokens = [mask_id if i % MASK_EVERY == MASK_EVERY - 1 else t for i, t in enumerate(tokens)]
+    return tokens
 
 
 def cpu_summary(system_info):
@@ -137,18 +145,21 @@ def deviation(ref_positions, other, tol):
             "positions_over_tol": len(over), "first_over_tol": over[0] if over else None}
 
 
-def self_consistency(llama_ref, model, tokens, pos, work, tol):
+def self_consistency(llama_ref, model, tokens, pos, work, tol, decode=True):
     """How far llama.cpp moves from its own golden under two harmless changes: its token-by-token decode path
     (-ub 1: matrix-vector kernels instead of the batched ones) and a one-ulp nudge of the norm weights.
     Rounding of activations (Q8_0/Q8_K for quantized weights, f16 for F16 weights and in GELU's table)
     turns such float-level differences into jumps; this is the floor a non-bit-exact engine meets."""
-    decode = logprobs(llama_ref, model, tokens, work, ["-ub", "1"], top_k=64)
     nudged_model = pathlib.Path(work) / "nudged.gguf"
     nudge_norms(model, nudged_model)
     nudged = logprobs(llama_ref, nudged_model, tokens, work, top_k=64)
     nudged_model.unlink()
-    stats = {"tol": tol, "decode_path": deviation(pos, decode, tol), "ulp_nudge": deviation(pos, nudged, tol)}
-    return stats, [p[:TOP_K] for p in positions(decode)]
+    stats = {"tol": tol, "ulp_nudge": deviation(pos, nudged, tol)}
+    if not decode:  # a model without a token-by-token path (diffusion)
+        return stats, None
+    out = logprobs(llama_ref, model, tokens, work, ["-ub", "1"], top_k=64)
+    stats["decode_path"] = deviation(pos, out, tol)
+    return stats, [p[:TOP_K] for p in positions(out)]
 
 
 def positions(out):
@@ -175,23 +186,27 @@ def near_ties(pos):
 
 
 def self_summary(g):
-    d, u = g["llama_cpp_self"]["decode_path"], g["llama_cpp_self"]["ulp_nudge"]
-    return f"llama.cpp self: decode path max {d['max']:.1e}, ulp nudge max {u['max']:.1e}"
+    u = g["llama_cpp_self"]["ulp_nudge"]
+    d = g["llama_cpp_self"].get("decode_path")
+    decode = f"decode path max {d['max']:.1e}, " if d else ""
+    return f"llama.cpp self: {decode}ulp nudge max {u['max']:.1e}"
 
 
 def record_synth(args, family, dtype, out_dir, work):
     spec = f"tests/data/synth/{family}.toml"
-    n_vocab = tomllib.loads((ROOT / spec).read_text())["vocab"]["size"]
+    spec_toml = tomllib.loads((ROOT / spec).read_text())
+    n_vocab = spec_toml["vocab"]["size"]
     model = pathlib.Path(work) / f"{family}-{dtype}.gguf"
     r = subprocess.run([args.loom, "synth", ROOT / spec, "-o", model, "--type", dtype, "-s", str(SEED)],
                        capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"record_goldens: loom synth {spec} --type {dtype} failed:\n{r.stderr}")
-    tokens = synth_prompt(family, n_vocab)
+    diffusion = family in DIFFUSION
+    tokens = synth_prompt(family, n_vocab, spec_toml["metadata"]["tokenizer.ggml.mask_token_id"] if diffusion else None)
     out = logprobs(args.llama_ref, model, tokens, work)
     pos = positions(out)
     tol = 1e-3 if dtype in ("f32", "f16") else 1e-2
-    self_stats, decode_pos = self_consistency(args.llama_ref, model, tokens, pos, work, tol)
+    self_stats, decode_pos = self_consistency(args.llama_ref, model, tokens, pos, work, tol, decode=not diffusion)
     golden = {
         "model": {"spec": spec, "type": dtype, "seed": SEED, "sha256": sha256(model)},
         "reference": reference_block(out["config"]),
@@ -199,8 +214,9 @@ def record_synth(args, family, dtype, out_dir, work):
         "tokens": tokens,
         "top_k": TOP_K,
         "positions": pos,
-        "decode_positions": decode_pos,
     }
+    if decode_pos is not None:
+        golden["decode_positions"] = decode_pos
     path = out_dir / f"{family}-{dtype}.json"
     write_golden(path, golden)
     print(f"{path.name}: {len(tokens)} positions, top-1 near-ties (<1e-3) {near_ties(pos)}, "

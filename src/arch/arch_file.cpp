@@ -356,7 +356,23 @@ Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& pat
     }
 
     LOOM_TRY(const Node* model, section("model"));
-    LOOM_RETURN_IF_ERROR(unknown_keys(path, "[model]: ", *model, {"input", "output"}));
+    LOOM_RETURN_IF_ERROR(
+        unknown_keys(path, "[model]: ", *model, {"input", "output", "generation", "mask_token", "shift_logits"}));
+    f.generation.line = model->line;
+    if (const Node* g = field(*model, "generation")) {
+        if (g->kind != Node::Kind::string || (g->str != "autoregressive" && g->str != "diffusion"))
+            return Error::invalid("{}:{}: [model] generation must be \"autoregressive\" or \"diffusion\"", path,
+                                  g->line);
+        if (g->str == "diffusion") f.generation.mode = Generation::Mode::diffusion;
+    }
+    for (const char* key : {"mask_token", "shift_logits"}) {
+        const Node* n = field(*model, key);
+        if (!n) continue;
+        if (f.generation.mode != Generation::Mode::diffusion)
+            return Error::invalid("{}:{}: [model] {} applies to generation = \"diffusion\" only", path, n->line, key);
+        LOOM_TRY(Expr e, expr_of(*n, path, fmt::format("[model] {}", key)));
+        (std::string(key) == "mask_token" ? f.generation.mask_token : f.generation.shift_logits) = std::move(e);
+    }
     for (const char* key : {"input", "output"}) {
         const Node* n = field(*model, key);
         if (!n) return Error::not_found("{}:{}: [model] needs {} = [blocks...]", path, model->line, key);

@@ -109,12 +109,22 @@ struct LetSpec {
     int line = 0;
 };
 
+// How a model generates ([model] generation): left to right with a cache, or by unmasking a canvas with
+// bidirectional, cache-less passes (masked diffusion). Diffusion options are expressions of the parameters.
+struct Generation {
+    enum class Mode : uint8_t { autoregressive, diffusion } mode = Mode::autoregressive;
+    Expr mask_token = Expr::constant(-1);   // the canvas's mask token id (diffusion)
+    Expr shift_logits = Expr::constant(0);  // position p reads the logits of p − 1 (diffusion)
+    int line = 0;
+};
+
 struct ArchFile {
     std::string path;
     std::string name;
     std::vector<ParamSpec> params;  // in file order
     std::vector<CheckSpec> checks;
     Chain input, output;
+    Generation generation;
     Expr layer_count;
     int layer_count_line = 0;
     std::vector<LetSpec> lets;

@@ -78,6 +78,18 @@ Status run_bench(const BenchOptions& o) {
         LOOM_RETURN_IF_ERROR(session->decode(runtime::Batch::sequence(toks, 0)));
         return double(o.n_prompt) / seconds_since(t0);
     };
+    // A diffusion model has one kind of pass, a bidirectional denoising step over the whole canvas: "pp" times it
+    // (steps/s = t/s over the canvas length); it has no token-by-token generation to time.
+    int64_t n_gen = o.n_gen;
+    if (model->diffusion()) {
+        pp = [&]() -> Result<double> {
+            const auto toks = random_tokens(o.n_prompt);
+            const auto t0 = std::chrono::steady_clock::now();
+            LOOM_RETURN_IF_ERROR(session->stateless(toks));
+            return double(o.n_prompt) / seconds_since(t0);
+        };
+        n_gen = 0;
+    }
     Test tg = [&]() -> Result<double> {
         LOOM_RETURN_IF_ERROR(session->truncate(0));
         const auto toks = random_tokens(o.n_gen);
@@ -102,7 +114,10 @@ Status run_bench(const BenchOptions& o) {
         fmt::print("packed weights: {} tensors, {:.0f} MiB (file pages released: {:.0f} MiB)\n", model->n_packed(),
                    double(model->packed_bytes()) / (1 << 20), double(model->released_bytes()) / (1 << 20));
     fmt::print("| test   |            t/s |\n|--------|---------------:|\n");
-    const std::tuple<const char*, int64_t, Test> tests[] = {{"pp", o.n_prompt, pp}, {"tg", o.n_gen, tg}};
+    if (model->diffusion())
+        fmt::print("diffusion model: pp{} is one denoising step over a canvas of {} tokens; no tg\n", o.n_prompt,
+                   o.n_prompt);
+    const std::tuple<const char*, int64_t, Test> tests[] = {{"pp", o.n_prompt, pp}, {"tg", n_gen, tg}};
     for (const auto& [name, n, fn] : tests) {
         if (n <= 0) continue;
         LOOM_RETURN_IF_ERROR(fn());  // warm-up: page in the weights, size the arena

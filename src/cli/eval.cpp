@@ -92,7 +92,8 @@ Status run_eval(const EvalOptions& o) {
         }
     };
 
-    if (o.stateless) {
+    // A diffusion model has only the whole-sequence (bidirectional) pass.
+    if (o.stateless || model->diffusion()) {
         LOOM_TRY(TensorView logits, session->stateless(tokens));
         print_rows(logits, 0);
     } else {
@@ -122,7 +123,8 @@ void add_eval_command(CLI::App& app) {
     cmd->add_option("--tokens-file", o->tokens_file, "A file of token ids (comma or whitespace separated)");
     cmd->add_option("--top-k", o->top_k, "Logprobs per position")->capture_default_str();
     cmd->add_option("-b,--batch-size", o->n_batch, "Tokens per forward pass")->capture_default_str();
-    cmd->add_flag("--stateless", o->stateless, "Recompute without a KV cache (the oracle path)");
+    cmd->add_flag("--stateless", o->stateless,
+                  "Recompute without a KV cache (the oracle path; always so for a diffusion model)");
     cmd->add_option("--dump", o->dump, "Write intermediates whose names match these globs (e.g. 'l0.*,logits')");
     cmd->add_option("--dump-file", o->dump_file, "Where --dump writes (GGUF, f32)")->capture_default_str();
     cmd->callback([o] {

@@ -1,16 +1,22 @@
 // The run subcommand: prompt text (or ids) → tokens → generate → streaming UTF-8-safe text on stdout,
-// cut at stop strings; speed figures on stderr at the end.
+// cut at stop strings; speed figures on stderr at the end. A diffusion model instead fills a canvas of masks over
+// its steps (runtime/diffusion.h), shown filling in on a terminal, and prints the text when it is done.
 #include "cli/run.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
 #include "cli/model_options.h"
+#include "runtime/diffusion.h"
 #include "runtime/generate.h"
 #include "runtime/stop_strings.h"
 #include "tokenizer/tokenizer.h"
@@ -27,12 +33,81 @@ struct RunOptions {
     bool show_prompt = true;
     bool quiet = false;
     std::vector<std::string> stop;
+    runtime::DiffusionParams diffusion = [] {
+        runtime::DiffusionParams d;
+        d.block_length = 32;  // LLaDA's usual block (llama.cpp's example has no default and asserts one is set)
+        return d;
+    }();
+    std::string diffusion_algorithm = "confidence";
     runtime::GenerateOptions gen = [] {
         runtime::GenerateOptions g;
         g.n_predict = 128;  // bounded by default, so the README's command ends
         return g;
     }();
 };
+
+// The generated part of a canvas as text, up to the first end-of-generation token.
+std::string canvas_text(const tokenizer::Vocab& vocab, std::span<const int32_t> generated) {
+    tokenizer::StreamingDecoder decoder(vocab);
+    const auto& eog = vocab.eog_ids();
+    std::string text;
+    for (int32_t t : generated) {
+        if (std::find(eog.begin(), eog.end(), t) != eog.end()) break;
+        text += decoder.push(t);
+    }
+    return text + decoder.flush();
+}
+
+Status run_diffusion(RunOptions& o, const runtime::Model& model, const tokenizer::Vocab& vocab,
+                     std::span<const int32_t> prompt, const std::string& prompt_text) {
+    if (o.gen.n_predict < 1)
+        return Error::invalid("{} generates a canvas of fixed length: give -n (positions to fill)", model.arch().name);
+    runtime::DiffusionParams& d = o.diffusion;
+    static const std::vector<std::string> kAlgorithms = {"origin", "entropy", "margin", "random", "confidence"};
+    const auto alg = std::find(kAlgorithms.begin(), kAlgorithms.end(), o.diffusion_algorithm);
+    if (alg == kAlgorithms.end())
+        return Error::invalid("--diffusion-algorithm {}: one of origin, entropy, margin, random, confidence",
+                              o.diffusion_algorithm);
+    d.algorithm = runtime::UnmaskAlgorithm(alg - kAlgorithms.begin());
+    if (d.eps > 0.f) d.block_length = 0;  // --diffusion-eps picks the timestep schedule
+    // The canvas: the prompt and -n positions, rounded up to whole blocks (the example requires them).
+    d.max_length = int64_t(prompt.size()) + o.gen.n_predict;
+    if (d.block_length > 0) d.max_length = (d.max_length + d.block_length - 1) / d.block_length * d.block_length;
+    const auto& s = o.gen.sampling;
+    d.temperature = s.temperature;
+    d.top_k = s.top_k;
+    d.top_p = s.top_p;
+    d.seed = runtime::resolve_seed(s.seed);
+    LOOM_TRY(runtime::SessionOptions so, o.model.session_options(model, d.max_length));
+    LOOM_TRY(auto session, runtime::Session::create(model, so));
+    if (o.show_prompt) fmt::print("{}", prompt_text);
+    std::fflush(stdout);
+    const bool live = !o.quiet && isatty(STDERR_FILENO);
+    const auto t0 = std::chrono::steady_clock::now();
+    int passes = 0;
+    LOOM_TRY(std::vector<int32_t> canvas,
+             runtime::diffusion_generate(*session, prompt, d, [&](const runtime::DiffusionProgress& p) {
+                 ++passes;
+                 if (!live) return;
+                 std::string preview = canvas_text(vocab, p.canvas.subspan(prompt.size()));
+                 for (char& ch : preview)
+                     if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+                 if (preview.size() > 100) preview = preview.substr(preview.size() - 100);
+                 fmt::print(stderr, "\r\x1b[2Kblock {}/{} step {}/{}, {} masked: {}", p.block + 1, p.n_blocks,
+                            p.step + 1, p.steps_per_block, p.n_masked, preview);
+             }));
+    if (live) fmt::print(stderr, "\r\x1b[2K");
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::string text = canvas_text(vocab, std::span<const int32_t>(canvas).subspan(prompt.size()));
+    fmt::print("{}\n", text);
+    if (!o.quiet)
+        fmt::print(stderr,
+                   "\nloom: diffusion over {} positions ({} prompt): {} passes in {:.2f} s ({:.2f} steps/s, "
+                   "{:.1f} tok/s of canvas), seed {}\n",
+                   d.max_length, prompt.size(), passes, secs, passes / secs,
+                   double(d.max_length - int64_t(prompt.size())) / secs, d.seed);
+    return Ok();
+}
 
 Status run(RunOptions& o) {
     LOOM_TRY(auto model, o.model.load_model());
@@ -53,6 +128,7 @@ Status run(RunOptions& o) {
     } else {
         LOOM_TRY(prompt, tok.encode(prompt_text, /*add_special=*/true, o.parse_special));
     }
+    if (model->diffusion()) return run_diffusion(o, *model, vocab, prompt, prompt_text);
     LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model));
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
     o.gen.eog = vocab.eog_ids();
@@ -113,6 +189,15 @@ void add_run_command(CLI::App& app) {
     cmd->add_flag("!--no-special", o->parse_special, "Treat special-token text in the prompt as plain text");
     cmd->add_flag("!--no-display-prompt", o->show_prompt, "Do not echo the prompt");
     cmd->add_flag("-q,--quiet", o->quiet, "No speed summary on stderr");
+    auto& d = o->diffusion;
+    cmd->add_option("--diffusion-steps", d.steps, "Diffusion models: denoising passes in all")->capture_default_str();
+    cmd->add_option("--diffusion-block-length", d.block_length,
+                    "Diffusion models: positions per block of the block schedule")
+        ->capture_default_str();
+    cmd->add_option("--diffusion-eps", d.eps, "Diffusion models: > 0 picks the timestep schedule with this eps");
+    cmd->add_option("--diffusion-algorithm", o->diffusion_algorithm,
+                    "Diffusion models: which positions unmask first: confidence, entropy, margin, random, origin")
+        ->capture_default_str();
     cmd->callback([o] {
         if (auto st = run(*o); !st.ok()) {
             fmt::print(stderr, "loom: {}\n", st.error().message());

@@ -67,6 +67,11 @@ Status serve(ServeOptions& o) {
     fmt::print(stderr, "loom serve: listening on http://{}:{} (loading the model)\n", o.http.host, http.port());
 
     LOOM_TRY(auto model, o.model.load_model());
+    if (model->diffusion())
+        return Error::unsupported(
+            "{} is a diffusion model: loom serve does not serve those yet (its scheduler decodes left to right); "
+            "use loom run",
+            model->arch().name);
     LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model));
     so.n_seq = o.sched.n_parallel;
     LOOM_TRY(auto session, runtime::Session::create(*model, so));

@@ -132,6 +132,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     if (*n_layer < 1 || *n_layer > kMaxLayers)
         return Error::make(ErrorCode::out_of_range, "{}: {} layers is outside 1..{}", path, *n_layer, kMaxLayers);
     if (auto s = check_tokenizer_ids(f, m->n_vocab_); !s.ok()) return std::move(s).error().with_context(path);
+    if (auto s = m->bind_generation(); !s.ok()) return std::move(s).error().with_context(path);
 
     blocks::WeightBinder weights(f);
     if (auto s = m->build(weights, *n_layer); !s.ok()) return std::move(s).error().with_context(path);
@@ -145,6 +146,26 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     if (opt.pack)
         if (auto s = m->pack(weights, *n_layer); !s.ok()) return std::move(s).error().with_context(path);
     return m;
+}
+
+Status Model::bind_generation() {
+    const arch::Generation& g = arch_.generation;
+    if (g.mode != arch::Generation::Mode::diffusion) return Ok();
+    diffusion_ = true;
+    const std::string where = fmt::format("{}:{}: [model]", arch_.path, g.line);
+    auto mask_r = g.mask_token.eval_int(*params_);
+    if (!mask_r.ok()) return std::move(mask_r).error().with_context(where + " mask_token");
+    const int64_t mask = *mask_r;
+    if (mask < 0 || mask >= n_vocab_)
+        return Error::invalid(
+            "{} mask_token: a diffusion model needs a mask token inside the vocabulary of {} (got {}; "
+            "the file's tokenizer.ggml.mask_token_id)",
+            where, n_vocab_, mask);
+    auto shift = g.shift_logits.eval(*params_);
+    if (!shift.ok()) return std::move(shift).error().with_context(where + " shift_logits");
+    diffusion_info_.mask_token = int32_t(mask);
+    diffusion_info_.shift_logits = shift->is_number() && shift->num != 0;
+    return Ok();
 }
 
 Status Model::build(blocks::WeightBinder& weights, int64_t n_layer) {

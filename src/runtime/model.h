@@ -31,6 +31,12 @@ struct LoadOptions {
 
 using BlockChain = std::vector<std::unique_ptr<blocks::Block>>;
 
+// A masked-diffusion model's generation settings ([model] generation = "diffusion").
+struct DiffusionInfo {
+    int32_t mask_token = -1;    // the canvas's unfilled positions
+    bool shift_logits = false;  // position p is predicted by the logits of p − 1 (p = 0 by its own)
+};
+
 struct Layer {
     std::vector<BlockChain> residual;  // h = h + chain(h), in order
 };
@@ -52,6 +58,10 @@ public:
     const BlockChain& input() const { return input_; }
     const BlockChain& output() const { return output_; }
     const std::vector<Layer>& layers() const { return layers_; }
+    // Diffusion models generate by unmasking a canvas with cache-less bidirectional passes (runtime/diffusion.h);
+    // Session::decode refuses them.
+    bool diffusion() const { return diffusion_; }
+    const DiffusionInfo& diffusion_info() const { return diffusion_info_; }
     // What each layer keeps in the session's memory (exec/memory.h), as its blocks declare it.
     std::vector<exec::MemorySpec> memory_layout() const;
 
@@ -69,12 +79,15 @@ private:
     Status build(blocks::WeightBinder& weights, int64_t n_layer);
     // Packs the matmul weights `weights` bound and rebuilds the blocks with the packed forms attached.
     Status pack(const blocks::WeightBinder& weights, int64_t n_layer);
+    Status bind_generation();  // [model] generation and its diffusion options, evaluated and checked
     std::unique_ptr<formats::GgufFile> file_;
     arch::ArchFile arch_;
     std::unique_ptr<arch::Params> params_;
     BlockChain input_, output_;
     std::vector<Layer> layers_;
     int64_t n_vocab_ = 0, n_embd_ = 0, n_ctx_train_ = 0;
+    bool diffusion_ = false;
+    DiffusionInfo diffusion_info_;
     int64_t weight_bytes_ = 0, n_params_ = 0;
     std::vector<std::unique_ptr<PackedWeight>> packed_;
     int64_t packed_bytes_ = 0, released_bytes_ = 0;

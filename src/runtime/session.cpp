@@ -49,7 +49,14 @@ void Session::reset(int seq) { memory_->reset(seq); }
 
 int64_t Session::n_past(int seq) const { return memory_->n_past(seq); }
 
-Result<TensorView> Session::decode(const Batch& batch) { return forward(batch, *memory_); }
+Result<TensorView> Session::decode(const Batch& batch) {
+    if (model_->diffusion())
+        return Error::unsupported(
+            "{}: a diffusion model's passes are bidirectional over the whole canvas and keep no cache, so it has no "
+            "cached decode; it generates with runtime::diffusion_generate (loom run does)",
+            model_->arch().name);
+    return forward(batch, *memory_);
+}
 
 Result<TensorView> Session::stateless(std::span<const int32_t> tokens) {
     if (tokens.empty()) return Error::invalid("empty batch");

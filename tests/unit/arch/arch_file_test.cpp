@@ -164,3 +164,33 @@ TEST(Params, ChecksAndMissingKeysAreErrors) {
 
 }  // namespace
 }  // namespace loom::arch
+
+namespace loom::arch {
+namespace {
+
+// [model] generation: autoregressive by default; diffusion takes its options; anything else is an error with the line.
+TEST(ArchFile, GenerationModeAndItsOptions) {
+    auto plain = ArchFile::parse(kMinimal, "toy.arch.toml");
+    ASSERT_TRUE(plain.ok()) << plain.error().message();
+    EXPECT_EQ(plain->generation.mode, Generation::Mode::autoregressive);
+    const std::string diffusion =
+        replace(kMinimal, "output = [\"embed\"]",
+                "output = [\"embed\"]\ngeneration = \"diffusion\"\nmask_token = \"n_vocab - 1\"");
+    auto d = ArchFile::parse(diffusion, "toy.arch.toml");
+    ASSERT_TRUE(d.ok()) << d.error().message();
+    EXPECT_EQ(d->generation.mode, Generation::Mode::diffusion);
+    EXPECT_EQ(d->generation.mask_token.text(), "n_vocab - 1");
+    auto bad =
+        ArchFile::parse(replace(kMinimal, "output = [\"embed\"]", "output = [\"embed\"]\ngeneration = \"sideways\""),
+                        "toy.arch.toml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("toy.arch.toml:"), std::string::npos) << bad.error().message();
+    EXPECT_NE(bad.error().message().find("\"autoregressive\" or \"diffusion\""), std::string::npos);
+    auto stray = ArchFile::parse(replace(kMinimal, "output = [\"embed\"]", "output = [\"embed\"]\nmask_token = \"3\""),
+                                 "toy.arch.toml");
+    ASSERT_FALSE(stray.ok());
+    EXPECT_NE(stray.error().message().find("diffusion\" only"), std::string::npos) << stray.error().message();
+}
+
+}  // namespace
+}  // namespace loom::arch

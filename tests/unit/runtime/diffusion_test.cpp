@@ -1,0 +1,172 @@
+// Masked-diffusion models (llada, llada-moe): the cached path is refused, whole generations equal llama.cpp's
+// diffusion example token for token (tests/data/goldens/diffusion-runs.json), and the loop's rules (schedules,
+// transfer counts, unmasking order) hold. The all-position logits goldens are in model_test.cpp.
+#include "runtime/diffusion.h"
+
+#include <nlohmann/json.hpp>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "runtime/model.h"
+#include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab.h"
+#include "unit/test_env.h"
+
+namespace loom::runtime {
+namespace {
+
+struct Loaded {
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Session> session;
+};
+
+Loaded load(const std::string& spec, const std::string& type) {
+    Loaded l;
+    auto m = Model::load(test::synth_model(spec, type));
+    EXPECT_TRUE(m.ok()) << m.error().message();
+    if (!m.ok()) return l;
+    l.model = std::move(m).value();
+    SessionOptions so;
+    so.n_threads = 2;
+    so.kv_type = DType::f32;  // no cache: K and V stay f32, as llama.cpp's flash-attention-off path
+    auto s = Session::create(*l.model, so);
+    EXPECT_TRUE(s.ok()) << s.error().message();
+    if (s.ok()) l.session = std::move(s).value();
+    return l;
+}
+
+TEST(Diffusion, CachedDecodeIsRefused) {
+    Loaded l = load("llada", "f32");
+    ASSERT_TRUE(l.session);
+    EXPECT_TRUE(l.model->diffusion());
+    EXPECT_EQ(l.model->diffusion_info().mask_token, 999);
+    EXPECT_FALSE(l.model->diffusion_info().shift_logits);
+    const int32_t t[] = {5, 6, 7};
+    auto r = l.session->decode(Batch::sequence(t, 0));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("no cached decode"), std::string::npos) << r.error().message();
+    EXPECT_TRUE(l.session->stateless(t).ok());
+}
+
+std::string unhex(const std::string& h) {
+    std::string out;
+    for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(char(std::stoi(h.substr(i, 2), nullptr, 16)));
+    return out;
+}
+
+// Whole generations recorded from llama-diffusion-cli: the same text, byte for byte.
+TEST(Diffusion, GenerationsEqualLlamaCppsExample) {
+    std::ifstream in(test::data_dir() + "/goldens/diffusion-runs.json");
+    ASSERT_TRUE(in);
+    const nlohmann::json g = nlohmann::json::parse(in);
+    for (const auto& run : g["runs"]) {
+        SCOPED_TRACE(run["name"].get<std::string>());
+        const std::string spec = run["spec"].get<std::string>();
+        Loaded l = load(spec.substr(spec.rfind('/') + 1, spec.size() - spec.rfind('/') - 6), run["type"]);
+        ASSERT_TRUE(l.session);
+        auto vocab = tokenizer::Vocab::load(l.model->file());
+        ASSERT_TRUE(vocab.ok());
+        tokenizer::Tokenizer tok(*vocab);
+        auto prompt = tok.encode(run["prompt_text"].get<std::string>(), true, true);
+        ASSERT_TRUE(prompt.ok());
+        DiffusionParams d;
+        d.max_length = run["max_length"];
+        d.steps = run["steps"];
+        d.block_length = run["block_length"];
+        d.eps = run["eps"];
+        d.algorithm = run["algorithm"] == "entropy" ? UnmaskAlgorithm::entropy : UnmaskAlgorithm::confidence;
+        d.top_k = run["top_k"];
+        d.seed = run["seed"];
+        auto canvas = diffusion_generate(*l.session, *prompt, d);
+        ASSERT_TRUE(canvas.ok()) << canvas.error().message();
+        ASSERT_EQ(int64_t(canvas->size()), d.max_length);
+        const std::span<const int32_t> generated = std::span<const int32_t>(*canvas).subspan(prompt->size());
+        EXPECT_EQ(tok.decode(generated), unhex(run["output_hex"]));
+    }
+}
+
+// With top-k 1 every score is 1, so confidence unmasks in position order; each step's new tokens are the argmax of
+// that step's logits at their positions, and a block's masks are spread over its steps as n / steps (+1 first).
+TEST(Diffusion, BlockScheduleUnmasksInOrderWithTheArgmax) {
+    Loaded l = load("llada", "q8_0");
+    ASSERT_TRUE(l.session);
+    const int32_t V = int32_t(l.model->n_vocab()), mask = l.model->diffusion_info().mask_token;
+    const std::vector<int32_t> prompt = {1, 40, 41, 42, 43, 44};
+    DiffusionParams d;
+    d.max_length = 24;  // blocks of 8 from position 6: [6, 14), [14, 22), [22, 24)
+    d.block_length = 8;
+    d.steps = 9;  // 3 blocks x 3 steps: 8 masks as 3, 3, 2; then 2 as 1, 1, 0
+    d.top_k = 1;
+    std::vector<int32_t> before(prompt.begin(), prompt.end());
+    before.resize(24, mask);
+    std::vector<int64_t> unmasked_per_step;
+    bool argmax_ok = true;
+    auto canvas = diffusion_generate(*l.session, prompt, d, [&](const DiffusionProgress& p) {
+        auto logits = l.session->stateless(before);
+        ASSERT_TRUE(logits.ok());
+        int64_t n = 0;
+        bool passed_a_mask = false;  // a position this step left masked
+        for (int64_t i = 0; i < 24; ++i) {
+            if (before[size_t(i)] == mask && p.canvas[size_t(i)] == mask) passed_a_mask = true;
+            if (before[size_t(i)] == mask && p.canvas[size_t(i)] != mask) {
+                ++n;
+                EXPECT_FALSE(passed_a_mask) << "position " << i << " unmasked after a masked one";
+                const float* row = logits->row<float>(i);
+                const int32_t best = int32_t(std::max_element(row, row + V) - row);
+                argmax_ok = argmax_ok && best == p.canvas[size_t(i)];
+            }
+        }
+        unmasked_per_step.push_back(n);
+        before.assign(p.canvas.begin(), p.canvas.end());
+    });
+    ASSERT_TRUE(canvas.ok()) << canvas.error().message();
+    EXPECT_TRUE(argmax_ok);
+    EXPECT_EQ(unmasked_per_step, (std::vector<int64_t>{3, 3, 2, 3, 3, 2, 1, 1}));
+    for (int32_t t : *canvas) EXPECT_NE(t, mask);
+    // The same settings, the same canvas.
+    auto again = diffusion_generate(*l.session, prompt, d);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, *canvas);
+}
+
+TEST(Diffusion, BadSettingsAreErrors) {
+    Loaded l = load("llada", "q8_0");
+    ASSERT_TRUE(l.session);
+    const std::vector<int32_t> prompt = {1, 40, 41};
+    auto expect_error = [&](DiffusionParams d, const char* what) {
+        auto r = diffusion_generate(*l.session, prompt, d);
+        ASSERT_FALSE(r.ok()) << what;
+        EXPECT_NE(r.error().message().find(what), std::string::npos) << r.error().message();
+    };
+    DiffusionParams d;
+    d.max_length = 3;
+    d.block_length = 8;
+    expect_error(d, "leaves no room");
+    d.max_length = 20;
+    expect_error(d, "not a whole number of blocks");
+    d.max_length = 24;
+    d.steps = 10;
+    expect_error(d, "do not divide evenly");
+    d.steps = 9;
+    d.eps = 0.01f;
+    expect_error(d, "exactly one of");
+    // An autoregressive model has no diffusion loop.
+    auto ar = Model::load(test::synth_model("llama", "q8_0"));
+    ASSERT_TRUE(ar.ok());
+    auto s = Session::create(**ar, {});
+    ASSERT_TRUE(s.ok());
+    DiffusionParams ok;
+    ok.max_length = 24;
+    ok.block_length = 8;
+    ok.steps = 3;
+    auto r = diffusion_generate(**s, prompt, ok);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("left to right"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace loom::runtime
