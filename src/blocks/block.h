@@ -140,7 +140,8 @@ Linear bind_linear(BindContext& c, const std::string& key, int64_t n_out, int64_
 exec::UnaryOp bind_activation(BindContext& c, const std::string& key, const std::string& fallback);
 
 // The block's `rope` table, if it has one, into `a` (options only: x, y and pos are the caller's), checked against
-// the head size it rotates; false without a table or when it has errors (recorded).
+// the head size it rotates; false without a table (or one that is not a table). Other problems are recorded in
+// c.weights, which fails the load.
 bool bind_rope(BindContext& c, kernels::RopeArgs& a, int64_t head_dim);
 
 // Gated feed-forward, y = down(act(gate x) ⊙ up x): the ffn_glu block and a mixture's shared expert.

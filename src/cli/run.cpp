@@ -72,7 +72,19 @@ Status run_diffusion(RunOptions& o, const runtime::Model& model, const tokenizer
     if (d.eps > 0.f) d.block_length = 0;  // --diffusion-eps picks the timestep schedule
     // The canvas: the prompt and -n positions, rounded up to whole blocks (the example requires them).
     d.max_length = int64_t(prompt.size()) + o.gen.n_predict;
-    if (d.block_length > 0) d.max_length = (d.max_length + d.block_length - 1) / d.block_length * d.block_length;
+    if (d.block_length > 0) {
+        const int64_t bl = d.block_length;
+        d.max_length = (d.max_length + bl - 1) / bl * bl;
+        // The loop counts blocks over the whole canvas but starts them after the prompt, so the last ones are empty
+        // and their steps never run (llama.cpp's example does the same). Here --diffusion-steps is the passes the
+        // generated part gets: spread over its blocks, every block the same number (rounded up).
+        const int64_t n_blocks = d.max_length / bl, n_filled = (d.max_length - int64_t(prompt.size()) + bl - 1) / bl;
+        const int64_t per_block = (d.steps + n_filled - 1) / n_filled;
+        if (per_block * n_filled != d.steps && !o.quiet)
+            fmt::print(stderr, "loom: {} diffusion steps: {} for each of the {} blocks of {} positions\n",
+                       per_block * n_filled, per_block, n_filled, bl);
+        d.steps = int(per_block * n_blocks);
+    }
     const auto& s = o.gen.sampling;
     d.temperature = s.temperature;
     d.top_k = s.top_k;
@@ -100,6 +112,7 @@ Status run_diffusion(RunOptions& o, const runtime::Model& model, const tokenizer
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::string text = canvas_text(vocab, std::span<const int32_t>(canvas).subspan(prompt.size()));
     fmt::print("{}\n", text);
+    std::fflush(stdout);  // the text before the summary on stderr
     if (!o.quiet)
         fmt::print(stderr,
                    "\nloom: diffusion over {} positions ({} prompt): {} passes in {:.2f} s ({:.2f} steps/s, "

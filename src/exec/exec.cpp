@@ -131,7 +131,8 @@ TensorView Exec::matmul_id(const TensorView& x, const TensorView& w, const Tenso
     kernels::MatmulIdArgs a{w, x3, ids, y};
     // Rows computed alone (sequences decoded together): every routed row alone too, whatever llama.cpp would batch
     // (per-head matrices included: a sequence decoding alone gives each head one row).
-    a.rounding = rows_alone_ ? kernels::ExpertRounding::per_row : rounding;
+    a.rounding = rounding;
+    a.rows_alone = rows_alone_;
     return run(ops_->matmul_id(a, *stream_), "matmul_id") ? y : TensorView{};
 }
 

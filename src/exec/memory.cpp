@@ -104,10 +104,15 @@ Result<Memory> Memory::create(const std::vector<MemorySpec>& layers, int n_seq, 
     m.n_seq_ = n_seq;
     m.n_ctx_ = n_ctx;
     m.type_ = kv_type;
+    // Sizes are summed in 128 bits and capped, so an absurd context (-c past the training one is allowed) is an
+    // error, not a wrapped allocation.
+    constexpr unsigned __int128 kMaxBytes = (unsigned __int128)(1) << 50;
+    unsigned __int128 total = 0;
     size_t off = 0;
-    auto take = [&](size_t per_seq) {
+    auto take = [&](unsigned __int128 per_seq) {
         const size_t at = off;
-        off += per_seq * size_t(n_seq);
+        total += per_seq * unsigned(n_seq);
+        if (total <= kMaxBytes) off = size_t(total);
         return at;
     };
     for (size_t l = 0; l < layers.size(); ++l) {
@@ -116,10 +121,15 @@ Result<Memory> Memory::create(const std::vector<MemorySpec>& layers, int n_seq, 
         Layer y;
         y.spec = s;
         if (s.kind == MemoryKind::kv || s.kind == MemoryKind::kv_k_only) {
-            y.k_seq_bytes = size_t(row_bytes(kv_type, s.d_k) * s.n_head_kv * n_ctx);
+            const unsigned __int128 k =
+                (unsigned __int128)(row_bytes(kv_type, s.d_k)) * uint64_t(s.n_head_kv) * uint64_t(n_ctx);
+            const unsigned __int128 v =
+                (unsigned __int128)(row_bytes(kv_type, s.d_v)) * uint64_t(s.n_head_kv) * uint64_t(n_ctx);
+            if (k > kMaxBytes || v > kMaxBytes) total = kMaxBytes + 1;
+            y.k_seq_bytes = size_t(std::min(k, kMaxBytes));
             y.k_offset = take(y.k_seq_bytes);
             if (s.kind == MemoryKind::kv) {
-                y.v_seq_bytes = size_t(row_bytes(kv_type, s.d_v) * s.n_head_kv * n_ctx);
+                y.v_seq_bytes = size_t(std::min(v, kMaxBytes));
                 y.v_offset = take(y.v_seq_bytes);
             }
             m.kv_seq_bytes_ += y.k_seq_bytes + y.v_seq_bytes;
@@ -132,12 +142,21 @@ Result<Memory> Memory::create(const std::vector<MemorySpec>& layers, int n_seq, 
         }
         m.layers_.push_back(y);
     }
+    total += (unsigned __int128)(uint64_t(n_seq)) * uint64_t(n_ctx) * 4;  // the slot table
+    if (total > kMaxBytes)
+        return Error::make(
+            ErrorCode::out_of_range,
+            "memory: {} sequences of {} positions do not fit in memory (more than {} TiB); use a smaller "
+            "-c or fewer parallel sequences",
+            n_seq, n_ctx, uint64_t(kMaxBytes >> 40));
     m.bytes_ = off;
     // Zeroed: unread slots are finite numbers whatever a kernel does with them, and a recurrent state starts at 0.
     uint8_t* mem = new (std::nothrow) uint8_t[std::max<size_t>(off, 1)]();
     if (!mem) return Error::make(ErrorCode::out_of_range, "memory: cannot allocate {} MiB", off >> 20);
     m.data_.reset(mem);
-    m.pos_.reset(new int32_t[size_t(n_seq) * size_t(n_ctx)]);
+    int32_t* pos = new (std::nothrow) int32_t[size_t(n_seq) * size_t(n_ctx)];
+    if (!pos) return Error::make(ErrorCode::out_of_range, "memory: cannot allocate the slot table");
+    m.pos_.reset(pos);
     std::fill_n(m.pos_.get(), size_t(n_seq) * size_t(n_ctx), -1);
     m.seqs_.assign(size_t(n_seq), Seq{});
     return m;

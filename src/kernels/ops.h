@@ -89,6 +89,9 @@ struct MatmulIdArgs {
     TensorView y;    // [n_tok, n_used, n_out] f32
     MatmulMode mode = MatmulMode::paired;
     ExpertRounding rounding = ExpertRounding::mul_mat_id;
+    // Every row as a call of its own whatever `rounding` says (sequences decoded together), keeping the rest of
+    // the rounding's choices (mul_mat: the weights count as not repacked).
+    bool rows_alone = false;
 };
 
 // Embedding lookup: y[t] = dequantize(table[ids[t]]).

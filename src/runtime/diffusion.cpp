@@ -11,6 +11,8 @@
 // Sampling per position: top-k (ties to the lower id), top-p (the smallest most-likely prefix reaching p, at least
 // one), temperature, then a draw from the softmax of what is left (exp in float, sums in double); the score is
 // read from that renormalised distribution, as the example's calculate_confidence does.
+// Matched quirk: the block count is the whole canvas's (max_length / block_length) but blocks start after the
+// prompt, so the last ones are empty and their steps run nothing (loom run sizes its steps for the filled ones).
 // Where loom deliberately differs: the RNG is mt19937_64 with loom's own uniform (as runtime/sampler.h: the same
 // draws on every platform), so sampled runs equal llama.cpp's only when sampling is deterministic (top_k = 1);
 // Gumbel noise (which the example applies to logits row 0 only) and alg_temp / cfg (which its CLI never passes)

@@ -194,6 +194,14 @@ Status Model::build(blocks::WeightBinder& weights, int64_t n_layer) {
         layers_.push_back(std::move(layer));
     }
     build.chain(arch_.output, *params_, -1, output_);
+    // The memory is per layer: a block that keeps some cannot sit in the input or output chain.
+    for (const BlockChain* c : {&input_, &output_})
+        for (const auto& b : *c)
+            if (b->memory_spec())
+                weights.error(
+                    fmt::format("{}: block {} keeps memory (K/V or state), so it belongs in [layer], not in "
+                                "the model's input or output chain",
+                                arch_.path, b->name()));
     return Ok();
 }
 

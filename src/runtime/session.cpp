@@ -141,9 +141,9 @@ Result<TensorView> Session::forward(const Batch& batch, exec::Memory& memory) {
     // Only the rows whose logits are wanted go through the output chain (the head is the largest matmul).
     TensorView x = out_rows.size() == size_t(n) ? h : ex.gather_rows(h, out_rows);
     for (const auto& b : m.output()) x = ex.name(b->forward(ex, x, pass), b->label());
-    if (ex.failed()) {
-        // The pass did not complete: its positions hold nothing usable, and a recurrent state has already taken
-        // some of its tokens in some layers, so those sequences start over.
+    // A pass that did not complete leaves nothing usable at its positions, and a recurrent state has already taken
+    // some of its tokens in some layers, so those sequences start over.
+    auto undo = [&] {
         for (const auto& s : pass.segments) {
             if (memory.has_recurrent()) {
                 memory.reset(s.seq);
@@ -152,14 +152,17 @@ Result<TensorView> Session::forward(const Batch& batch, exec::Memory& memory) {
                 LOOM_ASSERT(undone.ok(), "undoing a failed pass: {}", undone.error().message());
             }
         }
-        Error e = ex.status().error();
+    };
+    auto failure = [&](Error e) -> Error {
+        undo();
         if (!memory.has_recurrent()) return e;
         return Error::make(e.code(), "{} (the recurrent state of the pass's sequences was reset to empty)",
                            e.message());
-    }
+    };
+    if (ex.failed()) return failure(ex.status().error());
     if (x.row_length() != m.n_vocab() || x.n_rows() != int64_t(out_rows.size()))
-        return Error::invalid("{}: the output chain gives {}, expected [{}, {}] logits", m.arch().path, shape_string(x),
-                              out_rows.size(), m.n_vocab());
+        return failure(Error::invalid("{}: the output chain gives {}, expected [{}, {}] logits", m.arch().path,
+                                      shape_string(x), out_rows.size(), m.n_vocab()));
     logits_.resize(size_t(x.n_elements()));
     for (int64_t r = 0; r < x.n_rows(); ++r)
         std::memcpy(logits_.data() + r * m.n_vocab(), x.row<float>(r), size_t(m.n_vocab()) * 4);

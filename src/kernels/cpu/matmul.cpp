@@ -362,7 +362,7 @@ Status matmul_id_with(const MatmulKernels& K, const MatmulIdArgs& a, Stream& s) 
         }
         jobs.push_back(j);
     }
-    const bool rows_alone = a.rounding == ExpertRounding::per_row;
+    const bool rows_alone = a.rounding == ExpertRounding::per_row || a.rows_alone;
     return run_jobs(K, a.w.dtype, a.mode, n_in, jobs, x_rows, y_rows, s, rows_alone,
                     packed ? pk->layout : PackedLayout::none);
 }

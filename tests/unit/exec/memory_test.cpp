@@ -56,6 +56,10 @@ TEST(Memory, BadSpecsAreRefused) {
     auto wide_v = Memory::create({MemorySpec::kv_k_only(1, 4, 8)}, 1, 4, DType::f16);
     ASSERT_FALSE(wide_v.ok());
     EXPECT_FALSE(Memory::create({MemorySpec::kv(1, 4, 4)}, 1, 4, DType::q8_0).ok());
+    // An absurd context is an error, not a wrapped size.
+    auto huge = Memory::create({MemorySpec::kv(8, 128, 128)}, 8, int64_t(1) << 50, DType::f16);
+    ASSERT_FALSE(huge.ok());
+    EXPECT_NE(huge.error().message().find("do not fit in memory"), std::string::npos) << huge.error().message();
 }
 
 TEST(Memory, SlotsAreNotPositions) {

@@ -297,7 +297,8 @@ TEST(Session, SequencesDecodedTogetherEqualTheirSoloRuns) {
                                        {"qwen3moe", "q4_k_m"},
                                        {"qwen2moe", "q8_0"},
                                        {"qwen35", "q4_k_m"},
-                                       {"deepseek2", "q4_k_m"}}) {
+                                       {"deepseek2", "q4_k_m"},
+                                       {"deepseek2", "q4_k"}}) {  // per-head v_b in Q4_K: never repacked
         Loaded l = load(family_model(family, type), DType::f32, 64, 3);
         ASSERT_TRUE(l.session);
         const int64_t V = l.model->n_vocab();
