@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "formats/gguf_reader.h"
@@ -95,6 +97,39 @@ TEST(RecurrentSession, ResetForgetsTheState) {
     auto again = l.session->decode(Batch::sequence(b, 0));
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(std::memcmp(again->row<float>(0), fresh.data(), size_t(V) * 4), 0);
+}
+
+// A pass that fails after its layers ran (here: an arch file whose output chain leaves out the head, so the logits
+// have the wrong width) has advanced the recurrent state in every layer: the sequence is reset, and says so.
+TEST(RecurrentSession, AFailedPassResetsTheSequence) {
+    std::ifstream in(test::data_dir() + "/../../archs/qwen35.arch.toml");
+    ASSERT_TRUE(in);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    const std::string head = "output = [\"output_norm\", \"output\"]";
+    ASSERT_NE(text.find(head), std::string::npos);
+    text.replace(text.find(head), head.size(), "output = [\"output_norm\"]");
+    const std::string arch = ::testing::TempDir() + "/headless-qwen35.arch.toml";
+    std::ofstream(arch) << text;
+    LoadOptions lo;
+    lo.arch_file = arch;
+    auto m = Model::load(test::synth_model("qwen35", "f32"), lo);
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    SessionOptions so;
+    so.n_threads = 2;
+    so.n_ctx = 32;
+    auto s = Session::create(**m, so);
+    ASSERT_TRUE(s.ok());
+    const auto prompt = tokens(5, 10);
+    auto r = (*s)->decode(Batch::sequence(prompt, 0));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("output chain gives"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find("reset to empty"), std::string::npos) << r.error().message();
+    EXPECT_EQ((*s)->n_past(0), 0);
+    const exec::Memory& mem = (*s)->memory();
+    const TensorView st = mem.recurrent_state(0, 0);
+    for (int64_t i = 0; i < st.n_elements(); ++i) ASSERT_EQ(static_cast<const float*>(st.data)[i], 0.f) << i;
 }
 
 // qwen35's test model with its recurrent metadata rewritten by `edit`, loaded.
