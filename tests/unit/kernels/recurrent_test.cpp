@@ -4,6 +4,7 @@
 // AVX2 micro-kernels against a scalar emulation of llama.cpp's order, bit for bit.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -329,6 +330,23 @@ void delta_row_ggml(float* s, int64_t d_k, const float* q, const float* k, float
     const float delta = (v - dot_ggml(s, k, d_k)) * beta;
     for (int64_t e = 0; e < d_k; ++e) s[e] = std::fma(k[e], delta, s[e]);
     *out = dot_ggml(s, q, d_k) * scale;
+}
+
+// The attention scores of llama.cpp's unfused path are ggml_vec_dot_f32 too, whatever the head size (tails
+// included: a head of 40 leaves 8 values after the 32-value steps).
+TEST(AttentionAvx2, DotMatchesGgmlOrder) {
+    if (!cpu_features().avx2_kernels()) GTEST_SKIP() << "no AVX2 on this CPU";
+    std::mt19937 rng(9);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (int64_t n : {8, 32, 40, 48, 64, 72, 96, 104, 120, 128, 200, 576}) {
+        std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+        for (auto& v : x) v = nd(rng);
+        for (auto& v : y) v = nd(rng);
+        const float want = dot_ggml(x.data(), y.data(), n),
+                    got = cpu::attention_micro_avx2().dot_ggml(x.data(), y.data(), n);
+        EXPECT_EQ(std::bit_cast<uint32_t>(want), std::bit_cast<uint32_t>(got))
+            << "n = " << n << ": " << want << " vs " << got;
+    }
 }
 
 TEST(DeltaNetAvx2, MatchesGgmlOrder) {
