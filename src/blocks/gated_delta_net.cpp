@@ -82,9 +82,7 @@ TensorView GatedDeltaNet::forward(exec::Exec& ex, const TensorView& x, const Pas
     exec::Memory& mem = *pass.memory;
     TensorView u = ex.tensor(DType::f32, {n_tok, channels()});
     for (const Segment& s : pass.segments) {
-        TensorView y = ex.conv1d(mixed.narrow(s.first, s.count), conv_, mem.conv_state(pass.layer, s.seq));
-        if (ex.failed()) return {};
-        ex.convert(y, u.narrow(s.first, s.count));
+        ex.conv1d(mixed.narrow(s.first, s.count), conv_, mem.conv_state(pass.layer, s.seq), u.narrow(s.first, s.count));
     }
     ex.unary(exec::UnaryOp::silu, u);
     ex.name(u, me + ".conv");

@@ -136,11 +136,11 @@ TensorView Exec::matmul_id(const TensorView& x, const TensorView& w, const Tenso
     return run(ops_->matmul_id(a, *stream_), "matmul_id") ? y : TensorView{};
 }
 
-TensorView Exec::conv1d(const TensorView& x, const TensorView& w, const TensorView& state) {
+TensorView Exec::conv1d(const TensorView& x, const TensorView& w, const TensorView& state, TensorView y) {
     if (failed()) return {};
     if (!ops_->conv1d)
         return fail(Error::unsupported("conv1d is not implemented on {}", kernels::name(backend_))), TensorView{};
-    TensorView y = like(x);
+    if (y.empty()) y = like(x);
     return run(ops_->conv1d({x, w, state, y}, *stream_), "conv1d") ? y : TensorView{};
 }
 

@@ -99,9 +99,9 @@ public:
     // Σ over slots of x [n, n_slot, d] · w [n, n_slot], slot after slot → [n, d].
     TensorView weighted_sum(const TensorView& x, const TensorView& w);
     // Recurrent ops (kernels/ops.h): a causal depthwise conv of x [n, ch] with taps w [ch, K] after the carried
-    // history state [K − 1, ch] (updated) → a new [n, ch]; the gated delta rule (a.state updated, a.out given
-    // or allocated here as [n, n_hv, d_v]).
-    TensorView conv1d(const TensorView& x, const TensorView& w, const TensorView& state);
+    // history state [K − 1, ch] (updated) → y [n, ch] (given, or allocated here); the gated delta rule (a.state
+    // updated, a.out given or allocated here as [n, n_hv, d_v]).
+    TensorView conv1d(const TensorView& x, const TensorView& w, const TensorView& state, TensorView y = {});
     TensorView delta_net(kernels::DeltaNetArgs a);
     void unary(UnaryOp op, const TensorView& x);         // in place
     void add(const TensorView& a, const TensorView& b);  // a += b (b same shape or a broadcast row)

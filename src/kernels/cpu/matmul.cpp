@@ -293,20 +293,19 @@ Status matmul_with(const MatmulKernels& K, const MatmulArgs& a, Stream& s) {
     return run_jobs(K, a.w.dtype, a.mode, n_in, {&job, 1}, x_rows, y_rows, s, a.rows_alone);
 }
 
+// The K-quant types ggml's tiled GEMM computes when their weight is not repacked (tiled/tiled.cpp).
+bool tiled_gemm_type(DType t) {
+    return t == DType::q2_k || t == DType::q3_k || t == DType::q4_k || t == DType::q5_k || t == DType::q6_k ||
+           t == DType::iq4_xs;
+}
+
 // The token count llama.cpp's mul_mat_id hands its kernels for one expert with n_slots routed rows (ggml-cpu.c
 // ggml_compute_forward_mul_mat_id, tiled/tiled.cpp): 1 (vec_dot per row; gemv per row on repacked weights, which
 // are Q4_0, IQ4_NL and Q4_K with rows in multiples of 8 on x86), except the K-quant types its tiled GEMM takes,
 // from 8 rows (ggml_tiled_min_batch).
 int64_t mul_mat_id_call_tokens(DType t, int64_t n_out, int64_t n_slots) {
-    const bool tiled_type = t == DType::q2_k || t == DType::q3_k || t == DType::q5_k || t == DType::q6_k ||
-                            t == DType::iq4_xs || (t == DType::q4_k && n_out % 8 != 0);
-    return tiled_type && n_slots >= 8 ? n_slots : 1;
-}
-
-// The K-quant types ggml's tiled GEMM computes when their weight is not repacked (tiled/tiled.cpp).
-bool tiled_gemm_type(DType t) {
-    return t == DType::q2_k || t == DType::q3_k || t == DType::q4_k || t == DType::q5_k || t == DType::q6_k ||
-           t == DType::iq4_xs;
+    const bool repacked = t == DType::q4_k && n_out % 8 == 0;  // its rows go through the repacked gemv instead
+    return tiled_gemm_type(t) && !repacked && n_slots >= 8 ? n_slots : 1;
 }
 
 // Slots are grouped by expert so that each expert's weights are read once per call; the rounding decides which
