@@ -14,29 +14,17 @@
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
+#include "unit/runtime/loaded_model.h"
 #include "unit/test_env.h"
 
 namespace loom::runtime {
 namespace {
 
-struct Loaded {
-    std::unique_ptr<Model> model;
-    std::unique_ptr<Session> session;
-};
+using test_models::Loaded;
 
+// No cache: K and V stay f32, as llama.cpp's flash-attention-off path.
 Loaded load(const std::string& spec, const std::string& type) {
-    Loaded l;
-    auto m = Model::load(test::synth_model(spec, type));
-    EXPECT_TRUE(m.ok()) << m.error().message();
-    if (!m.ok()) return l;
-    l.model = std::move(m).value();
-    SessionOptions so;
-    so.n_threads = 2;
-    so.kv_type = DType::f32;  // no cache: K and V stay f32, as llama.cpp's flash-attention-off path
-    auto s = Session::create(*l.model, so);
-    EXPECT_TRUE(s.ok()) << s.error().message();
-    if (s.ok()) l.session = std::move(s).value();
-    return l;
+    return test_models::load(test::synth_model(spec, type));
 }
 
 TEST(Diffusion, CachedDecodeIsRefused) {

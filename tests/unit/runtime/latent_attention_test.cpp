@@ -10,6 +10,7 @@
 #include "formats/gguf_writer.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "unit/runtime/loaded_model.h"
 #include "unit/test_env.h"
 
 namespace loom::runtime {
@@ -18,14 +19,9 @@ namespace {
 // One 320-wide row per token and layer (kv_lora_rank 256 + rope 64) and nothing else: V is a view of it.
 TEST(LatentAttention, MemoryKeepsOneLatentRowPerToken) {
     for (const char* spec : {"deepseek2", "deepseek2lite"}) {
-        auto m = Model::load(test::synth_model(spec, "q8_0"));
-        ASSERT_TRUE(m.ok()) << m.error().message();
-        SessionOptions so;
-        so.n_threads = 2;
-        so.n_ctx = 64;
-        auto s = Session::create(**m, so);
-        ASSERT_TRUE(s.ok()) << s.error().message();
-        const exec::Memory& mem = (*s)->memory();
+        const test_models::Loaded l = test_models::load(test::synth_model(spec, "q8_0"), DType::f16, 64);
+        ASSERT_TRUE(l.session);
+        const exec::Memory& mem = l.session->memory();
         for (int64_t l = 0; l < 3; ++l) {
             EXPECT_EQ(mem.spec(l).kind, exec::MemoryKind::kv_k_only) << spec;
             EXPECT_EQ(mem.v(l, 0).data, mem.k(l, 0).data);

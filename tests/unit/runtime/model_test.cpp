@@ -19,6 +19,7 @@
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "synth/synth_model.h"
+#include "unit/runtime/loaded_model.h"
 
 namespace loom::runtime {
 namespace {
@@ -68,27 +69,8 @@ double max_abs_diff(const float* a, const float* b, int64_t n) {
     return m;
 }
 
-struct Loaded {
-    std::unique_ptr<Model> model;
-    std::unique_ptr<Session> session;
-};
-
-Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx = 256, int n_seq = 1) {
-    Loaded l;
-    auto m = Model::load(path);
-    EXPECT_TRUE(m.ok()) << m.error().message();
-    if (!m.ok()) return l;
-    l.model = std::move(m).value();
-    SessionOptions so;
-    so.n_threads = 2;
-    so.n_ctx = n_ctx;
-    so.kv_type = kv;
-    so.n_seq = n_seq;
-    auto s = Session::create(*l.model, so);
-    EXPECT_TRUE(s.ok()) << s.error().message();
-    if (s.ok()) l.session = std::move(s).value();
-    return l;
-}
+using test_models::load;
+using test_models::Loaded;
 
 class PackedWeights : public ::testing::TestWithParam<const char*> {};
 

@@ -12,31 +12,16 @@
 #include "formats/gguf_writer.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "unit/runtime/loaded_model.h"
 #include "unit/test_env.h"
 
 namespace loom::runtime {
 namespace {
 
-struct Loaded {
-    std::unique_ptr<Model> model;
-    std::unique_ptr<Session> session;
-};
+using test_models::Loaded;
 
 Loaded load_qwen35(const std::string& type, int n_seq = 1) {
-    Loaded l;
-    auto m = Model::load(test::synth_model("qwen35", type));
-    EXPECT_TRUE(m.ok()) << m.error().message();
-    if (!m.ok()) return l;
-    l.model = std::move(m).value();
-    SessionOptions so;
-    so.n_threads = 2;
-    so.n_ctx = 64;
-    so.n_seq = n_seq;
-    so.kv_type = DType::f32;
-    auto s = Session::create(*l.model, so);
-    EXPECT_TRUE(s.ok()) << s.error().message();
-    if (s.ok()) l.session = std::move(s).value();
-    return l;
+    return test_models::load(test::synth_model("qwen35", type), DType::f32, 64, n_seq);
 }
 
 std::vector<int32_t> tokens(int n, int32_t first) {
