@@ -117,6 +117,23 @@ void report(const char* op, const std::string& what, const OpTable& var, int n_t
     if (d.n_diff && required) g_failed = true;
 }
 
+// The fastest of `reps` runs of loom's `run` (each after `reset` restores its inputs), in seconds; a failed run
+// ends the tool.
+template <class Reset, class Run>
+double best_of(int reps, const char* op, Reset reset, Run run) {
+    double best = 1e30;
+    for (int r = 0; r < reps; ++r) {
+        reset();
+        const auto t0 = std::chrono::steady_clock::now();
+        if (!run().ok()) {
+            std::fprintf(stderr, "loom %s failed\n", op);
+            std::exit(2);
+        }
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
+}
+
 // ---- delta_net -------------------------------------------------------------------------------------
 
 struct DeltaCase {
@@ -171,16 +188,9 @@ struct DeltaCase {
         a.scale = 1.0f / sqrtf(float(d));  // ggml's scale, computed as ggml does
         Stream s;
         s.pool = pool;
-        double best = 1e30;
-        for (int r = 0; r < reps; ++r) {
-            std::copy(state.begin(), state.end(), st.begin());
-            const auto t0 = std::chrono::steady_clock::now();
-            if (!var.delta_net(a, s).ok()) {
-                std::fprintf(stderr, "loom delta_net failed\n");
-                std::exit(2);
-            }
-            best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        }
+        const double best = best_of(
+            reps, "delta_net", [&] { std::copy(state.begin(), state.end(), st.begin()); },
+            [&] { return var.delta_net(a, s); });
         if (seconds) *seconds = best;
         out.insert(out.end(), st.begin(), st.end());
         return out;
@@ -231,16 +241,9 @@ struct ConvCase {
         a.y = TensorView::dense(y.data(), DType::f32, {n_tok, n_ch});
         Stream s;
         s.pool = pool;
-        double best = 1e30;
-        for (int r = 0; r < reps; ++r) {
-            std::copy(state.begin(), state.end(), st.begin());
-            const auto t0 = std::chrono::steady_clock::now();
-            if (!var.conv1d(a, s).ok()) {
-                std::fprintf(stderr, "loom conv1d failed\n");
-                std::exit(2);
-            }
-            best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        }
+        const double best = best_of(
+            reps, "conv1d", [&] { std::copy(state.begin(), state.end(), st.begin()); },
+            [&] { return var.conv1d(a, s); });
         if (seconds) *seconds = best;
         y.insert(y.end(), st.begin(), st.end());
         return y;
