@@ -12,8 +12,6 @@
 // the sequence's slots [0, n_slots). A stateless pass runs the same code on a throwaway memory.
 #include <fmt/format.h>
 
-#include <cstring>
-
 #include "blocks/block.h"
 #include "blocks/kinds.h"
 
@@ -40,35 +38,16 @@ public:
     bool q_gate_ = false;
 };
 
-// Splits [n_tok, n_head · 2d] (per head [q_h | g_h]) into dense q and g, each [n_tok, n_head · d].
-void split_gate(exec::Exec& ex, const TensorView& qg, int64_t n_head, int64_t d, TensorView& q, TensorView& g) {
-    const int64_t n_tok = qg.dim(0);
-    q = ex.tensor(DType::f32, {n_tok, n_head * d});
-    g = ex.tensor(DType::f32, {n_tok, n_head * d});
-    for (int64_t t = 0; t < n_tok; ++t) {
-        const float* row = qg.row<float>(t);
-        for (int64_t h = 0; h < n_head; ++h) {
-            std::memcpy(q.row<float>(t) + h * d, row + 2 * h * d, size_t(d) * 4);
-            std::memcpy(g.row<float>(t) + h * d, row + (2 * h + 1) * d, size_t(d) * 4);
-        }
-    }
-}
-
 TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& pass) const {
     const int64_t n_tok = x.dim(0);
     TensorView q, k, v;  // [n_tok, heads · d]
     if (!qkv_.empty()) {
         TensorView qkv = qkv_(ex, x);
         if (ex.failed()) return {};
-        q = ex.tensor(DType::f32, {n_tok, n_head_ * d_k_});
-        k = ex.tensor(DType::f32, {n_tok, n_head_kv_ * d_k_});
-        v = ex.tensor(DType::f32, {n_tok, n_head_kv_ * d_v_});
-        for (int64_t t = 0; t < n_tok; ++t) {
-            const float* row = qkv.row<float>(t);
-            std::memcpy(q.row<float>(t), row, size_t(q.row_length()) * 4);
-            std::memcpy(k.row<float>(t), row + q.row_length(), size_t(k.row_length()) * 4);
-            std::memcpy(v.row<float>(t), row + q.row_length() + k.row_length(), size_t(v.row_length()) * 4);
-        }
+        const int64_t nq = n_head_ * d_k_, nk = n_head_kv_ * d_k_, width = qkv.row_length();
+        q = head_columns(ex, qkv, 1, width, 0, nq);
+        k = head_columns(ex, qkv, 1, width, nq, nk);
+        v = head_columns(ex, qkv, 1, width, nq + nk, n_head_kv_ * d_v_);
     } else {
         q = q_(ex, x);
         k = k_(ex, x);
@@ -76,9 +55,11 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
     }
     if (ex.failed()) return {};
     TensorView gate;  // [n_tok, n_head · d_v] (q_gate)
-    if (q_gate_) {
+    if (q_gate_) {    // per head [q_h | g_h]
         const TensorView qg = q;
-        split_gate(ex, qg, n_head_, d_k_, q, gate);
+        q = head_columns(ex, qg, n_head_, 2 * d_k_, 0, d_k_);
+        gate = head_columns(ex, qg, n_head_, 2 * d_k_, d_k_, d_k_);
+        gate = TensorView::dense(gate.data, DType::f32, {n_tok, n_head_ * d_k_});
     }
     const std::string& me = label();
     TensorView q3 = TensorView::dense(q.data, DType::f32, {n_tok, n_head_, d_k_});

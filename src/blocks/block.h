@@ -136,6 +136,10 @@ struct Linear {
 Linear bind_linear(BindContext& c, const std::string& key, int64_t n_out, int64_t n_in, bool required = true,
                    const std::string& bias_key = "");
 
+// Columns [first, first + d) of each of the `heads` runs of `width` values in every row of src ([n, heads · width]
+// f32, rows contiguous) copied into a dense [n, heads, d] tensor: the parts of a fused or interleaved projection.
+TensorView head_columns(exec::Exec& ex, const TensorView& src, int64_t heads, int64_t width, int64_t first, int64_t d);
+
 // The activation a block names in `key` (silu, gelu_tanh, gelu_erf, gelu_quick, relu).
 exec::UnaryOp bind_activation(BindContext& c, const std::string& key, const std::string& fallback);
 

@@ -1,5 +1,7 @@
 // linear: y = W x (+ b). The output head is one (its weight usually falls back to the token embedding).
-// Also the Linear helper every block projects with.
+// Also the Linear helper every block projects with, and head_columns for the parts of fused projections.
+#include <cstring>
+
 #include "blocks/block.h"
 #include "blocks/kinds.h"
 
@@ -28,6 +30,15 @@ Linear bind_linear(BindContext& c, const std::string& key, int64_t n_out, int64_
                    : c.weights.bind(c.spec, key, {n_out, n_in}, c.layer, WeightUse::matmul);
     l.b = c.weights.bind_f32(c.spec, bias_key.empty() ? key + "_bias" : bias_key, {n_out}, c.layer, false);
     return l;
+}
+
+TensorView head_columns(exec::Exec& ex, const TensorView& src, int64_t heads, int64_t width, int64_t first, int64_t d) {
+    const int64_t n = src.dim(0);
+    TensorView y = ex.tensor(DType::f32, {n, heads, d});
+    for (int64_t t = 0; t < n; ++t)
+        for (int64_t h = 0; h < heads; ++h)
+            std::memcpy(y.row<float>(t * heads + h), src.row<float>(t) + h * width + first, size_t(d) * 4);
+    return y;
 }
 
 exec::UnaryOp bind_activation(BindContext& c, const std::string& key, const std::string& fallback) {

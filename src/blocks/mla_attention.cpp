@@ -37,17 +37,6 @@ public:
     kernels::RopeArgs rope_;
 };
 
-// Copies columns [first, first + d) of every row of src ([n, width] or [n, heads, width]) into a dense
-// [n, heads, d] tensor.
-TensorView columns(exec::Exec& ex, const TensorView& src, int64_t heads, int64_t width, int64_t first, int64_t d) {
-    const int64_t n = src.dim(0);
-    TensorView y = ex.tensor(DType::f32, {n, heads, d});
-    for (int64_t t = 0; t < n; ++t)
-        for (int64_t h = 0; h < heads; ++h)
-            std::memcpy(y.row<float>(t * heads + h), src.row<float>(t) + h * width + first, size_t(d) * 4);
-    return y;
-}
-
 // dst[t, h, first : first + src's width] = src[t, h] (src [n, heads or 1, d]: one head repeats over dst's).
 void place(const TensorView& src, const TensorView& dst, int64_t first) {
     const int64_t n = dst.dim(0), heads = dst.dim(1), d = src.dim(2);
@@ -75,8 +64,8 @@ TensorView MlaAttention::forward(exec::Exec& ex, const TensorView& x, const Pass
     // The rope parts, rotated apart (NORM pairs within the R dims), and the normalised latent.
     kernels::RopeArgs r = rope_;
     r.pos = pass.pos;
-    TensorView q_pe = columns(ex, q, H, d_qk_, Dn, R);
-    TensorView k_pe = columns(ex, kv, 1, Rkv + R, Rkv, R);
+    TensorView q_pe = head_columns(ex, q, H, d_qk_, Dn, R);
+    TensorView k_pe = head_columns(ex, kv, 1, Rkv + R, Rkv, R);
     ex.rope(q_pe, r);
     ex.rope(k_pe, r);
     TensorView c_view = kv.narrow(0, n);
@@ -88,7 +77,7 @@ TensorView MlaAttention::forward(exec::Exec& ex, const TensorView& x, const Pass
     TensorView heads = ex.tensor(DType::i32, {n, H});
     for (int64_t t = 0; t < n; ++t)
         for (int64_t h = 0; h < H; ++h) heads.row<int32_t>(t)[h] = int32_t(h);
-    const TensorView q_nope = columns(ex, q, H, d_qk_, 0, Dn);
+    const TensorView q_nope = head_columns(ex, q, H, d_qk_, 0, Dn);
     // llama.cpp multiplies k_b by a permuted (non-contiguous) q_nope: f32 weights then take ggml's vec_dot for every
     // row, while other types first convert q_nope to a contiguous copy, which goes on as a plain 3-D mul_mat.
     const auto k_b_rounding =

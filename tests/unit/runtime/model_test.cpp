@@ -379,6 +379,48 @@ TEST(ModelLoad, BadExpertsAreAllListed) {
 // Merged gate_up experts ([n_expert, 2·d_ff, d_model], per expert the gate rows then the up rows) compute what
 // separate gate and up tensors compute, bit for bit: the test model rewritten with merged tensors and read through
 // an arch file that names them.
+// A fused attn_qkv (rows Q, then K, then V), which llama's arch file takes in place of the three projections, gives
+// what the separate ones give: the model rewritten with fused tensors, the same logits (the matmul is one call of
+// more rows, so its rounding may move by an ulp).
+TEST(ModelLoad, FusedQkvEqualsSeparateProjections) {
+    const std::string plain = family_model("llama", "f32");
+    auto src = formats::GgufFile::open(plain);
+    ASSERT_TRUE(src.ok());
+    formats::GgufWriter w;
+    for (const auto& e : src->metadata()) w.set(std::string(e.key), e.to_owned());
+    for (const auto& t : src->tensors()) {
+        const std::string name(t.name);
+        if (name.find("attn_k.weight") != std::string::npos || name.find("attn_v.weight") != std::string::npos)
+            continue;
+        if (name.find("attn_q.weight") == std::string::npos) {
+            w.add_tensor(name, t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+            continue;
+        }
+        std::vector<uint8_t> fused(t.data, t.data + t.bytes);
+        int64_t rows = t.shape[0];
+        for (const char* part : {"attn_k", "attn_v"}) {
+            const formats::TensorInfo* p = src->tensor(std::string(name).replace(name.find("attn_q"), 6, part));
+            ASSERT_NE(p, nullptr);
+            fused.insert(fused.end(), p->data, p->data + p->bytes);
+            rows += p->shape[0];
+        }
+        w.add_tensor(std::string(name).replace(name.find("attn_q"), 6, "attn_qkv"), t.type, {rows, t.shape[1]},
+                     std::move(fused));
+    }
+    const std::string fused_path = ::testing::TempDir() + "/fused-qkv-llama.gguf";
+    ASSERT_TRUE(w.write(fused_path).ok());
+    std::vector<float> logits[2];
+    for (int fused = 0; fused < 2; ++fused) {
+        Loaded l = load(fused ? fused_path : plain, DType::f32, 64);
+        ASSERT_TRUE(l.session);
+        const int64_t V = l.model->n_vocab();
+        auto r = l.session->stateless(some_tokens(20, V, 6));
+        ASSERT_TRUE(r.ok()) << r.error().message();
+        logits[fused].assign(r->row<float>(0), r->row<float>(0) + 20 * V);
+    }
+    EXPECT_LE(max_abs_diff(logits[0].data(), logits[1].data(), int64_t(logits[0].size())), 1e-4);
+}
+
 TEST(ModelLoad, MergedGateUpExpertsEqualSeparateOnes) {
     const std::string plain = family_model("qwen3moe", "q8_0");
     auto src = formats::GgufFile::open(plain);
