@@ -19,10 +19,11 @@ import numpy as np
 # loom name (with {l} for the layer) -> llama.cpp candidates (first present wins)
 PAIRS = [
     ("embed", ["inp_scaled/SCALE", "inp_embd/GET_ROWS", "embd/GET_ROWS"]),
+    ("ple", ["inp_per_layer/SCALE"]),  # gemma4's per-layer embeddings (token-major in both)
     ("l{l}.attn_norm", ["attn_norm-{l}/MUL"]),
-    ("l{l}.attention.q", ["Qcur-{l}/ROPE"]),
-    ("l{l}.attention.k", ["Kcur-{l}/ROPE"]),
-    ("l{l}.attention.v", ["Vcur-{l}/ADD", "Vcur-{l}/MUL_MAT", "Vcur-{l}/RESHAPE"]),
+    ("l{l}.attention.q", ["Qcur-{l}/ROPE", "Qcur_pos-{l}/ROPE"]),
+    ("l{l}.attention.k", ["Kcur-{l}/ROPE", "Kcur_pos-{l}/ROPE"]),
+    ("l{l}.attention.v", ["Vcur_normed-{l}/RMS_NORM", "Vcur-{l}/ADD", "Vcur-{l}/MUL_MAT", "Vcur-{l}/RESHAPE"]),
     ("l{l}.attention.attn", ["kqv_out-{l}/CONT"]),
     ("l{l}.attention", ["attn_out-{l}/ADD", "attn_out-{l}/MUL_MAT"]),
     ("l{l}.post_attention_norm", ["attn_post_norm-{l}/MUL"]),
@@ -56,9 +57,11 @@ PAIRS = [
     # latent attention (deepseek2): the concatenated queries and keys (llama.cpp's per-head results are head-major)
     ("l{l}.attention.qk", ["Qcur-{l}/CONCAT"]),
     ("l{l}.attention.k", ["Kcur-{l}/CONCAT"]),
-    ("l{l}.out", ["l_out-{l}/ADD"]),
+    ("l{l}.ple_post_norm", ["per_layer_embd_out-{l}/MUL"]),
+    ("l{l}.out", ["l_out-{l}/ADD", "l_out-{l}/MUL"]),
     ("output_norm", ["result_norm/MUL"]),
-    ("output", ["result_output/MUL_MAT", "result_output/SCALE"]),
+    ("output", ["result_output/MUL_MAT"]),
+    ("logit_softcap", ["result_output/SCALE"]),
 ]
 
 

@@ -109,35 +109,65 @@ Result<Expr> expr_of(const Node& n, const std::string& file, const std::string& 
     return e;
 }
 
+Result<Chain> chain_of(const Node& n, const std::string& file, const std::string& what);
+
+// The `then` / `else` of a choice: a block name (a chain of one) or a chain.
+Result<Chain> branch_of(const Node& n, const std::string& file, const std::string& what) {
+    if (n.kind == Node::Kind::string) {
+        ChainItem item;
+        item.block = n.str;
+        item.line = n.line;
+        return Chain{std::move(item)};
+    }
+    if (n.kind == Node::Kind::array) return chain_of(n, file, what);
+    return Error::invalid("{}:{}: {}: expected a block name or a chain [...], got {}", file, n.line, what,
+                          kind_name(n.kind));
+}
+
+Result<ChainItem> item_of(const Node& item, const std::string& file, const std::string& what) {
+    ChainItem c;
+    c.line = item.line;
+    if (item.kind == Node::Kind::string) {
+        c.block = item.str;
+        return c;
+    }
+    if (item.kind != Node::Kind::table)
+        return Error::invalid("{}:{}: {}: expected a block name, {{ if, then, else }} or {{ sum }}, got {}", file,
+                              item.line, what, kind_name(item.kind));
+    if (const auto sum = item.fields.find("sum"); sum != item.fields.end()) {
+        LOOM_RETURN_IF_ERROR(unknown_keys(file, what + ": ", item, {"sum"}));
+        if (sum->second.kind != Node::Kind::array || sum->second.items.size() < 2)
+            return Error::invalid("{}:{}: {}: sum = [[chain], [chain], ...] needs two or more branches", file,
+                                  item.line, what);
+        for (const Node& b : sum->second.items) {
+            LOOM_TRY(Chain branch, chain_of(b, file, what + ": sum"));
+            if (branch.empty()) return Error::invalid("{}:{}: {}: a sum branch is empty", file, b.line, what);
+            c.sum.push_back(std::move(branch));
+        }
+        return c;
+    }
+    LOOM_RETURN_IF_ERROR(unknown_keys(file, what + ": ", item, {"if", "then", "else", "sum"}));
+    const auto cond = item.fields.find("if");
+    const auto then = item.fields.find("then");
+    if (cond == item.fields.end() || then == item.fields.end())
+        return Error::invalid("{}:{}: {}: a conditional item needs if = <expr> and then = \"block\" or [chain]", file,
+                              item.line, what);
+    LOOM_TRY(Expr e, expr_of(cond->second, file, what + ": if"));
+    c.cond = std::move(e);
+    LOOM_TRY(c.then, branch_of(then->second, file, what + ": then"));
+    if (const auto other = item.fields.find("else"); other != item.fields.end()) {
+        LOOM_TRY(c.otherwise, branch_of(other->second, file, what + ": else"));
+    }
+    return c;
+}
+
 Result<Chain> chain_of(const Node& n, const std::string& file, const std::string& what) {
     if (n.kind != Node::Kind::array)
         return Error::invalid("{}:{}: {}: expected an array of block names, got {}", file, n.line, what,
                               kind_name(n.kind));
     Chain chain;
     for (const Node& item : n.items) {
-        ChainItem c;
-        c.line = item.line;
-        if (item.kind == Node::Kind::string) {
-            c.then = item.str;
-        } else if (item.kind == Node::Kind::table) {
-            LOOM_RETURN_IF_ERROR(unknown_keys(file, what + ": ", item, {"if", "then", "else"}));
-            auto cond = item.fields.find("if");
-            auto then = item.fields.find("then");
-            if (cond == item.fields.end() || then == item.fields.end() || then->second.kind != Node::Kind::string)
-                return Error::invalid("{}:{}: {}: a conditional item needs if = <expr> and then = \"block\"", file,
-                                      item.line, what);
-            LOOM_TRY(Expr e, expr_of(cond->second, file, what + ": if"));
-            c.cond = std::move(e);
-            c.then = then->second.str;
-            if (auto other = item.fields.find("else"); other != item.fields.end()) {
-                if (other->second.kind != Node::Kind::string)
-                    return Error::invalid("{}:{}: {}: else must be a block name", file, item.line, what);
-                c.otherwise = other->second.str;
-            }
-        } else {
-            return Error::invalid("{}:{}: {}: expected a block name or {{ if, then, else }}, got {}", file, item.line,
-                                  what, kind_name(item.kind));
-        }
+        LOOM_TRY(ChainItem c, item_of(item, file, what));
         chain.push_back(std::move(c));
     }
     return chain;
@@ -218,17 +248,30 @@ Result<WeightRef> BlockSpec::weight(const std::string& key) const {
     if (!n) return Error::not_found("{}: missing weight '{}'", where(), key);
     WeightRef w;
     w.line = n->line;
-    if (n->kind == Node::Kind::string) {
-        w.names.push_back(n->str);
-    } else if (n->kind == Node::Kind::array && !n->items.empty()) {
-        for (const Node& item : n->items) {
+    const Node* names = n;
+    if (n->kind == Node::Kind::table) {  // { name = ..., if = <expr> }
+        LOOM_RETURN_IF_ERROR(
+            unknown_keys(file_, fmt::format("block '{}': weight '{}': ", name_, key), *n, {"name", "if"}));
+        names = field(*n, "name");
+        const Node* cond = field(*n, "if");
+        if (!names || !cond)
+            return Error::invalid("{}: weight '{}': the table form needs name = \"tensor\" and if = <expr>",
+                                  where(n->line), key);
+        LOOM_TRY(Expr e, expr_of(*cond, file_, fmt::format("block '{}': {}: if", name_, key)));
+        w.cond = std::move(e);
+    }
+    if (names->kind == Node::Kind::string) {
+        w.names.push_back(names->str);
+    } else if (names->kind == Node::Kind::array && !names->items.empty()) {
+        for (const Node& item : names->items) {
             if (item.kind != Node::Kind::string)
                 return Error::invalid("{}: weight '{}': alternatives must be tensor names", where(n->line), key);
             w.names.push_back(item.str);
         }
     } else {
-        return Error::invalid("{}: weight '{}': expected a tensor name or an array of alternatives, got {}",
-                              where(n->line), key, kind_name(n->kind));
+        return Error::invalid(
+            "{}: weight '{}': expected a tensor name, an array of alternatives or {{ name, if }}, got {}",
+            where(n->line), key, kind_name(names->kind));
     }
     if (!w.names.back().empty() && w.names.back().back() == '?') {
         w.optional = true;
@@ -302,6 +345,15 @@ Status BlockSpec::check_unknown_keys() const {
     return Error::invalid("{}", msg);
 }
 
+void for_each_block_name(const Chain& chain, const std::function<void(const std::string&, int line)>& fn) {
+    for (const ChainItem& item : chain) {
+        if (!item.block.empty()) fn(item.block, item.line);
+        for_each_block_name(item.then, fn);
+        for_each_block_name(item.otherwise, fn);
+        for (const Chain& branch : item.sum) for_each_block_name(branch, fn);
+    }
+}
+
 // ---- ArchFile ----------------------------------------------------------------------------------
 
 Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& path) {
@@ -356,8 +408,8 @@ Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& pat
     }
 
     LOOM_TRY(const Node* model, section("model"));
-    LOOM_RETURN_IF_ERROR(
-        unknown_keys(path, "[model]: ", *model, {"input", "output", "generation", "mask_token", "shift_logits"}));
+    LOOM_RETURN_IF_ERROR(unknown_keys(path, "[model]: ", *model,
+                                      {"input", "output", "side", "generation", "mask_token", "shift_logits"}));
     f.generation.line = model->line;
     if (const Node* g = field(*model, "generation")) {
         if (g->kind != Node::Kind::string || (g->str != "autoregressive" && g->str != "diffusion"))
@@ -379,9 +431,18 @@ Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& pat
         LOOM_TRY(Chain c, chain_of(*n, path, fmt::format("[model] {}", key)));
         (std::string(key) == "input" ? f.input : f.output) = std::move(c);
     }
+    if (const Node* side = field(*model, "side")) {
+        if (side->kind != Node::Kind::table)
+            return Error::invalid("{}:{}: [model] side must be a table of name = [chain]", path, side->line);
+        for (const auto& [k, v] : side->fields) {
+            LOOM_TRY(Chain c, chain_of(v, path, fmt::format("[model] side {}", k)));
+            f.side.push_back({k, std::move(c), v.line});
+        }
+        std::sort(f.side.begin(), f.side.end(), [](auto& a, auto& b) { return a.line < b.line; });
+    }
 
     LOOM_TRY(const Node* layer, section("layer"));
-    LOOM_RETURN_IF_ERROR(unknown_keys(path, "[layer]: ", *layer, {"count", "let", "residual"}));
+    LOOM_RETURN_IF_ERROR(unknown_keys(path, "[layer]: ", *layer, {"count", "let", "residual", "steps"}));
     const Node* count = field(*layer, "count");
     if (!count) return Error::not_found("{}:{}: [layer] needs count = <expr>", path, layer->line);
     LOOM_TRY(f.layer_count, expr_of(*count, path, "[layer] count"));
@@ -396,11 +457,31 @@ Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& pat
         std::sort(f.lets.begin(), f.lets.end(), [](auto& a, auto& b) { return a.line < b.line; });
     }
     const Node* residual = field(*layer, "residual");
-    if (!residual || residual->kind != Node::Kind::array)
-        return Error::invalid("{}:{}: [layer] needs residual = [[blocks...], ...]", path, layer->line);
-    for (const Node& branch : residual->items) {
-        LOOM_TRY(Chain c, chain_of(branch, path, "[layer] residual"));
-        f.residual.push_back(std::move(c));
+    const Node* steps = field(*layer, "steps");
+    if (!residual == !steps)
+        return Error::invalid(
+            "{}:{}: [layer] needs either steps = [{{ residual = [...] }} | {{ replace = [...] }}, ...] or the short "
+            "form residual = [[blocks...], ...]",
+            path, layer->line);
+    const Node* list = residual ? residual : steps;
+    if (list->kind != Node::Kind::array)
+        return Error::invalid("{}:{}: [layer] {} must be an array", path, list->line, residual ? "residual" : "steps");
+    for (const Node& item : list->items) {
+        LayerStep step;
+        step.line = item.line;
+        const Node* chain = &item;
+        if (steps) {
+            if (item.kind != Node::Kind::table || item.fields.size() != 1)
+                return Error::invalid(
+                    "{}:{}: [layer] steps: each step is {{ residual = [...] }} or {{ replace = [...] }}", path,
+                    item.line);
+            LOOM_RETURN_IF_ERROR(unknown_keys(path, "[layer] steps: ", item, {"residual", "replace"}));
+            const auto& [kind, c] = *item.fields.begin();
+            step.kind = kind == "replace" ? LayerStep::Kind::replace : LayerStep::Kind::residual;
+            chain = &c;
+        }
+        LOOM_TRY(step.chain, chain_of(*chain, path, residual ? "[layer] residual" : "[layer] steps"));
+        f.steps.push_back(std::move(step));
     }
 
     LOOM_TRY(const Node* blocks, section("blocks"));
@@ -415,15 +496,16 @@ Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& pat
     // Every block a chain names must exist.
     std::string missing;
     auto check_chain = [&](const Chain& c) {
-        for (const ChainItem& it : c)
-            for (const std::string* b : {&it.then, &it.otherwise})
-                if (!b->empty() && !f.blocks.count(*b))
-                    missing += fmt::format("{}{}:{}: no block named '{}' (define [blocks.{}])",
-                                           missing.empty() ? "" : "\n", path, it.line, *b, *b);
+        for_each_block_name(c, [&](const std::string& b, int line) {
+            if (!f.blocks.count(b))
+                missing += fmt::format("{}{}:{}: no block named '{}' (define [blocks.{}])", missing.empty() ? "" : "\n",
+                                       path, line, b, b);
+        });
     };
     check_chain(f.input);
     check_chain(f.output);
-    for (const Chain& c : f.residual) check_chain(c);
+    for (const SideInput& s : f.side) check_chain(s.chain);
+    for (const LayerStep& s : f.steps) check_chain(s.chain);
     if (!missing.empty()) return Error::invalid("{}", missing);
     return f;
 }

@@ -8,13 +8,21 @@
 //             x = { key = "k" | ["k1", "k2"], default = <expr|number>, value = <expr> }
 //             (key: first key present; default: when no key is present; value: derived, no key)
 //   [[check]] expr = "n_head % n_head_kv == 0", message = "..."
-//   [model]   input = [blocks...]  (token ids → h)   output = [blocks...]  (h → logits)
+//   [model]   input = [chain]  (token ids → h)   output = [chain]  (h → logits)
+//             side = { name = [chain], ... }     side inputs: made once per pass from the input chain's h,
+//                                                 read by name by layer blocks (e.g. per-layer embeddings)
 //   [layer]   count = <expr>, let = { name = <expr with `layer`> },
-//             residual = [[blocks...], ...]           each: h = h + chain(h)
+//             steps = [{ residual = [chain] } | { replace = [chain] }, ...]
+//                 residual: h = h + chain(h); replace: h = chain(h); a step whose chain is empty for a layer
+//                 (every item conditioned out) leaves h as it is
+//             residual = [[chain], ...]           the short form: every step a residual one
 //   [blocks.<name>] kind = "<block kind>", then the kind's weights and options.
-// A chain item is a block name, or { if = <expr>, then = "a", else = "b" } (else optional: skip).
+// A chain item is a block name, { if = <expr>, then = X, else = Y } where X and Y are a block name or a chain
+// (else optional: skip), or { sum = [[chain], [chain], ...] }: every branch reads the same input and their
+// outputs are added, in order.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,10 +46,13 @@ struct Node {
 };
 
 // A weight reference: one tensor name (may contain `{layer}`), or alternates tried in order
-// (["output.weight", "token_embd.weight"]); a trailing '?' on the last name makes it optional.
+// (["output.weight", "token_embd.weight"]); a trailing '?' on the last name makes it optional. The table form
+// { name = <name or alternates>, if = <expr> } binds the weight only where the condition holds (elsewhere the
+// block sees no weight, as for an absent optional one).
 struct WeightRef {
     std::vector<std::string> names;
     bool optional = false;
+    std::optional<Expr> cond;
     int line = 0;
 };
 
@@ -96,12 +107,33 @@ struct CheckSpec {
     int line = 0;
 };
 
+// One item of a chain: a block, a choice between two sub-chains, or a sum of branches.
+struct ChainItem;
+using Chain = std::vector<ChainItem>;
 struct ChainItem {
-    std::optional<Expr> cond;     // none: always `then`
-    std::string then, otherwise;  // block names; `otherwise` empty = skip
+    std::string block;         // a block name (no cond, no sum)
+    std::optional<Expr> cond;  // a choice: `then` where it holds, else `otherwise` (empty = skip)
+    Chain then, otherwise;
+    std::vector<Chain> sum;  // a sum of two or more branches
     int line = 0;
 };
-using Chain = std::vector<ChainItem>;
+
+// Every block name a chain mentions, nested ones included.
+void for_each_block_name(const Chain& chain, const std::function<void(const std::string&, int line)>& fn);
+
+// One step of a layer: h = h + chain(h), or h = chain(h).
+struct LayerStep {
+    enum class Kind : uint8_t { residual, replace } kind = Kind::residual;
+    Chain chain;
+    int line = 0;
+};
+
+// A side input: a named tensor the pass computes once from the input chain's output, for layer blocks to read.
+struct SideInput {
+    std::string name;
+    Chain chain;
+    int line = 0;
+};
 
 struct LetSpec {
     std::string name;
@@ -124,11 +156,12 @@ struct ArchFile {
     std::vector<ParamSpec> params;  // in file order
     std::vector<CheckSpec> checks;
     Chain input, output;
+    std::vector<SideInput> side;  // in file order
     Generation generation;
     Expr layer_count;
     int layer_count_line = 0;
     std::vector<LetSpec> lets;
-    std::vector<Chain> residual;
+    std::vector<LayerStep> steps;
     std::map<std::string, BlockSpec> blocks;
 
     static Result<ArchFile> parse(const std::string& text, const std::string& path);

@@ -23,6 +23,12 @@ struct Expr::Node {
 using NodePtr = std::shared_ptr<const Expr::Node>;
 using Kind = Expr::Node::Kind;
 
+bool Value::truthy() const {
+    if (kind == Kind::string) return !str.empty();
+    if (kind == Kind::array) return !arr.empty();
+    return num != 0;
+}
+
 std::string Value::to_string() const {
     switch (kind) {
         case Kind::number: return fmt::format("{}", num);
@@ -214,11 +220,7 @@ Result<double> as_number(const Value& v, std::string_view what) {
     return v.num;
 }
 
-bool truthy(const Value& v) {
-    if (v.kind == Value::Kind::string) return !v.str.empty();
-    if (v.kind == Value::Kind::array) return !v.arr.empty();
-    return v.num != 0;
-}
+bool truthy(const Value& v) { return v.truthy(); }
 
 Result<Value> call_builtin(const std::string& fn, std::span<const Value> a, const Scope& scope, bool& handled) {
     handled = true;
@@ -239,6 +241,11 @@ Result<Value> call_builtin(const std::string& fn, std::span<const Value> a, cons
             LOOM_TRY(double x, as_number(a[0], fn + "()"));
             return Value::number(f(x));
         }
+    }
+    if (fn == "f32") {
+        LOOM_RETURN_IF_ERROR(want(1));
+        LOOM_TRY(double x, as_number(a[0], "f32()"));
+        return Value::number(double(float(x)));
     }
     if (fn == "min" || fn == "max") {
         LOOM_RETURN_IF_ERROR(want(2));

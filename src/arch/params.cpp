@@ -40,7 +40,8 @@ Result<Value> tensor_function(const formats::GgufFile& file, std::string_view fn
                               int64_t layer) {
     if (fn != "has" && fn != "shape")
         return Error::not_found(
-            "unknown function '{}' (known: has, shape, sqrt, log, exp, floor, ceil, abs, min, max, at, len)", fn);
+            "unknown function '{}' (known: has, shape, sqrt, log, exp, floor, ceil, abs, min, max, at, len, sum, f32)",
+            fn);
     const size_t want = fn == "has" ? 1 : 2;
     if (args.size() != want || args[0].kind != Value::Kind::string)
         return Error::invalid("{}() takes {}", fn, fn == "has" ? "('tensor name')" : "('tensor name', dim)");

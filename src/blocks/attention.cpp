@@ -1,7 +1,9 @@
 // attention: multi-head self-attention with grouped KV heads (architectures §1.5).
 //   q, k, v = W x (+ b)            separate projections, or one fused qkv (rows Q, then K, then V);
 //                                  q_gate: the q projection gives [q_h | g_h] per head (2·head_dim rows each)
+//                                  v may name k's weight (v = ["attn_v", "attn_k"]: V is K's projection)
 //   q, k    = RMSNorm per head     optional QK-norm (qwen3, gemma3), before rope
+//   v       = RMSNorm per head     v_rms_norm = true: without a weight
 //   q, k    = rope(q, k)           optional; mode, rotated dims, base/scale and YaRN from the [rope] table
 //   q       = q · q_scale          optional: a query scale applied to q itself (its own rounding, as llama.cpp
 //                                  does for families that scale queries before attention) instead of in `scale`
@@ -10,6 +12,8 @@
 //   y       = W_o o (+ b)
 // The memory stores K after rope and V, rounded to its type, in the sequence's next slots; attention reads
 // the sequence's slots [0, n_slots). A stateless pass runs the same code on a throwaway memory.
+// kv_from = <an earlier layer>: the layer computes only Q and attends over that layer's K/V (the memory shares
+// it; its heads and head dims must be the same), with its own window and mask.
 #include <fmt/format.h>
 
 #include "blocks/block.h"
@@ -22,6 +26,7 @@ class Attention final : public Block {
 public:
     TensorView forward(exec::Exec& ex, const TensorView& x, const Pass& pass) const override;
     std::optional<exec::MemorySpec> memory_spec() const override {
+        if (kv_from_ >= 0) return exec::MemorySpec::shared(kv_from_, n_head_kv_, d_k_, d_v_);
         return exec::MemorySpec::kv(n_head_kv_, d_k_, d_v_);
     }
 
@@ -36,6 +41,8 @@ public:
     int window_ = 0;
     bool causal_ = true;
     bool q_gate_ = false;
+    bool v_rms_norm_ = false;
+    int64_t kv_from_ = -1;  // >= 0: K/V are that layer's (nothing projected or stored here)
 };
 
 TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& pass) const {
@@ -50,8 +57,15 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
         v = head_columns(ex, qkv, 1, width, nq + nk, n_head_kv_ * d_v_);
     } else {
         q = q_(ex, x);
-        k = k_(ex, x);
-        v = v_(ex, x);
+        if (kv_from_ < 0) {
+            k = k_(ex, x);
+            if (v_.w.data == k_.w.data && v_.b.data == k_.b.data) {  // V is K's projection: copy, not recompute
+                v = ex.like(k);
+                ex.convert(k, v);
+            } else {
+                v = v_(ex, x);
+            }
+        }
     }
     if (ex.failed()) return {};
     TensorView gate;  // [n_tok, n_head · d_v] (q_gate)
@@ -62,20 +76,27 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
         gate = TensorView::dense(gate.data, DType::f32, {n_tok, n_head_ * d_k_});
     }
     const std::string& me = label();
+    const bool own_kv = kv_from_ < 0;
     TensorView q3 = TensorView::dense(q.data, DType::f32, {n_tok, n_head_, d_k_});
-    TensorView k3 = TensorView::dense(k.data, DType::f32, {n_tok, n_head_kv_, d_k_});
-    TensorView v3 = TensorView::dense(v.data, DType::f32, {n_tok, n_head_kv_, d_v_});
+    TensorView k3, v3;
+    if (own_kv) {
+        k3 = TensorView::dense(k.data, DType::f32, {n_tok, n_head_kv_, d_k_});
+        v3 = TensorView::dense(v.data, DType::f32, {n_tok, n_head_kv_, d_v_});
+    }
     if (!q_norm_.empty()) q3 = ex.norm(exec::NormKind::rms, q3, q_norm_, norm_eps_);
-    if (!k_norm_.empty()) k3 = ex.norm(exec::NormKind::rms, k3, k_norm_, norm_eps_);
+    if (own_kv && !k_norm_.empty()) k3 = ex.norm(exec::NormKind::rms, k3, k_norm_, norm_eps_);
+    if (own_kv && v_rms_norm_) v3 = ex.norm(exec::NormKind::rms, v3, {}, norm_eps_);
     if (rope_) {
         kernels::RopeArgs r = rope_args_;
         r.pos = r.mode == kernels::RopeMode::imrope ? pass.pos4 : pass.pos;
         ex.rope(q3, r);
-        ex.rope(k3, r);
+        if (own_kv) ex.rope(k3, r);
     }
     ex.name(q3, me + ".q");
-    ex.name(k3, me + ".k");
-    ex.name(v3, me + ".v");
+    if (own_kv) {
+        ex.name(k3, me + ".k");
+        ex.name(v3, me + ".v");
+    }
     if (q_scale_ != 1.f) ex.scale(q3, q_scale_);
     if (ex.failed()) return {};
 
@@ -89,11 +110,14 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
         a.softcap = softcap_;
         a.window = window_;
         a.causal = causal_;
-        // This segment's K/V go to its slots; attention then reads every slot the sequence holds.
+        // This segment's K/V go to its slots (a layer sharing an earlier one's finds them written already);
+        // attention then reads every slot the sequence holds.
         exec::Memory& mem = *pass.memory;
         const TensorView kc = mem.k(pass.layer, s.seq), vc = mem.v(pass.layer, s.seq);
-        ex.convert(k3.narrow(s.first, s.count).as_2d(), kc.narrow(s.first_slot, s.count).as_2d());
-        ex.convert(v3.narrow(s.first, s.count).as_2d(), vc.narrow(s.first_slot, s.count).as_2d());
+        if (own_kv) {
+            ex.convert(k3.narrow(s.first, s.count).as_2d(), kc.narrow(s.first_slot, s.count).as_2d());
+            ex.convert(v3.narrow(s.first, s.count).as_2d(), vc.narrow(s.first_slot, s.count).as_2d());
+        }
         const int64_t used = mem.n_slots(s.seq);
         a.k = kc.narrow(0, used);
         a.v = vc.narrow(0, used);
@@ -128,6 +152,12 @@ std::unique_ptr<Block> make_attention(BindContext& c) {
                         c.spec.where(), H, Hkv, dk, dv));
         return b;
     }
+    b->kv_from_ = c.integer("kv_from", "-1");
+    if (b->kv_from_ == c.layer) b->kv_from_ = -1;  // its own
+    if (b->kv_from_ >= 0 && (c.layer < 0 || b->kv_from_ > c.layer))
+        c.weights.error(fmt::format("{}: kv_from = {} must name an earlier layer (this is layer {})", c.spec.where(),
+                                    b->kv_from_, c.layer));
+    const bool own_kv = b->kv_from_ < 0;
     if (c.spec.has("qkv")) {
         b->qkv_ = bind_linear(c, "qkv", (H + 2 * Hkv) * dk, d_model, false);
         if (dv != dk) c.weights.error(c.spec.where() + ": a fused qkv needs head_dim_v == head_dim");
@@ -140,11 +170,16 @@ std::unique_ptr<Block> make_attention(BindContext& c) {
         c.weights.error(c.spec.where() + ": q_gate needs a separate q projection and head_dim_v == head_dim");
     if (separate) {
         b->q_ = bind_linear(c, "q", (b->q_gate_ ? 2 : 1) * H * dk, d_model);
-        b->k_ = bind_linear(c, "k", Hkv * dk, d_model);
-        b->v_ = bind_linear(c, "v", Hkv * dv, d_model);
+        if (own_kv) {
+            b->k_ = bind_linear(c, "k", Hkv * dk, d_model);
+            b->v_ = bind_linear(c, "v", Hkv * dv, d_model);
+        }
     }
     b->q_norm_ = c.weights.bind_f32(c.spec, "q_norm", {dk}, c.layer, false);
-    b->k_norm_ = c.weights.bind_f32(c.spec, "k_norm", {dk}, c.layer, false);
+    if (own_kv) b->k_norm_ = c.weights.bind_f32(c.spec, "k_norm", {dk}, c.layer, false);
+    b->v_rms_norm_ = c.flag("v_rms_norm", false);
+    if (!own_kv)  // the K/V side of the block is the source layer's
+        for (const char* key : {"k", "v", "k_norm"}) c.spec.accept(key);
     b->o_ = bind_linear(c, "o", d_model, H * dv);
     b->norm_eps_ = float(c.number("norm_eps", "eps"));
     b->scale_ = float(c.number("scale", "1 / sqrt(head_dim)"));

@@ -50,6 +50,24 @@ TensorView WeightBinder::resolve(const arch::BlockSpec& spec, const std::string&
         error(ref.error().message());
         return {};
     }
+    if (ref->cond) {  // { name, if }: no weight where the condition does not hold
+        if (!scope_) {
+            error(fmt::format("{}: weight '{}': a conditional weight needs a scope to evaluate `if` in", spec.where(),
+                              key));
+            return {};
+        }
+        auto holds = ref->cond->eval(*scope_);
+        if (!holds.ok()) {
+            error(fmt::format("{}: weight '{}': if: {}", spec.where(ref->line), key, holds.error().message()));
+            return {};
+        }
+        if (!holds->truthy()) {
+            if (required)
+                error(fmt::format("{}: needs weight '{}', but its `if` does not hold{}", spec.where(ref->line), key,
+                                  layer >= 0 ? fmt::format(" for layer {}", layer) : std::string()));
+            return {};
+        }
+    }
     const formats::TensorInfo* found = nullptr;
     std::string tried;
     for (const std::string& pattern : ref->names) {

@@ -42,6 +42,8 @@ struct Pass {
     // same path either way.
     exec::Memory* memory = nullptr;
     int64_t layer = -1;  // -1 outside the layer stack
+    // The side inputs ([model] side), [n_tok, width] each, made once per pass before the layers.
+    std::map<std::string, TensorView> side;
 };
 
 class Block {
@@ -95,11 +97,14 @@ public:
     // Packed forms to attach to matmul bindings of these tensors (owned by the caller, which outlives the views).
     void set_packed(std::map<std::string, const PackedWeight*> packed) { packed_ = std::move(packed); }
     const formats::GgufFile& file() const { return *file_; }
+    // Where conditional weight refs ({ name, if }) evaluate their condition: the scope of the block being bound.
+    void set_scope(const arch::Scope* scope) { scope_ = scope; }
 
 private:
     TensorView resolve(const arch::BlockSpec& spec, const std::string& key, const std::vector<int64_t>& shape,
                        int64_t layer, bool required, WeightUse use);
     const formats::GgufFile* file_;
+    const arch::Scope* scope_ = nullptr;
     std::vector<std::string> errors_;
     std::set<std::string> used_, other_;
     std::map<std::string, TensorView> matmul_;
@@ -112,6 +117,7 @@ struct BindContext {
     const arch::Scope& scope;  // the layer's scope (or the model's, for input/output blocks)
     int64_t layer;             // -1 outside the layer stack
     WeightBinder& weights;
+    const std::set<std::string>* side_inputs = nullptr;  // the model's side inputs ([model] side)
 
     // Option readers: evaluate the block's expression (or the default expression) in the scope;
     // an error is recorded in `weights` and a harmless value returned, so one pass reports everything.

@@ -11,6 +11,7 @@ std::unique_ptr<Block> make_l2_norm(BindContext& c);
 std::unique_ptr<Block> make_embedding(BindContext& c);
 std::unique_ptr<Block> make_linear(BindContext& c);
 std::unique_ptr<Block> make_softcap(BindContext& c);
+std::unique_ptr<Block> make_scale(BindContext& c);
 std::unique_ptr<Block> make_attention(BindContext& c);
 std::unique_ptr<Block> make_ffn_glu(BindContext& c);
 std::unique_ptr<Block> make_moe(BindContext& c);

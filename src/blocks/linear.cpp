@@ -1,4 +1,5 @@
-// linear: y = W x (+ b). The output head is one (its weight usually falls back to the token embedding).
+// linear: y = W x (+ b), then · scale when one is given (an f32 multiply of its own, as llama.cpp scales a
+// projection). The output head is one (its weight usually falls back to the token embedding).
 // Also the Linear helper every block projects with, and head_columns for the parts of fused projections.
 #include <cstring>
 
@@ -10,9 +11,14 @@ namespace {
 
 class LinearBlock final : public Block {
 public:
-    TensorView forward(exec::Exec& ex, const TensorView& x, const Pass&) const override { return proj_(ex, x); }
+    TensorView forward(exec::Exec& ex, const TensorView& x, const Pass&) const override {
+        TensorView y = proj_(ex, x);
+        if (scale_ != 1.f) ex.scale(y, scale_);
+        return y;
+    }
 
     Linear proj_;  // [n_out, n_in], any type; bias [n_out] f32 or none
+    float scale_ = 1.f;
 };
 
 }  // namespace
@@ -55,6 +61,7 @@ std::unique_ptr<Block> make_linear(BindContext& c) {
     const int64_t n_in = c.integer("n_in", "n_embd");
     const int64_t n_out = c.integer("n_out", "n_vocab");
     b->proj_ = bind_linear(c, "weight", n_out, n_in, true, "bias");
+    b->scale_ = float(c.number("scale", "1"));
     return b;
 }
 

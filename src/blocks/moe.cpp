@@ -3,6 +3,9 @@
 //   selection bias, expert groups, top-k, normalisation, scale)
 //   y = Σ_slots weight · down_e(act(gate_e x) ⊙ up_e x)       (gate/up as two 3-D tensors or one merged gate_up)
 //   + optional shared expert: y += shared(x), times sigmoid(shared_gate_inp · x) per token when that weight exists
+// Optional inputs of their own (gemma4): `input_norm` = w makes the experts (and shared expert) read RMSNorm(x) ⊙ w
+// while the router reads x, or, with a `router_input` table, (RMSNorm(x) without weight if rms_norm) · scale ⊙ weight,
+// each step an f32 op of its own as llama.cpp rounds them.
 // Optional per-expert output scales ([n_expert] f32: gate_scale, up_scale, down_scale) multiply each routed row
 // by its expert's scale, as llama.cpp's build_lora_mm_id does with the files' `ffn_*_exps.scale` tensors.
 // The expert matmuls round as llama.cpp's mul_mat_id (kernels::ExpertRounding::mul_mat_id); when sequences are
@@ -28,6 +31,12 @@ public:
 
     int64_t n_used_ = 0;
     Linear router_;  // [n_expert, d_model]
+    // The router's own input (router_input): x, or RMSNorm(x) (weightless, router_rms_) · router_scale_ ⊙ router_w_.
+    bool router_rms_ = false;
+    float router_scale_ = 1.f;
+    TensorView router_w_;    // [d_model] f32 or empty
+    TensorView input_norm_;  // [d_model] f32: the experts read RMSNorm(x) ⊙ it; empty: x
+    float eps_ = 1e-6f;
     Gating gating_ = Gating::softmax;
     kernels::MoeRouteArgs route_;        // bias and options
     TensorView gate_, up_, gate_up_;     // [n_expert, d_ff, d_model] each, or gate_up [n_expert, 2·d_ff, d_model]
@@ -46,10 +55,27 @@ void scale_by_expert(exec::Exec& ex, const TensorView& rows, const TensorView& s
     ex.mul(rows, per_row);  // one value per row
 }
 
-TensorView Moe::forward(exec::Exec& ex, const TensorView& x, const Pass&) const {
-    const int64_t n_tok = x.dim(0);
+TensorView Moe::forward(exec::Exec& ex, const TensorView& in, const Pass&) const {
+    const int64_t n_tok = in.dim(0);
     const std::string& me = label();
-    TensorView logits = ex.name(router_(ex, x), me + ".logits");  // [n_tok, n_expert]
+    TensorView router_in = in;
+    if (router_rms_) router_in = ex.norm(exec::NormKind::rms, in, {}, eps_);
+    if (router_scale_ != 1.f) {
+        const TensorView scaled = ex.like(router_in);
+        ex.scale(router_in, router_scale_, scaled);
+        router_in = scaled;
+    }
+    if (!router_w_.empty()) {
+        if (router_in.data == in.data) {
+            const TensorView copy = ex.like(in);
+            ex.convert(in, copy);
+            router_in = copy;
+        }
+        ex.mul(router_in, router_w_);
+    }
+    const TensorView x =
+        input_norm_.empty() ? in : ex.name(ex.norm(exec::NormKind::rms, in, input_norm_, eps_), me + ".in");
+    TensorView logits = ex.name(router_(ex, router_in), me + ".logits");  // [n_tok, n_expert]
     TensorView probs = logits;
     switch (gating_) {
         case Gating::softmax: probs = ex.softmax(logits); break;
@@ -131,6 +157,26 @@ std::unique_ptr<Block> make_moe(BindContext& c) {
     }
     b->n_used_ = n_used;
     b->router_ = bind_linear(c, "router", n_expert, d_model);
+    b->input_norm_ = c.weights.bind_f32(c.spec, "input_norm", {d_model}, c.layer, false);
+    if (c.spec.has("router_input")) {
+        auto sub = c.spec.table("router_input");
+        if (!sub.ok()) {
+            c.record(sub.error());
+        } else {
+            BindContext r{*sub, c.scope, c.layer, c.weights, c.side_inputs};
+            b->router_rms_ = r.flag("rms_norm", false);
+            b->router_scale_ = float(r.number("scale", "1"));
+            b->router_w_ = c.weights.bind_f32(*sub, "weight", {d_model}, c.layer, false);
+            if (auto s = sub->check_unknown_keys(); !s.ok()) c.record(s.error());
+        }
+    } else {
+        (void)c.spec.table("router_input");  // marks the key as known
+    }
+    if (b->router_rms_ || !b->input_norm_.empty()) {
+        b->eps_ = float(c.number("norm_eps", "eps"));
+    } else {
+        c.spec.accept("norm_eps");
+    }
     const std::string gating = c.word("gating", {"softmax", "sigmoid", "softmax_weight", "sqrt_softplus"}, "softmax");
     b->gating_ = gating == "softmax"          ? Gating::softmax
                  : gating == "sigmoid"        ? Gating::sigmoid
@@ -150,11 +196,13 @@ std::unique_ptr<Block> make_moe(BindContext& c) {
                         "of at least 2 experts that divide the experts, and enough kept groups",
                         c.spec.where(), groups, groups_used, n_expert, n_used, layer_text));
 
-    if (c.spec.has("gate_up")) {
-        b->gate_up_ = c.weights.need(c.spec, "gate_up", {n_expert, 2 * d_ff, d_model}, c.layer, WeightUse::matmul);
+    // One merged gate_up tensor, or (when the block names none, or an optional one the file lacks) gate and up.
+    b->gate_up_ = c.weights.bind(c.spec, "gate_up", {n_expert, 2 * d_ff, d_model}, c.layer, WeightUse::matmul);
+    if (!b->gate_up_.empty() || (c.spec.has("gate_up") && !c.spec.has("gate"))) {
         for (const char* key : {"gate", "up"}) c.spec.accept(key);
+        if (b->gate_up_.empty() && c.weights.ok())
+            c.weights.error(fmt::format("{}: needs weight 'gate_up'{}", c.spec.where(), layer_text));
     } else {
-        c.spec.accept("gate_up");
         b->gate_ = c.weights.need(c.spec, "gate", {n_expert, d_ff, d_model}, c.layer, WeightUse::matmul);
         b->up_ = c.weights.need(c.spec, "up", {n_expert, d_ff, d_model}, c.layer, WeightUse::matmul);
     }

@@ -18,6 +18,7 @@ constexpr std::pair<const char*, BlockFactory> kKinds[] = {
     {"mla_attention", make_mla_attention},      // multi-head latent attention (absorbed weights, K-only memory)
     {"linear", make_linear},                    // y = W x (+ b): the output head
     {"softcap", make_softcap},                  // y = c · tanh(x / c)
+    {"scale", make_scale},                      // y = x · s (a constant, or a one-value weight)
 };
 
 }  // namespace

@@ -20,7 +20,7 @@ bool bind_rope(BindContext& c, kernels::RopeArgs& a, int64_t d_k) {
         c.record(sub.error());
         return false;
     }
-    BindContext r{*sub, c.scope, c.layer, c.weights};
+    BindContext r{*sub, c.scope, c.layer, c.weights, c.side_inputs};
     const std::string mode = r.word("mode", kRopeModes, "norm");
     a.mode = mode == "norm"   ? kernels::RopeMode::norm
              : mode == "neox" ? kernels::RopeMode::neox

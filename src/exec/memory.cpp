@@ -33,10 +33,13 @@ MemorySpec MemorySpec::kv_k_only(int64_t n_head_kv, int64_t d_k, int64_t d_v) {
     return s;
 }
 
-MemorySpec MemorySpec::shared(int64_t source_layer) {
+MemorySpec MemorySpec::shared(int64_t source_layer, int64_t n_head_kv, int64_t d_k, int64_t d_v) {
     MemorySpec s;
     s.kind = MemoryKind::shared;
     s.source_layer = source_layer;
+    s.n_head_kv = n_head_kv;
+    s.d_k = d_k;
+    s.d_v = d_v;
     return s;
 }
 
@@ -74,10 +77,15 @@ Status check_spec(const std::vector<MemorySpec>& layers, size_t l) {
             if (s.source_layer < 0 || size_t(s.source_layer) >= l)
                 return Error::invalid("memory of layer {}: shares layer {}, which is not an earlier layer", l,
                                       s.source_layer);
-            const MemoryKind src = layers[size_t(s.source_layer)].kind;
-            if (src != MemoryKind::kv && src != MemoryKind::kv_k_only)
+            const MemorySpec& src = layers[size_t(s.source_layer)];
+            if (src.kind != MemoryKind::kv && src.kind != MemoryKind::kv_k_only)
                 return Error::invalid("memory of layer {}: shares layer {}, which keeps no K/V ({})", l, s.source_layer,
-                                      name(src));
+                                      name(src.kind));
+            if (s.n_head_kv > 0 && (s.n_head_kv != src.n_head_kv || s.d_k != src.d_k || s.d_v != src.d_v))
+                return Error::invalid(
+                    "memory of layer {}: reads layer {}'s K/V as {} heads of {} / {}, but that layer keeps {} heads of "
+                    "{} / {}",
+                    l, s.source_layer, s.n_head_kv, s.d_k, s.d_v, src.n_head_kv, src.d_k, src.d_v);
             return Ok();
         }
         case MemoryKind::recurrent:

@@ -30,14 +30,15 @@ const char* name(MemoryKind k);
 
 struct MemorySpec {
     MemoryKind kind = MemoryKind::none;
-    int64_t n_head_kv = 0, d_k = 0, d_v = 0;                  // kv, kv_k_only (d_v <= d_k: V = K[:, :, :d_v])
-    int64_t source_layer = -1;                                // shared: an earlier layer with kv or kv_k_only
+    int64_t n_head_kv = 0, d_k = 0, d_v = 0;  // kv, kv_k_only (d_v <= d_k: V = K[:, :, :d_v])
+    // shared: an earlier layer with kv or kv_k_only (n_head_kv, d_k, d_v, when set, must be the source's)
+    int64_t source_layer = -1;
     int64_t conv_rows = 0, conv_channels = 0;                 // recurrent: conv history
     int64_t state_heads = 0, state_rows = 0, state_cols = 0;  // recurrent: the recurrent state
 
     static MemorySpec kv(int64_t n_head_kv, int64_t d_k, int64_t d_v);
     static MemorySpec kv_k_only(int64_t n_head_kv, int64_t d_k, int64_t d_v);
-    static MemorySpec shared(int64_t source_layer);
+    static MemorySpec shared(int64_t source_layer, int64_t n_head_kv = 0, int64_t d_k = 0, int64_t d_v = 0);
     static MemorySpec recurrent(int64_t conv_rows, int64_t conv_channels, int64_t heads, int64_t rows, int64_t cols);
     bool operator==(const MemorySpec&) const = default;
 };

@@ -53,44 +53,73 @@ class Builder {
 public:
     Builder(const arch::ArchFile& a, blocks::WeightBinder& w) : arch_(a), weights_(w) {}
 
+    // Builds `items` for one layer (or the model, layer −1) into `out`, resolving conditions; a sum whose branches
+    // are all empty vanishes, and one with a single branch left is that branch.
     void chain(const arch::Chain& items, const arch::Scope& scope, int64_t layer, BlockChain& out) {
         for (const arch::ChainItem& item : items) {
-            std::string name = item.then;
-            if (item.cond) {
-                auto v = item.cond->eval(scope);
-                if (!v.ok()) {
-                    weights_.error(
-                        fmt::format("{}:{}: layer {}: {}", arch_.path, item.line, layer, v.error().message()));
-                    continue;
-                }
-                const bool yes = v->is_number() ? v->num != 0 : true;
-                name = yes ? item.then : item.otherwise;
-                if (name.empty()) continue;
-            }
-            const arch::BlockSpec& spec = arch_.blocks.at(name);
-            blocks::BlockFactory make = blocks::find_kind(spec.kind());
-            if (!make) {
-                std::string all;
-                for (const auto& k : blocks::kinds()) all += (all.empty() ? "" : ", ") + k;
-                weights_.error(fmt::format("{}: unknown kind '{}' (kinds: {})", spec.where(), spec.kind(), all));
+            if (!item.block.empty()) {
+                if (auto b = block(item.block, scope, layer)) out.push_back({std::move(b), {}});
                 continue;
             }
-            blocks::BindContext ctx{spec, scope, layer, weights_};
-            std::unique_ptr<blocks::Block> b = make(ctx);
-            b->set_names(name, layer >= 0 ? fmt::format("l{}.{}", layer, name) : name);
-            if (checked_.insert(name).second)
-                if (auto s = spec.check_unknown_keys(); !s.ok()) weights_.error(s.error().message());
-            out.push_back(std::move(b));
+            if (!item.sum.empty()) {
+                ChainNode node;
+                for (const arch::Chain& branch : item.sum) {
+                    BlockChain built;
+                    chain(branch, scope, layer, built);
+                    if (!built.empty()) node.sum.push_back(std::move(built));
+                }
+                if (node.sum.size() == 1) {
+                    for (ChainNode& n : node.sum[0]) out.push_back(std::move(n));
+                } else if (!node.sum.empty()) {
+                    out.push_back(std::move(node));
+                }
+                continue;
+            }
+            auto v = item.cond->eval(scope);
+            if (!v.ok()) {
+                weights_.error(fmt::format("{}:{}: layer {}: {}", arch_.path, item.line, layer, v.error().message()));
+                continue;
+            }
+            chain(v->truthy() ? item.then : item.otherwise, scope, layer, out);
         }
     }
 
+    // Names of the side inputs the model has; blocks that read one are checked against them.
+    std::set<std::string> side_inputs;
+
 private:
+    std::unique_ptr<blocks::Block> block(const std::string& name, const arch::Scope& scope, int64_t layer) {
+        const arch::BlockSpec& spec = arch_.blocks.at(name);
+        blocks::BlockFactory make = blocks::find_kind(spec.kind());
+        if (!make) {
+            std::string all;
+            for (const auto& k : blocks::kinds()) all += (all.empty() ? "" : ", ") + k;
+            weights_.error(fmt::format("{}: unknown kind '{}' (kinds: {})", spec.where(), spec.kind(), all));
+            return nullptr;
+        }
+        blocks::BindContext ctx{spec, scope, layer, weights_, &side_inputs};
+        weights_.set_scope(&scope);
+        std::unique_ptr<blocks::Block> b = make(ctx);
+        weights_.set_scope(nullptr);
+        b->set_names(name, layer >= 0 ? fmt::format("l{}.{}", layer, name) : name);
+        if (checked_.insert(name).second)
+            if (auto s = spec.check_unknown_keys(); !s.ok()) weights_.error(s.error().message());
+        return b;
+    }
+
     const arch::ArchFile& arch_;
     blocks::WeightBinder& weights_;
     std::set<std::string> checked_;
 };
 
 }  // namespace
+
+void for_each_block(const BlockChain& chain, const std::function<void(const blocks::Block&)>& fn) {
+    for (const ChainNode& node : chain) {
+        if (node.block) fn(*node.block);
+        for (const BlockChain& branch : node.sum) for_each_block(branch, fn);
+    }
+}
 
 Model::~Model() = default;
 
@@ -170,38 +199,50 @@ Status Model::bind_generation() {
 
 Status Model::build(blocks::WeightBinder& weights, int64_t n_layer) {
     input_.clear();
+    side_.clear();
     layers_.clear();
     output_.clear();
     Builder build(arch_, weights);
     build.chain(arch_.input, *params_, -1, input_);
+    for (const arch::SideInput& s : arch_.side) {
+        SideInput side{s.name, {}};
+        build.chain(s.chain, *params_, -1, side.chain);
+        if (side.chain.empty()) continue;  // conditioned out: this model has no such input
+        build.side_inputs.insert(s.name);
+        side_.push_back(std::move(side));
+    }
     for (int64_t l = 0; l < n_layer; ++l) {
         auto scope = arch::LayerScope::make(arch_, *params_, l);
         if (!scope.ok()) return std::move(scope).error();
         Layer layer;
-        for (const arch::Chain& c : arch_.residual) {
-            BlockChain chain;
-            build.chain(c, *scope, l, chain);
-            layer.residual.push_back(std::move(chain));
+        for (const arch::LayerStep& s : arch_.steps) {
+            LayerStep step{s.kind == arch::LayerStep::Kind::replace, {}};
+            build.chain(s.chain, *scope, l, step.chain);
+            if (!step.chain.empty()) layer.steps.push_back(std::move(step));
         }
         // The memory keeps one record per layer: two blocks that each want one cannot share it.
         std::vector<std::string> keepers;
-        for (const BlockChain& c : layer.residual)
-            for (const auto& b : c)
-                if (b->memory_spec()) keepers.push_back(b->name());
+        for (const LayerStep& step : layer.steps)
+            for_each_block(step.chain, [&](const blocks::Block& b) {
+                if (b.memory_spec()) keepers.push_back(b.name());
+            });
         if (keepers.size() > 1)
             weights.error(fmt::format("{}: layer {}: blocks {} and {} both keep memory; one block per layer may",
                                       arch_.path, l, keepers[0], keepers[1]));
         layers_.push_back(std::move(layer));
     }
     build.chain(arch_.output, *params_, -1, output_);
-    // The memory is per layer: a block that keeps some cannot sit in the input or output chain.
-    for (const BlockChain* c : {&input_, &output_})
-        for (const auto& b : *c)
-            if (b->memory_spec())
+    // The memory is per layer: a block that keeps some cannot sit in the input, side or output chains.
+    std::vector<const BlockChain*> outside = {&input_, &output_};
+    for (const SideInput& s : side_) outside.push_back(&s.chain);
+    for (const BlockChain* c : outside)
+        for_each_block(*c, [&](const blocks::Block& b) {
+            if (b.memory_spec())
                 weights.error(
                     fmt::format("{}: block {} keeps memory (K/V or state), so it belongs in [layer], not in "
-                                "the model's input or output chain",
-                                arch_.path, b->name()));
+                                "the model's input, side or output chains",
+                                arch_.path, b.name()));
+        });
     return Ok();
 }
 
@@ -232,9 +273,10 @@ Status Model::pack(const blocks::WeightBinder& weights, int64_t n_layer) {
 std::vector<exec::MemorySpec> Model::memory_layout() const {
     std::vector<exec::MemorySpec> out(layers_.size());
     for (size_t l = 0; l < layers_.size(); ++l)
-        for (const BlockChain& c : layers_[l].residual)
-            for (const auto& b : c)
-                if (auto s = b->memory_spec()) out[l] = *s;
+        for (const LayerStep& step : layers_[l].steps)
+            for_each_block(step.chain, [&](const blocks::Block& b) {
+                if (auto s = b.memory_spec()) out[l] = *s;
+            });
     return out;
 }
 

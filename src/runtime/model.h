@@ -4,6 +4,7 @@
 // tensor's presence and shape (all problems listed at once), tokenizer ids inside the vocabulary.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +30,27 @@ struct LoadOptions {
     formats::MappedFile::ProgressFn progress;  // bytes read so far (LoadMode::read)
 };
 
-using BlockChain = std::vector<std::unique_ptr<blocks::Block>>;
+// A chain built for one layer (conditions resolved): blocks in order, and sums of branches that read the same
+// input and add their outputs.
+struct ChainNode;
+using BlockChain = std::vector<ChainNode>;
+struct ChainNode {
+    std::unique_ptr<blocks::Block> block;  // or, when null:
+    std::vector<BlockChain> sum;
+};
+// Calls fn on every block of the chain, nested ones included.
+void for_each_block(const BlockChain& chain, const std::function<void(const blocks::Block&)>& fn);
+
+struct LayerStep {
+    bool replace = false;  // h = chain(h); else h = h + chain(h)
+    BlockChain chain;
+};
+
+// A side input: computed once per pass from the input chain's h, read by name by layer blocks.
+struct SideInput {
+    std::string name;
+    BlockChain chain;
+};
 
 // A masked-diffusion model's generation settings ([model] generation = "diffusion").
 struct DiffusionInfo {
@@ -38,7 +59,7 @@ struct DiffusionInfo {
 };
 
 struct Layer {
-    std::vector<BlockChain> residual;  // h = h + chain(h), in order
+    std::vector<LayerStep> steps;  // in order; steps whose chain is empty for this layer are left out
 };
 
 class Model {
@@ -57,6 +78,7 @@ public:
 
     const BlockChain& input() const { return input_; }
     const BlockChain& output() const { return output_; }
+    const std::vector<SideInput>& side_inputs() const { return side_; }
     const std::vector<Layer>& layers() const { return layers_; }
     // Diffusion models generate by unmasking a canvas with cache-less bidirectional passes (runtime/diffusion.h);
     // Session::decode refuses them.
@@ -84,6 +106,7 @@ private:
     arch::ArchFile arch_;
     std::unique_ptr<arch::Params> params_;
     BlockChain input_, output_;
+    std::vector<SideInput> side_;
     std::vector<Layer> layers_;
     int64_t n_vocab_ = 0, n_embd_ = 0, n_ctx_train_ = 0;
     bool diffusion_ = false;

@@ -1,4 +1,5 @@
-// The forward pass: input chain → layers (residual branches) → rows that want logits → output chain.
+// The forward pass: input chain → side inputs → layers (residual and replace steps) → rows that want logits →
+// output chain.
 #include "runtime/session.h"
 
 #include <fmt/format.h>
@@ -21,6 +22,36 @@ Batch Batch::sequence(std::span<const int32_t> tokens, int32_t pos0, int32_t seq
     if (!tokens.empty()) b.logits.back() = 1;
     return b;
 }
+
+namespace {
+
+// x through the chain's blocks; a sum runs each branch on the same input and adds their outputs in order.
+TensorView run_chain(exec::Exec& ex, const BlockChain& chain, TensorView x, const blocks::Pass& pass) {
+    for (const ChainNode& node : chain) {
+        if (ex.failed()) return {};
+        if (node.block) {
+            x = ex.name(node.block->forward(ex, x, pass), node.block->label());
+            continue;
+        }
+        TensorView sum;
+        for (const BlockChain& branch : node.sum) {
+            const TensorView y = run_chain(ex, branch, x, pass);
+            if (ex.failed()) return {};
+            if (sum.empty() && y.data == x.data) {  // a branch that passed x through: add into a copy, not x
+                sum = ex.like(x);
+                ex.convert(x, sum);
+            } else if (sum.empty()) {
+                sum = y;
+            } else {
+                ex.add(sum, y);
+            }
+        }
+        x = sum;
+    }
+    return x;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Session>> Session::create(const Model& model, const SessionOptions& opt) {
     std::unique_ptr<Session> s(new Session());
@@ -123,15 +154,23 @@ Result<TensorView> Session::forward(const Batch& batch, exec::Memory& memory) {
     std::fill_n(pass.pos4.row<int32_t>(3), n, 0);
     pass.memory = &memory;
 
-    TensorView h;
-    for (const auto& b : m.input()) h = ex.name(b->forward(ex, h, pass), b->label());
-    const exec::Arena::Mark layer_start = ex.mark();  // h (and the batch) live below it
-    for (int64_t l = 0; l < m.n_layer(); ++l) {
+    TensorView h = run_chain(ex, m.input(), {}, pass);
+    for (const SideInput& side : m.side_inputs())
+        if (!ex.failed()) pass.side[side.name] = ex.name(run_chain(ex, side.chain, h, pass), side.name);
+    const exec::Arena::Mark layer_start = ex.mark();  // h, the side inputs (and the batch) live below it
+    for (int64_t l = 0; l < m.n_layer() && !ex.failed(); ++l) {
         pass.layer = l;
-        for (const BlockChain& chain : m.layers()[size_t(l)].residual) {
-            TensorView y = h;
-            for (const auto& b : chain) y = ex.name(b->forward(ex, y, pass), b->label());
-            ex.add(h, y);
+        for (const LayerStep& step : m.layers()[size_t(l)].steps) {
+            const TensorView y = run_chain(ex, step.chain, h, pass);
+            if (ex.failed()) break;
+            if (!step.replace) {
+                ex.add(h, y);
+            } else if (y.n_rows() == h.n_rows() && y.row_length() == h.row_length()) {
+                if (y.data != h.data) ex.convert(y, h);  // h stays where it is, below the layer's arena mark
+            } else {
+                ex.fail(Error::invalid("{}: layer {}: a replace step gives {}, but the residual stream is {}",
+                                       m.arch().path, l, shape_string(y), shape_string(h)));
+            }
         }
         ex.name(h, fmt::format("l{}.out", l));
         if (ex.failed()) break;
@@ -140,7 +179,7 @@ Result<TensorView> Session::forward(const Batch& batch, exec::Memory& memory) {
     pass.layer = -1;
     // Only the rows whose logits are wanted go through the output chain (the head is the largest matmul).
     TensorView x = out_rows.size() == size_t(n) ? h : ex.gather_rows(h, out_rows);
-    for (const auto& b : m.output()) x = ex.name(b->forward(ex, x, pass), b->label());
+    x = run_chain(ex, m.output(), x, pass);
     // A pass that did not complete leaves nothing usable at its positions, and a recurrent state has already taken
     // some of its tokens in some layers, so those sequences start over.
     auto undo = [&] {

@@ -55,6 +55,16 @@ bool checked(const Result<T>& r) {
     return r.ok();
 }
 
+// Every condition of a chain, nested ones included, evaluates or fails with a message.
+void eval_conditions(const arch::Chain& chain, const arch::Scope& scope) {
+    for (const arch::ChainItem& item : chain) {
+        if (item.cond) (void)checked(item.cond->eval(scope));
+        eval_conditions(item.then, scope);
+        eval_conditions(item.otherwise, scope);
+        for (const arch::Chain& branch : item.sum) eval_conditions(branch, scope);
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -73,9 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int64_t layer = 0; layer < std::min<int64_t>(*n_layer, 4); ++layer) {
         auto scope = arch::LayerScope::make(*arch, *params, layer);
         if (!checked(scope)) continue;
-        for (const arch::Chain& chain : arch->residual)
-            for (const arch::ChainItem& item : chain)
-                if (item.cond) (void)checked(item.cond->eval(*scope));
+        for (const arch::LayerStep& step : arch->steps) eval_conditions(step.chain, *scope);
     }
     return 0;
 }

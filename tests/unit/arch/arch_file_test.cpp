@@ -67,9 +67,12 @@ TEST(ArchFile, ParsesTheMinimalFile) {
     EXPECT_EQ(f->params.size(), 6u);
     EXPECT_EQ(f->params[1].keys, std::vector<std::string>{"toy.embedding_length"});  // {arch} substituted
     EXPECT_EQ(f->params[5].keys.size(), 2u);
-    ASSERT_EQ(f->residual.size(), 1u);
-    ASSERT_EQ(f->residual[0].size(), 2u);
-    EXPECT_TRUE(f->residual[0][1].cond.has_value());
+    ASSERT_EQ(f->steps.size(), 1u);
+    EXPECT_EQ(f->steps[0].kind, LayerStep::Kind::residual);
+    ASSERT_EQ(f->steps[0].chain.size(), 2u);
+    EXPECT_TRUE(f->steps[0].chain[1].cond.has_value());
+    ASSERT_EQ(f->steps[0].chain[1].then.size(), 1u);
+    EXPECT_EQ(f->steps[0].chain[1].then[0].block, "embed");
     EXPECT_EQ(f->lets.size(), 1u);
 }
 
@@ -97,6 +100,66 @@ TEST(ArchFile, ErrorsPointIntoTheFile) {
     auto toml = ArchFile::parse("[arch\nname=1", "x.toml");
     ASSERT_FALSE(toml.ok());
     EXPECT_NE(toml.error().message().find("x.toml:1:"), std::string::npos) << toml.error().message();
+}
+
+TEST(ArchFile, StepsSumsChoicesAndSideInputs) {
+    std::string text =
+        replace(kMinimal, "residual = [[\"embed\", { if = \"local\", then = \"embed\" }]]",
+                "steps = [\n"
+                "  { residual = [{ if = \"local\", then = [{ sum = [[\"embed\"], [\"embed\", \"embed\"]] }],"
+                " else = \"embed\" }] },\n"
+                "  { replace = [\"embed\"] },\n"
+                "]");
+    text = replace(text, "output = [\"embed\"]", "output = [\"embed\"]\nside = { extra = [\"embed\"] }");
+    auto f = ArchFile::parse(text, "x.toml");
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    ASSERT_EQ(f->steps.size(), 2u);
+    EXPECT_EQ(f->steps[1].kind, LayerStep::Kind::replace);
+    const ChainItem& choice = f->steps[0].chain.at(0);
+    ASSERT_TRUE(choice.cond.has_value());
+    ASSERT_EQ(choice.then.size(), 1u);
+    ASSERT_EQ(choice.then[0].sum.size(), 2u);
+    EXPECT_EQ(choice.then[0].sum[1].size(), 2u);
+    ASSERT_EQ(choice.otherwise.size(), 1u);
+    EXPECT_EQ(choice.otherwise[0].block, "embed");
+    ASSERT_EQ(f->side.size(), 1u);
+    EXPECT_EQ(f->side[0].name, "extra");
+
+    // A block a nested chain names must exist; a sum needs two branches; a step is residual or replace.
+    auto missing = ArchFile::parse(replace(text, "[\"embed\", \"embed\"]]", "[\"embed\", \"mlp\"]]"), "x.toml");
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(missing.error().message().find("no block named 'mlp'"), std::string::npos) << missing.error().message();
+    auto one =
+        ArchFile::parse(replace(text, "sum = [[\"embed\"], [\"embed\", \"embed\"]]", "sum = [[\"embed\"]]"), "x.toml");
+    ASSERT_FALSE(one.ok());
+    EXPECT_NE(one.error().message().find("needs two or more branches"), std::string::npos) << one.error().message();
+    auto kind = ArchFile::parse(replace(text, "{ replace = ", "{ repalce = "), "x.toml");
+    ASSERT_FALSE(kind.ok());
+    EXPECT_NE(kind.error().message().find("unknown key 'repalce' (did you mean 'replace'?)"), std::string::npos)
+        << kind.error().message();
+    auto both = ArchFile::parse(replace(text, "steps = [", "residual = [[\"embed\"]]\nsteps = ["), "x.toml");
+    ASSERT_FALSE(both.ok());
+    EXPECT_NE(both.error().message().find("needs either steps"), std::string::npos) << both.error().message();
+}
+
+TEST(ArchFile, ConditionalWeightRefs) {
+    auto f = ArchFile::parse(replace(kMinimal, "weight = \"token_embd.weight\"",
+                                     "weight = { name = \"token_embd.weight\", if = \"layer > 0\" }"),
+                             "x.toml");
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    auto w = f->blocks.at("embed").weight("weight");
+    ASSERT_TRUE(w.ok()) << w.error().message();
+    EXPECT_EQ(w->names, std::vector<std::string>{"token_embd.weight"});
+    ASSERT_TRUE(w->cond.has_value());
+    EXPECT_EQ(w->cond->text(), "layer > 0");
+
+    auto bad = ArchFile::parse(replace(kMinimal, "weight = \"token_embd.weight\"",
+                                       "weight = { name = \"token_embd.weight\", when = \"1\" }"),
+                               "x.toml");
+    ASSERT_TRUE(bad.ok());
+    auto e = bad->blocks.at("embed").weight("weight");
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message().find("unknown key 'when'"), std::string::npos) << e.error().message();
 }
 
 TEST(ArchFile, BlockKeysUnknownToTheKindAreErrors) {

@@ -1,6 +1,7 @@
 // The architecture-file expression language: precedence, integer vs real division, functions, errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 
 #include "arch/expr.h"
@@ -71,6 +72,19 @@ TEST(Expr, NamesStringsArraysAndFunctions) {
     EXPECT_NEAR(eval("log(exp(2))"), 2, 1e-12);
     EXPECT_EQ(eval("floor(2.7) + ceil(2.1) + abs(-1)"), 6);
     EXPECT_EQ(eval("true && !false"), 1);
+}
+
+TEST(Expr, F32RoundsAsFloatArithmetic) {
+    // 1.0f / sqrtf(1536.0f): the float llama.cpp scales by, which the double 1 / sqrt(1536) need not round to.
+    const float want = 1.0f / std::sqrt(1536.0f);
+    EXPECT_EQ(eval("f32(1 / f32(sqrt(1536)))"), double(want));
+    for (int n : {2, 3, 640, 1152, 1536, 2304, 2560, 5376}) {
+        MapScope s;
+        s.vars["n"] = Value::number(n);
+        EXPECT_EQ(eval("f32(1 / f32(sqrt(n)))", s), double(1.0f / std::sqrt(float(n)))) << n;
+        EXPECT_EQ(eval("f32(sqrt(n))", s), double(std::sqrt(float(n)))) << n;
+    }
+    EXPECT_NE(error_of("f32('x')").find("f32() needs a number"), std::string::npos);
 }
 
 TEST(Expr, ShortCircuitSkipsTheOtherSide) {
