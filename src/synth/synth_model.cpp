@@ -16,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "formats/gguf_writer.h"
 #include "kernels/ref/quant.h"
+#include "synth/synth_vocab.h"
 
 namespace loom::synth {
 namespace {
@@ -106,30 +107,6 @@ Result<GgufValue> to_gguf_value(const std::string& path, const std::string& key,
         where(path, n), key);
 }
 
-// A synthetic SentencePiece-style vocabulary: <unk>, <s>, </s>, the 256 byte tokens, then pieces.
-void add_vocab(formats::GgufWriter& w, const std::string& model, int64_t size) {
-    std::vector<std::string> tokens;
-    std::vector<float> scores;
-    std::vector<int32_t> types;
-    auto add = [&](std::string t, int32_t type) {
-        scores.push_back(-float(tokens.size()));
-        tokens.push_back(std::move(t));
-        types.push_back(type);
-    };
-    add("<unk>", 2);
-    add("<s>", 3);
-    add("</s>", 3);
-    for (int b = 0; b < 256 && int64_t(tokens.size()) < size; ++b) add(fmt::format("<0x{:02X}>", b), 6);
-    for (int64_t i = int64_t(tokens.size()); i < size; ++i) add(fmt::format("\xe2\x96\x81t{}", i), 1);
-    w.set("tokenizer.ggml.model", model);
-    w.set("tokenizer.ggml.tokens", std::move(tokens));
-    w.set("tokenizer.ggml.scores", std::move(scores));
-    w.set("tokenizer.ggml.token_type", std::move(types));
-    w.set("tokenizer.ggml.unknown_token_id", uint32_t(0));
-    w.set("tokenizer.ggml.bos_token_id", uint32_t(1));
-    w.set("tokenizer.ggml.eos_token_id", uint32_t(2));
-}
-
 struct Rule {
     std::string match;
     std::vector<int64_t> layers;  // empty = any
@@ -182,7 +159,8 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
             return Error::invalid("{}: vocab.size {} outside [3, 4194304]", where(opt.spec_path, *vocab), size);
         auto model = (*vocab)["model"].value<std::string>();  // tokenizer.ggml.model, e.g. SentencePiece's
         if (!model) return Error::invalid("{}: vocab.model is required", where(opt.spec_path, *vocab));
-        add_vocab(w, *model, size);
+        if (Status st = add_vocab(w, *model, size); !st.ok())
+            return Error::invalid("{}: vocab: {}", where(opt.spec_path, *vocab), st.error().message());
     }
     const int64_t n_layers = spec["layers"]["count"].value_or<int64_t>(0);
 

@@ -1,12 +1,17 @@
 // Synthetic models: spec → GGUF with the chosen types, metadata and vocab, deterministic per seed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <set>
 
+#include "core/default_model.h"
 #include "formats/gguf_reader.h"
 #include "kernels/ref/quant.h"
 #include "synth/synth_model.h"
+#include "synth/synth_vocab.h"
 
 namespace loom::synth {
 namespace {
@@ -105,6 +110,137 @@ TEST(Synth, BadSpecsAreErrorsWithFileAndLine) {
     r = synthesize(o);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message().find("nosuchpreset"), std::string::npos);
+}
+
+std::vector<std::string> strings(const formats::GgufFile& f, const std::string& key) {
+    auto a = f.get_string_array(key);
+    EXPECT_TRUE(a.ok()) << key;
+    return a.ok() ? std::vector<std::string>(a->begin(), a->end()) : std::vector<std::string>{};
+}
+
+// A vocabulary-only spec with a gemma4 vocabulary of `size` tokens, written and synthesized.
+Result<formats::GgufFile> gemma4_vocab(int64_t size, const std::string& name) {
+    const std::string spec = ::testing::TempDir() + name + ".toml";
+    {
+        std::ofstream(spec) << "[vocab]\nmodel = \"gemma4\"\nsize = " << size
+                            << "\n[[tensor]]\nname = \"w\"\nshape = [1]\n";
+    }
+    SynthOptions o{spec, ::testing::TempDir() + name + ".gguf", "f32", 0, 1};
+    LOOM_TRY(SynthReport r, synthesize(o));
+    (void)r;
+    return formats::GgufFile::open(o.out_path, formats::LoadMode::read);
+}
+
+TEST(Synth, Gemma4VocabHasGemma4sLayoutAndConsistentMerges) {
+    auto f = gemma4_vocab(3000, "g4_3000");
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    EXPECT_EQ(*f->get_string("tokenizer.ggml.model"), "gemma4");
+    EXPECT_FALSE(f->has("tokenizer.ggml.pre"));  // as converted: llama.cpp picks the pre-tokenizer itself
+    const auto tokens = strings(*f, "tokenizer.ggml.tokens");
+    const auto types = f->get_array<int32_t>("tokenizer.ggml.token_type")->to_vector();
+    const auto merges = strings(*f, "tokenizer.ggml.merges");
+    ASSERT_EQ(tokens.size(), 3000u);
+    ASSERT_EQ(types.size(), 3000u);
+    EXPECT_EQ(*f->get<uint32_t>("tokenizer.ggml.bos_token_id"), 2u);
+    EXPECT_EQ(*f->get<uint32_t>("tokenizer.ggml.eos_token_id"), 1u);
+    // Gemma 4's ids for its markers, runs and bytes.
+    const std::pair<int, const char*> at[] = {{0, "<pad>"},
+                                              {1, "<eos>"},
+                                              {2, "<bos>"},
+                                              {46, "<|tool>"},
+                                              {50, "<|tool_response>"},
+                                              {52, "<|\"|>"},
+                                              {98, "<|think|>"},
+                                              {100, "<|channel>"},
+                                              {105, "<|turn>"},
+                                              {106, "<turn|>"},
+                                              {107, "\n"},
+                                              {138, "\xE2\x96\x81\xE2\x96\x81"},
+                                              {212, "</s>"},
+                                              {238, "<0x00>"},
+                                              {493, "<0xFF>"}};
+    for (auto [id, text] : at) EXPECT_EQ(tokens[size_t(id)], text) << id;
+    EXPECT_EQ(types[50], 4);   // user-defined, as the converter makes the markers the chat parser reads
+    EXPECT_EQ(types[106], 3);  // control
+    EXPECT_EQ(types[300], 6);  // byte
+    EXPECT_EQ(tokens.back(), "<|video|>");
+    // Every merge makes a token from two tokens, no text repeats, and no piece joins two words.
+    const std::string sp = "\xE2\x96\x81";
+    std::set<std::string> have(tokens.begin(), tokens.end());
+    EXPECT_EQ(have.size(), tokens.size());
+    size_t learned = 0;
+    for (const std::string& m : merges) {
+        const size_t at = m.find(' ', 1);
+        ASSERT_NE(at, std::string::npos) << m;
+        const std::string l = m.substr(0, at), r = m.substr(at + 1), lr = l + r;
+        EXPECT_TRUE(have.count(l) && have.count(r) && have.count(lr)) << m;
+        const bool runs = lr.find_first_not_of("\n\t" + sp) == std::string::npos;
+        if (!runs && lr.find(sp, 1) != std::string::npos) ADD_FAILURE() << "a merge across words: " << m;
+        learned += runs ? 0 : 1;
+    }
+    EXPECT_EQ(merges.size() - learned, 4u + 930u);  // \n runs by doubling, every split of ▁ and \t runs to 31
+    EXPECT_GT(learned, 2000u);
+
+    // Deterministic; a size too small for the fixed tokens is an error naming the spec.
+    auto g = gemma4_vocab(3000, "g4_3000_again");
+    ASSERT_TRUE(g.ok());
+    EXPECT_EQ(strings(*g, "tokenizer.ggml.merges"), merges);
+    EXPECT_EQ(strings(*g, "tokenizer.ggml.tokens"), tokens);
+    auto small = gemma4_vocab(gemma4_min_vocab_size() - 1, "g4_small");
+    ASSERT_FALSE(small.ok());
+    EXPECT_NE(small.error().message().find("g4_small.toml:1: vocab: a gemma4 vocabulary needs at least"),
+              std::string::npos)
+        << small.error().message();
+    auto smallest = gemma4_vocab(gemma4_min_vocab_size(), "g4_smallest");
+    ASSERT_TRUE(smallest.ok()) << smallest.error().message();
+    // Larger than the corpus can teach: unused slots before the multimodal markers.
+    auto big = gemma4_vocab(20000, "g4_big");
+    ASSERT_TRUE(big.ok()) << big.error().message();
+    const auto big_tokens = strings(*big, "tokenizer.ggml.tokens");
+    ASSERT_EQ(big_tokens.size(), 20000u);
+    EXPECT_EQ(big_tokens[19992].rfind("<unused", 0), 0u) << big_tokens[19992];
+    EXPECT_EQ(big_tokens[19993], "<|image>");
+}
+
+// The head of the synthetic vocabulary is the real one's (ids 0..493), when set-up has put the real one in place.
+TEST(Synth, Gemma4VocabHeadIsTheRealOne) {
+    auto dir = models_dir();
+    const std::string path = dir ? *dir + "/vocab/gemma4.gguf" : std::string();
+    if (path.empty() || !std::filesystem::exists(path))
+        GTEST_SKIP() << "vocabulary gemma4 not found at '" << path << "': run scripts/setup.sh";
+    auto real = formats::GgufFile::open(path, formats::LoadMode::read);
+    ASSERT_TRUE(real.ok()) << real.error().message();
+    auto synth = gemma4_vocab(2000, "g4_2000");
+    ASSERT_TRUE(synth.ok()) << synth.error().message();
+    const auto rt = strings(*real, "tokenizer.ggml.tokens");
+    const auto st = strings(*synth, "tokenizer.ggml.tokens");
+    const auto ry = real->get_array<int32_t>("tokenizer.ggml.token_type")->to_vector();
+    const auto sy = synth->get_array<int32_t>("tokenizer.ggml.token_type")->to_vector();
+    for (size_t i = 0; i < 494; ++i) {
+        EXPECT_EQ(st[i], rt[i]) << i;
+        EXPECT_EQ(sy[i], ry[i]) << i;
+    }
+    const auto rm = strings(*real, "tokenizer.ggml.merges");
+    const auto sm = strings(*synth, "tokenizer.ggml.merges");
+    // The ▁ and tab run merges, in the real one's order (the real one has its last, \t + \t, a little later,
+    // among the learned ones; its newline runs merge by every split, the synthetic one's by doubling).
+    auto runs = [](const std::vector<std::string>& m, size_t n) {
+        std::vector<std::string> out;
+        for (size_t i = 0; i < n; ++i)
+            if (m[i].find('\n') == std::string::npos) out.push_back(m[i]);
+        return out;
+    };
+    const auto real_runs = runs(rm, 1394);
+    const auto synth_runs = runs(sm, 4 + 930);
+    ASSERT_EQ(real_runs.size() + 1, synth_runs.size());
+    EXPECT_TRUE(std::equal(real_runs.begin(), real_runs.end(), synth_runs.begin()));
+    // The markers at the end, in the real one's order.
+    std::vector<std::string> real_tail, synth_tail;
+    for (size_t i = 494; i < rt.size(); ++i)
+        if (ry[i] == 3) real_tail.push_back(rt[i]);
+    for (size_t i = 494; i < st.size(); ++i)
+        if (sy[i] == 3) synth_tail.push_back(st[i]);
+    EXPECT_EQ(synth_tail, real_tail);
 }
 
 }  // namespace
