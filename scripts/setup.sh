@@ -4,6 +4,8 @@
 # it installs nothing and takes a few seconds (one sha256 of the model).
 #
 #   LOOM_MODELS_DIR  where the default model goes (default: $HOME/.cache/loom)
+#   LOOM_LLAMA_CPP_DIR  where the pinned llama.cpp sdist is kept (default: $MODELS_DIR/llama.cpp-0.3.36; shared
+#                    with tools/llama_ref/build.sh): Gemma 4's test vocabulary is taken from it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -165,9 +167,44 @@ PY
   say "test vocabularies: present in $dir"
 }
 
+# Gemma 4's real vocabulary for the tokenizer tests: llama.cpp's own test file models/ggml-vocab-gemma-4.gguf
+# (vocabulary only, 15 MB), out of the llama-cpp-python sdist that tools/llama_ref/build.sh pins (the same
+# version and sha256; a sdist already downloaded there is reused), copied as vocab/gemma4.gguf.
+LLAMA_CPP_VERSION=0.3.36
+LLAMA_CPP_SDIST_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+GEMMA4_VOCAB_SHA256=58b1ba0b57f3b4d7c468ba4ffd91ad85190346a3d7ad7e71d1cabaae8a14bb65
+make_gemma4_vocab() {
+  local out="$MODELS_DIR/vocab/gemma4.gguf"
+  local cache="${LOOM_LLAMA_CPP_DIR:-$MODELS_DIR/llama.cpp-$LLAMA_CPP_VERSION}"
+  local member="llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp/models/ggml-vocab-gemma-4.gguf"
+  local tarball="$cache/llama_cpp_python-$LLAMA_CPP_VERSION.tar.gz"
+  if [[ -f "$out" ]] && [[ "$(sha256sum "$out" | cut -d' ' -f1)" == "$GEMMA4_VOCAB_SHA256" ]]; then
+    say "gemma4 test vocabulary: present"
+    return
+  fi
+  mkdir -p "$MODELS_DIR/vocab"
+  if [[ -f "$cache/$member" ]]; then
+    cp -f "$cache/$member" "$out.partial"
+  else
+    if [[ ! -f "$tarball" ]]; then
+      say "gemma4 test vocabulary: fetching the llama-cpp-python $LLAMA_CPP_VERSION sdist"
+      mkdir -p "$cache"
+      python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+        "llama-cpp-python==$LLAMA_CPP_VERSION" -d "$cache" || die "pip download of llama-cpp-python failed"
+    fi
+    echo "$LLAMA_CPP_SDIST_SHA256  $tarball" | sha256sum -c --quiet - || die "$tarball: sha256 differs from the pinned one"
+    tar -xzOf "$tarball" "$member" >"$out.partial" || die "no $member in $tarball"
+  fi
+  [[ "$(sha256sum "$out.partial" | cut -d' ' -f1)" == "$GEMMA4_VOCAB_SHA256" ]] \
+    || die "ggml-vocab-gemma-4.gguf does not have sha256 $GEMMA4_VOCAB_SHA256"
+  mv -f "$out.partial" "$out"
+  say "gemma4 test vocabulary: made"
+}
+
 install_debian_packages
 install_python_packages
 assemble_model
 check_model
 make_test_vocabs
+make_gemma4_vocab
 say "done"

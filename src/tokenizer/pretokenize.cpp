@@ -44,6 +44,8 @@ std::vector<std::string> patterns_of(PreTokenizer p) {
         case PreTokenizer::starcoder: return {R"(\p{N})", kGpt2};
         case PreTokenizer::falcon: return {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, R"([0-9][0-9][0-9])"};
         case PreTokenizer::default_bpe: return {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", R"([0-9][0-9][0-9])"};
+        // Gemma 4 merges over whole lines (spaces are ▁ by now): only newline runs are cut apart.
+        case PreTokenizer::gemma4: return {R"([^\n]+|[\n]+)"};
         case PreTokenizer::none: break;
     }
     return {};

@@ -152,6 +152,29 @@ struct Symbol {
     uint32_t off, n;  // bytes of the text; n == 0 once merged away
 };
 
+// Spaces as SentencePiece writes them: ' ' -> U+2581 (▁). Other whitespace stays as it is.
+void to_spm_spaces(std::string_view in, std::string& out) {
+    out.clear();
+    out.reserve(in.size() + 8);
+    for (char c : in) {
+        if (c == ' ') out += "\xE2\x96\x81";
+        else out += c;
+    }
+}
+
+// Byte fallback for a symbol that is no token: each of its bytes as the vocabulary's byte token.
+// llama.cpp throws here for SPM and silently drops the byte for gemma4; loom refuses in both cases.
+Status push_byte_tokens(const Vocab& v, std::string_view t, std::vector<int32_t>& out) {
+    for (char c : t) {
+        const int32_t bt = v.byte_token(uint8_t(c));
+        if (bt == kNoToken)
+            return Error::invalid("tokenize: the vocabulary has no byte token for 0x{:02X} (needed for '{}')",
+                                  uint8_t(c), t);
+        out.push_back(bt);
+    }
+    return Ok{};
+}
+
 }  // namespace
 
 // SentencePiece BPE (llama.cpp's llm_tokenizer_spm_session): start from characters, repeatedly merge
@@ -160,11 +183,7 @@ struct Symbol {
 Status Tokenizer::encode_spm(std::string_view text_in, std::vector<int32_t>& out) const {
     const Vocab& v = *vocab_;
     std::string text;
-    text.reserve(text_in.size() + 8);
-    for (char c : text_in) {
-        if (c == ' ') text += "\xE2\x96\x81";  // ▁
-        else text += c;
-    }
+    to_spm_spaces(text_in, text);
     if (text.empty()) return Ok{};
 
     std::vector<Symbol> sym;
@@ -218,21 +237,22 @@ Status Tokenizer::encode_spm(std::string_view text_in, std::vector<int32_t>& out
             continue;
         }
         // Only single characters can be no token (merges always make tokens): byte fallback.
-        for (char c : t) {
-            const int32_t bt = v.byte_token(uint8_t(c));
-            if (bt == kNoToken)
-                return Error::invalid("tokenize: the vocabulary has no byte token for 0x{:02X} (needed for '{}')",
-                                      uint8_t(c), t);
-            out.push_back(bt);
-        }
+        LOOM_RETURN_IF_ERROR(push_byte_tokens(v, t, out));
     }
     return Ok{};
 }
 
-// Byte-level BPE (llama.cpp's llm_tokenizer_bpe_session): pre-tokenize into words, map each word's bytes
-// to GPT-2 characters, merge adjacent symbols by lowest merge rank (ties: leftmost), emit tokens.
-Status Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) const {
+// BPE (llama.cpp's llm_tokenizer_bpe_session): pre-tokenize into words, map each word's bytes to GPT-2
+// characters (byte-level vocabularies) or keep them as they are with spaces escaped to ▁ (escape_spaces),
+// merge adjacent symbols by lowest merge rank (ties: leftmost), emit tokens.
+Status Tokenizer::encode_bpe(std::string_view text_in, std::vector<int32_t>& out) const {
     const Vocab& v = *vocab_;
+    std::string escaped;
+    std::string_view text = text_in;
+    if (v.escape_spaces()) {
+        to_spm_spaces(text_in, escaped);  // before decoding, as llama.cpp: a space may end a broken sequence
+        text = escaped;
+    }
     const std::vector<uint32_t> cpts = decode_utf8_lenient(text);
     for (uint32_t cp : cpts)
         if (cp > kMaxCodePoint)
@@ -254,14 +274,21 @@ Status Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) c
 
     size_t start = 0;
     for (size_t len : words) {
-        // The word's code points, re-encoded (so invalid input bytes are U+FFFD here), byte by byte mapped.
+        // The word's code points, re-encoded (so invalid input bytes are U+FFFD here), byte by byte mapped
+        // unless the vocabulary holds raw UTF-8.
         utf8.clear();
         for (size_t i = start; i < start + len; ++i) append_utf8(utf8, cpts[i]);
         start += len;
         word.clear();
-        for (char c : utf8) append_utf8(word, byte_to_codepoint(uint8_t(c)));
+        if (v.escape_spaces()) word.assign(utf8);
+        else
+            for (char c : utf8) append_utf8(word, byte_to_codepoint(uint8_t(c)));
 
-        if (v.ignore_merges()) {
+        // The word as one token when it is one: with ignore_merges any word; with the gemma4 pre-tokenizer a
+        // word of newlines only (llama.cpp's Gemma 4 fix, ggml-org/llama.cpp#21343). Else it merges as usual.
+        const bool whole =
+            v.ignore_merges() || (v.pre() == PreTokenizer::gemma4 && word.find_first_not_of('\n') == std::string::npos);
+        if (whole) {
             if (const int32_t id = v.find(word); id != kNoToken) {
                 out.push_back(id);
                 continue;
@@ -304,6 +331,10 @@ Status Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) c
             const std::string_view t(word.data() + s.off, s.n);
             if (const int32_t id = v.find(t); id != kNoToken) {
                 out.push_back(id);
+                continue;
+            }
+            if (v.escape_spaces()) {
+                LOOM_RETURN_IF_ERROR(push_byte_tokens(v, t, out));
                 continue;
             }
             // As llama.cpp: each byte of the (already mapped) text as a one-byte token, skipped if absent.

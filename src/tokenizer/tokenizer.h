@@ -1,6 +1,7 @@
 // Text <-> token ids for a Vocab, token for token as llama.cpp's llama_tokenize / llama_detokenize
 // (formats-and-tokenizers §5.5-5.9): special tokens split out of the text, then SentencePiece merges
-// (`llama` vocabularies) or regex pre-tokenization + byte-level BPE merges (`gpt2`).
+// (`llama` vocabularies) or regex pre-tokenization + BPE merges, byte-level (`gpt2`) or over UTF-8 with
+// spaces as ▁ and <0xHH> byte fallback (`gemma4`).
 //
 // Invalid UTF-8 input (documented, tested behaviour):
 //   - SPM: never an error. Text is cut into characters by lead byte as llama.cpp does, and a character
@@ -46,7 +47,8 @@ public:
     // Text -> ids. add_special: BOS/EOS as the vocabulary says (add_bos()/add_eos()). parse_special:
     // control tokens written in the text (e.g. "<start_of_turn>") become their ids; user-defined tokens
     // are always split out, as in llama.cpp. Errors: input too long, a needed byte token missing from
-    // an SPM vocabulary, a code point above U+10FFFF (BPE). Thread-safe.
+    // an SPM or escape_spaces() vocabulary (for the latter llama.cpp drops the byte and loses text; loom
+    // refuses), a code point above U+10FFFF (BPE). Thread-safe.
     Result<std::vector<int32_t>> encode(std::string_view text, bool add_special, bool parse_special) const;
 
     // Ids -> text (llama.cpp's llama_detokenize): pieces concatenated, the first piece loses one leading

@@ -25,6 +25,7 @@ struct PreInfo {
     bool ignore_merges = false;
     bool add_bos = false;
     bool clean_spaces = true;
+    bool escape_spaces = false;  // Vocab::escape_spaces()
 };
 constexpr PreInfo kPreTable[] = {
     {"default", PreTokenizer::default_bpe},
@@ -79,6 +80,9 @@ constexpr PreInfo kPreTable[] = {
     {"minerva-7b", PreTokenizer::starcoder},
     {"mellum2", PreTokenizer::starcoder},
     {"falcon", PreTokenizer::falcon},
+    // Also what a gemma4 vocabulary always gets. Its BOS is forced on after the keys (Vocab::read_ids).
+    {"gemma4", PreTokenizer::gemma4, false, true, true, true},
+    {"granite-embed-multi-311m", PreTokenizer::gemma4, false, true, true, true},
 };
 
 std::string known_pre_names() {
@@ -225,6 +229,7 @@ std::string_view name(PreTokenizer p) {
         case PreTokenizer::gpt2: return "gpt-2";
         case PreTokenizer::starcoder: return "starcoder";
         case PreTokenizer::falcon: return "falcon";
+        case PreTokenizer::gemma4: return "gemma4";
     }
     return "?";
 }
@@ -322,11 +327,15 @@ Result<Vocab> Vocab::build(const RawVocab& r) {
         v.type_ = VocabType::bpe;
         v.bos_ = 11, v.eos_ = 11;
         v.clean_spaces_ = true;
+    } else if (v.model_ == "gemma4") {
+        // No default ids; llama.cpp replaces whatever tokenizer.ggml.pre says (Gemma 4 files have none).
+        v.type_ = VocabType::bpe;
+        v.pre_name_ = "gemma4";
     } else {
-        return Error::unsupported("{}: {}: unsupported tokenizer model '{}' (loom supports: llama, gpt2)", src,
+        return Error::unsupported("{}: {}: unsupported tokenizer model '{}' (loom supports: llama, gpt2, gemma4)", src,
                                   key("model"), v.model_);
     }
-    if (r.pre) v.pre_name_ = *r.pre;
+    if (r.pre && v.pre_name_.empty()) v.pre_name_ = *r.pre;
     if (v.type_ == VocabType::bpe) {
         // llama.cpp falls back to "default" (with a warning) when the key is missing.
         const std::string_view want = v.pre_name_.empty() ? std::string_view("default") : v.pre_name_;
@@ -340,6 +349,7 @@ Result<Vocab> Vocab::build(const RawVocab& r) {
         v.ignore_merges_ = info->ignore_merges;
         v.add_bos_ = v.add_bos_ || info->add_bos;
         v.clean_spaces_ = info->clean_spaces;
+        v.escape_spaces_ = info->escape_spaces;
     }
     if (r.add_space_prefix) v.add_space_prefix_ = *r.add_space_prefix;
 
@@ -379,7 +389,7 @@ Result<Vocab> Vocab::build(const RawVocab& r) {
     // ---- merges (BPE) ----
     if (v.type_ == VocabType::bpe) {
         if (!r.merges)
-            return Error::not_found("{}: {}: missing (a gpt2 vocabulary needs its merges)", src, key("merges"));
+            return Error::not_found("{}: {}: missing (a {} vocabulary needs its merges)", src, key("merges"), v.model_);
         for (size_t i = 0; i < r.merges->size(); ++i) {
             const std::string_view m = (*r.merges)[i];
             // "left right", split at the first space after the first byte (a left part may be a space).
@@ -421,6 +431,12 @@ Status Vocab::read_ids(const RawVocab& r) {
     if (r.add_bos) add_bos_ = *r.add_bos;
     if (r.add_eos) add_eos_ = *r.add_eos;
     if (r.add_sep) add_sep_ = *r.add_sep;
+    if (pre_ == PreTokenizer::gemma4) {
+        add_bos_ = true;  // llama.cpp overrides add_bos_token = false for it
+        if (bos_ == kNoToken)
+            return Error::not_found("{}: {}: missing (the {} pre-tokenizer always adds a BOS token)", r.source,
+                                    key("bos_token_id"), pre_name_);
+    }
     if (add_bos_ && bos_ == kNoToken)
         return Error::invalid("{}: {}: the vocabulary adds a BOS token but has none", r.source, key("add_bos_token"));
     if (add_eos_ && eos_ == kNoToken)
@@ -491,11 +507,13 @@ void Vocab::apply_fixups() {
 void Vocab::build_tables(std::string_view model_name) {
     // Byte fallback tokens.
     for (int b = 0; b < 256; ++b) {
-        if (type_ == VocabType::spm) {
+        if (type_ == VocabType::spm || escape_spaces_) {
             static constexpr char kHex[] = "0123456789ABCDEF";
             const char name[6] = {'<', '0', 'x', kHex[b >> 4], kHex[b & 15], '>'};
             int32_t id = find(std::string_view(name, 6));
-            if (id == kNoToken && b != 0) id = find(std::string_view(reinterpret_cast<const char*>(&b), 1));
+            // SPM falls back to the byte as a one-character token; BPE with escaped spaces does not.
+            if (id == kNoToken && b != 0 && type_ == VocabType::spm)
+                id = find(std::string_view(reinterpret_cast<const char*>(&b), 1));
             byte_tokens_[b] = id;
         } else {
             std::string ch;
@@ -520,7 +538,7 @@ void Vocab::build_tables(std::string_view model_name) {
         if (t.attr & (kAttrUnknown | kAttrControl | kAttrUserDefined)) {
             p = t.text;
         } else if (t.attr & kAttrNormal) {
-            p = type_ == VocabType::spm ? spm_unescape(t.text) : bpe_unmap(t.text);
+            p = type_ == VocabType::spm || escape_spaces_ ? spm_unescape(t.text) : bpe_unmap(t.text);
         } else if (t.attr & kAttrByte) {
             p = std::string(1, char(parse_byte_token(t.text)));
         }  // undefined and unused tokens render as nothing

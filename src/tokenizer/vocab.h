@@ -53,7 +53,8 @@ enum TokenAttr : uint32_t {
 };
 
 // tokenizer.ggml.model: "llama" is SentencePiece-style (scores, <0xXX> byte fallback, ▁ for spaces);
-// "gpt2" is byte-level BPE (merges by rank, regex pre-tokenizer, GPT-2's byte alphabet).
+// "gpt2" is byte-level BPE (merges by rank, regex pre-tokenizer, GPT-2's byte alphabet); "gemma4" is BPE
+// too, but over raw UTF-8 with ▁ for spaces and <0xXX> byte fallback (Vocab::escape_spaces()).
 enum class VocabType { spm, bpe };
 
 // tokenizer.ggml.pre, grouped by the regex set it selects (pretokenize.h). SPM vocabularies ignore it.
@@ -69,6 +70,7 @@ enum class PreTokenizer {
     gpt2,
     starcoder,
     falcon,
+    gemma4,  // newline runs apart from the rest; spaces escaped to ▁, no byte-level map
 };
 std::string_view name(PreTokenizer p);
 
@@ -83,7 +85,7 @@ struct TokenData {
 // validation and fix-ups: Vocab::build turns it into a Vocab. Optional fields were absent in the source.
 struct RawVocab {
     std::string source;  // for messages: the file
-    std::string model;   // tokenizer.ggml.model: "llama" or "gpt2"
+    std::string model;   // tokenizer.ggml.model: "llama", "gpt2" or "gemma4"
     std::optional<std::string> pre;
     std::vector<std::string> tokens;
     std::optional<std::vector<float>> scores;
@@ -113,8 +115,10 @@ public:
     static Result<Vocab> build(const RawVocab& raw);
 
     VocabType type() const { return type_; }
-    const std::string& model() const { return model_; }        // tokenizer.ggml.model
-    const std::string& pre_name() const { return pre_name_; }  // tokenizer.ggml.pre ("" when absent)
+    const std::string& model() const { return model_; }  // tokenizer.ggml.model
+    // tokenizer.ggml.pre ("" when absent); "gemma4" for a gemma4 vocabulary, which llama.cpp always gives that
+    // pre-tokenizer, whatever the key says.
+    const std::string& pre_name() const { return pre_name_; }
     PreTokenizer pre() const { return pre_; }
     int32_t n_tokens() const { return int32_t(tokens_.size()); }
 
@@ -130,7 +134,8 @@ public:
 
     // The id of a token text, or kNoToken.
     int32_t find(std::string_view text) const;
-    // SPM: the "<0xHH>" token (else the one-byte text); BPE: the byte's GPT-2 character. kNoToken if absent.
+    // SPM: the "<0xHH>" token (else the one-byte text); byte-level BPE: the byte's GPT-2 character;
+    // BPE with escape_spaces(): the "<0xHH>" token only. kNoToken if absent.
     int32_t byte_token(uint8_t b) const { return byte_tokens_[b]; }
     // The byte an SPM byte token stands for. PRECONDITION: is_byte(id).
     uint8_t token_byte(int32_t id) const;
@@ -153,15 +158,19 @@ public:
         return add_space_prefix_;
     }                                                      // SPM: a space before text at the start and after specials
     bool ignore_merges() const { return ignore_merges_; }  // BPE: a whole pre-token that is a token is taken as is
-    bool clean_spaces() const { return clean_spaces_; }    // decode: " ." -> "." etc.
+    // BPE in SentencePiece's clothes (gemma4): spaces become ▁ before pre-tokenizing, merges run on the raw
+    // UTF-8 (no GPT-2 byte map), a symbol that is no token falls back to <0xHH> tokens, and pieces show ▁
+    // as a space. False for SPM (which always escapes) and byte-level BPE.
+    bool escape_spaces() const { return escape_spaces_; }
+    bool clean_spaces() const { return clean_spaces_; }  // decode: " ." -> "." etc.
 
     // Tokens split out of text before tokenizing (control, user-defined and unknown), longest first,
     // in llama.cpp's order (it matters only for overlapping candidates of equal length).
     const std::vector<int32_t>& special_tokens() const { return special_tokens_; }
 
-    // The text of a token for output (llama.cpp's token_to_piece with lstrip 0): SPM ▁ -> space, byte
-    // tokens -> their byte, BPE characters -> bytes; control and unknown tokens give "" unless `special`.
-    // Precomputed: a reference into the Vocab.
+    // The text of a token for output (llama.cpp's token_to_piece with lstrip 0): SPM and escape_spaces()
+    // ▁ -> space, byte tokens -> their byte, byte-level BPE characters -> bytes; control and unknown tokens
+    // give "" unless `special`. Precomputed: a reference into the Vocab.
     const std::string& piece(int32_t id, bool special) const;
 
 private:
@@ -183,13 +192,13 @@ private:
     int32_t fim_pre_ = kNoToken, fim_suf_ = kNoToken, fim_mid_ = kNoToken;
     int32_t fim_pad_ = kNoToken, fim_rep_ = kNoToken, fim_sep_ = kNoToken;
     bool add_bos_ = false, add_eos_ = false, add_sep_ = false, add_space_prefix_ = false;
-    bool ignore_merges_ = false, clean_spaces_ = false;
+    bool ignore_merges_ = false, clean_spaces_ = false, escape_spaces_ = false;
     std::vector<int32_t> eog_;
     std::vector<bool> is_eog_;
     std::vector<int32_t> special_tokens_;
 };
 
-// SPM token text -> output text: U+2581 (▁) becomes a space.
+// SPM (and gemma4) token text -> output text: U+2581 (▁) becomes a space.
 std::string spm_unescape(std::string_view text);
 // Byte-level BPE token text -> the bytes its GPT-2 characters stand for (llama.cpp's llama_decode_text).
 std::string bpe_unmap(std::string_view text);

@@ -1,7 +1,7 @@
-// libFuzzer target for the tokenizers: arbitrary bytes through SPM and byte-level BPE (several
-// pre-tokenizers), with and without special-token parsing. Invariants: no crash, every id inside the
-// vocabulary, lossless round trips where the algorithms promise them, and a streaming decoder whose
-// output is always valid UTF-8 and, for valid text, the same as decode. Broken invariants abort.
+// libFuzzer target for the tokenizers: arbitrary bytes through SPM, byte-level BPE (several
+// pre-tokenizers) and gemma4's BPE (▁ for spaces, <0xHH> fallback), with and without special-token parsing. Invariants:
+// no crash, every id inside the vocabulary, lossless round trips where the algorithms promise them, and a streaming
+// decoder whose output is always valid UTF-8 and, for valid text, the same as decode. Broken invariants abort.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -115,6 +115,31 @@ Vocab make_bpe(const std::string& pre) {
     return load(w);
 }
 
+// gemma4: control and user-defined markers, the byte tokens, ▁-pieces with merges, newline runs.
+Vocab make_gemma4() {
+    std::vector<std::string> tokens{"<pad>", "<eos>", "<bos>", "<|turn>", "<turn|>", "<|\"|>", "<|tool_response>"};
+    std::vector<int32_t> types{3, 3, 3, 3, 3, 4, 4};
+    for (int b = 0; b < 256; ++b) {
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        tokens.push_back(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">");
+        types.push_back(6);
+    }
+    for (const char* p : {"\xE2\x96\x81", "t", "h", "e", "a", "\n", "\xC3\xA9"})
+        tokens.push_back(p), types.push_back(1);
+    const std::vector<std::string> merges{"t h",   "th e",   "\xE2\x96\x81 the", "\xE2\x96\x81 \xE2\x96\x81",
+                                          "\n \n", "\n\n \n"};
+    for (const auto& m : merges)
+        tokens.push_back(m.substr(0, m.find(' ', 1)) + m.substr(m.find(' ', 1) + 1)), types.push_back(1);
+    formats::GgufWriter w;
+    w.set("tokenizer.ggml.model", std::string("gemma4"));
+    w.set("tokenizer.ggml.tokens", tokens);
+    w.set("tokenizer.ggml.token_type", types);
+    w.set("tokenizer.ggml.merges", merges);
+    w.set("tokenizer.ggml.bos_token_id", uint32_t(2));
+    w.set("tokenizer.ggml.eos_token_id", uint32_t(1));
+    return load(w);
+}
+
 struct Setup {
     std::vector<std::unique_ptr<Vocab>> vocabs;
     std::vector<std::unique_ptr<Tokenizer>> toks;
@@ -122,6 +147,7 @@ struct Setup {
         vocabs.push_back(std::make_unique<Vocab>(make_spm()));
         for (const char* pre : {"qwen2", "llama-bpe", "deepseek-v3", "deepseek-llm", "gpt-2", "default"})
             vocabs.push_back(std::make_unique<Vocab>(make_bpe(pre)));
+        vocabs.push_back(std::make_unique<Vocab>(make_gemma4()));
         for (auto& v : vocabs) toks.push_back(std::make_unique<Tokenizer>(*v));
     }
 };
@@ -139,7 +165,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     auto ids = tok.encode(text, add, parse);
     if (!ids.ok()) {
-        // Only BPE may refuse input: code points above U+10FFFF.
+        // Only BPE may refuse input: code points above U+10FFFF (gemma4's vocabulary has every byte token).
         if (v.type() == VocabType::spm) fail("SPM refused input", text);
         return 0;
     }

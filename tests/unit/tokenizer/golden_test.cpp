@@ -12,6 +12,7 @@
 
 #include "core/default_model.h"
 #include "formats/gguf_reader.h"
+#include "synth/synth_model.h"
 #include "tokenizer/tokenizer.h"
 #include "unit/tokenizer/gz_lines.h"
 
@@ -57,12 +58,25 @@ const std::vector<std::string>& corpus() {
     return texts;
 }
 
-// Where a vocabulary's GGUF lives: the default model for gemma3, else the vocab-only files that
-// scripts/setup.sh writes into <models dir>/vocab/.
+// Where a vocabulary's GGUF lives: the default model for gemma3; gemma4-synth made here by `loom synth`'s
+// code from its spec (as it was for the goldens); else the vocab-only files that scripts/setup.sh writes into
+// <models dir>/vocab/.
 std::string vocab_path(const std::string& name) {
     if (name == "gemma3") {
         auto p = default_model_path();
         return p ? *p : std::string();
+    }
+    if (name == "gemma4-synth") {
+        static const std::string path = [] {
+            synth::SynthOptions o;
+            o.spec_path = data_dir() + "/gemma4-synth.toml";
+            o.out_path = ::testing::TempDir() + "gemma4-synth.gguf";
+            o.n_threads = 1;
+            auto r = synth::synthesize(o);
+            EXPECT_TRUE(r.ok()) << r.error().message();
+            return r.ok() ? o.out_path : std::string();
+        }();
+        return path;
     }
     auto dir = models_dir();
     return dir ? *dir + "/vocab/" + name + ".gguf" : std::string();
@@ -122,7 +136,7 @@ TEST_P(Golden, MatchesLlamaCpp) {
 INSTANTIATE_TEST_SUITE_P(Vocabs, Golden,
                          testing::Values("gemma3", "llama3", "deepseek-v3", "qwen2", "qwen35", "llama3-pre-gpt-2",
                                          "llama3-pre-deepseek-llm", "llama3-pre-deepseek-coder", "llama3-pre-default",
-                                         "llama3-pre-starcoder", "llama3-pre-falcon"),
+                                         "llama3-pre-starcoder", "llama3-pre-falcon", "gemma4", "gemma4-synth"),
                          [](const auto& info) {
                              std::string s = info.param;
                              for (char& c : s)
@@ -163,7 +177,9 @@ TEST_P(RoundTrip, EveryTokenAsLlamaCpp) {
                 name.c_str(), vocab->n_tokens(), exceptions.size(), mismatches);
 }
 
-INSTANTIATE_TEST_SUITE_P(Vocabs, RoundTrip, testing::Values("gemma3", "llama3", "deepseek-v3", "qwen2", "qwen35"),
+INSTANTIATE_TEST_SUITE_P(Vocabs, RoundTrip,
+                         testing::Values("gemma3", "llama3", "deepseek-v3", "qwen2", "qwen35", "gemma4",
+                                         "gemma4-synth"),
                          [](const auto& info) {
                              std::string s = info.param;
                              for (char& c : s)

@@ -2,12 +2,15 @@
 // through Vocab::load (the path real files take).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
 
@@ -51,16 +54,28 @@ struct TestVocab {
     }
 };
 
+// Text -> ids, failing the test on an error (then no ids).
+inline std::vector<int32_t> encode(const Tokenizer& t, std::string_view s, bool add = true, bool parse = false) {
+    auto r = t.encode(s, add, parse);
+    EXPECT_TRUE(r.ok()) << r.error().message();
+    return r.ok() ? *r : std::vector<int32_t>{};
+}
+
+// The 256 byte tokens <0x00>..<0xFF>, appended.
+inline void add_byte_tokens(TestVocab& v, float score) {
+    for (int b = 0; b < 256; ++b) {
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        v.add(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", score, TokenType::byte);
+    }
+}
+
 // <unk> <s> </s>, the 256 byte tokens <0x00>..<0xFF> (ids 3..258): a SentencePiece skeleton.
 inline TestVocab spm_skeleton() {
     TestVocab v;
     v.add("<unk>", 0, TokenType::unknown);
     v.add("<s>", 0, TokenType::control);
     v.add("</s>", 0, TokenType::control);
-    for (int b = 0; b < 256; ++b) {
-        static constexpr char kHex[] = "0123456789ABCDEF";
-        v.add(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", 0, TokenType::byte);
-    }
+    add_byte_tokens(v, 0);
     return v;
 }
 
@@ -74,6 +89,22 @@ inline TestVocab bpe_skeleton(std::string pre = "gpt-2") {
         append_utf8(ch, byte_to_codepoint(uint8_t(b)));
         v.add(ch);
     }
+    return v;
+}
+
+// A gemma4-model skeleton, ids as Gemma 4 orders its kinds: <pad> <eos> <bos> <unk> (0..3, control),
+// <|turn> <turn|> (4, 5, control), <|tool_response> (6, user-defined, as the converter writes it), </s> (7,
+// normal), then the byte tokens <0x00>..<0xFF> (8..263). Special ids as keys; no merges yet.
+inline TestVocab gemma4_skeleton() {
+    TestVocab v;
+    v.model = "gemma4";
+    for (const char* t : {"<pad>", "<eos>", "<bos>", "<unk>", "<|turn>", "<turn|>"})
+        v.add(t, -1000, TokenType::control);
+    v.add("<|tool_response>", -1000, TokenType::user_defined);
+    v.add("</s>", -1000);
+    add_byte_tokens(v, -1000);
+    v.extra = {{"bos_token_id", uint32_t(2)},     {"eos_token_id", uint32_t(1)}, {"unknown_token_id", uint32_t(3)},
+               {"padding_token_id", uint32_t(0)}, {"add_space_prefix", false},   {"add_bos_token", true}};
     return v;
 }
 

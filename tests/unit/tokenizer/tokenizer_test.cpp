@@ -11,6 +11,7 @@ namespace loom::tokenizer {
 namespace {
 
 using testing::bpe_skeleton;
+using testing::encode;
 using testing::spm_skeleton;
 using testing::TestVocab;
 using Ids = std::vector<int32_t>;
@@ -31,12 +32,6 @@ struct HelloVocab {
         ud = tv.add("<ud>", 0, TokenType::user_defined);
     }
 };
-
-Ids encode(const Tokenizer& t, std::string_view s, bool add = true, bool parse = false) {
-    auto r = t.encode(s, add, parse);
-    EXPECT_TRUE(r.ok()) << r.error().message();
-    return r.ok() ? *r : Ids{};
-}
 
 TEST(SpmTest, MergesByScore) {
     HelloVocab hv;
@@ -211,6 +206,12 @@ TEST(PretokenizeTest, Llama3) {
               (W{"Hello", " world", "'s", " ", "123", "45", "\n\n", " ", " x"}));
     EXPECT_EQ(split(PreTokenizer::qwen2, "abc 123"), (W{"abc", " ", "1", "2", "3"}));
     EXPECT_EQ(split(PreTokenizer::gpt2, "I'M here  now"), (W{"I", "'", "M", " here", " ", " now"}));
+}
+
+TEST(PretokenizeTest, Gemma4SplitsOnlyNewlineRuns) {
+    using W = std::vector<std::string>;
+    EXPECT_EQ(split(PreTokenizer::gemma4, "a b\n\n c\r\nd\xE2\x80\xA8\n"),
+              (W{"a b", "\n\n", " c\r", "\n", "d\xE2\x80\xA8", "\n"}));
 }
 
 TEST(PretokenizeTest, ClassesComeFromUnicode151) {
