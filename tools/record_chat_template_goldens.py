@@ -151,7 +151,10 @@ def main():
                 "holds them as published with each model. `google-gemma-3-it.jinja` (Gemma 3, the default model's "
                 "family; the default GGUF carries no template) is the chat_template of google/gemma-3's "
                 "tokenizer_config.json as quoted in ShishirPatil/gorilla @72055c51cf80, "
-                "berkeley-function-call-leaderboard/bfcl/model_handler/local_inference/gemma.py.\n")
+                "berkeley-function-call-leaderboard/bfcl/model_handler/local_inference/gemma.py. "
+                "`ggml-vocab-gemma-4.jinja` is the tokenizer.chat_template that a real Gemma 4 GGUF carries: the one in "
+                "llama.cpp's `models/ggml-vocab-gemma-4.gguf` (same sdist; an earlier revision of "
+                "`google-gemma-4-31B-it.jinja`).\n")
     print(f"{n} cases, {errors} errors")
 
 

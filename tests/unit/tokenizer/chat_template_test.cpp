@@ -206,6 +206,30 @@ TEST(ChatTemplateTest, GemmaPromptTokenizes) {
     EXPECT_EQ(*ids, (std::vector<int32_t>{2, 105, 2364, 107, 10979, 106, 107, 105, 4368, 107}));
 }
 
+// Gemma 4's real GGUF (llama.cpp's models/ggml-vocab-gemma-4.gguf, from scripts/setup.sh): the template it
+// carries, rendered and tokenized; the ids are llama.cpp's (llama_tokenize with parse_special) for that text.
+TEST(ChatTemplateTest, Gemma4GgufPromptTokenizes) {
+    auto dir = models_dir();
+    const std::string path = dir ? *dir + "/vocab/gemma4.gguf" : std::string();
+    if (path.empty() || !std::filesystem::exists(path)) GTEST_SKIP() << "no " << path << ": run scripts/setup.sh";
+    auto f = formats::GgufFile::open(path);
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    auto vocab = Vocab::load(*f);
+    ASSERT_TRUE(vocab.ok()) << vocab.error().message();
+    auto src = chat_template_source(*f);
+    ASSERT_TRUE(src.ok()) << src.error().message();
+    EXPECT_EQ(*src, read_file(data_dir() + "/templates/ggml-vocab-gemma-4.jinja"));
+    auto t = ChatTemplate::parse(*src, test_options());
+    ASSERT_TRUE(t.ok()) << t.error().message();
+    auto prompt = t->render(chat_context(*vocab, json::array({{{"role", "user"}, {"content", "Hi"}}}), true));
+    ASSERT_TRUE(prompt.ok()) << prompt.error().message();
+    EXPECT_EQ(*prompt, "<bos><|turn>user\nHi<turn|>\n<|turn>model\n<|channel>thought\n<channel|>");
+    auto ids = Tokenizer(*vocab).encode(*prompt, false, true);
+    ASSERT_TRUE(ids.ok());
+    // <bos> <|turn> user \n Hi <turn|> \n <|turn> model \n <|channel> thought \n <channel|>
+    EXPECT_EQ(*ids, (std::vector<int32_t>{2, 105, 2364, 107, 10979, 106, 107, 105, 4368, 107, 100, 45518, 107, 101}));
+}
+
 TEST(ChatTemplateTest, Errors) {
     auto r = render("{{ raise_exception('roles must alternate') }}");
     ASSERT_FALSE(r.ok());
