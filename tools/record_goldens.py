@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record llama.cpp's reference logprobs: the goldens of loom's equivalence tests (issue #4).
 
-For every family spec in tests/data/synth/{llama,qwen2,qwen3,gemma3,qwen3moe,qwen2moe,qwen35,qwen35moe,deepseek2,deepseek2lite,llada,lladamoe}.toml and every weight
+For every family spec in tests/data/synth/{llama,qwen2,qwen3,gemma3,qwen3moe,qwen2moe,qwen35,qwen35moe,deepseek2,deepseek2lite,llada,lladamoe,gemma4,gemma4moe}.toml and every weight
 type in f32, f16, q8_0, q4_k (and the mixtures of experts, the hybrids and deepseek2 also in their q4_k_m preset), `loom synth` writes the
 model (seed 1), and llama_ref (tools/llama_ref, llama.cpp's
 C API) evaluates a fixed 160-token prompt in one pass: the top-10 next-token logprobs at every position.
@@ -29,14 +29,15 @@ import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FAMILIES = ["llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "qwen35", "qwen35moe", "deepseek2",
-            "deepseek2lite", "llada", "lladamoe"]
+            "deepseek2lite", "llada", "lladamoe", "gemma4", "gemma4moe"]
 # Masked-diffusion models: one bidirectional pass over the whole prompt (which contains mask tokens), no token-by-token
 # path (the model has no cache), so no decode_positions.
 DIFFUSION = {"llada", "lladamoe"}
 MASK_EVERY = 3          # in a diffusion prompt every third token is the mask token
 TYPES = ["f32", "f16", "q8_0", "q4_k"]
 EXTRA_TYPES = {"qwen3moe": ["q4_k_m"], "qwen2moe": ["q4_k_m"], "qwen35": ["q4_k_m"], "qwen35moe": ["q4_k_m"],
-               "deepseek2": ["q4_k_m"], "deepseek2lite": ["q4_k_m"], "llada": ["q4_k_m"], "lladamoe": ["q4_k_m"]}  # spec presets recorded as well
+               "deepseek2": ["q4_k_m"], "deepseek2lite": ["q4_k_m"], "llada": ["q4_k_m"], "lladamoe": ["q4_k_m"],
+               "gemma4": ["q4_k_m"], "gemma4moe": ["q4_k_m"]}  # spec presets recorded as well
 SEED = 1                # loom synth -s
 PROMPT_LEN = 160
 FIRST_ID = 3            # prompts avoid the special ids 0..2 (<unk>, <s>, </s>) of synth's vocab
@@ -48,7 +49,7 @@ DEFAULT_PROMPT = "tests/data/goldens/default_prompt.txt"
 # One prompt per family, shared by its four types (so types can also be compared with each other).
 PROMPT_SEEDS = {"llama": 101, "qwen2": 102, "qwen3": 103, "gemma3": 104, "qwen3moe": 105, "qwen2moe": 106, "qwen35": 107,
                 "qwen35moe": 108, "deepseek2": 109, "deepseek2lite": 110,
-                "llada": 111, "lladamoe": 112}
+                "llada": 111, "lladamoe": 112, "gemma4": 113, "gemma4moe": 114}
 
 
 def sha256(path):

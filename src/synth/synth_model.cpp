@@ -120,6 +120,7 @@ struct TensorSpec {
     std::string init = "normal";
     float std_dev = 0.02f;
     float mean = 0.0f;          // "normal" only: e.g. norm weights spread around 1
+    std::vector<float> values;  // "values": every row is these
     std::optional<DType> type;  // the tensor's own type, over --type and presets
 };
 
@@ -183,9 +184,18 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
             ts.shape.push_back(v);
         }
         ts.init = (*t)["init"].value_or<std::string>("normal");
-        if (ts.init != "normal" && ts.init != "ones")
-            return Error::invalid("{}: tensor '{}': init '{}' (expected normal or ones)", where(opt.spec_path, node),
-                                  *name, ts.init);
+        if (ts.init != "normal" && ts.init != "ones" && ts.init != "values")
+            return Error::invalid("{}: tensor '{}': init '{}' (expected normal, ones or values)",
+                                  where(opt.spec_path, node), *name, ts.init);
+        if (ts.init == "values") {  // values = [...], one row's worth (every row gets them)
+            const toml::array* vs = (*t)["values"].as_array();
+            if (vs)
+                for (const toml::node& v : *vs)
+                    if (auto x = v.value<double>()) ts.values.push_back(float(*x));
+            if (!vs || int64_t(ts.values.size()) != ts.shape.back() || int64_t(ts.values.size()) != int64_t(vs->size()))
+                return Error::invalid("{}: tensor '{}': init = \"values\" needs values = [...], {} numbers (a row)",
+                                      where(opt.spec_path, node), *name, ts.shape.back());
+        }
         ts.std_dev = float((*t)["std"].value_or<double>(0.02));
         ts.mean = float((*t)["mean"].value_or<double>(0.0));
         if (auto type = (*t)["type"].value<std::string>()) {
@@ -292,6 +302,8 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
             for (int64_t r = b; r < e; ++r) {
                 if (ts.init == "ones") {
                     std::fill(x, x + row, 1.0f);
+                } else if (ts.init == "values") {
+                    std::copy(ts.values.begin(), ts.values.end(), x);
                 } else {
                     fill_normal(x, row, mix(stream + uint64_t(r)), ts.std_dev);
                     if (ts.mean != 0.0f)

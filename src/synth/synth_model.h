@@ -2,7 +2,8 @@
 // metadata, tensors and quantization presets (see tests/data/synth/*.toml). The spec is data: nothing
 // here knows a model family. Used for test models and for benchmarks at real model shapes.
 // A [[tensor]] takes name, shape (up to 4 dims, outermost first: 3-D expert tensors are [n_expert, out, in]),
-// init = "normal" (default; `std` 0.02, `mean` 0) or "ones", an optional `type` of its own, and for names with
+// init = "normal" (default; `std` 0.02, `mean` 0), "ones" or "values" (`values = [...]`, one row, repeated), an
+// optional `type` of its own, and for names with
 // {layer} an optional `layers = [...]` (the layers that have it; default all).
 // [vocab] takes model and size: model = "gemma4" makes Gemma 4's vocabulary layout with learned BPE merges,
 // any other name a SentencePiece-style filler under that tokenizer.ggml.model (synth_vocab.h).

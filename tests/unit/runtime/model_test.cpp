@@ -24,14 +24,15 @@
 namespace loom::runtime {
 namespace {
 
-const char* const kFamilies[] = {"llama",    "qwen2",  "qwen3",     "gemma3",    "qwen3moe",
-                                 "qwen2moe", "qwen35", "qwen35moe", "deepseek2", "deepseek2lite"};
+const char* const kFamilies[] = {"llama",  "qwen2",     "qwen3",     "gemma3",        "qwen3moe", "qwen2moe",
+                                 "qwen35", "qwen35moe", "deepseek2", "deepseek2lite", "gemma4",   "gemma4moe"};
 // Masked-diffusion families: one bidirectional pass, no cached path (their own instantiation of the goldens).
 const char* const kDiffusionFamilies[] = {"llada", "lladamoe"};
 // Families whose FFNs are mixtures of experts.
-const char* const kMixtureFamilies[] = {"qwen3moe", "qwen2moe", "qwen35moe", "deepseek2", "deepseek2lite"};
+const char* const kMixtureFamilies[] = {"qwen3moe", "qwen2moe", "qwen35moe", "deepseek2", "deepseek2lite", "gemma4moe"};
 // Specs with a q4_k_m preset.
-const char* const kQ4KMFamilies[] = {"qwen3moe", "qwen2moe", "qwen35", "qwen35moe", "deepseek2", "deepseek2lite"};
+const char* const kQ4KMFamilies[] = {"qwen3moe",  "qwen2moe",      "qwen35", "qwen35moe",
+                                     "deepseek2", "deepseek2lite", "gemma4", "gemma4moe"};
 
 std::string data_dir() {
     const char* d = std::getenv("LOOM_TEST_DATA_DIR");

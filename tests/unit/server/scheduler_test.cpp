@@ -125,7 +125,8 @@ TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
 INSTANTIATE_TEST_SUITE_P(ServerScheduler, AloneOrTogether,
                          ::testing::Values(std::pair{"llama", "q4_k"}, std::pair{"qwen3moe", "q4_k_m"},
                                            std::pair{"qwen2moe", "q8_0"}, std::pair{"qwen35", "q4_k_m"},
-                                           std::pair{"qwen35moe", "q8_0"}, std::pair{"deepseek2lite", "q8_0"}),
+                                           std::pair{"qwen35moe", "q8_0"}, std::pair{"deepseek2lite", "q8_0"},
+                                           std::pair{"gemma4", "q4_k_m"}, std::pair{"gemma4moe", "q8_0"}),
                          [](const auto& info) { return std::string(info.param.first) + "_" + info.param.second; });
 
 TEST(ServerScheduler, LengthLimitAndPromptLogprobs) {
