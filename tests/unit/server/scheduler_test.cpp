@@ -48,12 +48,16 @@ std::vector<int32_t> prompt(int i, int n = 40) {
     return t;
 }
 
-SequenceSpec greedy(int index, std::vector<int32_t> p, int64_t max_tokens) {
+// With a vocab, none of its end-of-generation tokens can be picked (else only the llama-style </s>, id 2): every
+// run is max_tokens long.
+SequenceSpec greedy(int index, std::vector<int32_t> p, int64_t max_tokens, const tokenizer::Vocab* vocab = nullptr) {
     SequenceSpec s;
     s.index = index;
     s.prompt = std::move(p);
     s.sampling.temperature = 0;
-    s.sampling.logit_bias[2] = -INFINITY;  // no end of generation: every run is max_tokens long
+    s.sampling.logit_bias[2] = -INFINITY;
+    if (vocab)
+        for (int32_t id : vocab->eog_ids()) s.sampling.logit_bias[id] = -INFINITY;
     s.max_tokens = max_tokens;
     s.logprobs = 0;  // token ids come with the events
     return s;
@@ -98,7 +102,7 @@ TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
     std::vector<std::vector<int32_t>> alone;
     for (int i = 0; i < 4; ++i) {
         auto st = std::make_shared<RequestStream>();
-        ASSERT_EQ(sched.submit({greedy(0, prompt(i), 12)}, st), Scheduler::Submit::ok);
+        ASSERT_EQ(sched.submit({greedy(0, prompt(i), 12, f.vocab.get())}, st), Scheduler::Submit::ok);
         alone.push_back(collect(*st, 1)[0].tokens);
         ASSERT_EQ(alone.back().size(), 12u);
     }
@@ -107,7 +111,7 @@ TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
     std::vector<std::shared_ptr<RequestStream>> streams;
     for (int i = 0; i < 4; ++i) {
         streams.push_back(std::make_shared<RequestStream>());
-        ASSERT_EQ(sched.submit({greedy(0, prompt(i), 12)}, streams.back()), Scheduler::Submit::ok);
+        ASSERT_EQ(sched.submit({greedy(0, prompt(i), 12, f.vocab.get())}, streams.back()), Scheduler::Submit::ok);
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     for (int i = 0; i < 4; ++i)
@@ -116,7 +120,7 @@ TEST_P(AloneOrTogether, TemperatureZeroAloneEqualsBesideOthers) {
     auto st = std::make_shared<RequestStream>();
     std::vector<SequenceSpec> four;
     four.reserve(4);
-    for (int i = 0; i < 4; ++i) four.push_back(greedy(i, prompt(i), 12));
+    for (int i = 0; i < 4; ++i) four.push_back(greedy(i, prompt(i), 12, f.vocab.get()));
     ASSERT_EQ(sched.submit(four, st), Scheduler::Submit::ok);
     auto out = collect(*st, 4);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(out[size_t(i)].tokens, alone[size_t(i)]) << "choice " << i;
