@@ -12,6 +12,7 @@
 //   y       = W_o o (+ b)
 // The memory stores K after rope and V, rounded to its type, in the sequence's next slots; attention reads
 // the sequence's slots [0, n_slots). A stateless pass runs the same code on a throwaway memory.
+// A sliding layer (window > 0) may keep only its last window + n_batch slots (exec/memory.h).
 // kv_from = <an earlier layer>: the layer computes only Q and attends over that layer's K/V (the memory shares
 // it; its heads and head dims must be the same), with its own window and mask.
 #include <fmt/format.h>
@@ -26,8 +27,8 @@ class Attention final : public Block {
 public:
     TensorView forward(exec::Exec& ex, const TensorView& x, const Pass& pass) const override;
     std::optional<exec::MemorySpec> memory_spec() const override {
-        if (kv_from_ >= 0) return exec::MemorySpec::shared(kv_from_, n_head_kv_, d_k_, d_v_);
-        return exec::MemorySpec::kv(n_head_kv_, d_k_, d_v_);
+        if (kv_from_ >= 0) return exec::MemorySpec::shared(kv_from_, n_head_kv_, d_k_, d_v_, window_);
+        return exec::MemorySpec::kv(n_head_kv_, d_k_, d_v_, window_);
     }
 
     int64_t n_head_ = 0, n_head_kv_ = 0, d_k_ = 0, d_v_ = 0;
@@ -115,13 +116,14 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
         exec::Memory& mem = *pass.memory;
         const TensorView kc = mem.k(pass.layer, s.seq), vc = mem.v(pass.layer, s.seq);
         if (own_kv) {
-            ex.convert(k3.narrow(s.first, s.count).as_2d(), kc.narrow(s.first_slot, s.count).as_2d());
-            ex.convert(v3.narrow(s.first, s.count).as_2d(), vc.narrow(s.first_slot, s.count).as_2d());
+            const int64_t slot = mem.layer_slot(pass.layer, s.seq, s.first_slot);
+            ex.convert(k3.narrow(s.first, s.count).as_2d(), kc.narrow(slot, s.count).as_2d());
+            ex.convert(v3.narrow(s.first, s.count).as_2d(), vc.narrow(slot, s.count).as_2d());
         }
-        const int64_t used = mem.n_slots(s.seq);
+        const int64_t used = mem.n_held(pass.layer, s.seq);
         a.k = kc.narrow(0, used);
         a.v = vc.narrow(0, used);
-        a.kv_pos = mem.slot_pos(s.seq).narrow(0, used);
+        a.kv_pos = mem.slot_pos(pass.layer, s.seq).narrow(0, used);
         ex.attention(a);
     }
     ex.name(out, me + ".attn");

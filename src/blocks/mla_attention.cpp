@@ -97,15 +97,16 @@ TensorView MlaAttention::forward(exec::Exec& ex, const TensorView& x, const Pass
     exec::Memory& mem = *pass.memory;
     for (const Segment& s : pass.segments) {
         const TensorView kc = mem.k(pass.layer, s.seq), vc = mem.v(pass.layer, s.seq);
-        ex.convert(K.narrow(s.first, s.count).as_2d(), kc.narrow(s.first_slot, s.count).as_2d());
-        const int64_t used = mem.n_slots(s.seq);
+        const int64_t slot = mem.layer_slot(pass.layer, s.seq, s.first_slot);
+        ex.convert(K.narrow(s.first, s.count).as_2d(), kc.narrow(slot, s.count).as_2d());
+        const int64_t used = mem.n_held(pass.layer, s.seq);
         kernels::AttentionArgs a;
         a.q = Q.narrow(s.first, s.count);
         a.q_pos = pass.pos.narrow(s.first, s.count);
         a.out = lat.narrow(s.first, s.count);
         a.k = kc.narrow(0, used);
         a.v = vc.narrow(0, used);
-        a.kv_pos = mem.slot_pos(s.seq).narrow(0, used);
+        a.kv_pos = mem.slot_pos(pass.layer, s.seq).narrow(0, used);
         a.scale = scale_;
         ex.attention(a);
     }

@@ -53,6 +53,8 @@ Status run_eval(const EvalOptions& o) {
     LOOM_TRY(auto model, o.model.load_model());
     LOOM_TRY(runtime::SessionOptions so,
              o.model.session_options(*model, int64_t(tokens.size()), fmt::format("{} tokens", tokens.size())));
+    // Dumps come from one pass over every token, so the memory must take them at once.
+    so.n_batch = o.dump.empty() ? std::max<int64_t>(1, o.n_batch) : std::max<int64_t>(1, int64_t(tokens.size()));
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
 
     std::vector<std::string> patterns = split(o.dump, ',');

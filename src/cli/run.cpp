@@ -143,6 +143,7 @@ Status run(RunOptions& o) {
     }
     if (model->diffusion()) return run_diffusion(o, *model, vocab, prompt, prompt_text);
     LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model));
+    so.n_batch = o.gen.n_batch;
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
     o.gen.eog = vocab.eog_ids();
     LOOM_RETURN_IF_ERROR(o.gen.sampling.validate(int32_t(model->n_vocab())));

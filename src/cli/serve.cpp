@@ -74,6 +74,7 @@ Status serve(ServeOptions& o) {
             model->arch().name);
     LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model));
     so.n_seq = o.sched.n_parallel;
+    so.n_batch = o.sched.n_batch;
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
     metrics.set_memory(int64_t(session->memory().kv_bytes_per_seq()), int64_t(session->memory().state_bytes_per_seq()));
     std::string name = o.alias;

@@ -12,6 +12,13 @@
 //
 // Recurrent state cannot be rewound: truncating a sequence that has it is allowed only to 0 (reset) or at
 // or past its end; a failed pass must reset the sequence (Session does).
+//
+// Sliding-window layers (MemorySpec::window > 0: a token at position p sees positions q with p − q < window) keep,
+// when the memory is made with a pass size (max_pass > 0), only window + max_pass slots per sequence instead of
+// n_ctx: before a pass would overflow them, the oldest slots are dropped, keeping the last window − 1 tokens,
+// which are moved to the front (keys stay in position order, so attention sums as over a full cache, shifted).
+// Layers with the same window share one slot table. Such a memory cannot go back further than its sliding layers
+// remember: truncating to `from` needs every token in (from − window, from) still held.
 #pragma once
 
 #include <cstdint>
@@ -31,14 +38,16 @@ const char* name(MemoryKind k);
 struct MemorySpec {
     MemoryKind kind = MemoryKind::none;
     int64_t n_head_kv = 0, d_k = 0, d_v = 0;  // kv, kv_k_only (d_v <= d_k: V = K[:, :, :d_v])
+    int64_t window = 0;                       // kv, kv_k_only: a sliding layer's window (0: it sees everything)
     // shared: an earlier layer with kv or kv_k_only (n_head_kv, d_k, d_v, when set, must be the source's)
     int64_t source_layer = -1;
     int64_t conv_rows = 0, conv_channels = 0;                 // recurrent: conv history
     int64_t state_heads = 0, state_rows = 0, state_cols = 0;  // recurrent: the recurrent state
 
-    static MemorySpec kv(int64_t n_head_kv, int64_t d_k, int64_t d_v);
-    static MemorySpec kv_k_only(int64_t n_head_kv, int64_t d_k, int64_t d_v);
-    static MemorySpec shared(int64_t source_layer, int64_t n_head_kv = 0, int64_t d_k = 0, int64_t d_v = 0);
+    static MemorySpec kv(int64_t n_head_kv, int64_t d_k, int64_t d_v, int64_t window = 0);
+    static MemorySpec kv_k_only(int64_t n_head_kv, int64_t d_k, int64_t d_v, int64_t window = 0);
+    static MemorySpec shared(int64_t source_layer, int64_t n_head_kv = 0, int64_t d_k = 0, int64_t d_v = 0,
+                             int64_t window = 0);
     static MemorySpec recurrent(int64_t conv_rows, int64_t conv_channels, int64_t heads, int64_t rows, int64_t cols);
     bool operator==(const MemorySpec&) const = default;
 };
@@ -46,29 +55,39 @@ struct MemorySpec {
 class Memory {
 public:
     // PRECONDITION-checked: kv_type is f16 or f32; n_seq >= 1; n_ctx >= 1; every spec consistent (a shared
-    // layer names an earlier layer that stores K). Zeroed.
-    static Result<Memory> create(const std::vector<MemorySpec>& layers, int n_seq, int64_t n_ctx, DType kv_type);
+    // layer names an earlier layer that stores K). Zeroed. max_pass > 0: sliding layers keep window + max_pass
+    // slots (see above) and a pass may add at most max_pass tokens per sequence; 0: every layer keeps n_ctx.
+    static Result<Memory> create(const std::vector<MemorySpec>& layers, int n_seq, int64_t n_ctx, DType kv_type,
+                                 int64_t max_pass = 0);
 
     int n_seq() const { return n_seq_; }
     int64_t n_ctx() const { return n_ctx_; }  // slots per sequence
     DType type() const { return type_; }      // of K and V
     size_t bytes() const { return bytes_; }
-    size_t kv_bytes_per_seq() const { return kv_seq_bytes_; }        // at full context
+    size_t kv_bytes_per_seq() const { return kv_seq_bytes_; }        // at full context (sliding layers: their slots)
+    int64_t max_pass() const { return max_pass_; }                   // tokens per sequence per pass (0: any)
     size_t state_bytes_per_seq() const { return state_seq_bytes_; }  // recurrent layers, whatever the context
     bool has_recurrent() const { return state_seq_bytes_ > 0; }
+    bool has_windows() const { return !windows_.empty(); }  // sliding layers with slots of their own
     const MemorySpec& spec(int64_t layer) const { return layers_.at(size_t(layer)).spec; }
 
-    // [n_ctx, n_head_kv, d] views of one layer's K or V for one sequence (a shared layer: its source's; a
-    // kv_k_only layer: V is a strided view into K).
+    // [slots, n_head_kv, d] views of one layer's K or V for one sequence (a shared layer: its source's; a
+    // kv_k_only layer: V is a strided view into K). slots = n_ctx, or a sliding layer's window + max_pass.
     TensorView k(int64_t layer, int seq) const;
     TensorView v(int64_t layer, int seq) const;
     // Recurrent layers: [conv_rows, conv_channels] and [state_heads, state_rows, state_cols] f32.
     TensorView conv_state(int64_t layer, int seq) const;
     TensorView recurrent_state(int64_t layer, int seq) const;
 
-    // [n_ctx] i32: the position each slot holds, −1 = empty (the attention op's kv_pos).
+    // [n_ctx] i32: the position each slot holds, −1 = empty.
     TensorView slot_pos(int seq) const;
     int64_t n_slots(int seq) const { return seqs_.at(size_t(seq)).n_slots; }  // slots [0, n_slots) in use
+    // One layer's view of the slots (sliding layers with their own, shorter table): the position each of its
+    // slots holds (the attention op's kv_pos), how many are in use, and where the sequence's slot `slot` (as
+    // reserve() returns it) is in the layer's K/V.
+    TensorView slot_pos(int64_t layer, int seq) const;
+    int64_t n_held(int64_t layer, int seq) const;
+    int64_t layer_slot(int64_t layer, int seq, int64_t slot) const;
     int64_t n_past(int seq) const { return seqs_.at(size_t(seq)).n_past; }
 
     // Whether n tokens of `seq` at positions pos can be reserved: strictly increasing, inside the context,
@@ -82,16 +101,27 @@ public:
     void reset(int seq);  // truncate(seq, 0), which never fails
 
 private:
+    // The slots of the sliding layers that share one window: `slots` per sequence, of which the first `dropped`
+    // of the sequence's slots are gone.
+    struct Window {
+        int64_t window = 0, slots = 0;
+        std::vector<int64_t> dropped;    // per sequence
+        std::shared_ptr<int32_t[]> pos;  // [n_seq, slots]
+    };
     struct Layer {
         MemorySpec spec;
+        int window = -1;  // index into windows_, or −1: n_ctx slots
         size_t k_offset = 0, v_offset = 0, k_seq_bytes = 0, v_seq_bytes = 0;
         size_t conv_offset = 0, state_offset = 0, conv_seq_bytes = 0, state_seq_bytes = 0;
     };
     struct Seq {
         int64_t n_slots = 0, n_past = 0;
     };
+    const Layer& storage(int64_t layer) const;  // the layer that keeps its K/V (a shared layer's source)
+    void drop_oldest(int seq, Window& w, int64_t keep);
     int n_seq_ = 0;
-    int64_t n_ctx_ = 0;
+    int64_t n_ctx_ = 0, max_pass_ = 0;
+    std::vector<Window> windows_;
     DType type_ = DType::f16;
     size_t bytes_ = 0, kv_seq_bytes_ = 0, state_seq_bytes_ = 0;
     std::vector<Layer> layers_;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "core/thread_pool.h"
@@ -63,7 +64,9 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
     if (s->opt_.n_threads > 1) s->pool_ = std::make_unique<ThreadPool>(s->opt_.n_threads);
     s->exec_ = std::make_unique<exec::Exec>(opt.backend, s->pool_.get());
     LOOM_RETURN_IF_ERROR(s->exec_->status());
-    LOOM_TRY(exec::Memory mem, exec::Memory::create(model.memory_layout(), s->opt_.n_seq, s->opt_.n_ctx, opt.kv_type));
+    if (s->opt_.n_batch < 1) return Error::invalid("batch size {} must be positive", s->opt_.n_batch);
+    LOOM_TRY(exec::Memory mem,
+             exec::Memory::create(model.memory_layout(), s->opt_.n_seq, s->opt_.n_ctx, opt.kv_type, s->opt_.n_batch));
     s->memory_ = std::make_unique<exec::Memory>(std::move(mem));
     return s;
 }
@@ -86,14 +89,55 @@ Result<TensorView> Session::decode(const Batch& batch) {
             "{}: a diffusion model's passes are bidirectional over the whole canvas and keep no cache, so it has no "
             "cached decode; it generates with runtime::diffusion_generate (loom run does)",
             model_->arch().name);
-    return forward(batch, *memory_);
+    const int64_t limit = memory_->has_windows() ? memory_->max_pass() : 0;
+    if (limit == 0) return forward(batch, *memory_);
+    return forward_in_parts(batch, limit);
+}
+
+Result<TensorView> Session::forward_in_parts(const Batch& batch, int64_t limit) {
+    const size_t n = batch.tokens.size();
+    if (batch.pos.size() != n || (!batch.seq.empty() && batch.seq.size() != n) ||
+        (!batch.logits.empty() && batch.logits.size() != n))
+        return forward(batch, *memory_);  // forward() says what is wrong
+    auto seq_of = [&](size_t i) { return batch.seq.empty() ? 0 : batch.seq[i]; };
+    std::map<int, int64_t> count;
+    bool fits = true;
+    for (size_t i = 0; i < n && fits; ++i) fits = ++count[seq_of(i)] <= limit;
+    if (fits) return forward(batch, *memory_);
+
+    // Consecutive parts in which no sequence has more than `limit` tokens; their logits rows are concatenated.
+    std::map<int, int32_t> first_pos;  // to undo the parts already run if a later one fails
+    for (size_t i = 0; i < n; ++i) first_pos.emplace(seq_of(i), batch.pos[i]);
+    std::vector<float> rows;
+    for (size_t at = 0; at < n;) {
+        Batch part;
+        count.clear();
+        for (; at < n && count[seq_of(at)] < limit; ++at) {
+            ++count[seq_of(at)];
+            part.tokens.push_back(batch.tokens[at]);
+            part.pos.push_back(batch.pos[at]);
+            part.seq.push_back(seq_of(at));
+            part.logits.push_back(batch.logits.empty() ? uint8_t(at == n - 1) : batch.logits[at]);
+        }
+        auto out = forward(part, *memory_);
+        if (!out.ok()) {
+            for (const auto& [seq, pos] : first_pos)
+                if (memory_->has_recurrent() || !memory_->truncate(seq, pos).ok()) memory_->reset(seq);
+            return std::move(out).error();
+        }
+        const float* got = static_cast<const float*>(out->data);  // [0, V] for a part that wants no logits
+        if (out->n_elements() > 0) rows.insert(rows.end(), got, got + out->n_elements());
+    }
+    logits_ = std::move(rows);
+    const int64_t V = model_->n_vocab();
+    return TensorView::dense(logits_.data(), DType::f32, {int64_t(logits_.size()) / V, V});
 }
 
 Result<TensorView> Session::stateless(std::span<const int32_t> tokens) {
     if (tokens.empty()) return Error::invalid("empty batch");
     // Nothing is reused between calls: every memory kind starts empty, exactly as a fresh sequence would.
     LOOM_TRY(exec::Memory scratch,
-             exec::Memory::create(model_->memory_layout(), 1, int64_t(tokens.size()), opt_.kv_type));
+             exec::Memory::create(model_->memory_layout(), 1, int64_t(tokens.size()), opt_.kv_type, /*max_pass=*/0));
     return forward(Batch::sequence(tokens, 0, 0, /*all_logits=*/true), scratch);
 }
 
@@ -178,6 +222,10 @@ Result<TensorView> Session::forward(const Batch& batch, exec::Memory& memory) {
     }
     pass.layer = -1;
     // Only the rows whose logits are wanted go through the output chain (the head is the largest matmul).
+    if (out_rows.empty() && !ex.failed()) {  // a part of a longer batch that wants none (decode splits batches)
+        logits_.clear();
+        return TensorView::dense(logits_.data(), DType::f32, {0, m.n_vocab()});
+    }
     TensorView x = out_rows.size() == size_t(n) ? h : ex.gather_rows(h, out_rows);
     x = run_chain(ex, m.output(), x, pass);
     // A pass that did not complete leaves nothing usable at its positions, and a recurrent state has already taken

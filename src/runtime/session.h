@@ -29,6 +29,9 @@ struct SessionOptions {
                                     // unless n_ctx_over_train)
     bool n_ctx_over_train = false;  // keep an n_ctx above the training context (positions past it extrapolate)
     int n_seq = 1;                  // sequences the memory holds
+    // Most tokens of one sequence in one forward pass: sliding-window layers keep window + n_batch slots instead of
+    // n_ctx, and decode() runs a batch with more in consecutive passes (as llama.cpp splits ubatches).
+    int64_t n_batch = 512;
     DType kv_type = DType::f16;
     kernels::Backend backend = kernels::Backend::cpu;
 };
@@ -53,6 +56,7 @@ public:
     // The cached forward pass. Returns the logits of the tokens that asked for them, in batch order,
     // as [n_out, n_vocab] f32, valid until the next call. A pass that fails leaves its sequences as they
     // were before it, except that a sequence with recurrent state is reset (its state cannot go back).
+    // A model with sliding-window memory runs more than n_batch tokens of a sequence as several passes.
     Result<TensorView> decode(const Batch& batch);
     // The whole sequence recomputed with a fresh memory: logits at every position, [n, n_vocab].
     Result<TensorView> stateless(std::span<const int32_t> tokens);
@@ -73,6 +77,8 @@ public:
 private:
     Session() = default;
     Result<TensorView> forward(const Batch& batch, exec::Memory& memory);
+    // decode() of a batch with more than `limit` tokens of a sequence: consecutive passes of at most that many.
+    Result<TensorView> forward_in_parts(const Batch& batch, int64_t limit);
 
     const Model* model_ = nullptr;
     SessionOptions opt_;

@@ -17,7 +17,8 @@ struct Loaded {
     std::unique_ptr<Session> session;
 };
 
-inline Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx = 256, int n_seq = 1) {
+inline Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx = 256, int n_seq = 1,
+                   int64_t n_batch = 512) {
     Loaded l;
     auto m = Model::load(path);
     EXPECT_TRUE(m.ok()) << m.error().message();
@@ -28,6 +29,7 @@ inline Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx
     so.n_ctx = n_ctx;
     so.kv_type = kv;
     so.n_seq = n_seq;
+    so.n_batch = n_batch;
     auto s = Session::create(*l.model, so);
     EXPECT_TRUE(s.ok()) << s.error().message();
     if (s.ok()) l.session = std::move(s).value();
