@@ -133,9 +133,9 @@ TEST(SlidingWindow, TruncationStopsAtWhatTheWindowStillHolds) {
     auto ref = fresh.session->stateless(std::vector<int32_t>(t.begin(), t.begin() + 96));
     ASSERT_TRUE(ref.ok());
     for (int64_t pos = 0; pos < 96; pos += 8)
-        ASSERT_TRUE(l.session->decode(Batch::sequence({t.data() + pos, size_t(std::min<int64_t>(8, 96 - pos))},
-                                                      int32_t(pos)))
-                        .ok());
+        ASSERT_TRUE(
+            l.session->decode(Batch::sequence({t.data() + pos, size_t(std::min<int64_t>(8, 96 - pos))}, int32_t(pos)))
+                .ok());
     ASSERT_TRUE(l.session->truncate(0, 95).ok());
     auto again = l.session->decode(Batch::sequence({t.data() + 95, 1}, 95));
     ASSERT_TRUE(again.ok());
