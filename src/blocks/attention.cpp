@@ -124,6 +124,7 @@ TensorView Attention::forward(exec::Exec& ex, const TensorView& x, const Pass& p
         a.k = kc.narrow(0, used);
         a.v = vc.narrow(0, used);
         a.kv_pos = mem.slot_pos(pass.layer, s.seq).narrow(0, used);
+        a.kv_skip = mem.n_dropped(pass.layer, s.seq);
         ex.attention(a);
     }
     ex.name(out, me + ".attn");

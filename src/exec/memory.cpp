@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "kernels/ops.h"
+
 namespace loom::exec {
 
 const char* name(MemoryKind k) {
@@ -144,13 +146,16 @@ Result<Memory> Memory::create(const std::vector<MemorySpec>& layers, int n_seq, 
         y.spec = s;
         if (s.kind == MemoryKind::kv || s.kind == MemoryKind::kv_k_only) {
             int64_t slots = n_ctx;
-            if (s.window > 0 && max_pass > 0 && s.window + max_pass < n_ctx) {  // a sliding layer's own table
+            // A sliding layer's own table: its window, a pass, and the up to kAttentionSkipAlign − 1 more slots a
+            // drop keeps so that it drops whole groups (see drop_oldest).
+            const int64_t window_slots = s.window + max_pass + kernels::kAttentionSkipAlign;
+            if (s.window > 0 && max_pass > 0 && window_slots < n_ctx) {
                 auto same = std::find_if(m.windows_.begin(), m.windows_.end(),
                                          [&](const Window& w) { return w.window == s.window; });
                 if (same == m.windows_.end()) {
                     Window w;
                     w.window = s.window;
-                    w.slots = s.window + max_pass;
+                    w.slots = window_slots;
                     w.dropped.assign(size_t(n_seq), 0);
                     w.pos.reset(new int32_t[size_t(n_seq) * size_t(w.slots)]);
                     std::fill_n(w.pos.get(), size_t(n_seq) * size_t(w.slots), -1);
@@ -241,6 +246,11 @@ int64_t Memory::n_held(int64_t layer, int seq) const {
     return l.window < 0 ? n : n - windows_[size_t(l.window)].dropped[size_t(seq)];
 }
 
+int64_t Memory::n_dropped(int64_t layer, int seq) const {
+    const Layer& l = storage(layer);
+    return l.window < 0 ? 0 : windows_[size_t(l.window)].dropped.at(size_t(seq));
+}
+
 int64_t Memory::layer_slot(int64_t layer, int seq, int64_t slot) const {
     const Layer& l = storage(layer);
     return l.window < 0 ? slot : slot - windows_[size_t(l.window)].dropped[size_t(seq)];
@@ -297,11 +307,14 @@ Status Memory::check_reserve(int seq, const int32_t* pos, int64_t n) const {
 }
 
 void Memory::drop_oldest(int seq, Window& w, int64_t keep) {
-    // Keep the sequence's last `keep` slots of this window's layers, moved to the front of their tables.
+    // Keep at least the sequence's last `keep` slots of this window's layers, moved to the front of their tables.
+    // Slots go in whole groups of kAttentionSkipAlign, so that the attention kernels, told how many were dropped
+    // (AttentionArgs::kv_skip), group the rest exactly as over the full cache.
     int32_t* pos = w.pos.get() + size_t(seq) * size_t(w.slots);
     const int64_t held = seqs_[size_t(seq)].n_slots - w.dropped[size_t(seq)];
-    const int64_t from = held - keep;
+    const int64_t from = (held - keep) / kernels::kAttentionSkipAlign * kernels::kAttentionSkipAlign;
     if (from <= 0) return;
+    keep = held - from;
     const int index = int(&w - windows_.data());
     for (const Layer& l : layers_) {
         if (l.window != index) continue;

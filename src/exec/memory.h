@@ -14,9 +14,10 @@
 // or past its end; a failed pass must reset the sequence (Session does).
 //
 // Sliding-window layers (MemorySpec::window > 0: a token at position p sees positions q with p − q < window) keep,
-// when the memory is made with a pass size (max_pass > 0), only window + max_pass slots per sequence instead of
-// n_ctx: before a pass would overflow them, the oldest slots are dropped, keeping the last window − 1 tokens,
-// which are moved to the front (keys stay in position order, so attention sums as over a full cache, shifted).
+// when the memory is made with a pass size (max_pass > 0), only window + max_pass + 32 slots per sequence instead
+// of n_ctx: before a pass would overflow them, the oldest slots are dropped in groups of 32, keeping at least the
+// last window − 1 tokens, which are moved to the front (keys stay in position order). Attention is told how many
+// were dropped (n_dropped → AttentionArgs::kv_skip) and sums exactly as over the full cache.
 // Layers with the same window share one slot table. Such a memory cannot go back further than its sliding layers
 // remember: truncating to `from` needs every token in (from − window, from) still held.
 #pragma once
@@ -87,6 +88,7 @@ public:
     // reserve() returns it) is in the layer's K/V.
     TensorView slot_pos(int64_t layer, int seq) const;
     int64_t n_held(int64_t layer, int seq) const;
+    int64_t n_dropped(int64_t layer, int seq) const;  // slots of the sequence this layer no longer holds
     int64_t layer_slot(int64_t layer, int seq, int64_t slot) const;
     int64_t n_past(int seq) const { return seqs_.at(size_t(seq)).n_past; }
 

@@ -40,6 +40,8 @@ Status check_attention(const AttentionArgs& a) {
          {Named{"q", &a.q}, {"k", &a.k}, {"v", &a.v}, {"out", &a.out}, {"q_pos", &a.q_pos}, {"kv_pos", &a.kv_pos}})
         LOOM_RETURN_IF_ERROR(check_rows(op, n.what, *n.t));
     if (a.window < 0) return Error::invalid("{}: window {} (expected >= 0)", op, a.window);
+    if (a.kv_skip < 0 || a.kv_skip % kAttentionSkipAlign != 0)
+        return Error::invalid("{}: kv_skip {} (expected a multiple of {} >= 0)", op, a.kv_skip, kAttentionSkipAlign);
     if (!(a.softcap >= 0.f)) return Error::invalid("{}: softcap {} (expected >= 0)", op, a.softcap);
     return Ok{};
 }

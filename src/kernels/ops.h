@@ -178,7 +178,12 @@ struct AttentionArgs {
     float softcap = 0.f;
     int window = 0;  // sliding window in positions; 0 = unlimited
     bool causal = true;
+    // Slots a sliding-window memory dropped before k/v/kv_pos (a multiple of kAttentionSkipAlign): none is
+    // visible, but kernels that group slots (tiles, threads' chunks, SIMD lanes) count them, so the sums group
+    // exactly as over the full cache they were dropped from.
+    int64_t kv_skip = 0;
 };
+inline constexpr int64_t kAttentionSkipAlign = 32;
 
 // ---- element-wise -------------------------------------------------------------------------------
 

@@ -209,19 +209,20 @@ void prefetch_rows(const uint8_t* p, int64_t bytes, int64_t n, int64_t stride) {
         for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + i * stride + off, 0, 2);
 }
 
-// Widens rows [j0, j0 + n) of K or V (KV group g) into a dense f32 tile, zeroing empty slots (their memory
-// may hold anything) and the padding up to n_pad.
-void stage_tile(const TensorView& src, int64_t g, int64_t j0, int64_t n, int64_t n_pad, const int32_t* kv_pos,
+// Widens rows [r0, r0 + n) of K or V (KV group g) into a dense f32 tile, zeroing empty slots (tile_pos[j] < 0:
+// their memory may hold anything, or is not there: r0 + j < 0 before the first slot a sliding memory kept) and
+// the padding up to n_pad.
+void stage_tile(const TensorView& src, int64_t g, int64_t r0, int64_t n, int64_t n_pad, const int32_t* tile_pos,
                 float* dst, const AttentionMicro& mk) {
     const int64_t d = src.shape[2];
     for (int64_t j = 0; j < n; ++j) {
         float* row = dst + j * d;
-        if (kv_pos[j0 + j] < 0) {
+        if (tile_pos[j] < 0) {
             std::memset(row, 0, size_t(d) * 4);
         } else if (src.dtype == DType::f16) {
-            mk.widen(at3<const uint16_t>(src, j0 + j, g), row, d);
+            mk.widen(at3<const uint16_t>(src, r0 + j, g), row, d);
         } else {
-            std::memcpy(row, at3<const float>(src, j0 + j, g), size_t(d) * 4);
+            std::memcpy(row, at3<const float>(src, r0 + j, g), size_t(d) * 4);
         }
     }
     std::memset(dst + n * d, 0, size_t((n_pad - n) * d) * 4);
@@ -298,11 +299,16 @@ Status attention_with(const AttentionArgs& a, Stream& st, const AttentionMicro& 
     const int64_t n_rep = n_head / n_head_kv;
     if (n_tok == 0) return Ok{};
     const AttentionMicro& mk = (d % micro.width == 0 && d_v % micro.width == 0) ? micro : attention_micro_portable();
+    // (The unfused path groups slots by 8 and 32 from slot 0, so a kv_skip that is a multiple of 32 changes none of
+    // its groups: it reads only the slots that are there.)
     if (a.k.dtype == DType::f32 && a.v.dtype == DType::f32 && a.softcap == 0.f && mk.dot_ggml != nullptr)
         return attention_unfused(a, st, mk);
 
+    // Tiles and threads' chunks are laid over the slots the full cache would have (kv_skip dropped ones first, all
+    // invisible), so each kept slot is summed in the same group, at the same place, as there.
+    const int64_t skip = a.kv_skip, n_virt = skip + n_kv;
     const int n_threads = st.n_threads();
-    const Plan plan = make_plan(n_tok, n_head_kv, n_rep, n_kv, n_threads);
+    const Plan plan = make_plan(n_tok, n_head_kv, n_rep, n_virt, n_threads);
     const bool chunked = plan.n_chunk > 1;
     const int32_t* q_pos = static_cast<const int32_t*>(a.q_pos.data);
     const int32_t* kv_pos = static_cast<const int32_t*>(a.kv_pos.data);
@@ -333,7 +339,7 @@ Status attention_with(const AttentionArgs& a, Stream& st, const AttentionMicro& 
         const int64_t g0 = gb * plan.n_gpb, ng = std::min(plan.n_gpb, n_head_kv - g0);
         const int64_t rows = nt * nh;  // per group: row r is token t0 + r / nh, head h0(g) + r % nh
         auto head = [&](int64_t gi, int64_t r) { return (g0 + gi) * n_rep + hb * plan.n_hb + r % nh; };
-        const int64_t kv_begin = c * plan.chunk_len, kv_end = std::min(n_kv, kv_begin + plan.chunk_len);
+        const int64_t kv_begin = c * plan.chunk_len, kv_end = std::min(n_virt, kv_begin + plan.chunk_len);
         const Scratch sc = carve(base + per_thread * thread, plan, d, d_v);
 
         // llama.cpp's CPU flash attention (ggml-cpu/ops.cpp, one_chunk path: decode and small batches)
@@ -355,6 +361,11 @@ Status attention_with(const AttentionArgs& a, Stream& st, const AttentionMicro& 
 
         for (int64_t j0 = kv_begin; j0 < kv_end; j0 += kTileKv) {
             const int64_t n = std::min(kTileKv, kv_end - j0), n_pad = round_up(n, 8);
+            if (j0 + n <= skip) continue;  // dropped slots only: nothing visible (as over the full cache)
+            // The tile's slots: r0 + j in k/v (r0 < 0 only on the tile that straddles the first kept slot).
+            const int64_t r0 = j0 - skip;
+            int32_t tile_pos[kTileKv];
+            for (int64_t j = 0; j < n; ++j) tile_pos[j] = r0 + j < 0 ? -1 : kv_pos[r0 + j];
             // Visibility of each slot to each token (ops.h): not empty, causal, inside the window.
             bool any = false;
             for (int64_t tt = 0; tt < nt; ++tt) {
@@ -362,7 +373,7 @@ Status attention_with(const AttentionArgs& a, Stream& st, const AttentionMicro& 
                 uint32_t* mrow = sc.mask + tt * kTileKv;
                 bool tok = false;
                 for (int64_t j = 0; j < n; ++j) {
-                    const int64_t kp = kv_pos[j0 + j];
+                    const int64_t kp = tile_pos[j];
                     const bool vis = kp >= 0 && (!a.causal || kp <= qp) && (a.window == 0 || qp - kp < a.window);
                     mrow[j] = vis ? ~0u : 0u;
                     tok |= vis;
@@ -374,12 +385,12 @@ Status attention_with(const AttentionArgs& a, Stream& st, const AttentionMicro& 
             if (!any) continue;
             int64_t n_idx = 0;
             for (int64_t j = 0; j < n; ++j)
-                if (kv_pos[j0 + j] >= 0) sc.idx[n_idx++] = int32_t(j);
+                if (tile_pos[j] >= 0) sc.idx[n_idx++] = int32_t(j);
             // Ask for the next tile's rows now; the compute below hides the misses.
-            const int64_t j1 = j0 + kTileKv, n1 = std::min(kTileKv, kv_end - j1);
-            for (int64_t j = 0; j < n1; ++j) {
-                prefetch_rows(at3<const uint8_t>(a.k, j1 + j, g0), k_row_bytes, ng, a.k.stride[1]);
-                prefetch_rows(at3<const uint8_t>(a.v, j1 + j, g0), v_row_bytes, ng, a.v.stride[1]);
+            const int64_t r1 = r0 + kTileKv, n1 = std::min(kTileKv, kv_end - (j0 + kTileKv));
+            for (int64_t j = std::max<int64_t>(0, -r1); j < n1; ++j) {
+                prefetch_rows(at3<const uint8_t>(a.k, r1 + j, g0), k_row_bytes, ng, a.k.stride[1]);
+                prefetch_rows(at3<const uint8_t>(a.v, r1 + j, g0), v_row_bytes, ng, a.v.stride[1]);
             }
 
             for (int64_t gi = 0; gi < ng; ++gi) {
@@ -388,7 +399,7 @@ Status attention_with(const AttentionArgs& a, Stream& st, const AttentionMicro& 
                 float* acc = sc.acc + gi * plan.rows_g * d_v;
                 float* m = sc.m + gi * plan.rows_g;
                 float* l = sc.l + gi * plan.rows_g;
-                stage_tile(a.k, g, j0, n, n_pad, kv_pos, sc.kt, mk);
+                stage_tile(a.k, g, r0, n, n_pad, tile_pos, sc.kt, mk);
                 mk.qk(q, rows, sc.kt, n_pad, d, sc.s, kTileKv);
                 for (int64_t r = 0; r < rows; ++r) {
                     float* srow = sc.s + r * kTileKv;
@@ -408,10 +419,12 @@ Status attention_with(const AttentionArgs& a, Stream& st, const AttentionMicro& 
                     m[r] = m_new;
                 }
                 if (rows <= kDirectRows) {  // decode-sized: V read once, straight from the cache
-                    mk.pv_direct(sc.s, kTileKv, rows, at3<const uint8_t>(a.v, j0, g), a.v.dtype == DType::f16,
-                                 a.v.stride[0], sc.idx, n_idx, d_v, acc);
+                    // Row r0 of V (the rows read, idx[i] >= −r0, are all there).
+                    const uint8_t* v0 = static_cast<const uint8_t*>(a.v.data) + r0 * a.v.stride[0] + g * a.v.stride[1];
+                    mk.pv_direct(sc.s, kTileKv, rows, v0, a.v.dtype == DType::f16, a.v.stride[0], sc.idx, n_idx, d_v,
+                                 acc);
                 } else {
-                    stage_tile(a.v, g, j0, n, n_pad, kv_pos, sc.vt, mk);
+                    stage_tile(a.v, g, r0, n, n_pad, tile_pos, sc.vt, mk);
                     mk.pv(sc.s, kTileKv, rows, sc.vt, n_pad, d_v, acc);
                 }
             }

@@ -87,20 +87,25 @@ TEST(Memory, SlotsAreNotPositions) {
     EXPECT_NE(far.error().message().find("does not fit the context of 8"), std::string::npos);
 }
 
-// A sliding layer (window 4) beside a full one, passes of at most 2: 6 slots, the oldest dropped (the last
-// window − 1 kept, moved to the front with their K rows) when a pass would not fit.
+// A sliding layer (window 4) beside a full one, passes of at most 2: 4 + 2 + 32 slots; when a pass would not fit,
+// the oldest are dropped in groups of 32 (at least the last window − 1 kept, moved to the front with their K rows).
 TEST(Memory, SlidingLayersKeepTheirWindow) {
-    auto m = Memory::create({MemorySpec::kv(1, 1, 1, 4), MemorySpec::kv(1, 1, 1)}, 1, 64, DType::f32, 2);
+    auto m = Memory::create({MemorySpec::kv(1, 1, 1, 4), MemorySpec::kv(1, 1, 1)}, 1, 256, DType::f32, 2);
     ASSERT_TRUE(m.ok()) << m.error().message();
     EXPECT_TRUE(m->has_windows());
-    EXPECT_EQ(m->k(0, 0).dim(0), 6);
-    EXPECT_EQ(m->k(1, 0).dim(0), 64);
-    EXPECT_EQ(m->kv_bytes_per_seq(), size_t((6 + 64) * 4 * 2));
+    EXPECT_EQ(m->k(0, 0).dim(0), 38);
+    EXPECT_EQ(m->k(1, 0).dim(0), 256);
+    EXPECT_EQ(m->kv_bytes_per_seq(), size_t((38 + 256) * 4 * 2));
     auto held = [&](int64_t layer) {
         const int32_t* p = m->slot_pos(layer, 0).row<int32_t>(0);
         return std::vector<int32_t>(p, p + m->n_held(layer, 0));
     };
-    for (int32_t p = 0; p < 8; p += 2) {
+    auto range = [](int32_t a, int32_t b) {
+        std::vector<int32_t> r;
+        for (int32_t p = a; p < b; ++p) r.push_back(p);
+        return r;
+    };
+    for (int32_t p = 0; p < 80; p += 2) {
         const std::vector<int32_t> pos = {p, p + 1};
         auto first = m->reserve(0, pos.data(), 2);
         ASSERT_TRUE(first.ok());
@@ -108,24 +113,33 @@ TEST(Memory, SlidingLayersKeepTheirWindow) {
         for (int64_t layer : {0, 1})
             for (int i = 0; i < 2; ++i)
                 m->k(layer, 0).row<float>(m->layer_slot(layer, 0, *first + i))[0] = float(p + i);
+        EXPECT_EQ(m->n_dropped(0, 0) % 32, 0);
+        EXPECT_LE(m->n_held(0, 0), 38);
     }
-    EXPECT_EQ(held(1), (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7}));
-    EXPECT_EQ(held(0), (std::vector<int32_t>{3, 4, 5, 6, 7}));  // dropped 0..2 before the pass of 6, 7
-    for (int64_t i = 0; i < 5; ++i) EXPECT_EQ(m->k(0, 0).row<float>(i)[0], float(3 + i));
-    const std::vector<int32_t> three = {8, 9, 10};
+    // Drops at the passes of 38, 39 (32 slots) and 70, 71 (32 more).
+    EXPECT_EQ(held(1), range(0, 80));
+    EXPECT_EQ(m->n_dropped(0, 0), 64);
+    EXPECT_EQ(m->n_dropped(1, 0), 0);
+    EXPECT_EQ(held(0), range(64, 80));
+    for (int64_t i = 0; i < 16; ++i) EXPECT_EQ(m->k(0, 0).row<float>(i)[0], float(64 + i));
+    const std::vector<int32_t> three = {80, 81, 82};
     EXPECT_NE(m->check_reserve(0, three.data(), 3).error().message().find("room for 2 new tokens per pass"),
               std::string::npos);
-    // Back to 7 needs 4..6 (held); back to 5 needs 2..4 (2 is gone).
-    EXPECT_FALSE(m->truncate(0, 5).ok());
-    ASSERT_TRUE(m->truncate(0, 7).ok());
-    EXPECT_EQ(held(0), (std::vector<int32_t>{3, 4, 5, 6}));
+    // Back to 70 needs 67..69 (held); back to 66 needs 63..65 (63 is gone).
+    const Status far = m->truncate(0, 66);
+    ASSERT_FALSE(far.ok());
+    EXPECT_NE(far.error().message().find("no longer hold position 63"), std::string::npos) << far.error().message();
+    ASSERT_TRUE(m->truncate(0, 70).ok());
+    EXPECT_EQ(held(0), range(64, 70));
+    EXPECT_EQ(held(1), range(0, 70));
     ASSERT_TRUE(m->truncate(0, 0).ok());
     EXPECT_TRUE(held(0).empty());
+    EXPECT_EQ(m->n_dropped(0, 0), 0);
     // A layer reading a windowed one must not look further back than its window.
     EXPECT_FALSE(
-        Memory::create({MemorySpec::kv(1, 1, 1, 4), MemorySpec::shared(0, 1, 1, 1)}, 1, 64, DType::f32, 2).ok());
+        Memory::create({MemorySpec::kv(1, 1, 1, 4), MemorySpec::shared(0, 1, 1, 1)}, 1, 256, DType::f32, 2).ok());
     EXPECT_TRUE(
-        Memory::create({MemorySpec::kv(1, 1, 1, 4), MemorySpec::shared(0, 1, 1, 1, 4)}, 1, 64, DType::f32, 2).ok());
+        Memory::create({MemorySpec::kv(1, 1, 1, 4), MemorySpec::shared(0, 1, 1, 1, 4)}, 1, 256, DType::f32, 2).ok());
 }
 
 TEST(Memory, RecurrentStateContinuesOrStartsOver) {
