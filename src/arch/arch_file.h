@@ -68,6 +68,8 @@ public:
     bool has(const std::string& key) const { return table_->fields.count(key) != 0; }
     // Marks a key as one this kind reads (for keys it skips in some configurations).
     void accept(const std::string& key) const { read_->push_back(key); }
+    // The block's whole table, for tools that show every key (the diagram); reading it marks nothing as read.
+    const Node& table() const { return *table_; }
 
     // Readers. A missing key with no default is an error; so is a value of the wrong TOML type.
     Result<WeightRef> weight(const std::string& key) const;

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "cli/bench.h"
+#include "cli/diagram.h"
 #include "cli/eval.h"
 #include "cli/inspect.h"
 #include "cli/run.h"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     loom::cli::add_inspect_command(app);
     loom::cli::add_bench_command(app);
+    loom::cli::add_diagram_command(app);
     loom::cli::add_eval_command(app);
     loom::cli::add_run_command(app);
     loom::cli::add_serve_command(app);
