@@ -6,9 +6,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "formats/gguf_reader.h"
+#include "formats/gguf_writer.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "unit/test_env.h"
 
 namespace loom::runtime::test_models {
 
@@ -34,6 +38,22 @@ inline Loaded load(const std::string& path, DType kv = DType::f32, int64_t n_ctx
     EXPECT_TRUE(s.ok()) << s.error().message();
     if (s.ok()) l.session = std::move(s).value();
     return l;
+}
+
+// A family's f32 test model with its metadata rewritten, loaded: edit(writer, key) returns whether to keep the
+// key as it is (it may set others, or this one, itself).
+template <typename Edit>
+Result<std::unique_ptr<Model>> load_edited(const std::string& family, const std::string& name, Edit edit) {
+    auto src = formats::GgufFile::open(test::synth_model(family, "f32"));
+    EXPECT_TRUE(src.ok());
+    formats::GgufWriter w;
+    for (const auto& e : src->metadata())
+        if (edit(w, std::string(e.key))) w.set(std::string(e.key), e.to_owned());
+    for (const auto& t : src->tensors())
+        w.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+    const std::string path = ::testing::TempDir() + "/" + name + ".gguf";
+    EXPECT_TRUE(w.write(path).ok());
+    return Model::load(path);
 }
 
 }  // namespace loom::runtime::test_models

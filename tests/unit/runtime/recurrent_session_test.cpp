@@ -117,19 +117,9 @@ TEST(RecurrentSession, AFailedPassResetsTheSequence) {
     for (int64_t i = 0; i < st.n_elements(); ++i) ASSERT_EQ(static_cast<const float*>(st.data)[i], 0.f) << i;
 }
 
-// qwen35's test model with its recurrent metadata rewritten by `edit`, loaded.
 template <typename Edit>
 Result<std::unique_ptr<Model>> load_edited(const std::string& name, Edit edit) {
-    auto src = formats::GgufFile::open(test::synth_model("qwen35", "f32"));
-    EXPECT_TRUE(src.ok());
-    formats::GgufWriter w;
-    for (const auto& e : src->metadata())
-        if (edit(w, std::string(e.key))) w.set(std::string(e.key), e.to_owned());
-    for (const auto& t : src->tensors())
-        w.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
-    const std::string path = ::testing::TempDir() + "/" + name + ".gguf";
-    EXPECT_TRUE(w.write(path).ok());
-    return Model::load(path);
+    return test_models::load_edited("qwen35", name, edit);
 }
 
 // Missing recurrent keys are listed together; so are inconsistent ones (one error, one line per problem).
