@@ -14,8 +14,8 @@
 namespace loom::server {
 namespace {
 
-const char* kRoutes[] = {
-    "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize", "/"};
+const char* kRoutes[] = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/tokenize",
+                         "/detokenize",          "/diagram",        "/"};
 
 // Metrics label for a path: known routes by name, everything else as one value, so that clients cannot grow the
 // label set without bound.
@@ -81,8 +81,9 @@ void HttpServer::install_routes() {
                 return httplib::Server::HandlerResponse::Handled;
             }
         }
-        // The page and the health check need no key: the page asks for it, and probes rarely carry one.
-        const bool open = req.path == "/health" || req.path == "/";
+        // The page, its diagram link and the health check need no key: the page asks for it, a link carries none,
+        // and probes rarely carry one.
+        const bool open = req.path == "/health" || req.path == "/" || req.path == "/diagram";
         if (!opt_.api_key.empty() && !open) {
             const std::string auth = req.get_header_value("Authorization");
             const std::string_view prefix = "Bearer ";
@@ -118,6 +119,7 @@ void HttpServer::install_routes() {
     s.Get("/models", with_api(&Api::models));
     s.Post("/tokenize", with_api(&Api::tokenize));
     s.Post("/detokenize", with_api(&Api::detokenize));
+    s.Get("/diagram", with_api(&Api::diagram));
     s.Get("/health", [](const httplib::Request&, httplib::Response& res) {
         res.set_content(R"({"status":"ok"})", "application/json");
     });

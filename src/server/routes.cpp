@@ -10,6 +10,8 @@
 #include <memory>
 
 #include "core/build_info.h"
+#include "diagram/diagram.h"
+#include "diagram/render.h"
 #include "server/connection.h"
 #include "server/reasoning.h"
 #include "server/request.h"
@@ -308,6 +310,22 @@ void Api::models(const httplib::Request&, httplib::Response& res) {
                 {"n_params", model_.model->n_params()},
                 {"eog_ids", model_.vocab->eog_ids()}}}};
     res.set_content(dump_json(Json{{"object", "list"}, {"data", Json::array({m})}}), "application/json");
+}
+
+void Api::diagram(const httplib::Request&, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(diagram_mutex_);
+    if (diagram_svg_.empty()) {
+        auto d = diagram::from_model(*model_.model, model_.name);
+        Result<std::string> svg =
+            d.ok() ? diagram::render(diagram::to_dot(*d), diagram::Format::svg) : Result<std::string>(d.error());
+        if (!svg.ok()) {
+            send_error(res, ApiError::make(500, "server_error", "diagram",
+                                           "cannot draw the model's diagram: " + svg.error().message()));
+            return;
+        }
+        diagram_svg_ = std::move(*svg);
+    }
+    res.set_content(diagram_svg_, "image/svg+xml");
 }
 
 void Api::tokenize(const httplib::Request& req, httplib::Response& res) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <string>
 
 #include "server/api_error.h"
@@ -32,6 +33,8 @@ public:
     void models(const httplib::Request& req, httplib::Response& res);
     void tokenize(const httplib::Request& req, httplib::Response& res);
     void detokenize(const httplib::Request& req, httplib::Response& res);
+    // GET /diagram: the model's architecture diagram as SVG (src/diagram/), drawn on the first request and kept.
+    void diagram(const httplib::Request& req, httplib::Response& res);
 
     // From now on generation requests get 503 (the server is shutting down).
     void refuse_new() { refusing_.store(true); }
@@ -41,6 +44,8 @@ private:
     Scheduler& scheduler_;
     Metrics& metrics_;
     std::atomic<bool> refusing_{false};
+    std::mutex diagram_mutex_;
+    std::string diagram_svg_;  // empty until drawn
 };
 
 }  // namespace loom::server

@@ -25,7 +25,7 @@ const std::string& web_page() {
 </style>
 </head>
 <body>
-<header><h1>loom</h1><span id="stats"></span></header>
+<header><h1>loom</h1><span><a href="/diagram" target="_blank">architecture</a> <span id="stats"></span></span></header>
 <div id="log"></div>
 <form id="form">
   <input id="prompt" autocomplete="off" placeholder="Say something" autofocus>
