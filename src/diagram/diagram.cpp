@@ -94,7 +94,7 @@ void collect(const arch::BlockSpec& spec, const Node& table, const std::string& 
             auto nested = spec.table(key);
             if (nested.ok()) collect(*nested, value, full + ".", b);
         } else {
-            b.options.push_back({full, value_text(value), {}});
+            b.options.push_back({full, value_text(value), {}, value.kind != Node::Kind::string});
         }
     }
 }
@@ -138,6 +138,7 @@ struct Binder {
     void bind(BlockInfo& b, const arch::Scope& scope, int64_t layer) {
         const arch::BlockSpec& spec = model.arch().blocks.at(b.name);
         for (OptionInfo& o : b.options) {
+            if (o.constant) continue;
             auto e = arch::Expr::parse(o.text);
             if (!e.ok()) continue;
             auto v = e->eval(scope);  // words (activation = "gelu_tanh") are not values: they keep their text

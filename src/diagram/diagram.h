@@ -34,6 +34,7 @@ struct OptionInfo {
     std::string key;   // "window", "rope.base"
     std::string text;  // "swa ? n_swa : 0"
     std::vector<std::string> values;
+    bool constant = false;  // a TOML number, bool or array: nothing to evaluate
 };
 
 struct BlockInfo {
