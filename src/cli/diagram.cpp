@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
@@ -22,16 +23,14 @@ int fail(const std::string& message, std::string& err) {
     return 1;
 }
 
-// svg / png / dot: the flag, else the output file's extension, else svg.
+// svg / png / dot: the flag, else the output file's extension (.gv is DOT too), else svg. An extension that names
+// none of them is an error rather than an SVG under a misleading name.
 std::string format_name(const DiagramOptions& o) {
     if (!o.format.empty()) return o.format;
-    const size_t dot = o.out.rfind('.');
-    if (dot != std::string::npos) {
-        std::string ext = o.out.substr(dot + 1);
-        if (diagram::format_from_name(ext)) return ext;
-        if (ext == "gv") return "dot";
-    }
-    return "svg";
+    std::string ext = std::filesystem::path(o.out).extension().string();
+    if (ext.empty()) return "svg";
+    ext = ext.substr(1);
+    return ext == "gv" ? "dot" : ext;
 }
 
 }  // namespace
@@ -40,7 +39,12 @@ int run_diagram(const DiagramOptions& o, std::string& out, std::string& err) {
     const std::string name = format_name(o);
     const std::optional<diagram::Format> format = diagram::format_from_name(name);
     if (!format)
-        return fail(fmt::format("diagram: --format '{}': unknown format (expected svg, png or dot)", name), err);
+        return fail(
+            o.format.empty()
+                ? fmt::format("diagram: -o {}: unknown extension '.{}' (expected .svg, .png or .dot, or --format)",
+                              o.out, name)
+                : fmt::format("diagram: --format '{}': unknown format (expected svg, png or dot)", name),
+            err);
     if (o.file.empty()) return fail("diagram: no file given (an .arch.toml or a .gguf model)", err);
     Result<diagram::Diagram> d = diagram::from_path(o.file);
     if (!d.ok()) return fail(d.error().message(), err);

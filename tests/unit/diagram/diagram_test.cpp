@@ -306,6 +306,14 @@ TEST(DiagramCli, ErrorsAndFormats) {
     EXPECT_EQ(cli::run_diagram(o, out, err), 1);
     EXPECT_NE(err.find("unknown format"), std::string::npos) << err;
 
+    o.format.clear();
+    o.out = temp_path("llama.jpg");
+    err.clear();
+    EXPECT_EQ(cli::run_diagram(o, out, err), 1);
+    EXPECT_NE(err.find("unknown extension '.jpg'"), std::string::npos) << err;
+    EXPECT_FALSE(fs::exists(o.out));
+    o.out.clear();
+
     o.format = "dot";
     err.clear();
     ASSERT_EQ(cli::run_diagram(o, out, err), 0) << err;
