@@ -8,7 +8,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
-#include <sstream>
+
+#include <unistd.h>
 
 #if LOOM_HAVE_GRAPHVIZ
 #include <graphviz/cgraph.h>
@@ -84,6 +85,7 @@ Result<std::string> render_program(const std::string& dot, Format format) {
     char path[] = "/tmp/loom-diagram-XXXXXX";
     const int fd = mkstemp(path);
     if (fd < 0) return Error::io("cannot create a temporary file for dot");
+    close(fd);  // written by name below
     {
         std::ofstream f(path, std::ios::binary);
         f << dot;

@@ -329,6 +329,21 @@ TEST(DiagramCli, ErrorsAndFormats) {
     fs::remove(o.out);
 }
 
+// Graphviz's complaints come back as errors (the library's, or the program's), never a crash or an empty drawing.
+TEST(DiagramRender, BadDotIsAnError) {
+    EXPECT_EQ(format_from_name("svg"), Format::svg);
+    EXPECT_FALSE(format_from_name("bmp"));
+    auto dot = render("digraph { a -> ", Format::dot);  // DOT is passed through unread
+    EXPECT_TRUE(dot.ok());
+    if (!can_draw()) GTEST_SKIP() << "no Graphviz here (libgvc or the dot program)";
+    auto bad = render("digraph { a -> ", Format::svg);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("DOT"), std::string::npos) << bad.error().message();
+    auto good = render("digraph { a -> b }", Format::svg);
+    ASSERT_TRUE(good.ok()) << good.error().message();
+    EXPECT_EQ(xml_problem(*good), "");
+}
+
 // Headless Chromium draws a diagram's SVG: the screenshot is a non-empty PNG.
 TEST(DiagramBrowser, ChromiumScreenshotIsNotEmpty) {
     std::string browser;
