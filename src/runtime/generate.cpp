@@ -9,6 +9,19 @@
 
 namespace loom::runtime {
 
+KeptPrefix keep_prefix(Session& session, int seq, std::span<const int32_t> held, std::span<const int32_t> prompt) {
+    KeptPrefix k;
+    const size_t limit = std::min(held.size(), prompt.empty() ? 0 : prompt.size() - 1);
+    k.n_keep =
+        int64_t(std::mismatch(held.begin(), held.begin() + ptrdiff_t(limit), prompt.begin()).first - held.begin());
+    if (!session.truncate(seq, k.n_keep).ok()) {
+        session.reset(seq);
+        k.n_keep = 0;
+        k.reset = true;
+    }
+    return k;
+}
+
 Result<GenerateStats> generate(Session& session, std::span<const int32_t> prompt, const GenerateOptions& opt,
                                const TokenFn& on_token) {
     using clock = std::chrono::steady_clock;
@@ -18,14 +31,18 @@ Result<GenerateStats> generate(Session& session, std::span<const int32_t> prompt
         return Error::invalid("generate: the prompt has {} tokens, the context only {} (raise -c)", prompt.size(),
                               n_ctx);
     LOOM_TRY(Sampler sampler, Sampler::create(opt.sampling, int32_t(session.model().n_vocab())));
-    LOOM_RETURN_IF_ERROR(session.truncate(opt.seq, 0));
+    LOOM_ASSERT(opt.n_keep >= 0 && opt.n_keep < int64_t(prompt.size()), "generate: n_keep {} of a {}-token prompt",
+                opt.n_keep, prompt.size());
+    LOOM_RETURN_IF_ERROR(session.truncate(opt.seq, opt.n_keep));
+    LOOM_ASSERT(session.n_past(opt.seq) == opt.n_keep, "generate: n_keep {} but the sequence holds {} positions",
+                opt.n_keep, session.n_past(opt.seq));
 
     GenerateStats st;
-    st.n_prompt = int64_t(prompt.size());
+    st.n_prompt = int64_t(prompt.size()) - opt.n_keep;
     const auto t0 = clock::now();
     TensorView logits;
     const int64_t step = std::max<int64_t>(1, opt.n_batch);
-    for (int64_t first = 0; first < int64_t(prompt.size()); first += step) {
+    for (int64_t first = opt.n_keep; first < int64_t(prompt.size()); first += step) {
         const int64_t n = std::min<int64_t>(step, int64_t(prompt.size()) - first);
         LOOM_TRY(logits,
                  session.decode(Batch::sequence(prompt.subspan(size_t(first), size_t(n)), int32_t(first), opt.seq)));
