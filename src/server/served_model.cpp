@@ -66,11 +66,9 @@ MaybeError ServedModel::chat_prompt(const ChatRequest& req, std::string& text, s
         return ApiError::field("messages", "invalid_value", "the chat template refused them: {}",
                                rendered.error().message());
     text = std::move(rendered).value();
-    auto enc = tokenizer->encode(text, /*add_special=*/false, /*parse_special=*/true);
+    auto enc = tokenizer::encode_chat_prompt(*tokenizer, *vocab, text);
     if (!enc.ok()) return ApiError::field("messages", "invalid_value", "{}", enc.error().message());
     ids = std::move(enc).value();
-    if (vocab->add_bos() && vocab->bos() >= 0 && (ids.empty() || ids[0] != vocab->bos()))
-        ids.insert(ids.begin(), vocab->bos());
     return check_length(ids, "messages");
 }
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/gguf_reader.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
 namespace loom::tokenizer {
@@ -42,6 +43,13 @@ nlohmann::ordered_json chat_context(const Vocab& vocab, nlohmann::ordered_json m
     if (kwargs.is_object())
         for (const auto& [k, v] : kwargs.items()) c[k] = v;
     return c;
+}
+
+Result<std::vector<int32_t>> encode_chat_prompt(const Tokenizer& tokenizer, const Vocab& vocab, std::string_view text) {
+    LOOM_TRY(std::vector<int32_t> ids, tokenizer.encode(text, /*add_special=*/false, /*parse_special=*/true));
+    if (vocab.add_bos() && vocab.bos() >= 0 && (ids.empty() || ids[0] != vocab.bos()))
+        ids.insert(ids.begin(), vocab.bos());
+    return ids;
 }
 
 }  // namespace loom::tokenizer

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,7 @@ class GgufFile;
 
 namespace loom::tokenizer {
 
+class Tokenizer;
 class Vocab;
 
 struct ChatTemplateOptions {
@@ -59,5 +61,9 @@ Result<std::string> chat_template_source(const formats::GgufFile& f, std::string
 nlohmann::ordered_json chat_context(const Vocab& vocab, nlohmann::ordered_json messages, bool add_generation_prompt,
                                     nlohmann::ordered_json tools = nullptr,
                                     const nlohmann::ordered_json& kwargs = nlohmann::ordered_json::object());
+
+// The ids of a rendered chat prompt: tokenized with parse_special and no added specials, then BOS in front when
+// the vocabulary wants one and the template did not write it.
+Result<std::vector<int32_t>> encode_chat_prompt(const Tokenizer& tokenizer, const Vocab& vocab, std::string_view text);
 
 }  // namespace loom::tokenizer
