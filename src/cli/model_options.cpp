@@ -32,6 +32,23 @@ void ModelOptions::add_to(CLI::App& cmd) {
         ->capture_default_str();
 }
 
+void add_generation_options(CLI::App& cmd, runtime::GenerateOptions& gen, std::vector<std::string>& stop) {
+    auto& s = gen.sampling;
+    cmd.add_option("-n,--n-predict", gen.n_predict, "Tokens to generate (-1 = until end of generation)")
+        ->capture_default_str();
+    cmd.add_option("-b,--batch-size", gen.n_batch, "Prompt tokens per forward pass")->capture_default_str();
+    cmd.add_option("--temp", s.temperature, "Temperature (0 = greedy)")->capture_default_str();
+    cmd.add_option("--top-k", s.top_k, "Top-k (0 = off)")->capture_default_str();
+    cmd.add_option("--top-p", s.top_p, "Top-p (1 = off)")->capture_default_str();
+    cmd.add_option("--min-p", s.min_p, "Min-p (0 = off)")->capture_default_str();
+    cmd.add_option("--repeat-penalty", s.repeat_penalty, "Repetition penalty (1 = off)")->capture_default_str();
+    cmd.add_option("--repeat-last-n", s.repeat_last_n, "Tokens the penalties look back at")->capture_default_str();
+    cmd.add_option("--presence-penalty", s.presence_penalty, "Presence penalty")->capture_default_str();
+    cmd.add_option("--frequency-penalty", s.frequency_penalty, "Frequency penalty")->capture_default_str();
+    cmd.add_option("-s,--seed", s.seed, "Sampling seed (same seed, same text)")->capture_default_str();
+    cmd.add_option("--stop", stop, "Stop when this text is generated (repeatable); it is not printed");
+}
+
 Result<std::unique_ptr<runtime::Model>> ModelOptions::load_model() const {
     runtime::LoadOptions lo;
     lo.arch_file = arch_file;

@@ -1,5 +1,5 @@
 // Options every model-running command shares (-m, -t, -c, --kv-type, --backend, --arch-file, --load, --pack),
-// and turning them into a loaded Model and a Session.
+// and turning them into a loaded Model and a Session; and the generation options of run and chat.
 #pragma once
 
 #include <memory>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "runtime/generate.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 
@@ -36,6 +37,10 @@ struct ModelOptions {
     Result<runtime::SessionOptions> session_options(const runtime::Model& model, int64_t need = 0,
                                                     const std::string& need_what = {}) const;
 };
+
+// The generation flags of `loom run` and `loom chat`: -n, -b, the sampling knobs (--temp, --top-k, ...), -s and
+// --stop (repeatable, into `stop`), with `gen`'s values as the defaults shown.
+void add_generation_options(CLI::App& cmd, runtime::GenerateOptions& gen, std::vector<std::string>& stop);
 
 // Token ids from "1,2,3" or whitespace/comma separated text.
 Result<std::vector<int32_t>> parse_token_list(const std::string& text);

@@ -183,23 +183,10 @@ void add_run_command(CLI::App& app) {
     auto o = std::make_shared<RunOptions>();
     CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt, streaming it to stdout");
     o->model.add_to(*cmd);
-    auto& s = o->gen.sampling;
     cmd->add_option("-p,--prompt", o->prompt, "Prompt text")->capture_default_str();
     cmd->add_option("-f,--file", o->prompt_file, "Read the prompt from a file");
     cmd->add_option("--tokens", o->tokens, "Prompt as token ids (e.g. 2,651,1234) instead of text");
-    cmd->add_option("-n,--n-predict", o->gen.n_predict, "Tokens to generate (-1 = until end of generation)")
-        ->capture_default_str();
-    cmd->add_option("-b,--batch-size", o->gen.n_batch, "Prompt tokens per forward pass")->capture_default_str();
-    cmd->add_option("--temp", s.temperature, "Temperature (0 = greedy)")->capture_default_str();
-    cmd->add_option("--top-k", s.top_k, "Top-k (0 = off)")->capture_default_str();
-    cmd->add_option("--top-p", s.top_p, "Top-p (1 = off)")->capture_default_str();
-    cmd->add_option("--min-p", s.min_p, "Min-p (0 = off)")->capture_default_str();
-    cmd->add_option("--repeat-penalty", s.repeat_penalty, "Repetition penalty (1 = off)")->capture_default_str();
-    cmd->add_option("--repeat-last-n", s.repeat_last_n, "Tokens the penalties look back at")->capture_default_str();
-    cmd->add_option("--presence-penalty", s.presence_penalty, "Presence penalty")->capture_default_str();
-    cmd->add_option("--frequency-penalty", s.frequency_penalty, "Frequency penalty")->capture_default_str();
-    cmd->add_option("-s,--seed", s.seed, "Sampling seed (same seed, same text)")->capture_default_str();
-    cmd->add_option("--stop", o->stop, "Stop when this text is generated (repeatable); it is not printed");
+    add_generation_options(*cmd, o->gen, o->stop);
     cmd->add_flag("!--no-special", o->parse_special, "Treat special-token text in the prompt as plain text");
     cmd->add_flag("!--no-display-prompt", o->show_prompt, "Do not echo the prompt");
     cmd->add_flag("-q,--quiet", o->quiet, "No speed summary on stderr");
