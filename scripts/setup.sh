@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libtomlplusplus-dev nlohmann-json3-dev libcpp-httplib-dev libpcre2-dev libutf8proc-dev
   libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev
   libgraphviz-dev  # Graphviz's layout library: loom diagram (src/diagram/render.cpp)
+  libedit-dev  # line editing and history at loom chat's prompt (src/cli/chat.cpp); BSD licence
   clang-format clang-tidy  # version 14 on Debian 12: .clang-format is tuned to it (scripts/format.sh, tidy.sh)
   chromium  # headless, for the test of loom serve's chat page (tests/server/live_test.py)
 )

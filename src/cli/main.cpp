@@ -2,7 +2,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <cstring>
+
 #include "cli/bench.h"
+#include "cli/chat.h"
 #include "cli/diagram.h"
 #include "cli/eval.h"
 #include "cli/inspect.h"
@@ -18,12 +21,16 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     loom::cli::add_inspect_command(app);
     loom::cli::add_bench_command(app);
+    loom::cli::add_chat_command(app);
     loom::cli::add_diagram_command(app);
     loom::cli::add_eval_command(app);
     loom::cli::add_run_command(app);
     loom::cli::add_serve_command(app);
     loom::cli::add_synth_command(app);
     loom::cli::add_tokenize_command(app);
+    // `loom chat -sys TEXT`, as llama-cli spells it: CLI11 names with one dash are one letter long.
+    for (int i = 2; i < argc && std::strcmp(argv[1], "chat") == 0; ++i)
+        if (std::strcmp(argv[i], "-sys") == 0) argv[i] = const_cast<char*>("--system");
     CLI11_PARSE(app, argc, argv);
     return 0;
 }

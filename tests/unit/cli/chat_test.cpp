@@ -1,0 +1,355 @@
+// loom chat: the conversation keeps its KV across turns (a turn prefills only what is new, and the reply is the
+// one a fresh prefill gives), /save and /load, piped mode end to end through the binary, clear errors for bad
+// input, and the interactive mode driven through a pseudo-terminal.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <string>
+
+#include "cli/conversation.h"
+#include "core/default_model.h"
+#include "runtime/model.h"
+#include "unit/test_env.h"
+
+namespace loom::cli {
+namespace {
+
+// A template for the synthetic vocabularies (SentencePiece-style, </s> ends a turn).
+constexpr const char* kTemplate =
+    "{% for m in messages %}<s>{{ m.role }}: {{ m.content }}</s>\n{% endfor %}"
+    "{% if add_generation_prompt %}<s>assistant:{% endif %}";
+
+std::string write_file(const std::string& name, const std::string& text) {
+    std::string path = ::testing::TempDir() + "/loom-chat-" + name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+}
+
+std::string synth(const std::string& family = "llama") { return test::synth_model(family, "f32"); }
+
+struct Fixture {
+    std::unique_ptr<runtime::Model> model;
+    std::unique_ptr<Conversation> conv;
+};
+
+Fixture make_conversation(const std::string& family = "llama") {
+    Fixture f;
+    auto m = runtime::Model::load(synth(family));
+    EXPECT_TRUE(m.ok()) << m.error().message();
+    f.model = std::move(m).value();
+    Conversation::Options o;
+    o.session.n_threads = 2;
+    o.session.n_ctx = 512;
+    o.gen.sampling.temperature = 0;
+    o.gen.n_predict = 6;
+    o.template_source = kTemplate;
+    auto c = Conversation::create(*f.model, "synth.gguf", o);
+    EXPECT_TRUE(c.ok()) << c.error().message();
+    f.conv = std::move(c).value();
+    return f;
+}
+
+std::string say(Conversation& c, const std::string& user, TurnStats* stats = nullptr) {
+    std::string reply;
+    auto t = c.say(user, [&](const std::string&, const std::string& content) {
+        reply += content;
+        return true;
+    });
+    EXPECT_TRUE(t.ok()) << t.error().message();
+    if (stats != nullptr && t.ok()) *stats = *t;
+    return reply;
+}
+
+TEST(Chat, SecondTurnPrefillsOnlyTheNewTokens) {
+    Fixture f = make_conversation();
+    TurnStats t1, t2;
+    say(*f.conv, "hello there", &t1);
+    EXPECT_EQ(t1.n_kept, 0);
+    EXPECT_EQ(t1.n_prefilled, t1.n_prompt);
+    EXPECT_EQ(t1.n_generated, 6);
+    say(*f.conv, "and again", &t2);
+    // The second prompt starts with the first prompt (and most of the reply), all of it still in the cache.
+    EXPECT_GE(t2.n_kept, t1.n_prompt);
+    EXPECT_EQ(t2.n_prefilled, t2.n_prompt - t2.n_kept);
+    EXPECT_EQ(t2.n_resets, 0);
+    EXPECT_EQ(f.conv->total().n_prefilled, t1.n_prefilled + t2.n_prefilled);
+    EXPECT_EQ(f.conv->n_turns(), 2);
+    EXPECT_GT(f.conv->n_ctx_used(), t2.n_prompt);
+    ASSERT_EQ(f.conv->messages().size(), 4u);
+    EXPECT_EQ(f.conv->messages()[3].role, "assistant");
+}
+
+TEST(Chat, KeptCacheGivesTheReplyOfAFreshPrefill) {
+    Fixture a = make_conversation();
+    say(*a.conv, "hello there");
+    const std::string saved = write_file("turn1.json", "");
+    ASSERT_TRUE(a.conv->save(saved).ok());
+    const std::string kept = say(*a.conv, "and again");
+
+    Fixture b = make_conversation();
+    ASSERT_TRUE(b.conv->load(saved).ok());
+    ASSERT_EQ(b.conv->messages().size(), 2u);
+    TurnStats t;
+    const std::string fresh = say(*b.conv, "and again", &t);
+    EXPECT_EQ(t.n_kept, 0);
+    EXPECT_EQ(fresh, kept);
+}
+
+// A recurrent state cannot go back to the common prefix: the memory starts over, /stats counts it, and the reply
+// is still the one a fresh prefill gives.
+TEST(Chat, RecurrentStateStartsOverAndCountsIt) {
+    Fixture a = make_conversation("qwen35");
+    say(*a.conv, "hello there");
+    const int64_t held = a.conv->n_ctx_used();
+    const std::string saved = write_file("recurrent.json", "");
+    ASSERT_TRUE(a.conv->save(saved).ok());
+    TurnStats t;
+    const std::string kept = say(*a.conv, "and again", &t);
+    if (t.n_resets == 1) {
+        EXPECT_EQ(t.n_kept, 0);
+        EXPECT_EQ(t.n_prefilled, t.n_prompt);
+    } else {
+        EXPECT_EQ(t.n_kept, held);  // only the very end can be kept
+    }
+    EXPECT_EQ(a.conv->total().n_resets, t.n_resets);
+
+    Fixture b = make_conversation("qwen35");
+    ASSERT_TRUE(b.conv->load(saved).ok());
+    EXPECT_EQ(say(*b.conv, "and again"), kept);
+}
+
+TEST(Chat, ClearAndSystemPrompt) {
+    Fixture f = make_conversation();
+    f.conv->set_system("be brief");
+    say(*f.conv, "hi");
+    f.conv->clear();
+    ASSERT_EQ(f.conv->messages().size(), 1u);
+    EXPECT_EQ(f.conv->messages()[0].role, "system");
+    f.conv->set_system("");
+    EXPECT_TRUE(f.conv->messages().empty());
+    TurnStats t;
+    say(*f.conv, "hi", &t);  // a new conversation: the cache keeps at most what it shares with the old one
+    EXPECT_EQ(t.n_prefilled, t.n_prompt - t.n_kept);
+}
+
+TEST(Chat, BadConversationFilesSayWhatAndWhere) {
+    Fixture f = make_conversation();
+    auto msg = [&](const std::string& path) {
+        Status st = f.conv->load(path);
+        return st.ok() ? std::string("ok") : st.error().message();
+    };
+    EXPECT_NE(msg("/nonexistent/c.json").find("/nonexistent/c.json: cannot open the conversation"), std::string::npos);
+    const std::string not_json = write_file("bad1.json", "{\"messages\": [");
+    EXPECT_NE(msg(not_json).find(not_json + ": not JSON"), std::string::npos);
+    const std::string bad_role = write_file("bad2.json", R"({"messages": [{"role": "user", "content": "a"},
+        {"role": "tool", "content": "b"}]})");
+    EXPECT_NE(msg(bad_role).find(bad_role + ": messages[1]: role 'tool' (expected system, user or assistant)"),
+              std::string::npos)
+        << msg(bad_role);
+    const std::string no_content = write_file("bad3.json", R"([{"role": "user"}])");
+    EXPECT_NE(msg(no_content).find("messages[0]: content must be a string"), std::string::npos);
+    EXPECT_TRUE(f.conv->messages().empty());  // a failed load changes nothing
+}
+
+TEST(Chat, ModelWithoutTemplateIsAClearError) {
+    auto m = runtime::Model::load(synth());
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    auto c = Conversation::create(**m, "synth.gguf", {});
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message().find("synth.gguf: the model has no chat template"), std::string::npos);
+    EXPECT_NE(c.error().message().find("--chat-template-file"), std::string::npos);
+}
+
+TEST(Chat, ConversationLongerThanTheContextIsRefusedAndNotKept) {
+    Fixture f = make_conversation();
+    auto t = f.conv->say(std::string(3000, 'x'), [](const std::string&, const std::string&) { return true; });
+    ASSERT_FALSE(t.ok());
+    EXPECT_NE(t.error().message().find("the context holds 512"), std::string::npos) << t.error().message();
+    EXPECT_TRUE(f.conv->messages().empty());
+}
+
+// `loom chat` through the binary, stdin piped; stdout and stderr.
+test::ShellResult piped(const std::string& input, const std::string& args) {
+    const std::string in = write_file("input.txt", input);
+    const std::string tmpl = write_file("template.jinja", kTemplate);
+    return test::shell(fmt::format("'{}' chat -m '{}' -t 2 -c 512 --temp 0 --chat-template-file '{}' {} < '{}' 2>&1",
+                                   LOOM_BINARY, synth(), tmpl, args, in));
+}
+
+TEST(ChatPiped, OneReplyPerLineThenStats) {
+    const test::ShellResult r = piped("hello\nand again\n/stats\n", "-n 4");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("context: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("of 512 tokens"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(", 2 turns"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("0 full prefills"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no colours when piped";
+    EXPECT_EQ(r.out.find("> "), std::string::npos) << "no prompts when piped";
+}
+
+TEST(ChatPiped, SaveThenLoadInAnotherRun) {
+    const std::string file = ::testing::TempDir() + "/loom-chat-saved.json";
+    const test::ShellResult a = piped("hello\n/save " + file + "\n", "-n 3 --system 'be brief'");
+    ASSERT_EQ(a.status, 0) << a.out;
+    std::ifstream in(file);
+    const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(json.find("\"role\": \"system\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"content\": \"hello\""), std::string::npos) << json;
+    const test::ShellResult b = piped("/load " + file + "\n/stats\nmore\n/stats\n", "-n 3");
+    ASSERT_EQ(b.status, 0) << b.out;
+    EXPECT_NE(b.out.find(", 1 turns"), std::string::npos) << b.out;
+}
+
+TEST(ChatPiped, BadInputEndsWithAClearError) {
+    const test::ShellResult cmd = piped("/frobnicate\n", "-n 2");
+    EXPECT_EQ(cmd.status, 1) << cmd.out;
+    EXPECT_NE(cmd.out.find("loom: unknown command /frobnicate"), std::string::npos) << cmd.out;
+    const test::ShellResult load = piped("/load /nonexistent/x.json\n", "-n 2");
+    EXPECT_EQ(load.status, 1) << load.out;
+    EXPECT_NE(load.out.find("loom: /nonexistent/x.json: cannot open the conversation"), std::string::npos) << load.out;
+    const test::ShellResult sys = piped("hi\n", "--system-file /nonexistent/sys.txt");
+    EXPECT_EQ(sys.status, 1) << sys.out;
+    EXPECT_NE(sys.out.find("loom: /nonexistent/sys.txt: cannot read the system prompt (--system-file)"),
+              std::string::npos)
+        << sys.out;
+}
+
+TEST(ChatPiped, NoTemplateNamesTheModel) {
+    const std::string in = write_file("hi.txt", "hi\n");
+    const test::ShellResult r =
+        test::shell(fmt::format("'{}' chat -m '{}' -t 2 < '{}' 2>&1", LOOM_BINARY, synth(), in));
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find(synth() + ": the model has no chat template"), std::string::npos) << r.out;
+}
+
+TEST(ChatPiped, DefaultModelAnswers) {
+    if (!default_model_path().ok()) GTEST_SKIP() << "default model absent: run scripts/setup.sh";
+    const std::string in = write_file("q.txt", "What is the capital of France?\nAnd of Italy?\n/stats\n");
+    const test::ShellResult r =
+        test::shell(fmt::format("'{}' chat -t 2 --temp 0 -n 12 --chat-template-file '{}/chat_templates/templates/"
+                                "google-gemma-3-it.jinja' < '{}' 2>&1",
+                                LOOM_BINARY, test::data_dir(), in));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find(", 2 turns"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("0 full prefills"), std::string::npos) << r.out;
+}
+
+// The interactive mode through a pseudo-terminal: a prompt, a streamed reply, /stats, Ctrl-C at the prompt
+// twice, and the exit status.
+class Pty {
+public:
+    explicit Pty(const std::vector<std::string>& args) {
+        pid_ = forkpty(&fd_, nullptr, nullptr, nullptr);
+        if (pid_ == 0) {
+            setenv("LOOM_CHAT_HISTORY", (::testing::TempDir() + "/loom-chat-history").c_str(), 1);
+            std::vector<char*> argv;
+            argv.reserve(args.size() + 1);
+            for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+            argv.push_back(nullptr);
+            execv(argv[0], argv.data());
+            _exit(127);
+        }
+    }
+    ~Pty() {
+        if (pid_ > 0 && !exited_) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+        }
+        if (fd_ >= 0) close(fd_);
+    }
+    Pty(const Pty&) = delete;
+    Pty& operator=(const Pty&) = delete;
+
+    bool ok() const { return pid_ > 0; }
+    // Types `s` after a pause: libedit flushes what was typed before it took the terminal, as a terminal user
+    // never notices but a test writing at once would.
+    void send(const std::string& s) {
+        usleep(200 * 1000);
+        EXPECT_EQ(write(fd_, s.data(), s.size()), ssize_t(s.size()));
+    }
+    // Reads until `what` appears after the text read so far (from `from`), or 60 s pass; true when it did.
+    bool expect(const std::string& what) {
+        const size_t from = seen_;
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (out_.find(what, from) == std::string::npos) {
+            if (std::chrono::steady_clock::now() > end) return false;
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 200) <= 0) continue;
+            char buf[4096];
+            const ssize_t n = read(fd_, buf, sizeof buf);
+            if (n <= 0) return out_.find(what, from) != std::string::npos;
+            out_.append(buf, size_t(n));
+        }
+        seen_ = out_.find(what, from) + what.size();
+        return true;
+    }
+    // The exit status (-1: killed, or still running after 60 s), draining the output so the child never blocks.
+    int wait_exit() {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        int status = 0;
+        while (std::chrono::steady_clock::now() < end) {
+            if (waitpid(pid_, &status, WNOHANG) == pid_) {
+                exited_ = true;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            }
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 100) <= 0) continue;
+            char buf[4096];
+            const ssize_t n = read(fd_, buf, sizeof buf);
+            if (n > 0) out_.append(buf, size_t(n));
+        }
+        return -1;
+    }
+    const std::string& out() const { return out_; }
+
+private:
+    pid_t pid_ = -1;
+    int fd_ = -1;
+    bool exited_ = false;
+    std::string out_;
+    size_t seen_ = 0;
+};
+
+TEST(ChatTerminal, PromptReplyStatsAndBye) {
+    const std::string tmpl = write_file("template.jinja", kTemplate);
+    Pty t({LOOM_BINARY, "chat", "-m", synth(), "-t", "2", "-c", "512", "--temp", "0", "-n", "5", "--chat-template-file",
+           tmpl});
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(t.expect("/help for commands")) << t.out();
+    ASSERT_TRUE(t.expect("> ")) << t.out();
+    t.send("hello\\\r");  // a trailing backslash goes on to the next line
+    ASSERT_TRUE(t.expect(". ")) << t.out();
+    t.send("there\r");
+    ASSERT_TRUE(t.expect("> ")) << t.out();  // the reply streamed, then the next prompt
+    t.send("/nope\r");
+    ASSERT_TRUE(t.expect("unknown command /nope")) << t.out();
+    t.send("/stats\r");
+    ASSERT_TRUE(t.expect(", 1 turns")) << t.out();
+    ASSERT_TRUE(t.expect("> ")) << t.out();
+    t.send("\x03");  // Ctrl-C at the prompt: a hint, not an exit
+    ASSERT_TRUE(t.expect("Ctrl-C again")) << t.out();
+    ASSERT_TRUE(t.expect("> ")) << t.out();
+    t.send("/bye\r");
+    EXPECT_EQ(t.wait_exit(), 0) << t.out();
+}
+
+TEST(ChatTerminal, CtrlDExits) {
+    const std::string tmpl = write_file("template.jinja", kTemplate);
+    Pty t({LOOM_BINARY, "chat", "-m", synth(), "-t", "2", "-c", "512", "--chat-template-file", tmpl});
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(t.expect("> ")) << t.out();
+    t.send("\x04");
+    EXPECT_EQ(t.wait_exit(), 0) << t.out();
+}
+
+}  // namespace
+}  // namespace loom::cli
