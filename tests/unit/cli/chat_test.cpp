@@ -41,7 +41,7 @@ struct Fixture {
     std::unique_ptr<Conversation> conv;
 };
 
-Fixture make_conversation(const std::string& family = "llama") {
+Fixture make_conversation(const std::string& family = "llama", const std::string& tmpl = kTemplate) {
     Fixture f;
     auto m = runtime::Model::load(synth(family));
     EXPECT_TRUE(m.ok()) << m.error().message();
@@ -51,7 +51,7 @@ Fixture make_conversation(const std::string& family = "llama") {
     o.session.n_ctx = 512;
     o.gen.sampling.temperature = 0;
     o.gen.n_predict = 6;
-    o.template_source = kTemplate;
+    o.template_source = tmpl;
     auto c = Conversation::create(*f.model, "synth.gguf", o);
     EXPECT_TRUE(c.ok()) << c.error().message();
     f.conv = std::move(c).value();
@@ -125,6 +125,26 @@ TEST(Chat, RecurrentStateStartsOverAndCountsIt) {
     Fixture b = make_conversation("qwen35");
     ASSERT_TRUE(b.conv->load(saved).ok());
     EXPECT_EQ(say(*b.conv, "and again"), kept);
+}
+
+// A template that opens a thinking block: the reply, which never closes it, is all reasoning, kept apart from the
+// answer (which piped mode prints alone).
+TEST(Chat, ThinkingIsKeptApartFromTheAnswer) {
+    Fixture f = make_conversation("llama",
+                                  "{% for m in messages %}<s>{{ m.role }}: {{ m.content }}</s>\n{% endfor %}"
+                                  "{% if add_generation_prompt %}<s>assistant:<think>\n{% endif %}{# </think> #}");
+    ASSERT_TRUE(f.conv->thinks());
+    std::string reasoning, content;
+    auto t = f.conv->say("why?", [&](const std::string& r, const std::string& c) {
+        reasoning += r;
+        content += c;
+        return true;
+    });
+    ASSERT_TRUE(t.ok()) << t.error().message();
+    EXPECT_FALSE(reasoning.empty());
+    EXPECT_EQ(content, "");
+    EXPECT_EQ(f.conv->messages().back().reasoning, reasoning);
+    EXPECT_EQ(f.conv->messages().back().content, "");
 }
 
 TEST(Chat, ClearAndSystemPrompt) {
