@@ -16,6 +16,8 @@ SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTes
 # decoding on it).
 TSAN_TESTS='ThreadPool|ServerHttp|ServerScheduler|ServerMetrics|Session\.|FamilyCache'
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_stack_use_after_return=1}"
+# Graphviz and the font stack it loads keep allocations until exit (tests/lsan.supp names them; none of loom's).
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
 
