@@ -377,9 +377,6 @@ TEST(ModelLoad, BadExpertsAreAllListed) {
         << msg;
 }
 
-// Merged gate_up experts ([n_expert, 2·d_ff, d_model], per expert the gate rows then the up rows) compute what
-// separate gate and up tensors compute, bit for bit: the test model rewritten with merged tensors and read through
-// an arch file that names them.
 // A fused attn_qkv (rows Q, then K, then V), which llama's arch file takes in place of the three projections, gives
 // what the separate ones give: the model rewritten with fused tensors, the same logits (the matmul is one call of
 // more rows, so its rounding may move by an ulp).
@@ -422,6 +419,9 @@ TEST(ModelLoad, FusedQkvEqualsSeparateProjections) {
     EXPECT_LE(max_abs_diff(logits[0].data(), logits[1].data(), int64_t(logits[0].size())), 1e-4);
 }
 
+// Merged gate_up experts ([n_expert, 2·d_ff, d_model], per expert the gate rows then the up rows) compute what
+// separate gate and up tensors compute, bit for bit: the test model rewritten with merged tensors and read through
+// an arch file that names them.
 TEST(ModelLoad, MergedGateUpExpertsEqualSeparateOnes) {
     const std::string plain = family_model("qwen3moe", "q8_0");
     auto src = formats::GgufFile::open(plain);
