@@ -6,10 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <vector>
 
 #include "synth/synth_model.h"
 
@@ -34,6 +36,23 @@ std::string synth_model(const std::string& spec, const std::string& type, unsign
         std::rename(o.out_path.c_str(), out.c_str());
     }
     return out;
+}
+
+std::string scratch_path(const std::string& name) {
+    // Function-local: the list outlives every caller and is emptied by its destructor at exit.
+    struct Scratch {
+        std::vector<std::string> paths;
+        ~Scratch() {
+            for (const std::string& p : paths) std::remove(p.c_str());
+        }
+    };
+    static Scratch scratch;
+    std::string dir = ::testing::TempDir();
+    if (!dir.empty() && dir.back() != '/') dir += '/';
+    std::string path = dir + "loom-" + std::to_string(getpid()) + "-" + name;
+    if (std::find(scratch.paths.begin(), scratch.paths.end(), path) == scratch.paths.end())
+        scratch.paths.push_back(path);
+    return path;
 }
 
 ShellResult shell(const std::string& cmd) {

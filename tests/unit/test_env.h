@@ -1,5 +1,6 @@
 // What several test files need from their surroundings: the test data directory, synthetic models written once
-// per machine and safe under ctest's parallel processes, and running a command through the shell.
+// per machine and safe under ctest's parallel processes, scratch files of one process, and running a command through
+// the shell.
 #pragma once
 
 #include <string>
@@ -13,6 +14,10 @@ std::string data_dir();
 // and `seed`, written on first use into the test temporary directory through a temporary name, so that tests
 // running at once in other processes never read a half-written file. A failure to write it fails the test.
 std::string synth_model(const std::string& spec, const std::string& type, unsigned seed = 1);
+
+// A path in the test temporary directory that is this process's alone ("loom-<pid>-<name>"): ctest runs each test
+// in its own process, several at once, so a fixed name shared by two tests is a race. Removed when the process exits.
+std::string scratch_path(const std::string& name);
 
 struct ShellResult {
     int status;       // the exit status, -1 when the command did not exit normally

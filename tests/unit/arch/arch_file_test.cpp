@@ -5,6 +5,7 @@
 #include "arch/params.h"
 #include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
+#include "unit/test_env.h"
 
 namespace loom::arch {
 namespace {
@@ -55,7 +56,7 @@ Result<formats::GgufFile> toy_gguf(bool with_kv) {
     w.set("toy.ctx", uint64_t(4096));
     std::vector<float> emb(10 * 64, 0.5f);
     w.add_tensor_f32("token_embd.weight", {10, 64}, emb);
-    const std::string path = ::testing::TempDir() + "/toy.gguf";
+    const std::string path = test::scratch_path("toy.gguf");
     LOOM_RETURN_IF_ERROR(w.write(path));
     return formats::GgufFile::open(path);
 }

@@ -29,7 +29,7 @@ constexpr const char* kTemplate =
     "{% if add_generation_prompt %}<s>assistant:{% endif %}";
 
 std::string write_file(const std::string& name, const std::string& text) {
-    std::string path = ::testing::TempDir() + "/loom-chat-" + name;
+    std::string path = test::scratch_path("loom-chat-" + name);
     std::ofstream(path, std::ios::binary) << text;
     return path;
 }
@@ -217,7 +217,7 @@ TEST(ChatPiped, OneReplyPerLineThenStats) {
 }
 
 TEST(ChatPiped, SaveThenLoadInAnotherRun) {
-    const std::string file = ::testing::TempDir() + "/loom-chat-saved.json";
+    const std::string file = test::scratch_path("loom-chat-saved.json");
     const test::ShellResult a = piped("hello\n/save " + file + "\n", "-n 3 --system 'be brief'");
     ASSERT_EQ(a.status, 0) << a.out;
     std::ifstream in(file);
@@ -268,9 +268,10 @@ TEST(ChatPiped, DefaultModelAnswers) {
 class Pty {
 public:
     explicit Pty(const std::vector<std::string>& args) {
+        const std::string history = test::scratch_path("loom-chat-history");  // the parent's, removed at its exit
         pid_ = forkpty(&fd_, nullptr, nullptr, nullptr);
         if (pid_ == 0) {
-            setenv("LOOM_CHAT_HISTORY", (::testing::TempDir() + "/loom-chat-history").c_str(), 1);
+            setenv("LOOM_CHAT_HISTORY", history.c_str(), 1);
             std::vector<char*> argv;
             argv.reserve(args.size() + 1);
             for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));

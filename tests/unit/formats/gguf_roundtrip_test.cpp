@@ -7,6 +7,7 @@
 
 #include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
+#include "unit/test_env.h"
 
 namespace loom::formats {
 namespace {
@@ -126,7 +127,7 @@ INSTANTIATE_TEST_SUITE_P(Alignments, GgufRoundTrip, ::testing::Values(32u, 1u, 8
 
 TEST(GgufRoundTrip, FileOnDiskViaMmap) {
     const GgufWriter w = every_type_writer(32);
-    const std::string path = ::testing::TempDir() + "loom_roundtrip.gguf";
+    const std::string path = test::scratch_path("loom_roundtrip.gguf");
     ASSERT_TRUE(w.write(path).ok());
     auto f = GgufFile::open(path);
     ASSERT_TRUE(f.ok()) << f.error().message();
@@ -137,7 +138,7 @@ TEST(GgufRoundTrip, FileOnDiskViaMmap) {
 
 TEST(GgufRoundTrip, EveryLoadModeSeesTheSameBytes) {
     const GgufWriter w = every_type_writer(64);
-    const std::string path = ::testing::TempDir() + "loom_loadmodes.gguf";
+    const std::string path = test::scratch_path("loom_loadmodes.gguf");
     ASSERT_TRUE(w.write(path).ok());
     auto mapped = GgufFile::open(path, LoadMode::map);
     ASSERT_TRUE(mapped.ok()) << mapped.error().message();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "formats/mapped_file.h"
+#include "unit/test_env.h"
 
 namespace loom::formats {
 namespace {
@@ -19,7 +20,7 @@ TEST(MappedFile, ReleasedPagesReadBackUnchanged) {
     std::vector<uint8_t> bytes(6 * page + 123);
     std::mt19937 rng(4);
     for (auto& b : bytes) b = uint8_t(rng());
-    const std::string path = ::testing::TempDir() + "loom_release.bin";
+    const std::string path = test::scratch_path("loom_release.bin");
     std::ofstream(path, std::ios::binary)
         .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     for (LoadMode mode : {LoadMode::map, LoadMode::populate, LoadMode::read}) {

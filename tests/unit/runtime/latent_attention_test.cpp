@@ -44,7 +44,7 @@ Result<std::unique_ptr<Model>> load_without(const std::string& name, const std::
     for (const auto& t : src->tensors())
         if (std::find(tensors.begin(), tensors.end(), std::string(t.name)) == tensors.end())
             w.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
-    const std::string path = ::testing::TempDir() + "/" + name + ".gguf";
+    const std::string path = test::scratch_path(name + ".gguf");
     EXPECT_TRUE(w.write(path).ok());
     return Model::load(path);
 }

@@ -51,7 +51,7 @@ Result<std::unique_ptr<Model>> load_edited(const std::string& family, const std:
         if (edit(w, std::string(e.key))) w.set(std::string(e.key), e.to_owned());
     for (const auto& t : src->tensors())
         w.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
-    const std::string path = ::testing::TempDir() + "/" + name + ".gguf";
+    const std::string path = test::scratch_path(name + ".gguf");
     EXPECT_TRUE(w.write(path).ok());
     return Model::load(path);
 }

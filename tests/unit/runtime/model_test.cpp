@@ -20,6 +20,7 @@
 #include "runtime/session.h"
 #include "synth/synth_model.h"
 #include "unit/runtime/loaded_model.h"
+#include "unit/test_env.h"
 
 namespace loom::runtime {
 namespace {
@@ -39,20 +40,8 @@ std::string data_dir() {
     return d ? d : LOOM_TEST_DATA_DIR;
 }
 
-// A synthesized family model in the test temp dir (written once per family and type).
-std::string family_model(const std::string& family, const std::string& type) {
-    std::string out = ::testing::TempDir() + "/loom-" + family + "-" + type + ".gguf";
-    if (!std::ifstream(out).good()) {
-        synth::SynthOptions o;
-        o.spec_path = data_dir() + "/synth/" + family + ".toml";
-        o.out_path = out;
-        o.type = type;
-        o.seed = 1;
-        auto r = synth::synthesize(o);
-        EXPECT_TRUE(r.ok()) << r.error().message();
-    }
-    return out;
-}
+// A synthesized family model (written once per machine, see test::synth_model).
+std::string family_model(const std::string& family, const std::string& type) { return test::synth_model(family, type); }
 
 std::vector<int32_t> some_tokens(int64_t n, int64_t n_vocab, uint32_t seed) {
     std::vector<int32_t> t;
@@ -326,7 +315,7 @@ TEST(ModelLoad, MissingAndMisShapedTensorsAreAllListed) {
         }
         w.add_tensor(std::string(t.name), t.type, shape, std::move(bytes));
     }
-    const std::string path = ::testing::TempDir() + "/broken-llama.gguf";
+    const std::string path = test::scratch_path("broken-llama.gguf");
     ASSERT_TRUE(w.write(path).ok());
     auto m = Model::load(path);
     ASSERT_FALSE(m.ok());
@@ -354,7 +343,7 @@ std::string broken_qwen3moe(std::optional<uint32_t> used) {
         }
         w.add_tensor(std::string(t.name), t.type, shape, std::move(bytes));
     }
-    std::string path = ::testing::TempDir() + "/broken-qwen3moe.gguf";
+    std::string path = test::scratch_path("broken-qwen3moe.gguf");
     EXPECT_TRUE(w.write(path).ok());
     return path;
 }
@@ -405,7 +394,7 @@ TEST(ModelLoad, FusedQkvEqualsSeparateProjections) {
         w.add_tensor(std::string(name).replace(name.find("attn_q"), 6, "attn_qkv"), t.type, {rows, t.shape[1]},
                      std::move(fused));
     }
-    const std::string fused_path = ::testing::TempDir() + "/fused-qkv-llama.gguf";
+    const std::string fused_path = test::scratch_path("fused-qkv-llama.gguf");
     ASSERT_TRUE(w.write(fused_path).ok());
     std::vector<float> logits[2];
     for (int fused = 0; fused < 2; ++fused) {
@@ -446,7 +435,7 @@ TEST(ModelLoad, MergedGateUpExpertsEqualSeparateOnes) {
         w.add_tensor(std::string(name).replace(name.find("gate_exps"), 9, "gate_up_exps"), t.type,
                      {t.shape[0], 2 * t.shape[1], t.shape[2]}, std::move(merged));
     }
-    const std::string merged_path = ::testing::TempDir() + "/merged-qwen3moe.gguf";
+    const std::string merged_path = test::scratch_path("merged-qwen3moe.gguf");
     ASSERT_TRUE(w.write(merged_path).ok());
     std::ifstream arch_in(data_dir() + "/../../archs/qwen3moe.arch.toml");
     std::string arch((std::istreambuf_iterator<char>(arch_in)), std::istreambuf_iterator<char>());
@@ -454,7 +443,7 @@ TEST(ModelLoad, MergedGateUpExpertsEqualSeparateOnes) {
         "gate = \"blk.{layer}.ffn_gate_exps.weight\"\nup = \"blk.{layer}.ffn_up_exps.weight\"\n";
     ASSERT_NE(arch.find(separate), std::string::npos);
     arch.replace(arch.find(separate), separate.size(), "gate_up = \"blk.{layer}.ffn_gate_up_exps.weight\"\n");
-    const std::string arch_path = ::testing::TempDir() + "/merged-qwen3moe.arch.toml";
+    const std::string arch_path = test::scratch_path("merged-qwen3moe.arch.toml");
     std::ofstream(arch_path) << arch;
 
     std::vector<float> logits[2];
@@ -492,7 +481,7 @@ TEST(ModelLoad, PerExpertScalesMultiplyTheirExpertsRows) {
     std::vector<uint8_t> bytes(scale.size() * 4);
     std::memcpy(bytes.data(), scale.data(), bytes.size());
     w.add_tensor("blk.0.ffn_down_exps.scale", DType::f32, {16}, bytes);
-    const std::string scaled = ::testing::TempDir() + "/scaled-qwen3moe.gguf";
+    const std::string scaled = test::scratch_path("scaled-qwen3moe.gguf");
     ASSERT_TRUE(w.write(scaled).ok());
 
     std::vector<float> down[2];
@@ -516,7 +505,7 @@ TEST(ModelLoad, PerExpertScalesMultiplyTheirExpertsRows) {
 TEST(ModelLoad, UnknownArchitectureNamesTheSupportedOnes) {
     formats::GgufWriter w;
     w.set("general.architecture", std::string("nosuchfamily"));
-    const std::string path = ::testing::TempDir() + "/nosuch.gguf";
+    const std::string path = test::scratch_path("nosuch.gguf");
     ASSERT_TRUE(w.write(path).ok());
     auto m = Model::load(path);
     ASSERT_FALSE(m.ok());

@@ -95,7 +95,7 @@ TEST(RecurrentSession, AFailedPassResetsTheSequence) {
     const std::string head = "output = [\"output_norm\", \"output\"]";
     ASSERT_NE(text.find(head), std::string::npos);
     text.replace(text.find(head), head.size(), "output = [\"output_norm\"]");
-    const std::string arch = ::testing::TempDir() + "/headless-qwen35.arch.toml";
+    const std::string arch = test::scratch_path("headless-qwen35.arch.toml");
     std::ofstream(arch) << text;
     LoadOptions lo;
     lo.arch_file = arch;

@@ -12,6 +12,7 @@
 #include "kernels/ref/quant.h"
 #include "synth/synth_model.h"
 #include "synth/synth_vocab.h"
+#include "unit/test_env.h"
 
 namespace loom::synth {
 namespace {
@@ -21,7 +22,7 @@ const std::string kSpec = std::string(LOOM_TEST_DATA_DIR) + "/synth/tiny.toml";
 Result<formats::GgufFile> make(const std::string& type, uint64_t seed, const std::string& name) {
     SynthOptions o;
     o.spec_path = kSpec;
-    o.out_path = ::testing::TempDir() + name;
+    o.out_path = test::scratch_path(name);
     o.type = type;
     o.seed = seed;
     o.n_threads = 2;
@@ -78,9 +79,9 @@ TEST(Synth, SameSeedSameBytesOtherSeedOtherBytes) {
 }
 
 TEST(Synth, NormalInitTakesAMean) {
-    const std::string spec = ::testing::TempDir() + "mean_spec.toml";
+    const std::string spec = test::scratch_path("mean_spec.toml");
     { std::ofstream(spec) << "[[tensor]]\nname = \"n.weight\"\nshape = [4096]\nmean = 1.0\nstd = 0.1\n"; }
-    SynthOptions o{spec, ::testing::TempDir() + "mean.gguf", "f32", 3, 1};
+    SynthOptions o{spec, test::scratch_path("mean.gguf"), "f32", 3, 1};
     ASSERT_TRUE(synthesize(o).ok());
     auto f = formats::GgufFile::open(o.out_path, formats::LoadMode::read);
     ASSERT_TRUE(f.ok()) << f.error().message();
@@ -95,9 +96,9 @@ TEST(Synth, NormalInitTakesAMean) {
 }
 
 TEST(Synth, BadSpecsAreErrorsWithFileAndLine) {
-    const std::string bad = ::testing::TempDir() + "bad_spec.toml";
+    const std::string bad = test::scratch_path("bad_spec.toml");
     { std::ofstream(bad) << "[metadata]\n\"k\" = 1\n[[tensor]]\nname = \"w\"\nshape = [0, 4]\n"; }
-    SynthOptions o{bad, ::testing::TempDir() + "bad.gguf", "f32", 0, 1};
+    SynthOptions o{bad, test::scratch_path("bad.gguf"), "f32", 0, 1};
     auto r = synthesize(o);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message().find("bad_spec.toml:3"), std::string::npos) << r.error().message();
@@ -120,12 +121,12 @@ std::vector<std::string> strings(const formats::GgufFile& f, const std::string& 
 
 // A vocabulary-only spec with a gemma4 vocabulary of `size` tokens, written and synthesized.
 Result<formats::GgufFile> gemma4_vocab(int64_t size, const std::string& name) {
-    const std::string spec = ::testing::TempDir() + name + ".toml";
+    const std::string spec = test::scratch_path(name + ".toml");
     {
         std::ofstream(spec) << "[vocab]\nmodel = \"gemma4\"\nsize = " << size
                             << "\n[[tensor]]\nname = \"w\"\nshape = [1]\n";
     }
-    SynthOptions o{spec, ::testing::TempDir() + name + ".gguf", "f32", 0, 1};
+    SynthOptions o{spec, test::scratch_path(name + ".gguf"), "f32", 0, 1};
     LOOM_TRY(SynthReport r, synthesize(o));
     (void)r;
     return formats::GgufFile::open(o.out_path, formats::LoadMode::read);

@@ -14,6 +14,7 @@
 #include "formats/gguf_reader.h"
 #include "synth/synth_model.h"
 #include "tokenizer/tokenizer.h"
+#include "unit/test_env.h"
 #include "unit/tokenizer/gz_lines.h"
 
 namespace loom::tokenizer {
@@ -70,7 +71,7 @@ std::string vocab_path(const std::string& name) {
         static const std::string path = [] {
             synth::SynthOptions o;
             o.spec_path = data_dir() + "/gemma4-synth.toml";
-            o.out_path = ::testing::TempDir() + "gemma4-synth.gguf";
+            o.out_path = test::scratch_path("gemma4-synth.gguf");
             o.n_threads = 1;
             auto r = synth::synthesize(o);
             EXPECT_TRUE(r.ok()) << r.error().message();
