@@ -11,7 +11,7 @@ cd "$ROOT"
 # Run under ASan + UBSan: code that reads untrusted bytes (GGUF parsing, dequantization, half floats,
 # inspect's printing of file strings, synth specs, text through the tokenizers, arch files, HTTP requests) and the kernel
 # suites but matmul (its grid is slow there).
-SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarnessCo|OpHarness\.(Norm|Rope|Softmax|Unary|Glu|Binary|Scale|GetRows|TopK|MoeRoute|WeightedSum|Conv1d|DeltaNet)|Attention|Recurrent|Memory\.|SlidingWindow|SharedKv|Diffusion|LatentAttention|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|ChatTemplate|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|ArchLookup|_fuzz_replay'
+SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarnessCo|OpHarness\.(Norm|Rope|Softmax|Unary|Glu|Binary|Scale|GetRows|TopK|MoeRoute|WeightedSum|Conv1d|DeltaNet)|Attention|Recurrent|Memory\.|MemorySnapshot|SlidingWindow|SharedKv|Diffusion|LatentAttention|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|ChatTemplate|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|ArchLookup|_fuzz_replay'
 # Run under TSan: the code with threads of its own (the server's HTTP and scheduler threads, the thread pool, sessions
 # decoding on it).
 TSAN_TESTS='ThreadPool|ServerHttp|ServerScheduler|ServerMetrics|Session\.|FamilyCache'

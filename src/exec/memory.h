@@ -32,6 +32,24 @@
 
 namespace loom::exec {
 
+class Memory;
+
+// What one sequence of a Memory holds, copied out (Memory::save) to be put back later into any sequence of a
+// memory with the same layout (Memory::restore): a prefix cache keeps these.
+class MemorySnapshot {
+public:
+    int64_t n_past() const { return n_past_; }
+    size_t bytes() const { return data_.size() + slot_pos_.size() * sizeof(int32_t); }
+
+private:
+    friend class Memory;
+    uint64_t layout_ = 0;  // the memory's layout (Memory::layout_id): restore refuses another
+    int64_t n_slots_ = 0, n_past_ = 0;
+    std::vector<int32_t> slot_pos_;  // [n_slots]: the position each slot holds
+    std::vector<int64_t> dropped_;   // per window table: slots its layers no longer hold
+    std::vector<uint8_t> data_;      // per storing layer in order: K rows, V rows of its held slots; recurrent state
+};
+
 enum class MemoryKind : uint8_t { none, kv, kv_k_only, shared, recurrent };
 
 const char* name(MemoryKind k);
@@ -102,6 +120,12 @@ public:
     Status truncate(int seq, int64_t from);
     void reset(int seq);  // truncate(seq, 0), which never fails
 
+    // A copy of what `seq` holds: its slots' K/V (the held ones of sliding layers), positions and recurrent state.
+    MemorySnapshot save(int seq) const;
+    // Makes `seq` hold what `snap` holds. Refused (and `seq` left as it was) when the snapshot comes from a memory
+    // of another layout.
+    Status restore(int seq, const MemorySnapshot& snap);
+
 private:
     // The slots of the sliding layers that share one window: `slots` per sequence, of which the first `dropped`
     // of the sequence's slots are gone.
@@ -119,7 +143,9 @@ private:
     struct Seq {
         int64_t n_slots = 0, n_past = 0;
     };
-    const Layer& storage(int64_t layer) const;  // the layer that keeps its K/V (a shared layer's source)
+    const Layer& storage(int64_t layer) const;    // the layer that keeps its K/V (a shared layer's source)
+    uint64_t layout_id() const;                   // what a snapshot must match to be restored here
+    int64_t held(const Layer& l, int seq) const;  // slots of `seq` that a storing layer holds
     void drop_oldest(int seq, Window& w, int64_t keep);
     int n_seq_ = 0;
     int64_t n_ctx_ = 0, max_pass_ = 0;

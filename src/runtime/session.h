@@ -63,7 +63,11 @@ public:
 
     // Forgets a sequence's positions >= from (0: all of it). With recurrent state only 0 or the end work.
     Status truncate(int seq, int64_t from = 0);
-    void reset(int seq);            // truncate(seq, 0), which always works
+    void reset(int seq);  // truncate(seq, 0), which always works
+    // What a sequence holds, copied out, and put back into any sequence of this session (or one of a session on the
+    // same model and options): the passes after a restore compute what they would after the passes that made it.
+    exec::MemorySnapshot save(int seq) const { return memory_->save(seq); }
+    Status restore(int seq, const exec::MemorySnapshot& snap) { return memory_->restore(seq, snap); }
     int64_t n_past(int seq) const;  // 1 + the highest position a sequence holds, where to append
 
     // Named intermediates of every later pass go to fn (see Exec::set_dump).
