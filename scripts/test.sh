@@ -11,10 +11,10 @@ cd "$ROOT"
 # Run under ASan + UBSan: code that reads untrusted bytes (GGUF parsing, dequantization, half floats,
 # inspect's printing of file strings, synth specs, text through the tokenizers, arch files, HTTP requests) and the kernel
 # suites but matmul (its grid is slow there).
-SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarnessCo|OpHarness\.(Norm|Rope|Softmax|Unary|Glu|Binary|Scale|GetRows|TopK|MoeRoute|WeightedSum|Conv1d|DeltaNet)|Attention|Recurrent|Memory\.|MemorySnapshot|SlidingWindow|SharedKv|Diffusion|LatentAttention|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|ChatTemplate|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|ArchLookup|_fuzz_replay'
+SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarnessCo|OpHarness\.(Norm|Rope|Softmax|Unary|Glu|Binary|Scale|GetRows|TopK|MoeRoute|WeightedSum|Conv1d|DeltaNet)|Attention|Recurrent|Memory\.|MemorySnapshot|SlidingWindow|SharedKv|Diffusion|LatentAttention|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|ChatTemplate|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|PrefixCache|ArchLookup|_fuzz_replay'
 # Run under TSan: the code with threads of its own (the server's HTTP and scheduler threads, the thread pool, sessions
 # decoding on it).
-TSAN_TESTS='ThreadPool|ServerHttp|ServerScheduler|ServerMetrics|Session\.|FamilyCache'
+TSAN_TESTS='ThreadPool|ServerHttp|ServerScheduler|PrefixCache|ServerMetrics|Session\.|FamilyCache'
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"

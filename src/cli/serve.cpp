@@ -27,6 +27,7 @@ struct ServeOptions {
     server::HttpOptions http;
     server::SchedulerOptions sched;
     bool allow_public = false;
+    int64_t cache_ram_mib = 4096;
     std::string alias, chat_template_file;
 };
 
@@ -40,6 +41,9 @@ Status serve(ServeOptions& o) {
         return Error::invalid("--parallel {}: use 1..256", o.sched.n_parallel);
     if (o.sched.max_queue < 1) return Error::invalid("--queue {}: must be at least 1", o.sched.max_queue);
     if (o.sched.n_batch < 1) return Error::invalid("--batch-size {}: must be at least 1", o.sched.n_batch);
+    if (o.cache_ram_mib < 0 || o.cache_ram_mib > (int64_t(1) << 30))
+        return Error::invalid("--cache-ram {}: use 0 (no prefix cache) up to 2^30 MiB", o.cache_ram_mib);
+    o.sched.cache_bytes = size_t(o.cache_ram_mib) << 20;
     std::string template_source;
     if (!o.chat_template_file.empty()) {
         std::ifstream in(o.chat_template_file, std::ios::binary);
@@ -121,6 +125,9 @@ void add_serve_command(CLI::App& app) {
     cmd->add_flag(
         "--fuse-prefill", o->sched.fuse_prefill,
         "Run prefill chunks in the decode pass (faster; temperature-0 output may then depend on other requests)");
+    cmd->add_option("--cache-ram", o->cache_ram_mib,
+                    "MiB of prompt-prefix snapshots the prefix cache keeps (0: no cache; not with --fuse-prefill)")
+        ->capture_default_str();
     cmd->add_option("--alias", o->alias, "Model name reported by the API (default: the file name)");
     cmd->add_option("--chat-template-file", o->chat_template_file, "Jinja chat template to use instead of the model's");
     cmd->callback([o] {

@@ -68,6 +68,11 @@ void Metrics::set_memory(int64_t kv_bytes_per_seq, int64_t state_bytes_per_seq) 
     state_bytes_per_seq_ = state_bytes_per_seq;
 }
 
+void Metrics::set_prefix_cache(const PrefixCacheStats& stats) {
+    std::lock_guard lock(mu_);
+    cache_ = stats;
+}
+
 void Metrics::step(int64_t batch_tokens) {
     std::lock_guard lock(mu_);
     ++steps_;
@@ -101,6 +106,14 @@ std::string Metrics::render() const {
     scalar("loom_recurrent_state_bytes_per_sequence", "gauge",
            "Recurrent state bytes of one slot (conv history and delta-net state; 0 without recurrent layers).",
            state_bytes_per_seq_);
+    scalar("loom_prefix_cache_hits_total", "counter", "Prompts that restored a cached prefix.", cache_.hits);
+    scalar("loom_prefix_cache_misses_total", "counter", "Prompts the prefix cache had nothing for.", cache_.misses);
+    scalar("loom_prefix_cache_evictions_total", "counter", "Snapshots dropped to stay within --cache-ram.",
+           cache_.evictions);
+    scalar("loom_prompt_tokens_cached_total", "counter", "Prompt tokens restored from the prefix cache, not prefilled.",
+           cache_.tokens_reused);
+    scalar("loom_prefix_cache_bytes", "gauge", "Bytes of the snapshots the prefix cache keeps.", cache_.bytes);
+    scalar("loom_prefix_cache_entries", "gauge", "Snapshots the prefix cache keeps.", cache_.entries);
     head("loom_time_to_first_token_seconds", "histogram", "From submission to the first generated token.");
     ttft_.render("loom_time_to_first_token_seconds", out);
     head("loom_inter_token_seconds", "histogram", "Between consecutive tokens of a sequence.");

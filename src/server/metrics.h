@@ -1,6 +1,6 @@
 // Server metrics in Prometheus' text format (GET /metrics): request counts by route and status, token counts,
-// queue and slot gauges, KV cache use, and histograms of time to first token, time between tokens and request
-// duration. Thread-safe: HTTP threads and the scheduler update it concurrently.
+// queue and slot gauges, KV cache use, prefix cache hits, and histograms of time to first token, time between tokens
+// and request duration. Thread-safe: HTTP threads and the scheduler update it concurrently.
 #pragma once
 
 #include <array>
@@ -10,6 +10,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "server/prefix_cache.h"
 
 namespace loom::server {
 
@@ -42,6 +44,8 @@ public:
     void step(int64_t batch_tokens);
     // What the session's memory costs per sequence (set once when it is made).
     void set_memory(int64_t kv_bytes_per_seq, int64_t state_bytes_per_seq);
+    // The prefix cache's counters (the scheduler sets them after each step).
+    void set_prefix_cache(const PrefixCacheStats& stats);
 
     std::string render() const;
 
@@ -51,6 +55,7 @@ private:
     uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, steps_ = 0, step_tokens_ = 0;
     int64_t queued_ = 0, active_ = 0, kv_used_ = 0, kv_capacity_ = 0;
     int64_t kv_bytes_per_seq_ = 0, state_bytes_per_seq_ = 0;
+    PrefixCacheStats cache_;
     Histogram ttft_, inter_token_, duration_;
 };
 

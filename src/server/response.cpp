@@ -43,7 +43,8 @@ const std::string& token_text(const tokenizer::Vocab& vocab, int32_t id) {
 Json usage_json(const Usage& u) {
     return {{"prompt_tokens", u.prompt},
             {"completion_tokens", u.completion},
-            {"total_tokens", u.prompt + u.completion}};
+            {"total_tokens", u.prompt + u.completion},
+            {"prompt_tokens_details", {{"cached_tokens", u.cached}}}};
 }
 
 Json chat_logprobs(const std::vector<TokenInfo>& tokens, const tokenizer::Vocab& vocab) {

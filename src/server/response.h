@@ -38,6 +38,7 @@ struct ChoiceResult {
 
 struct Usage {
     int64_t prompt = 0, completion = 0;
+    int64_t cached = 0;  // of the prompt tokens, those restored from the prefix cache
 };
 
 Json usage_json(const Usage& u);

@@ -37,6 +37,12 @@ struct Generation {
     Usage usage;                           // prompt tokens known up front; completion tokens added as choices end
 };
 
+// A sequence's last event: its tokens in the usage (the prompt's cached tokens once, from its first choice).
+void count_finished(Generation& g, const SequenceEvent& ev) {
+    g.usage.completion += ev.n_generated;
+    if (ev.index % std::max(1, g.gen.n) == 0) g.usage.cached += ev.n_cached;
+}
+
 ApiError internal_error(const std::string& what) { return ApiError::make(500, "server_error", "internal_error", what); }
 
 // The per-choice SequenceSpec of one prompt.
@@ -113,7 +119,7 @@ std::string stream_event(StreamState& st, SequenceEvent& ev) {
             out += sse_event(completion_chunk(g.meta, ev.index, ev.text, finish, std::move(lp)));
     }
     if (ev.finish != Finish::none) {
-        st.g.usage.completion += ev.n_generated;
+        count_finished(st.g, ev);
         ++st.n_finished;
     }
     return out;
@@ -192,7 +198,7 @@ void answer_whole(Generation& g, RequestStream& stream, const ServedModel& model
         if (!ev.prompt.empty()) c.prompt = std::move(ev.prompt);
         if (ev.finish != Finish::none) {
             c.finish = ev.finish;
-            g.usage.completion += ev.n_generated;
+            count_finished(g, ev);
             ++n_finished;
             if (ev.finish == Finish::error) error = ev.error;
         }

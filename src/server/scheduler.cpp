@@ -80,6 +80,7 @@ struct Scheduler::Slot {
     std::optional<tokenizer::StreamingDecoder> decoder;
     runtime::StopMatcher stops;
     int64_t n_prefilled = 0, n_generated = 0;
+    int64_t n_cached = 0;  // prompt tokens restored from the prefix cache
     int32_t last = 0;
     std::vector<TokenInfo> prompt_info;
     Clock::time_point submitted, last_token;
@@ -95,6 +96,7 @@ Scheduler::Scheduler(runtime::Session& session, const tokenizer::Vocab& vocab, c
     opt_.n_parallel = std::max(1, std::min(opt_.n_parallel, session.options().n_seq));
     opt_.n_batch =
         std::max<int64_t>(opt_.n_batch, opt_.n_parallel + 1);  // room for every decode token and some prefill
+    if (opt_.cache_bytes > 0 && !opt_.fuse_prefill) cache_.emplace(opt_.n_batch, opt_.cache_bytes);
     for (int i = 0; i < opt_.n_parallel; ++i) {
         slots_.push_back(std::make_unique<Slot>());
         slots_.back()->seq = i;
@@ -152,6 +154,7 @@ void Scheduler::loop() {
             for (const auto& s : slots_)
                 if (s->busy) l.kv_used += session_.n_past(s->seq);
             metrics_->set_load(l.queued, l.active, l.kv_used, l.kv_capacity);
+            if (cache_) metrics_->set_prefix_cache(cache_->stats());
         }
     }
     // Stopping: everything still here ends as cancelled.
@@ -197,7 +200,7 @@ void Scheduler::admit() {
         s.spec = std::move(p.spec);
         s.stream = std::move(p.stream);
         s.submitted = p.submitted;
-        s.n_prefilled = s.n_generated = 0;
+        s.n_prefilled = s.n_generated = s.n_cached = 0;
         s.prompt_info.clear();
         s.decoder.emplace(vocab_);
         s.stops = runtime::StopMatcher(s.spec.stop);
@@ -218,7 +221,34 @@ void Scheduler::admit() {
         const size_t from = s.spec.prompt.size() > window ? s.spec.prompt.size() - window : 0;
         for (size_t i = from; i < s.spec.prompt.size(); ++i) s.sampler->accept(s.spec.prompt[i]);
         if (s.spec.prompt_logprobs) s.prompt_info.push_back({s.spec.prompt[0], NAN, {}});
+        restore_prefix(s);
     }
+}
+
+void Scheduler::restore_prefix(Slot& s) {
+    // Prompt logprobs need every prompt row's logits, and are computed in passes of another size.
+    if (!cache_ || s.spec.prompt_logprobs) return;
+    const exec::Memory& memory = session_.memory();
+    auto hit = cache_->find(s.spec.prompt, !memory.has_recurrent());
+    if (!hit) return;
+    Status st = session_.restore(s.seq, *hit->snapshot);
+    if (st.ok()) st = session_.truncate(s.seq, hit->n_tokens);  // sliding layers may no longer hold that far back
+    if (!st.ok()) {
+        session_.reset(s.seq);
+        cache_->undo_hit(hit->n_tokens);
+        return;
+    }
+    s.n_prefilled = s.n_cached = hit->n_tokens;
+}
+
+void Scheduler::keep_prefix(Slot& s) {
+    if (!cache_ || s.spec.prompt_logprobs) return;
+    const int64_t boundary = int64_t(s.spec.prompt.size()) / cache_->chunk() * cache_->chunk();
+    if (s.n_prefilled != boundary || boundary <= s.n_cached) return;
+    // A memory that can cut back to any boundary serves a shorter cached prompt from this snapshot too.
+    const exec::Memory& memory = session_.memory();
+    const bool supersede = !memory.has_recurrent() && !memory.has_windows();
+    cache_->insert(std::span<const int32_t>(s.spec.prompt.data(), size_t(boundary)), session_.save(s.seq), supersede);
 }
 
 bool Scheduler::step() {
@@ -303,8 +333,9 @@ void Scheduler::run_pass(std::span<Slot* const> decoding, std::span<Slot* const>
             }
         }
         s->n_prefilled += s->n_chunk;
+        keep_prefix(*s);
         if (s->n_prefilled < int64_t(s->spec.prompt.size())) continue;
-        if (metrics_) metrics_->tokens(int64_t(s->spec.prompt.size()), 0);
+        if (metrics_) metrics_->tokens(int64_t(s->spec.prompt.size()) - s->n_cached, 0);
         if (s->spec.prompt_logprobs) {
             SequenceEvent e;
             e.index = s->spec.index;
@@ -370,6 +401,7 @@ void Scheduler::finish(Slot& s, Finish f, std::string error, SequenceEvent* last
     e.error = std::move(error);
     e.n_prompt = int64_t(s.spec.prompt.size());
     e.n_generated = s.n_generated;
+    e.n_cached = s.n_cached;
     if (metrics_) {
         metrics_->tokens(0, s.n_generated);
         metrics_->request_duration(seconds(Clock::now() - s.submitted));

@@ -16,12 +16,14 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "runtime/sampler.h"
+#include "server/prefix_cache.h"
 
 namespace loom::runtime {
 class Session;
@@ -64,6 +66,7 @@ struct SequenceEvent {
     std::vector<TokenInfo> prompt;          // with prompt_logprobs: once, before any text
     Finish finish = Finish::none;           // set on the last event of the sequence
     int64_t n_prompt = 0, n_generated = 0;  // on the last event
+    int64_t n_cached = 0;                   // on the last event: prompt tokens restored from the prefix cache
     std::string error;                      // Finish::error: what went wrong
 };
 
@@ -93,6 +96,9 @@ struct SchedulerOptions {
     // a sequence's numerics depend on what shares its passes. Off: decode and prefill run in separate passes,
     // so temperature-0 output is the same alone or beside others.
     bool fuse_prefill = false;
+    // Bytes of prompt-prefix snapshots the prefix cache may keep (server/prefix_cache.h); 0: no cache. Without
+    // fuse_prefill only: fused passes cut prompts where the decode tokens leave room, not at fixed boundaries.
+    size_t cache_bytes = size_t(4096) << 20;
 };
 
 struct SchedulerLoad {
@@ -133,6 +139,9 @@ private:
     // Ends a sequence: pushes `last` (or an empty event) as its final event and frees its slot.
     void finish(Slot& s, Finish f, std::string error = "", SequenceEvent* last = nullptr);
     void emit_token(Slot& s, const float* logits);
+    // Prefix cache: restore the longest cached start of the slot's prompt; keep a snapshot at its last boundary.
+    void restore_prefix(Slot& s);
+    void keep_prefix(Slot& s);
 
     runtime::Session& session_;
     const tokenizer::Vocab& vocab_;
@@ -150,6 +159,7 @@ private:
     uint64_t n_admitted_ = 0;  // admission counter (scheduler thread)
 
     std::vector<std::unique_ptr<Slot>> slots_;  // owned by the scheduler thread
+    std::optional<PrefixCache> cache_;          // owned by the scheduler thread
     std::thread thread_;
 };
 

@@ -68,7 +68,8 @@ struct Outcome {
     std::vector<TokenInfo> prompt;
     std::string text;
     Finish finish = Finish::none;
-    int64_t n_generated = 0;
+    int64_t n_generated = 0, n_cached = 0;
+    std::vector<double> logprobs;
 };
 
 std::vector<Outcome> collect(RequestStream& st, size_t n, std::chrono::seconds limit = std::chrono::seconds(60)) {
@@ -79,12 +80,13 @@ std::vector<Outcome> collect(RequestStream& st, size_t n, std::chrono::seconds l
         SequenceEvent e;
         if (!st.next(e, std::chrono::milliseconds(100))) continue;
         Outcome& o = out[size_t(e.index)];
-        for (const auto& t : e.tokens) o.tokens.push_back(t.id);
+        for (const auto& t : e.tokens) o.tokens.push_back(t.id), o.logprobs.push_back(t.logprob);
         if (!e.prompt.empty()) o.prompt = e.prompt;
         o.text += e.text;
         if (e.finish != Finish::none) {
             o.finish = e.finish;
             o.n_generated = e.n_generated;
+            o.n_cached = e.n_cached;
             ++done;
         }
     }
@@ -131,6 +133,58 @@ INSTANTIATE_TEST_SUITE_P(ServerScheduler, AloneOrTogether,
                                            std::pair{"qwen2moe", "q8_0"}, std::pair{"qwen35", "q4_k_m"},
                                            std::pair{"qwen35moe", "q8_0"}, std::pair{"deepseek2lite", "q8_0"},
                                            std::pair{"gemma4", "q4_k_m"}, std::pair{"gemma4moe", "q8_0"}),
+                         [](const auto& info) { return std::string(info.param.first) + "_" + info.param.second; });
+
+class PrefixCacheExact : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
+
+// A conversation of three turns (each prompt = the last prompt, the reply and a new message), then a prompt that
+// shares only the first 35 tokens: with the prefix cache (passes of 16) each turn restores the last 16-token
+// boundary of what it shares with an earlier prompt, and its tokens and logprobs are the bits of a scheduler
+// without the cache. Dense KV, sliding windows, shared KV and a recurrent state.
+TEST_P(PrefixCacheExact, CachedTurnsEqualColdOnes) {
+    Fixture f(2, test::synth_model(GetParam().first, GetParam().second));
+    SchedulerOptions cached{2, 16, 16}, cold{2, 16, 16};
+    cold.cache_bytes = 0;
+    std::vector<int32_t> p = prompt(1);
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<int64_t> want_cached;
+    std::vector<Outcome> warm;
+    {
+        Scheduler sched(*f.session, *f.vocab, cached, nullptr);
+        for (int turn = 0; turn < 3; ++turn) {
+            auto st = std::make_shared<RequestStream>();
+            ASSERT_EQ(sched.submit({greedy(0, p, 8, f.vocab.get())}, st), Scheduler::Submit::ok);
+            prompts.push_back(p);
+            want_cached.push_back(turn == 0 ? 0 : int64_t(prompts[size_t(turn) - 1].size()) / 16 * 16);
+            warm.push_back(collect(*st, 1)[0]);
+            p.insert(p.end(), warm.back().tokens.begin(), warm.back().tokens.end());
+            const std::vector<int32_t> more = prompt(turn + 2, 13);
+            p.insert(p.end(), more.begin() + 1, more.end());
+        }
+        std::vector<int32_t> other(prompts[0].begin(), prompts[0].begin() + 35);
+        const std::vector<int32_t> tail = prompt(9, 20);
+        other.insert(other.end(), tail.begin() + 1, tail.end());
+        auto st = std::make_shared<RequestStream>();
+        ASSERT_EQ(sched.submit({greedy(0, other, 8, f.vocab.get())}, st), Scheduler::Submit::ok);
+        prompts.push_back(other);
+        want_cached.push_back(32);
+        warm.push_back(collect(*st, 1)[0]);
+    }
+    Scheduler sched(*f.session, *f.vocab, cold, nullptr);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        auto st = std::make_shared<RequestStream>();
+        ASSERT_EQ(sched.submit({greedy(0, prompts[i], 8, f.vocab.get())}, st), Scheduler::Submit::ok);
+        const Outcome c = collect(*st, 1)[0];
+        EXPECT_EQ(c.n_cached, 0);
+        EXPECT_EQ(warm[i].n_cached, want_cached[i]) << "prompt " << i << " of " << prompts[i].size() << " tokens";
+        EXPECT_EQ(warm[i].tokens, c.tokens) << "prompt " << i;
+        EXPECT_EQ(warm[i].logprobs, c.logprobs) << "prompt " << i;  // the same bits, not only the same argmax
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(ServerScheduler, PrefixCacheExact,
+                         ::testing::Values(std::pair{"llama", "q4_k"}, std::pair{"gemma3", "q4_k"},
+                                           std::pair{"gemma4", "q8_0"}, std::pair{"qwen35", "q4_k_m"}),
                          [](const auto& info) { return std::string(info.param.first) + "_" + info.param.second; });
 
 TEST(ServerScheduler, LengthLimitAndPromptLogprobs) {
