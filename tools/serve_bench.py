@@ -59,13 +59,11 @@ def wait_healthy(url, timeout=300):
     raise RuntimeError(f"{url} is not healthy")
 
 
-def one_stream(url, prompt, n_tokens, eog_ids):
-    body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": n_tokens, "temperature": 0,
-            "stream": True, "stream_options": {"include_usage": True},
-            "logit_bias": {str(i): -100 for i in eog_ids}}
+def stream_chat(url, body):
+    """POSTs a streamed chat completion; returns (start, first content, end, usage, text) with perf_counter times."""
     t0 = time.perf_counter()
-    first, usage = None, None
-    with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=600) as r:
+    first, usage, text = None, None, ""
+    with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=900) as r:
         r.raise_for_status()
         for line in r.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
@@ -74,10 +72,20 @@ def one_stream(url, prompt, n_tokens, eog_ids):
             if j.get("usage"):
                 usage = j["usage"]
             for c in j.get("choices", []):
-                if first is None and c.get("delta", {}).get("content"):
-                    first = time.perf_counter()
+                piece = c.get("delta", {}).get("content")
+                if piece:
+                    first = first or time.perf_counter()
+                    text += piece
     end = time.perf_counter()
-    return t0, first if first is not None else end, end, usage["completion_tokens"] if usage else 0
+    return t0, first if first is not None else end, end, usage, text
+
+
+def one_stream(url, prompt, n_tokens, eog_ids):
+    body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": n_tokens, "temperature": 0,
+            "stream": True, "stream_options": {"include_usage": True},
+            "logit_bias": {str(i): -100 for i in eog_ids}}
+    t0, first, end, usage, _ = stream_chat(url, body)
+    return t0, first, end, usage["completion_tokens"] if usage else 0
 
 
 def level(url, n, n_tokens, eog_ids):

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +29,7 @@ struct ServeOptions {
     server::SchedulerOptions sched;
     bool allow_public = false;
     int64_t cache_ram_mib = 4096;
+    double keep_alive_s = 5;
     std::string alias, chat_template_file;
 };
 
@@ -44,6 +46,8 @@ Status serve(ServeOptions& o) {
     if (o.cache_ram_mib < 0 || o.cache_ram_mib > (int64_t(1) << 30))
         return Error::invalid("--cache-ram {}: use 0 (no prefix cache) up to 2^30 MiB", o.cache_ram_mib);
     o.sched.cache_bytes = size_t(o.cache_ram_mib) << 20;
+    if (!(o.keep_alive_s >= 0 && o.keep_alive_s <= 3600))
+        return Error::invalid("--sse-keep-alive {}: use 0 (none) up to 3600 seconds", o.keep_alive_s);
     std::string template_source;
     if (!o.chat_template_file.empty()) {
         std::ifstream in(o.chat_template_file, std::ios::binary);
@@ -87,7 +91,7 @@ Status serve(ServeOptions& o) {
     LOOM_TRY(server::ServedModel served,
              server::ServedModel::create(std::move(model), name, session->options().n_ctx, template_source));
     server::Scheduler scheduler(*session, *served.vocab, o.sched, &metrics);
-    server::Api api(served, scheduler, metrics);
+    server::Api api(served, scheduler, metrics, std::chrono::milliseconds(int64_t(o.keep_alive_s * 1000)));
     http.set_api(&api);
     fmt::print(stderr, "loom serve: ready: {} ({} slots × {} tokens of context, queue {})\n", served.name,
                o.sched.n_parallel, served.n_ctx, o.sched.max_queue);
@@ -116,6 +120,12 @@ void add_serve_command(CLI::App& app) {
         ->envname("LOOM_API_KEY");
     cmd->add_flag("--allow-public-without-key", o->allow_public, "Allow a non-loopback --host without --api-key");
     cmd->add_option("--cors-origin", o->http.cors_origin, "Send CORS headers allowing this origin (none by default)");
+    cmd->add_option("--cors-allow-headers", o->http.cors_headers,
+                    "Access-Control-Allow-Headers with --cors-origin (*: the headers a preflight asks for)")
+        ->capture_default_str();
+    cmd->add_option("--sse-keep-alive", o->keep_alive_s,
+                    "Seconds without output after which a stream gets an SSE comment line (0: never)")
+        ->capture_default_str();
     cmd->add_option("--parallel", o->sched.n_parallel, "Sequences generated at once (KV cache slots)")
         ->capture_default_str();
     cmd->add_option("--queue", o->sched.max_queue, "Sequences that may wait for a slot; beyond, 503")

@@ -74,8 +74,13 @@ void HttpServer::install_routes() {
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
         if (!opt_.cors_origin.empty()) {
             res.set_header("Access-Control-Allow-Origin", opt_.cors_origin);
-            res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+            res.set_header("Access-Control-Allow-Headers", opt_.cors_headers != "*" ? opt_.cors_headers
+                                                           : asked.empty()          ? "Authorization, Content-Type"
+                                                                                    : asked);
             res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            res.set_header("Access-Control-Max-Age", "600");
+            if (opt_.cors_headers == "*") res.set_header("Vary", "Access-Control-Request-Headers");
             if (req.method == "OPTIONS") {
                 res.status = 204;
                 return httplib::Server::HandlerResponse::Handled;
@@ -141,7 +146,7 @@ void HttpServer::install_routes() {
         else msg = fmt::format("HTTP error {}", res.status);
         send_error(res, ApiError::make(res.status, status_type(res.status), "", msg));
     });
-    s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    s.set_exception_handler([](const httplib::Request&, httplib::Response& res, const std::exception_ptr& ep) {
         std::string what = "unknown exception";
         try {
             std::rethrow_exception(ep);

@@ -22,9 +22,12 @@ class Metrics;
 
 struct HttpOptions {
     std::string host = "127.0.0.1";
-    int port = 8080;                           // 0: any free port (see port())
-    std::string api_key;                       // empty: no authentication
-    std::string cors_origin;                   // empty: no CORS headers
+    int port = 8080;          // 0: any free port (see port())
+    std::string api_key;      // empty: no authentication
+    std::string cors_origin;  // empty: no CORS headers
+    // Access-Control-Allow-Headers with cors_origin: "*" answers a preflight with the headers it asks for (the
+    // official OpenAI JavaScript client sends x-stainless-*; a literal "*" would not cover Authorization).
+    std::string cors_headers = "*";
     size_t max_body_bytes = size_t(16) << 20;  // larger bodies get 413 before they are read
     int n_threads = 32;                        // connections served at once (each stream holds one)
 };

@@ -82,6 +82,8 @@ struct StreamState {
     size_t n_finished = 0;
     std::vector<ReasoningSplitter> splitters;
     std::vector<size_t> offsets;  // legacy logprobs text_offset per choice
+    std::chrono::milliseconds keep_alive{0};
+    std::chrono::steady_clock::time_point last_write;
 };
 
 // The SSE text for one event of a streamed answer.
@@ -126,8 +128,10 @@ std::string stream_event(StreamState& st, SequenceEvent& ev) {
 }
 
 void answer_streamed(Generation g, std::shared_ptr<RequestStream> stream, const tokenizer::Vocab& vocab, int fd,
-                     httplib::Response& res) {
+                     std::chrono::milliseconds keep_alive, httplib::Response& res) {
     auto st = std::make_shared<StreamState>();
+    st->keep_alive = keep_alive;
+    st->last_write = std::chrono::steady_clock::now();
     st->stream = std::move(stream);
     st->vocab = &vocab;
     st->fd = fd;
@@ -152,6 +156,17 @@ void answer_streamed(Generation g, std::shared_ptr<RequestStream> stream, const 
                     st->stream->cancel();
                     return false;
                 }
+                // An SSE comment while nothing comes (a long prompt prefilling, a full queue): proxies and clients
+                // with idle timeouts keep the connection; every SSE parser skips it.
+                const auto now = std::chrono::steady_clock::now();
+                if (st->keep_alive.count() > 0 && now - st->last_write >= st->keep_alive) {
+                    st->last_write = now;
+                    static constexpr std::string_view kKeepAlive = ": keep-alive\n\n";
+                    if (!sink.write(kKeepAlive.data(), kKeepAlive.size())) {
+                        st->stream->cancel();
+                        return false;
+                    }
+                }
                 return true;
             }
             if (out.empty()) out += stream_event(*st, ev);
@@ -168,6 +183,7 @@ void answer_streamed(Generation g, std::shared_ptr<RequestStream> stream, const 
                 st->stream->cancel();
                 return false;
             }
+            if (!out.empty()) st->last_write = std::chrono::steady_clock::now();
             if (done) sink.done();
             return true;
         },
@@ -230,15 +246,15 @@ void send_error(httplib::Response& res, const ApiError& e) {
     res.set_content(dump_json(e.to_json()), "application/json");
 }
 
-Api::Api(const ServedModel& model, Scheduler& scheduler, Metrics& metrics)
-    : model_(model), scheduler_(scheduler), metrics_(metrics) {}
+Api::Api(const ServedModel& model, Scheduler& scheduler, Metrics& metrics, std::chrono::milliseconds keep_alive)
+    : model_(model), scheduler_(scheduler), metrics_(metrics), keep_alive_(keep_alive) {}
 
 namespace {
 
 // Submits a generation and answers it; the handler thread stays until the answer is complete or, for a
 // stream, hands the rest to the content provider.
-void run(Generation g, Scheduler& scheduler, const ServedModel& model, bool refusing, const httplib::Request& req,
-         httplib::Response& res) {
+void run(Generation g, Scheduler& scheduler, const ServedModel& model, bool refusing,
+         std::chrono::milliseconds keep_alive, const httplib::Request& req, httplib::Response& res) {
     if (refusing) {
         res.set_header("Retry-After", "5");
         return send_error(res, ApiError::make(503, "server_error", "shutting_down", "the server is shutting down"));
@@ -257,7 +273,7 @@ void run(Generation g, Scheduler& scheduler, const ServedModel& model, bool refu
             return send_error(res, ApiError::make(503, "server_error", "shutting_down", "the server is shutting down"));
     }
     const int fd = find_connection_socket(req.remote_addr, req.remote_port, req.local_port);
-    if (g.gen.stream) return answer_streamed(std::move(g), std::move(stream), *model.vocab, fd, res);
+    if (g.gen.stream) return answer_streamed(std::move(g), std::move(stream), *model.vocab, fd, keep_alive, res);
     answer_whole(g, *stream, model, fd, res);
 }
 
@@ -278,7 +294,7 @@ void Api::chat_completions(const httplib::Request& req, httplib::Response& res) 
     if (auto e = model_.chat_prompt(r, text, ids)) return send_error(res, *e);
     g.think = model_.thinking_markers;
     add_choices(g, model_, ids, "", ReasoningSplitter::prompt_opens_thinking(text));
-    run(std::move(g), scheduler_, model_, refusing_.load(), req, res);
+    run(std::move(g), scheduler_, model_, refusing_.load(), keep_alive_, req, res);
 }
 
 void Api::completions(const httplib::Request& req, httplib::Response& res) {
@@ -302,7 +318,7 @@ void Api::completions(const httplib::Request& req, httplib::Response& res) {
         if (auto e = model_.completion_prompt(r.prompts[i], param, text, ids)) return send_error(res, *e);
         add_choices(g, model_, ids, text, false);
     }
-    run(std::move(g), scheduler_, model_, refusing_.load(), req, res);
+    run(std::move(g), scheduler_, model_, refusing_.load(), keep_alive_, req, res);
 }
 
 void Api::models(const httplib::Request&, httplib::Response& res) {

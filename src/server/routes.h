@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <string>
 
@@ -25,8 +26,10 @@ void send_error(httplib::Response& res, const ApiError& e);
 
 class Api {
 public:
-    // PRECONDITION: all three outlive the Api.
-    Api(const ServedModel& model, Scheduler& scheduler, Metrics& metrics);
+    // PRECONDITION: all three outlive the Api. keep_alive: a streamed answer with nothing to send for that long
+    // sends an SSE comment line (0: never).
+    Api(const ServedModel& model, Scheduler& scheduler, Metrics& metrics,
+        std::chrono::milliseconds keep_alive = std::chrono::seconds(5));
 
     void chat_completions(const httplib::Request& req, httplib::Response& res);
     void completions(const httplib::Request& req, httplib::Response& res);
@@ -43,6 +46,7 @@ private:
     const ServedModel& model_;
     Scheduler& scheduler_;
     Metrics& metrics_;
+    std::chrono::milliseconds keep_alive_;
     std::atomic<bool> refusing_{false};
     std::mutex diagram_mutex_;
     std::string diagram_svg_;  // empty until drawn

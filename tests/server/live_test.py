@@ -369,7 +369,7 @@ def case_metrics(s):
     text = httpx.get(s.url + "/metrics").text
     for name in ("loom_requests_total", "loom_time_to_first_token_seconds_bucket", "loom_inter_token_seconds_count",
                  "loom_queue_length", "loom_kv_cache_used_positions", "loom_recurrent_state_bytes_per_sequence",
-                 "loom_generated_tokens_total"):
+                 "loom_generated_tokens_total", "loom_prefix_cache_hits_total", "loom_prompt_tokens_cached_total"):
         check(name in text, f"/metrics lacks {name}")
 
 
@@ -451,6 +451,71 @@ def case_sigterm_drains(loom, model):
           f"the in-flight stream did not finish: {usage_tokens} chunks")
 
 
+def case_prefix_cache(loom, model):
+    # Passes of 16 tokens: a follow-up turn restores the last 16-token boundary of the earlier prompt, and gives what
+    # a server without the cache gives (temperature 0, the same bits).
+    s = Server(loom, model, "-b", "16", "-c", "512")
+    cold = Server(loom, model, "-b", "16", "-c", "512", "--cache-ram", "0")
+    try:
+        msgs = [{"role": "user", "content": "the quick brown fox jumps over the lazy dog " * 6}]
+        replies = []
+        for turn in range(3):
+            got = []
+            for srv in (s, cold):
+                r = srv.client.chat.completions.create(model="m", messages=msgs, max_tokens=6, temperature=0,
+                                                       logit_bias={"2": -100})
+                got.append((r.choices[0].message.content, r.usage))
+            (text, usage), (cold_text, cold_usage) = got
+            check(text == cold_text, f"turn {turn}: {text!r} with the cache, {cold_text!r} without")
+            cached = usage.prompt_tokens_details.cached_tokens
+            check(cold_usage.prompt_tokens_details.cached_tokens == 0, "the cold server reports cached tokens")
+            if turn == 0:
+                check(cached == 0, f"first turn: {cached} cached tokens")
+            else:
+                want = replies[-1] // 16 * 16
+                check(cached == want, f"turn {turn}: {cached} cached tokens, expected {want} ({usage.prompt_tokens} in the prompt)")
+            replies.append(usage.prompt_tokens)
+            msgs += [{"role": "assistant", "content": text}, {"role": "user", "content": f"and then {turn}?"}]
+        check(s.metric("loom_prefix_cache_hits_total") == 2, "hits in /metrics")
+        check(s.metric("loom_prefix_cache_entries") >= 1, "entries in /metrics")
+        check(s.metric("loom_prompt_tokens_cached_total") > 0, "cached tokens in /metrics")
+    finally:
+        s.stop()
+        cold.stop()
+
+
+def case_keep_alive_and_cors(loom, model):
+    # The scalar reference kernels make the prefill of a long prompt last: keep-alive comments come meanwhile.
+    s = Server(loom, model, "-c", "2048", "--backend", "ref", "--sse-keep-alive", "0.05", "--cors-origin", "*")
+    try:
+        body = {"messages": [{"role": "user", "content": "word " * 200}], "max_tokens": 2, "stream": True}
+        lines = []
+        with httpx.stream("POST", s.url + "/v1/chat/completions", json=body, timeout=300) as r:
+            for line in r.iter_lines():
+                lines.append(line)
+        data = [i for i, l in enumerate(lines) if l.startswith("data: ")]
+        # Between the role chunk (sent at once) and the next chunk, the prompt prefills.
+        comments = [l for l in lines[data[0]:data[1]] if l.startswith(":")]
+        check(comments and comments[0] == ": keep-alive", f"no keep-alive before the first token: {lines[:6]}")
+        check(lines[-1] == "data: [DONE]" or lines[-2] == "data: [DONE]", "the stream did not end with [DONE]")
+        # The OpenAI JavaScript client's preflight: its x-stainless-* headers and Authorization are allowed.
+        asked = "authorization, content-type, x-stainless-os, x-stainless-lang"
+        r = httpx.request("OPTIONS", s.url + "/v1/chat/completions",
+                          headers={"Origin": "http://example.com", "Access-Control-Request-Method": "POST",
+                                   "Access-Control-Request-Headers": asked})
+        check(r.status_code == 204, f"preflight: {r.status_code}")
+        check(r.headers.get("access-control-allow-headers") == asked, f"allowed headers: {r.headers}")
+        check(r.headers.get("access-control-allow-origin") == "*", "allowed origin")
+    finally:
+        s.stop()
+    s = Server(loom, model, "-c", "256", "--cors-origin", "http://a.example", "--cors-allow-headers", "Authorization")
+    try:
+        r = httpx.request("OPTIONS", s.url + "/v1/models", headers={"Access-Control-Request-Headers": "x-other"})
+        check(r.headers.get("access-control-allow-headers") == "Authorization", f"configured headers: {r.headers}")
+    finally:
+        s.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--loom", required=True)
@@ -465,7 +530,7 @@ def main():
                        capture_output=True)
         shared = [case_models_health, case_chat_shapes, case_stream_equals_whole, case_logprobs_shapes, case_stop,
                   case_seed_and_n, case_tokenize, case_concurrency, case_cancel, case_malformed, case_web_page, case_metrics]
-        own = [case_queue_full, case_api_key_and_bind, case_sigterm_drains]
+        own = [case_queue_full, case_api_key_and_bind, case_sigterm_drains, case_prefix_cache, case_keep_alive_and_cors]
         serve_args = ["--parallel", "16", "-c", "512"]
     else:
         model = None  # the default model
