@@ -313,8 +313,10 @@ def case_malformed(s):
 
 
 def case_web_page(s):
-    """The chat page in headless Chromium, driven over the DevTools protocol: /?q= sends a message; the reply
-    must finish in the page, with a tokens/s figure."""
+    """The chat page in headless Chromium, driven over the DevTools protocol: /?q= sends a message with a system
+    prompt; the reply finishes with its speed and cached tokens; a second turn carries the history; Stop ends a
+    reply; replies render as Markdown with everything the model wrote escaped, reasoning apart; a screenshot."""
+    import base64
     import websocket  # websocket-client (tools/requirements.txt)
     browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
     check(browser, "no Chromium on PATH (scripts/setup.sh installs Debian's chromium)")
@@ -322,7 +324,8 @@ def case_web_page(s):
     # (ended together), and leftovers do not fail the clean-up.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                 f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+                                 f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1100,800",
+                                 "about:blank"],
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             port = None
@@ -345,14 +348,58 @@ def case_web_page(s):
                     if msg.get("id") == i:
                         return msg.get("result", {})
 
-            call("Page.navigate", url=s.url + "/?q=Hello&max_tokens=16")
-            reply, deadline = None, time.time() + 60
-            while time.time() < deadline and not reply:
-                time.sleep(0.2)
-                r = call("Runtime.evaluate", returnByValue=True, expression=(
-                    "(() => { const d = document.querySelector('.msg.assistant[data-done]');"
-                    " return d ? [d.textContent, document.getElementById('stats').textContent] : null; })()"))
-                reply = r.get("result", {}).get("value")
+            def js(expression):
+                r = call("Runtime.evaluate", returnByValue=True, expression=expression)
+                check("exceptionDetails" not in r, f"{expression[:60]}: {r.get('exceptionDetails')}")
+                return r.get("result", {}).get("value")
+
+            def wait_for(expression, limit=60):
+                deadline = time.time() + limit
+                while time.time() < deadline:
+                    v = js(expression)
+                    if v:
+                        return v
+                    time.sleep(0.2)
+                return None
+
+            call("Page.navigate", url=s.url + "/?q=Hello&max_tokens=16&system=Answer%20briefly.")
+            reply = wait_for("(() => { const d = document.querySelectorAll('.msg.assistant[data-done]');"
+                             " return d.length ? [d[0].textContent, document.getElementById('stats').textContent] : null; })()")
+            check(reply and reply[0].strip(), f"no finished reply in the page: {reply}")
+            check("tok/s" in reply[1] and "tok/s" in reply[0], f"no tokens/s shown: {reply}")
+            check("cached)" in reply[0], f"no prompt and cached tokens shown: {reply[0]!r}")
+            check(js("requestBody().messages[0].role") == "system", "the system prompt is not sent")
+            check(js("document.getElementById('model').textContent"), "no model name in the header")
+
+            # A second turn through the form: the history goes with it.
+            js("$('prompt').value = 'And again?'; $('form').requestSubmit(); 1")
+            check(wait_for("document.querySelectorAll('.msg.assistant[data-done]').length === 2"), "no second reply")
+            check(js("messages.length") == 4 and js("messages[2].content") == "And again?", f"history: {js('messages')}")
+
+            # Stop while the reply is on its way: the button says Stop, a second submit aborts.
+            busy = js("$('max').value = 400; $('prompt').value = 'stop me'; $('form').requestSubmit();"
+                      " const b = $('send').textContent; $('form').requestSubmit(); b")
+            check(busy == "Stop", f"the send button reads {busy!r} while a reply streams")
+            check(wait_for("document.querySelector('.msg.assistant[data-stopped][data-done]') !== null"), "no stopped reply")
+            check(js("$('send').textContent") == "Send", "the button did not go back to Send")
+
+            # Markdown: structure from the text, never markup from it.
+            html = js(r"""renderMarkdown("# Title\n\nSome **bold** and `x<y`.\n```py\nif a < b:\n    pass\n```\n- one\n- two\n"
+                                        + "<img src=x onerror=alert(1)>")""")
+            for want in ("<h3>Title</h3>", "<strong>bold</strong>", "<code>x&lt;y</code>",
+                         '<pre><code data-lang="py">if a &lt; b:\n    pass</code></pre>', "<ul><li>one</li><li>two</li></ul>",
+                         "&lt;img src=x onerror=alert(1)&gt;"):
+                check(want in html, f"markdown lacks {want!r}: {html!r}")
+            check("<img" not in html, f"markup from the text reached the page: {html!r}")
+            shown = js("(() => { const el = document.createElement('div'); showReply(el, 'Let me think.', '**Yes.**');"
+                       " return [el.querySelector('details.reasoning .text').textContent, el.querySelector('.content').innerHTML]; })()")
+            check(shown == ["Let me think.", "<p><strong>Yes.</strong></p>"], f"reasoning apart from the answer: {shown}")
+
+            shot = base64.b64decode(call("Page.captureScreenshot", format="png").get("data", ""))
+            check(shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10000, f"screenshot of {len(shot)} bytes")
+            out_dir = os.environ.get("LOOM_TEST_ARTIFACTS", tempfile.gettempdir())
+            with open(os.path.join(out_dir, "loom-chat-page.png"), "wb") as f:
+                f.write(shot)
             ws.close()
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -361,8 +408,6 @@ def case_web_page(s):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-    check(reply and reply[0].strip(), f"no finished reply in the page: {reply}")
-    check("tok/s" in reply[1], f"the page shows no tokens/s: {reply[1]!r}")
 
 
 def case_metrics(s):
