@@ -21,7 +21,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 
 #include "runtime/model.h"
 #include "runtime/session.h"
@@ -128,81 +127,113 @@ Status DiffusionParams::validate(int64_t n_prompt, int32_t n_vocab) const {
     return Ok();
 }
 
-Result<std::vector<int32_t>> diffusion_generate(Session& session, std::span<const int32_t> prompt,
-                                                const DiffusionParams& params, const DiffusionObserver& observe) {
-    const Model& model = session.model();
+Result<DiffusionRun> DiffusionRun::start(const Model& model, std::span<const int32_t> prompt,
+                                         const DiffusionParams& params) {
     if (!model.diffusion())
         return Error::invalid("{} generates left to right, not by diffusion (use generate)", model.arch().name);
-    const int32_t V = int32_t(model.n_vocab());
-    LOOM_RETURN_IF_ERROR(params.validate(int64_t(prompt.size()), V));
-    const int32_t mask = model.diffusion_info().mask_token;
-    const bool shift = model.diffusion_info().shift_logits;
-    const int64_t L = params.max_length, n_input = int64_t(prompt.size());
+    DiffusionRun r;
+    r.n_vocab_ = int32_t(model.n_vocab());
+    LOOM_RETURN_IF_ERROR(params.validate(int64_t(prompt.size()), r.n_vocab_));
+    r.params_ = params;
+    r.mask_ = model.diffusion_info().mask_token;
+    r.shift_ = model.diffusion_info().shift_logits;
+    r.n_prompt_ = int64_t(prompt.size());
+    r.x_.assign(prompt.begin(), prompt.end());
+    r.x_.resize(size_t(params.max_length), r.mask_);
+    r.draw_rng_.seed(params.seed);
+    r.order_rng_.seed(params.seed ^ 0x9E3779B97F4A7C15ull);
+    r.n_blocks_ = params.block_length > 0 ? int(params.max_length / params.block_length) : 1;
+    r.steps_per_block_ = params.steps / r.n_blocks_;
+    r.prepare();
+    return r;
+}
 
-    std::vector<int32_t> x(prompt.begin(), prompt.end());
-    x.resize(size_t(L), mask);
-    std::mt19937_64 draw_rng(params.seed), order_rng(params.seed ^ 0x9E3779B97F4A7C15ull);
-    const bool block = params.block_length > 0;
-    const int n_blocks = block ? int(L / params.block_length) : 1;
-    const int spb = params.steps / n_blocks;
+void DiffusionRun::prepare() {
+    const int64_t L = params_.max_length;
+    const bool block = params_.block_length > 0;
+    while (block_ < n_blocks_) {
+        if (!block_started_) {
+            lo_ = block ? std::min(L, n_prompt_ + block_ * int64_t(params_.block_length)) : 0;
+            hi_ = block ? std::min(L, n_prompt_ + (block_ + 1) * int64_t(params_.block_length)) : L;
+            n_block_masks_ = 0;
+            for (int64_t i = lo_; i < hi_; ++i) n_block_masks_ += x_[size_t(i)] == mask_;
+            block_started_ = true;
+        }
+        if (step_ < steps_per_block_) {
+            masked_.clear();
+            for (int64_t i = lo_; i < hi_; ++i)
+                if (x_[size_t(i)] == mask_) masked_.push_back(i);
+            // (llama.cpp runs the pass of a block with no masks left and then stops: the same tokens)
+            if (!masked_.empty()) return;
+        }
+        ++block_;
+        step_ = 0;
+        block_started_ = false;
+    }
+}
 
+int64_t DiffusionRun::n_final() const {
+    if (done()) return params_.max_length;
+    return params_.block_length > 0 ? lo_ : n_prompt_;
+}
+
+DiffusionProgress DiffusionRun::step(const TensorView& logits, int64_t row0) {
+    const int64_t M = int64_t(masked_.size());
+    const int spb = steps_per_block_;
+    int64_t transfer = 0;
+    if (params_.block_length > 0) {
+        transfer = n_block_masks_ / spb + (step_ < n_block_masks_ % spb ? 1 : 0);
+    } else {
+        const float t = 1.f - float(step_) / float(params_.steps) * (1.f - params_.eps);
+        const float t_next = 1.f - float(step_ + 1) / float(params_.steps) * (1.f - params_.eps);
+        const float p = step_ < params_.steps - 1 ? 1.f - t_next / t : 1.f;
+        transfer = int64_t(float(M) * p);
+    }
+    auto row = [&](int64_t pos) {
+        const int64_t r = shift_ ? std::max<int64_t>(pos - 1, 0) : pos;
+        return std::span<const float>(logits.row<float>(row0 + r), size_t(n_vocab_));
+    };
     std::vector<Candidate> cand;
-    std::vector<int64_t> masked;
-    std::vector<std::pair<float, int64_t>> scored;  // (score, position)
-    std::vector<int32_t> drawn(static_cast<size_t>(L));
-    for (int b = 0; b < n_blocks; ++b) {
-        const int64_t lo = block ? std::min(L, n_input + b * int64_t(params.block_length)) : 0;
-        const int64_t hi = block ? std::min(L, n_input + (b + 1) * int64_t(params.block_length)) : L;
-        int64_t n_block_masks = 0;
-        for (int64_t i = lo; i < hi; ++i) n_block_masks += x[size_t(i)] == mask;
-        for (int s = 0; s < spb; ++s) {
-            masked.clear();
-            for (int64_t i = lo; i < hi; ++i)
-                if (x[size_t(i)] == mask) masked.push_back(i);
-            if (masked.empty()) break;  // (llama.cpp runs the pass first and then stops: the same tokens)
-            LOOM_TRY(TensorView logits, session.stateless(x));
-            const int64_t M = int64_t(masked.size());
-            int64_t transfer = 0;
-            if (block) {
-                transfer = n_block_masks / spb + (s < n_block_masks % spb ? 1 : 0);
-            } else {
-                const float t = 1.f - float(s) / float(params.steps) * (1.f - params.eps);
-                const float t_next = 1.f - float(s + 1) / float(params.steps) * (1.f - params.eps);
-                const float p = s < params.steps - 1 ? 1.f - t_next / t : 1.f;
-                transfer = int64_t(float(M) * p);
-            }
-            auto row = [&](int64_t pos) {
-                const int64_t r = shift ? std::max<int64_t>(pos - 1, 0) : pos;
-                return std::span<const float>(logits.row<float>(r), size_t(V));
-            };
-            if (params.algorithm == UnmaskAlgorithm::origin) {
-                const double p_transfer = double(transfer) / double(M);
-                for (int64_t pos : masked) {
-                    if (uniform(order_rng) >= p_transfer) continue;
-                    const size_t chosen = sample_row(row(pos), params, draw_rng, cand);
-                    x[size_t(pos)] = cand[chosen].id;
-                }
-            } else {
-                scored.clear();
-                for (int64_t pos : masked) {
-                    const size_t chosen = sample_row(row(pos), params, draw_rng, cand);
-                    drawn[size_t(pos)] = cand[chosen].id;
-                    scored.emplace_back(score(cand, chosen, params.algorithm, order_rng), pos);
-                }
-                // The best scores first; equal scores keep position order.
-                std::stable_sort(scored.begin(), scored.end(),
-                                 [](const auto& a, const auto& c) { return a.first > c.first; });
-                for (int64_t k = 0; k < std::min(transfer, M); ++k)
-                    x[size_t(scored[size_t(k)].second)] = drawn[size_t(scored[size_t(k)].second)];
-            }
-            if (observe) {
-                int64_t left = 0;
-                for (int32_t t : x) left += t == mask;
-                observe({b, n_blocks, s, spb, left, x});
-            }
+    if (params_.algorithm == UnmaskAlgorithm::origin) {
+        const double p_transfer = double(transfer) / double(M);
+        for (int64_t pos : masked_) {
+            if (uniform(order_rng_) >= p_transfer) continue;
+            const size_t chosen = sample_row(row(pos), params_, draw_rng_, cand);
+            x_[size_t(pos)] = cand[chosen].id;
+        }
+    } else {
+        std::vector<std::pair<float, int64_t>> scored;  // (score, position)
+        std::vector<int32_t> drawn(masked_.size());
+        scored.reserve(masked_.size());
+        for (size_t i = 0; i < masked_.size(); ++i) {
+            const size_t chosen = sample_row(row(masked_[i]), params_, draw_rng_, cand);
+            drawn[i] = cand[chosen].id;
+            scored.emplace_back(score(cand, chosen, params_.algorithm, order_rng_), int64_t(i));
+        }
+        // The best scores first; equal scores keep position order.
+        std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& c) { return a.first > c.first; });
+        for (int64_t k = 0; k < std::min(transfer, M); ++k) {
+            const size_t i = size_t(scored[size_t(k)].second);
+            x_[size_t(masked_[i])] = drawn[i];
         }
     }
-    return x;
+    int64_t left = 0;
+    for (int32_t t : x_) left += t == mask_;
+    const DiffusionProgress progress{block_, n_blocks_, step_, spb, left, x_};
+    ++step_;
+    prepare();
+    return progress;
+}
+
+Result<std::vector<int32_t>> diffusion_generate(Session& session, std::span<const int32_t> prompt,
+                                                const DiffusionParams& params, const DiffusionObserver& observe) {
+    LOOM_TRY(DiffusionRun run, DiffusionRun::start(session.model(), prompt, params));
+    while (!run.done()) {
+        LOOM_TRY(TensorView logits, session.stateless(run.canvas()));
+        const DiffusionProgress progress = run.step(logits);
+        if (observe) observe(progress);
+    }
+    return run.canvas();
 }
 
 }  // namespace loom::runtime

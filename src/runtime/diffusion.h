@@ -7,13 +7,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <span>
 #include <vector>
 
 #include "core/error.h"
+#include "core/tensor.h"
 
 namespace loom::runtime {
 
+class Model;
 class Session;
 
 enum class UnmaskAlgorithm : uint8_t {
@@ -46,6 +49,38 @@ struct DiffusionProgress {
     std::span<const int32_t> canvas;
 };
 using DiffusionObserver = std::function<void(const DiffusionProgress&)>;
+
+// One generation as a series of passes, for callers that run the passes themselves (the server puts the canvases of
+// several requests in one). diffusion_generate is this loop with one canvas per pass.
+class DiffusionRun {
+public:
+    static Result<DiffusionRun> start(const Model& model, std::span<const int32_t> prompt,
+                                      const DiffusionParams& params);
+
+    bool done() const { return block_ >= n_blocks_; }
+    // The input of the next pass (all of it, with logits at every position).
+    const std::vector<int32_t>& canvas() const { return x_; }
+    // One step from that pass's logits: rows [row0, row0 + canvas().size()) of `logits`.
+    DiffusionProgress step(const TensorView& logits, int64_t row0 = 0);
+    // Positions [0, n_final()) will not change any more: the prompt, and the blocks already finished.
+    int64_t n_final() const;
+    int64_t n_prompt() const { return n_prompt_; }
+
+private:
+    void prepare();  // moves to the next step that has masked positions (done() when there is none)
+
+    DiffusionParams params_;
+    int32_t n_vocab_ = 0, mask_ = 0;
+    bool shift_ = false;
+    int64_t n_prompt_ = 0;
+    std::vector<int32_t> x_;
+    std::mt19937_64 draw_rng_, order_rng_;
+    int n_blocks_ = 1, steps_per_block_ = 1;
+    int block_ = 0, step_ = 0;
+    bool block_started_ = false;
+    int64_t lo_ = 0, hi_ = 0, n_block_masks_ = 0;
+    std::vector<int64_t> masked_;
+};
 
 // Generates with a diffusion model (Model::diffusion()): returns the final canvas, prompt included
 // (max_length tokens; positions never unmasked keep the mask token, as llama.cpp's).
