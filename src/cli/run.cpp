@@ -33,12 +33,7 @@ struct RunOptions {
     bool show_prompt = true;
     bool quiet = false;
     std::vector<std::string> stop;
-    runtime::DiffusionParams diffusion = [] {
-        runtime::DiffusionParams d;
-        d.block_length = 32;  // LLaDA's usual block (llama.cpp's example has no default and asserts one is set)
-        return d;
-    }();
-    std::string diffusion_algorithm = "confidence";
+    runtime::DiffusionSettings diffusion;
     runtime::GenerateOptions gen = [] {
         runtime::GenerateOptions g;
         g.n_predict = 128;  // bounded by default, so the README's command ends
@@ -62,28 +57,13 @@ Status run_diffusion(RunOptions& o, const runtime::Model& model, const tokenizer
                      std::span<const int32_t> prompt, const std::string& prompt_text) {
     if (o.gen.n_predict < 1)
         return Error::invalid("{} generates a canvas of fixed length: give -n (positions to fill)", model.arch().name);
-    runtime::DiffusionParams& d = o.diffusion;
-    static const std::vector<std::string> kAlgorithms = {"origin", "entropy", "margin", "random", "confidence"};
-    const auto alg = std::find(kAlgorithms.begin(), kAlgorithms.end(), o.diffusion_algorithm);
-    if (alg == kAlgorithms.end())
-        return Error::invalid("--diffusion-algorithm {}: one of origin, entropy, margin, random, confidence",
-                              o.diffusion_algorithm);
-    d.algorithm = runtime::UnmaskAlgorithm(alg - kAlgorithms.begin());
-    if (d.eps > 0.f) d.block_length = 0;  // --diffusion-eps picks the timestep schedule
-    // The canvas: the prompt and -n positions, rounded up to whole blocks (the example requires them).
-    d.max_length = int64_t(prompt.size()) + o.gen.n_predict;
-    if (d.block_length > 0) {
-        const int64_t bl = d.block_length;
-        d.max_length = (d.max_length + bl - 1) / bl * bl;
-        // The loop counts blocks over the whole canvas but starts them after the prompt, so the last ones are empty
-        // and their steps never run (llama.cpp's example does the same). Here --diffusion-steps is the passes the
-        // generated part gets: spread over its blocks, every block the same number (rounded up).
-        const int64_t n_blocks = d.max_length / bl, n_filled = (d.max_length - int64_t(prompt.size()) + bl - 1) / bl;
-        const int64_t per_block = (d.steps + n_filled - 1) / n_filled;
-        if (per_block * n_filled != d.steps && !o.quiet)
-            fmt::print(stderr, "loom: {} diffusion steps: {} for each of the {} blocks of {} positions\n",
-                       per_block * n_filled, per_block, n_filled, bl);
-        d.steps = int(per_block * n_blocks);
+    int rounded = 0;
+    LOOM_TRY(runtime::DiffusionParams d,
+             runtime::plan_diffusion(o.diffusion, int64_t(prompt.size()), o.gen.n_predict, &rounded));
+    if (rounded != o.diffusion.steps && d.block_length > 0 && !o.quiet) {
+        const int64_t n_filled = (d.max_length - int64_t(prompt.size()) + d.block_length - 1) / d.block_length;
+        fmt::print(stderr, "loom: {} diffusion steps: {} for each of the {} blocks of {} positions\n", rounded,
+                   rounded / n_filled, n_filled, d.block_length);
     }
     const auto& s = o.gen.sampling;
     d.temperature = s.temperature;
@@ -196,7 +176,7 @@ void add_run_command(CLI::App& app) {
                     "Diffusion models: positions per block of the block schedule")
         ->capture_default_str();
     cmd->add_option("--diffusion-eps", d.eps, "Diffusion models: > 0 picks the timestep schedule with this eps");
-    cmd->add_option("--diffusion-algorithm", o->diffusion_algorithm,
+    cmd->add_option("--diffusion-algorithm", d.algorithm,
                     "Diffusion models: which positions unmask first: confidence, entropy, margin, random, origin")
         ->capture_default_str();
     cmd->callback([o] {

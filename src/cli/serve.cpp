@@ -43,6 +43,7 @@ Status serve(ServeOptions& o) {
         return Error::invalid("--parallel {}: use 1..256", o.sched.n_parallel);
     if (o.sched.max_queue < 1) return Error::invalid("--queue {}: must be at least 1", o.sched.max_queue);
     if (o.sched.n_batch < 1) return Error::invalid("--batch-size {}: must be at least 1", o.sched.n_batch);
+    LOOM_RETURN_IF_ERROR(runtime::plan_diffusion(o.sched.diffusion, 1, 1));  // the --diffusion-* flags
     if (o.cache_ram_mib < 0 || o.cache_ram_mib > (int64_t(1) << 30))
         return Error::invalid("--cache-ram {}: use 0 (no prefix cache) up to 2^30 MiB", o.cache_ram_mib);
     o.sched.cache_bytes = size_t(o.cache_ram_mib) << 20;
@@ -75,11 +76,6 @@ Status serve(ServeOptions& o) {
     fmt::print(stderr, "loom serve: listening on http://{}:{} (loading the model)\n", o.http.host, http.port());
 
     LOOM_TRY(auto model, o.model.load_model());
-    if (model->diffusion())
-        return Error::unsupported(
-            "{} is a diffusion model: loom serve does not serve those yet (its scheduler decodes left to right); "
-            "use loom run",
-            model->arch().name);
     LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model));
     so.n_seq = o.sched.n_parallel;
     so.n_batch = o.sched.n_batch;
@@ -137,6 +133,16 @@ void add_serve_command(CLI::App& app) {
         "Run prefill chunks in the decode pass (faster; temperature-0 output may then depend on other requests)");
     cmd->add_option("--cache-ram", o->cache_ram_mib,
                     "MiB of prompt-prefix snapshots the prefix cache keeps (0: no cache; not with --fuse-prefill)")
+        ->capture_default_str();
+    auto& d = o->sched.diffusion;
+    cmd->add_option("--diffusion-steps", d.steps, "Diffusion models: denoising passes per request")
+        ->capture_default_str();
+    cmd->add_option("--diffusion-block-length", d.block_length,
+                    "Diffusion models: positions per block (the text streams block by block)")
+        ->capture_default_str();
+    cmd->add_option("--diffusion-eps", d.eps, "Diffusion models: > 0 picks the timestep schedule with this eps");
+    cmd->add_option("--diffusion-algorithm", d.algorithm,
+                    "Diffusion models: which positions unmask first: confidence, entropy, margin, random, origin")
         ->capture_default_str();
     cmd->add_option("--alias", o->alias, "Model name reported by the API (default: the file name)");
     cmd->add_option("--chat-template-file", o->chat_template_file, "Jinja chat template to use instead of the model's");

@@ -127,6 +127,34 @@ Status DiffusionParams::validate(int64_t n_prompt, int32_t n_vocab) const {
     return Ok();
 }
 
+Result<DiffusionParams> plan_diffusion(const DiffusionSettings& s, int64_t n_prompt, int64_t n_generate,
+                                       int* rounded_steps) {
+    static constexpr std::string_view kAlgorithms[] = {"origin", "entropy", "margin", "random", "confidence"};
+    const auto alg = std::find(std::begin(kAlgorithms), std::end(kAlgorithms), s.algorithm);
+    if (alg == std::end(kAlgorithms))
+        return Error::invalid("diffusion algorithm '{}': one of origin, entropy, margin, random, confidence",
+                              s.algorithm);
+    if (n_generate < 1) return Error::invalid("diffusion: a canvas needs at least one position to fill");
+    if (s.steps < 1) return Error::invalid("diffusion: steps {} must be at least 1", s.steps);
+    DiffusionParams d;
+    d.algorithm = UnmaskAlgorithm(alg - std::begin(kAlgorithms));
+    d.eps = s.eps;
+    d.block_length = s.eps > 0.f ? 0 : s.block_length;
+    d.steps = s.steps;
+    d.max_length = n_prompt + n_generate;
+    if (d.block_length > 0) {
+        const int64_t bl = d.block_length;
+        d.max_length = (d.max_length + bl - 1) / bl * bl;
+        const int64_t n_blocks = d.max_length / bl, n_filled = (d.max_length - n_prompt + bl - 1) / bl;
+        const int64_t per_block = (s.steps + n_filled - 1) / n_filled;
+        if (rounded_steps) *rounded_steps = int(per_block * n_filled);
+        d.steps = int(per_block * n_blocks);
+    } else if (rounded_steps) {
+        *rounded_steps = s.steps;
+    }
+    return d;
+}
+
 Result<DiffusionRun> DiffusionRun::start(const Model& model, std::span<const int32_t> prompt,
                                          const DiffusionParams& params) {
     if (!model.diffusion())

@@ -9,6 +9,7 @@
 #include <functional>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -41,6 +42,21 @@ struct DiffusionParams {
     // Legal values for a prompt of n_prompt tokens and a vocabulary of n_vocab; errors name the flag-like field.
     Status validate(int64_t n_prompt, int32_t n_vocab) const;
 };
+
+// A generation as a user asks for it (loom run's flags, loom serve's): the schedule and how positions unmask.
+struct DiffusionSettings {
+    int steps = 128;        // denoising passes for the generated part
+    int block_length = 32;  // LLaDA's usual block (llama.cpp's example has no default and asserts one is set)
+    float eps = 0.f;        // > 0: the timestep schedule instead of blocks
+    std::string algorithm = "confidence";
+};
+
+// The parameters of a canvas of n_prompt + n_generate positions, rounded up to whole blocks. llama.cpp's loop counts
+// blocks over the whole canvas but starts them after the prompt, so the last ones are empty and their steps never
+// run: `steps` is spread over the blocks the generation fills, each the same number (rounded up; *rounded_steps
+// says how many passes that makes when it differs from `steps`). Sampling fields are left to the caller.
+Result<DiffusionParams> plan_diffusion(const DiffusionSettings& s, int64_t n_prompt, int64_t n_generate,
+                                       int* rounded_steps = nullptr);
 
 // What the observer sees after each step: the canvas, and where this step stands.
 struct DiffusionProgress {

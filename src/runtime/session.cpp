@@ -141,6 +141,26 @@ Result<TensorView> Session::stateless(std::span<const int32_t> tokens) {
     return forward(Batch::sequence(tokens, 0, 0, /*all_logits=*/true), scratch);
 }
 
+Result<TensorView> Session::stateless(std::span<const std::vector<int32_t>> seqs) {
+    if (seqs.empty() || int64_t(seqs.size()) > opt_.n_seq)
+        return Error::invalid("stateless pass of {} sequences (1..{})", seqs.size(), opt_.n_seq);
+    Batch b;
+    size_t longest = 0;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+        if (seqs[i].empty()) return Error::invalid("stateless pass: sequence {} is empty", i);
+        longest = std::max(longest, seqs[i].size());
+        for (size_t p = 0; p < seqs[i].size(); ++p) {
+            b.tokens.push_back(seqs[i][p]);
+            b.pos.push_back(int32_t(p));
+            b.seq.push_back(int32_t(i));
+            b.logits.push_back(1);
+        }
+    }
+    LOOM_TRY(exec::Memory scratch, exec::Memory::create(model_->memory_layout(), int(seqs.size()), int64_t(longest),
+                                                        opt_.kv_type, /*max_pass=*/0));
+    return forward(b, scratch);
+}
+
 Result<TensorView> Session::forward(const Batch& batch, exec::Memory& memory) {
     const int64_t n = int64_t(batch.tokens.size());
     if (n == 0) return Error::invalid("empty batch");

@@ -60,6 +60,10 @@ public:
     Result<TensorView> decode(const Batch& batch);
     // The whole sequence recomputed with a fresh memory: logits at every position, [n, n_vocab].
     Result<TensorView> stateless(std::span<const int32_t> tokens);
+    // Several sequences recomputed in one pass (each sees only itself): logits at every position, the sequences'
+    // rows one after another. At most options().n_seq of them. Fewer weight reads than one pass each, but the
+    // kernels round by the pass's token count, so each one's logits may differ from its own pass's in the last bits.
+    Result<TensorView> stateless(std::span<const std::vector<int32_t>> seqs);
 
     // Forgets a sequence's positions >= from (0: all of it). With recurrent state only 0 or the end work.
     Status truncate(int seq, int64_t from = 0);

@@ -43,6 +43,24 @@ void count_finished(Generation& g, const SequenceEvent& ev) {
     if (ev.index % std::max(1, g.gen.n) == 0) g.usage.cached += ev.n_cached;
 }
 
+// A diffusion model fills a canvas with top-k / top-p / temperature draws: fields that change what a left-to-right
+// sampler does, or report its per-token steps, cannot be honoured and are refused by name.
+std::optional<ApiError> diffusion_refusal(const GenerationParams& g) {
+    const runtime::SamplingParams& s = g.sampling;
+    const char* field = g.logprobs >= 0              ? "logprobs"
+                        : s.min_p > 0.f              ? "min_p"
+                        : s.repeat_penalty != 1.f    ? "repetition_penalty"
+                        : s.presence_penalty != 0.f  ? "presence_penalty"
+                        : s.frequency_penalty != 0.f ? "frequency_penalty"
+                        : !s.logit_bias.empty()      ? "logit_bias"
+                                                     : nullptr;
+    if (!field) return std::nullopt;
+    return ApiError::field(field, "unsupported_parameter",
+                           "the model generates by diffusion (a canvas unmasked over steps, with top_k, top_p and "
+                           "temperature draws): {} does not apply",
+                           field);
+}
+
 ApiError internal_error(const std::string& what) { return ApiError::make(500, "server_error", "internal_error", what); }
 
 // The per-choice SequenceSpec of one prompt.
@@ -285,6 +303,8 @@ void Api::chat_completions(const httplib::Request& req, httplib::Response& res) 
     if (auto e = parse_body(req.body, body)) return send_error(res, *e);
     if (auto e = parse_chat_request(body, model_.limits(scheduler_.options().n_parallel), r))
         return send_error(res, *e);
+    if (model_.model->diffusion())
+        if (auto e = diffusion_refusal(r.gen)) return send_error(res, *e);
     Generation g;
     g.chat = true;
     g.gen = std::move(r.gen);
@@ -303,6 +323,8 @@ void Api::completions(const httplib::Request& req, httplib::Response& res) {
     if (auto e = parse_body(req.body, body)) return send_error(res, *e);
     if (auto e = parse_completion_request(body, model_.limits(scheduler_.options().n_parallel), r))
         return send_error(res, *e);
+    if (model_.model->diffusion())
+        if (auto e = diffusion_refusal(r.gen)) return send_error(res, *e);
     Generation g;
     g.gen = std::move(r.gen);
     g.echo = r.echo;

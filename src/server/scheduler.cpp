@@ -80,7 +80,9 @@ struct Scheduler::Slot {
     std::optional<tokenizer::StreamingDecoder> decoder;
     runtime::StopMatcher stops;
     int64_t n_prefilled = 0, n_generated = 0;
-    int64_t n_cached = 0;  // prompt tokens restored from the prefix cache
+    int64_t n_cached = 0;                         // prompt tokens restored from the prefix cache
+    std::optional<runtime::DiffusionRun> canvas;  // diffusion models: the canvas being unmasked
+    int64_t n_emitted = 0;                        // diffusion models: canvas positions already streamed
     int32_t last = 0;
     std::vector<TokenInfo> prompt_info;
     Clock::time_point submitted, last_token;
@@ -96,7 +98,8 @@ Scheduler::Scheduler(runtime::Session& session, const tokenizer::Vocab& vocab, c
     opt_.n_parallel = std::max(1, std::min(opt_.n_parallel, session.options().n_seq));
     opt_.n_batch =
         std::max<int64_t>(opt_.n_batch, opt_.n_parallel + 1);  // room for every decode token and some prefill
-    if (opt_.cache_bytes > 0 && !opt_.fuse_prefill) cache_.emplace(opt_.n_batch, opt_.cache_bytes);
+    diffusion_ = session.model().diffusion();
+    if (opt_.cache_bytes > 0 && !opt_.fuse_prefill && !diffusion_) cache_.emplace(opt_.n_batch, opt_.cache_bytes);
     for (int i = 0; i < opt_.n_parallel; ++i) {
         slots_.push_back(std::make_unique<Slot>());
         slots_.back()->seq = i;
@@ -216,6 +219,10 @@ void Scheduler::admit() {
                    fmt::format("the prompt has {} tokens, the context {}", s.spec.prompt.size(), n_ctx_));
             continue;
         }
+        if (diffusion_) {
+            start_canvas(s);
+            continue;
+        }
         // The prompt counts for the penalties, as llama.cpp does; only the window's tail matters.
         const size_t window = size_t(std::max(0, s.spec.sampling.repeat_last_n));
         const size_t from = s.spec.prompt.size() > window ? s.spec.prompt.size() - window : 0;
@@ -223,6 +230,101 @@ void Scheduler::admit() {
         if (s.spec.prompt_logprobs) s.prompt_info.push_back({s.spec.prompt[0], NAN, {}});
         restore_prefix(s);
     }
+}
+
+void Scheduler::start_canvas(Slot& s) {
+    const int64_t n_prompt = int64_t(s.spec.prompt.size());
+    const int64_t n_generate = s.spec.max_tokens >= 0 ? s.spec.max_tokens : std::min<int64_t>(128, n_ctx_ - n_prompt);
+    auto plan = runtime::plan_diffusion(opt_.diffusion, n_prompt, n_generate);
+    if (!plan.ok()) return finish(s, Finish::error, plan.error().message());
+    runtime::DiffusionParams d = *plan;
+    if (d.max_length > n_ctx_)
+        return finish(s, Finish::error,
+                      fmt::format("the canvas of {} positions ({} prompt, {} to generate, whole blocks of {}) does not "
+                                  "fit the context of {}",
+                                  d.max_length, n_prompt, n_generate, d.block_length, n_ctx_));
+    d.temperature = s.spec.sampling.temperature;
+    d.top_k = s.spec.sampling.top_k;
+    d.top_p = s.spec.sampling.top_p;
+    d.seed = s.spec.sampling.seed;
+    auto run = runtime::DiffusionRun::start(session_.model(), s.spec.prompt, d);
+    if (!run.ok()) return finish(s, Finish::error, run.error().message());
+    s.canvas.emplace(std::move(run).value());
+    s.n_emitted = n_prompt;
+    if (metrics_) metrics_->tokens(n_prompt, 0);
+    s.generating = true;
+}
+
+bool Scheduler::step_canvases() {
+    std::vector<Slot*> active;
+    for (auto& sp : slots_)
+        if (sp->busy && sp->canvas) active.push_back(sp.get());
+    if (active.empty()) return false;
+    if (opt_.fuse_prefill && active.size() > 1) {
+        std::vector<std::vector<int32_t>> canvases;
+        canvases.reserve(active.size());
+        int64_t n_tokens = 0;
+        for (Slot* s : active) {
+            canvases.push_back(s->canvas->canvas());
+            n_tokens += int64_t(canvases.back().size());
+        }
+        auto out = session_.stateless(canvases);
+        if (!out.ok()) {
+            for (Slot* s : active) finish(*s, Finish::error, out.error().message());
+            return true;
+        }
+        if (metrics_) metrics_->step(n_tokens);
+        int64_t row = 0;
+        for (Slot* s : active) {
+            const int64_t n = int64_t(s->canvas->canvas().size());
+            s->canvas->step(*out, row);
+            row += n;
+            emit_final(*s);
+        }
+        return true;
+    }
+    for (Slot* s : active) {
+        auto out = session_.stateless(s->canvas->canvas());
+        if (!out.ok()) {
+            finish(*s, Finish::error, out.error().message());
+            continue;
+        }
+        if (metrics_) metrics_->step(int64_t(s->canvas->canvas().size()));
+        s->canvas->step(*out);
+        emit_final(*s);
+    }
+    return true;
+}
+
+void Scheduler::emit_final(Slot& s) {
+    const std::vector<int32_t>& x = s.canvas->canvas();
+    const int64_t final_end = s.canvas->n_final();
+    SequenceEvent e;
+    e.index = s.spec.index;
+    auto end_text = [&] {
+        runtime::StopResult r = s.stops.feed(s.decoder->flush());
+        e.text += r.text;
+        if (!r.stopped) e.text += s.stops.flush().text;
+    };
+    const bool first = s.n_generated == 0 && final_end > s.n_emitted;
+    for (; s.n_emitted < final_end; ++s.n_emitted) {
+        const int32_t token = x[size_t(s.n_emitted)];
+        const bool stop_id = std::find(s.spec.stop_ids.begin(), s.spec.stop_ids.end(), token) != s.spec.stop_ids.end();
+        if (vocab_.is_eog(token) || stop_id) {  // the rest of the canvas is padding after the end
+            end_text();
+            return finish(s, Finish::stop, "", &e);
+        }
+        ++s.n_generated;
+        runtime::StopResult r = s.stops.feed(s.decoder->push(token));
+        e.text += r.text;
+        if (r.stopped) return finish(s, Finish::stop, "", &e);
+    }
+    if (metrics_ && first) metrics_->time_to_first_token(seconds(Clock::now() - s.submitted));
+    if (s.canvas->done()) {
+        end_text();
+        return finish(s, Finish::length, "", &e);
+    }
+    if (!e.text.empty()) s.stream->push(std::move(e));
 }
 
 void Scheduler::restore_prefix(Slot& s) {
@@ -261,6 +363,7 @@ bool Scheduler::step() {
     }
     std::sort(prefilling.begin(), prefilling.end(),
               [](const Slot* a, const Slot* c) { return a->admitted < c->admitted; });
+    if (diffusion_) return step_canvases();
     if (decoding.empty() && prefilling.empty()) return false;
     if (opt_.fuse_prefill) {
         run_pass(decoding, prefilling, opt_.n_batch - int64_t(decoding.size()));
@@ -410,6 +513,7 @@ void Scheduler::finish(Slot& s, Finish f, std::string error, SequenceEvent* last
     s.stream.reset();
     s.busy = false;
     s.generating = false;
+    s.canvas.reset();
     session_.reset(s.seq);
     std::lock_guard lock(mu_);
     --n_active_;

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/diffusion.h"
 #include "runtime/sampler.h"
 #include "server/prefix_cache.h"
 
@@ -99,6 +100,10 @@ struct SchedulerOptions {
     // Bytes of prompt-prefix snapshots the prefix cache may keep (server/prefix_cache.h); 0: no cache. Without
     // fuse_prefill only: fused passes cut prompts where the decode tokens leave room, not at fixed boundaries.
     size_t cache_bytes = size_t(4096) << 20;
+    // A diffusion model's schedule: each sequence is a canvas of its prompt and max_tokens positions (128 when
+    // unbounded), unmasked over these steps; its text streams block by block. Each canvas has a pass of its own per
+    // step (the bits of loom run), or with fuse_prefill every canvas shares one pass.
+    runtime::DiffusionSettings diffusion{};
 };
 
 struct SchedulerLoad {
@@ -139,6 +144,11 @@ private:
     // Ends a sequence: pushes `last` (or an empty event) as its final event and frees its slot.
     void finish(Slot& s, Finish f, std::string error = "", SequenceEvent* last = nullptr);
     void emit_token(Slot& s, const float* logits);
+    // Diffusion models: the canvas of a newly admitted slot; one denoising step of every canvas; the text of the
+    // positions a step made final.
+    void start_canvas(Slot& s);
+    bool step_canvases();
+    void emit_final(Slot& s);
     // Prefix cache: restore the longest cached start of the slot's prompt; keep a snapshot at its last boundary.
     void restore_prefix(Slot& s);
     void keep_prefix(Slot& s);
@@ -149,6 +159,7 @@ private:
     Metrics* metrics_;
     int32_t n_vocab_ = 0;
     int64_t n_ctx_ = 0;
+    bool diffusion_ = false;  // the model fills canvases instead of decoding left to right
 
     mutable std::mutex mu_;
     std::condition_variable cv_;       // work arrived, or stop

@@ -561,6 +561,31 @@ def case_keep_alive_and_cors(loom, model):
         s.stop()
 
 
+def case_diffusion(loom, model):
+    # A masked-diffusion model (the synthetic llada): completions fill a canvas; streamed, the text comes block by
+    # block; fields of a left-to-right sampler are refused by name.
+    tmp = tempfile.mkdtemp(prefix="loom-serve-llada-")
+    llada = os.path.join(tmp, "llada.gguf")
+    subprocess.run([loom, "synth", os.path.join(ROOT, "tests/data/synth/llada.toml"), "-o", llada], check=True,
+                   capture_output=True)
+    s = Server(loom, llada, "-c", "256", "--diffusion-steps", "6", "--diffusion-block-length", "16")
+    try:
+        r = s.post("/v1/completions", {"prompt": "once upon a time", "max_tokens": 32, "top_k": 1, "seed": 3})
+        check(r.status_code == 200, f"diffusion completion: {r.status_code} {r.text}")
+        whole = r.json()["choices"][0]["text"]
+        check(r.json()["usage"]["completion_tokens"] > 0, f"usage: {r.json()['usage']}")
+        pieces = [ch.choices[0].text for ch in s.client.completions.create(model="m", prompt="once upon a time", max_tokens=32,
+                                                                             stream=True, seed=3, extra_body={"top_k": 1})
+                  if ch.choices and ch.choices[0].text]
+        check("".join(pieces) == whole, f"streamed {''.join(pieces)!r}, whole {whole!r}")
+        for field, value in (("logprobs", 2), ("presence_penalty", 0.5), ("min_p", 0.1)):
+            r = s.post("/v1/completions", {"prompt": "x", "max_tokens": 8, field: value})
+            check(r.status_code == 400 and r.json()["error"]["param"] == field, f"{field}: {r.status_code} {r.text}")
+    finally:
+        s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--loom", required=True)
@@ -575,7 +600,8 @@ def main():
                        capture_output=True)
         shared = [case_models_health, case_chat_shapes, case_stream_equals_whole, case_logprobs_shapes, case_stop,
                   case_seed_and_n, case_tokenize, case_concurrency, case_cancel, case_malformed, case_web_page, case_metrics]
-        own = [case_queue_full, case_api_key_and_bind, case_sigterm_drains, case_prefix_cache, case_keep_alive_and_cors]
+        own = [case_queue_full, case_api_key_and_bind, case_sigterm_drains, case_prefix_cache, case_keep_alive_and_cors,
+               case_diffusion]
         serve_args = ["--parallel", "16", "-c", "512"]
     else:
         model = None  # the default model

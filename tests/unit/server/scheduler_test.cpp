@@ -7,8 +7,10 @@
 
 #include <cmath>
 
+#include "runtime/diffusion.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 #include "unit/test_env.h"
 
@@ -70,6 +72,7 @@ struct Outcome {
     Finish finish = Finish::none;
     int64_t n_generated = 0, n_cached = 0;
     std::vector<double> logprobs;
+    int n_text_events = 0;
 };
 
 std::vector<Outcome> collect(RequestStream& st, size_t n, std::chrono::seconds limit = std::chrono::seconds(60)) {
@@ -83,6 +86,7 @@ std::vector<Outcome> collect(RequestStream& st, size_t n, std::chrono::seconds l
         for (const auto& t : e.tokens) o.tokens.push_back(t.id), o.logprobs.push_back(t.logprob);
         if (!e.prompt.empty()) o.prompt = e.prompt;
         o.text += e.text;
+        o.n_text_events += !e.text.empty();
         if (e.finish != Finish::none) {
             o.finish = e.finish;
             o.n_generated = e.n_generated;
@@ -186,6 +190,62 @@ INSTANTIATE_TEST_SUITE_P(ServerScheduler, PrefixCacheExact,
                          ::testing::Values(std::pair{"llama", "q4_k"}, std::pair{"gemma3", "q4_k"},
                                            std::pair{"gemma4", "q8_0"}, std::pair{"qwen35", "q4_k_m"}),
                          [](const auto& info) { return std::string(info.param.first) + "_" + info.param.second; });
+
+// A diffusion model: each request is a canvas unmasked over the steps; its text streams as blocks become final and
+// equals what diffusion_generate (loom run) makes of the same canvas; with fuse_prefill the canvases of requests
+// running together share one pass and still finish.
+TEST(ServerScheduler, DiffusionCanvasesStreamBlockByBlock) {
+    Fixture f(2, test::synth_model("llada", "q8_0"));
+    SchedulerOptions o{2, 8, 64};
+    o.diffusion.steps = 8;
+    o.diffusion.block_length = 16;
+    SequenceSpec spec = greedy(0, prompt(1, 20), 40);
+    spec.logprobs = -1;
+    spec.sampling.top_k = 1;  // deterministic draws
+    spec.sampling.seed = 7;
+
+    auto plan = runtime::plan_diffusion(o.diffusion, 20, 40);
+    ASSERT_TRUE(plan.ok()) << plan.error().message();
+    runtime::DiffusionParams d = *plan;
+    d.temperature = spec.sampling.temperature;
+    d.top_k = 1;
+    d.top_p = spec.sampling.top_p;
+    d.seed = 7;
+    auto canvas = runtime::diffusion_generate(*f.session, spec.prompt, d);
+    ASSERT_TRUE(canvas.ok()) << canvas.error().message();
+    tokenizer::StreamingDecoder decoder(*f.vocab);
+    std::string want;
+    bool ended = false;
+    for (size_t i = 20; i < canvas->size() && !ended; ++i) {
+        ended = f.vocab->is_eog((*canvas)[i]);
+        if (!ended) want += decoder.push((*canvas)[i]);
+    }
+    want += decoder.flush();
+
+    {
+        Scheduler sched(*f.session, *f.vocab, o, nullptr);
+        auto st = std::make_shared<RequestStream>();
+        ASSERT_EQ(sched.submit({spec}, st), Scheduler::Submit::ok);
+        const Outcome got = collect(*st, 1)[0];
+        EXPECT_EQ(got.text, want);
+        EXPECT_EQ(got.finish, ended ? Finish::stop : Finish::length);
+        if (!ended) {
+            EXPECT_EQ(got.n_generated, 64 - 20);  // the canvas rounds up to whole blocks
+            EXPECT_GE(got.n_text_events, 2);      // block by block, not all at the end
+        }
+    }
+    o.fuse_prefill = true;
+    Scheduler sched(*f.session, *f.vocab, o, nullptr);
+    auto st = std::make_shared<RequestStream>();
+    SequenceSpec other = spec;
+    other.index = 1;
+    other.prompt = prompt(2, 30);
+    ASSERT_EQ(sched.submit({spec, other}, st), Scheduler::Submit::ok);
+    for (const Outcome& out : collect(*st, 2)) {
+        EXPECT_TRUE(out.finish == Finish::length || out.finish == Finish::stop);
+        EXPECT_LE(out.n_generated, 64);
+    }
+}
 
 TEST(ServerScheduler, LengthLimitAndPromptLogprobs) {
     Fixture f(1);
