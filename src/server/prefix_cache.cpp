@@ -13,7 +13,8 @@ int64_t common_prefix(std::span<const int32_t> a, std::span<const int32_t> b) {
 
 }  // namespace
 
-PrefixCache::PrefixCache(int64_t chunk, size_t budget_bytes) : chunk_(std::max<int64_t>(1, chunk)), budget_(budget_bytes) {}
+PrefixCache::PrefixCache(int64_t chunk, size_t budget_bytes)
+    : chunk_(std::max<int64_t>(1, chunk)), budget_(budget_bytes) {}
 
 std::optional<PrefixCache::Match> PrefixCache::find(std::span<const int32_t> prompt, bool can_cut) {
     auto best = entries_.end();

@@ -36,8 +36,8 @@ TEST(PrefixCache, ReusesWholeChunksShortOfThePromptsEnd) {
     PrefixCache cache(16, 1 << 20);
     const std::vector<int32_t> a = seq(0, 48);
     cache.insert(a, snapshot_of(48), true);
-    EXPECT_FALSE(cache.find(seq(100, 40), true));                      // nothing shared
-    EXPECT_FALSE(cache.find(join(seq(0, 15), seq(200, 30)), true));    // 15 shared: not a whole chunk
+    EXPECT_FALSE(cache.find(seq(100, 40), true));                              // nothing shared
+    EXPECT_FALSE(cache.find(join(seq(0, 15), seq(200, 30)), true));            // 15 shared: not a whole chunk
     EXPECT_EQ(cache.find(join(seq(0, 40), seq(200, 5)), true)->n_tokens, 32);  // cut back to 32
     EXPECT_EQ(cache.find(join(a, seq(200, 5)), true)->n_tokens, 48);
     EXPECT_EQ(cache.find(a, true)->n_tokens, 32);  // the whole prompt cached: its last chunk runs again for logits
@@ -82,7 +82,7 @@ TEST(PrefixCache, EvictsTheLeastRecentlyUsedWithinTheBudget) {
     cache.insert(seq(0, 32), snapshot_of(32), true);
     cache.insert(seq(100, 32), snapshot_of(32), true);
     ASSERT_TRUE(cache.find(join(seq(0, 32), seq(900, 2)), true));  // seq(0, ...) is now the most recent
-    cache.insert(seq(200, 32), snapshot_of(32), true);                // evicts seq(100, ...)
+    cache.insert(seq(200, 32), snapshot_of(32), true);             // evicts seq(100, ...)
     EXPECT_EQ(cache.stats().evictions, 1u);
     EXPECT_EQ(cache.stats().entries, 2u);
     EXPECT_LE(cache.stats().bytes, 2 * one + one / 2);
