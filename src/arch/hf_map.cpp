@@ -21,7 +21,9 @@ Status unknown(const std::string& path, const std::string& where, const Node& ta
     for (const auto& [k, v] : table.fields) {
         bool ok = false;
         for (const std::string& x : known) ok = ok || x == k;
-        if (!ok) return Error::invalid("{}:{}: {}unknown key '{}' (known: {})", path, v.line, where, k, fmt::join(known, ", "));
+        if (!ok)
+            return Error::invalid("{}:{}: {}unknown key '{}' (known: {})", path, v.line, where, k,
+                                  fmt::join(known, ", "));
     }
     return Ok();
 }
@@ -29,7 +31,8 @@ Status unknown(const std::string& path, const std::string& where, const Node& ta
 Result<std::vector<std::string>> strings(const Node& n, const std::string& path, const std::string& what) {
     std::vector<std::string> out;
     if (n.kind == Node::Kind::string) return std::vector<std::string>{n.str};
-    if (n.kind != Node::Kind::array) return Error::invalid("{}:{}: {} must be a string or an array of strings", path, n.line, what);
+    if (n.kind != Node::Kind::array)
+        return Error::invalid("{}:{}: {} must be a string or an array of strings", path, n.line, what);
     for (const Node& i : n.items) {
         if (i.kind != Node::Kind::string) return Error::invalid("{}:{}: {} must hold strings", path, i.line, what);
         out.push_back(i.str);
@@ -39,7 +42,8 @@ Result<std::vector<std::string>> strings(const Node& n, const std::string& path,
 
 // "op" or "op(a, b)".
 Result<HfTransform> transform_of(const Node& n, const std::string& path, const std::string& arch) {
-    if (n.kind != Node::Kind::string) return Error::invalid("{}:{}: a transform is a string \"op(args)\"", path, n.line);
+    if (n.kind != Node::Kind::string)
+        return Error::invalid("{}:{}: a transform is a string \"op(args)\"", path, n.line);
     HfTransform t;
     t.text = n.str;
     const size_t open = n.str.find('(');
@@ -75,7 +79,8 @@ Result<HfConfigKey> config_key_of(const std::string& key, const Node& n, const s
         return c;
     }
     if (n.kind != Node::Kind::table)
-        return Error::invalid("{}:{}: [hf.config] '{}': a config.json key or a table {{ key, default }}", path, n.line, key);
+        return Error::invalid("{}:{}: [hf.config] '{}': a config.json key or a table {{ key, default }}", path, n.line,
+                              key);
     LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.config] '{}': ", key), n, {"key", "default"}));
     if (auto it = n.fields.find("key"); it != n.fields.end()) {
         LOOM_TRY(c.from, strings(it->second, path, "key"));
@@ -85,7 +90,9 @@ Result<HfConfigKey> config_key_of(const std::string& key, const Node& n, const s
         if (d.kind == Node::Kind::number) c.number = d.num, c.fraction = d.num != double(int64_t(d.num));
         else if (d.kind == Node::Kind::string) c.text = d.str;
         else if (d.kind == Node::Kind::boolean) c.flag = d.num != 0;
-        else return Error::invalid("{}:{}: [hf.config] '{}': default must be a number, string or boolean", path, d.line, key);
+        else
+            return Error::invalid("{}:{}: [hf.config] '{}': default must be a number, string or boolean", path, d.line,
+                                  key);
     }
     if (c.from.empty() && !c.number && !c.text && !c.flag)
         return Error::invalid("{}:{}: [hf.config] '{}': needs a key or a default", path, n.line, key);
@@ -105,7 +112,8 @@ Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::st
         LOOM_TRY(m.ignore, strings(it->second, path, "[hf] ignore"));
     }
     if (auto it = s.fields.find("config"); it != s.fields.end()) {
-        if (it->second.kind != Node::Kind::table) return Error::invalid("{}:{}: [hf.config] must be a table", path, it->second.line);
+        if (it->second.kind != Node::Kind::table)
+            return Error::invalid("{}:{}: [hf.config] must be a table", path, it->second.line);
         for (const auto& [key, n] : it->second.fields) {
             LOOM_TRY(HfConfigKey c, config_key_of(key, n, path, arch));
             m.config.push_back(std::move(c));
@@ -129,21 +137,25 @@ Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::st
             if (auto t = n.fields.find("transform"); t != n.fields.end()) {
                 const Node& list = t->second;
                 if (list.kind != Node::Kind::array)
-                    return Error::invalid("{}:{}: [hf.tensors] '{}': transform must be an array", path, list.line, from);
+                    return Error::invalid("{}:{}: [hf.tensors] '{}': transform must be an array", path, list.line,
+                                          from);
                 for (const Node& x : list.items) {
                     LOOM_TRY(HfTransform tr, transform_of(x, path, arch));
                     r.transforms.push_back(std::move(tr));
                 }
             }
         } else {
-            return Error::invalid("{}:{}: [hf.tensors] '{}': a GGUF name or a table {{ name, transform }}", path, n.line, from);
+            return Error::invalid("{}:{}: [hf.tensors] '{}': a GGUF name or a table {{ name, transform }}", path,
+                                  n.line, from);
         }
         const bool from_layer = r.from.find("{layer}") != std::string::npos;
         if (from_layer != (r.to.find("{layer}") != std::string::npos))
-            return Error::invalid("{}:{}: [hf.tensors] '{}': {{layer}} must be in both names or neither", path, r.line, from);
+            return Error::invalid("{}:{}: [hf.tensors] '{}': {{layer}} must be in both names or neither", path, r.line,
+                                  from);
         if (r.to.find("{expert}") != std::string::npos)
-            return Error::invalid("{}:{}: [hf.tensors] '{}': {{expert}} belongs in the checkpoint name only (experts are stacked)",
-                                  path, r.line, from);
+            return Error::invalid(
+                "{}:{}: [hf.tensors] '{}': {{expert}} belongs in the checkpoint name only (experts are stacked)", path,
+                r.line, from);
         m.tensors.push_back(std::move(r));
     }
     return m;
@@ -174,7 +186,8 @@ bool match_hf_pattern(const std::string& pattern, const std::string& name, int64
 std::string fill_layer(const std::string& pattern, int64_t layer) {
     std::string s = pattern;
     const std::string l = std::to_string(layer);
-    for (size_t at = s.find("{layer}"); at != std::string::npos; at = s.find("{layer}", at + l.size())) s.replace(at, 7, l);
+    for (size_t at = s.find("{layer}"); at != std::string::npos; at = s.find("{layer}", at + l.size()))
+        s.replace(at, 7, l);
     return s;
 }
 

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <set>
+#include <nlohmann/json.hpp>
 
 namespace loom::formats {
 namespace {
@@ -23,12 +23,11 @@ struct StDTypeInfo {
 // The format's dtypes (safetensors `Dtype`); sub-byte F4/F6 types are left out: their bit-packed sizes would
 // need a different size rule, and no checkpoint loom reads uses them.
 constexpr StDTypeInfo kDTypes[] = {
-    {"BOOL", 1, std::nullopt},     {"U8", 1, std::nullopt},      {"I8", 1, std::nullopt},
-    {"F8_E5M2", 1, std::nullopt},  {"F8_E4M3", 1, std::nullopt}, {"F8_E8M0", 1, std::nullopt},
-    {"I16", 2, std::nullopt},      {"U16", 2, std::nullopt},     {"F16", 2, DType::f16},
-    {"BF16", 2, DType::bf16},      {"I32", 4, std::nullopt},     {"U32", 4, std::nullopt},
-    {"F32", 4, DType::f32},        {"F64", 8, std::nullopt},     {"I64", 8, std::nullopt},
-    {"U64", 8, std::nullopt},      {"C64", 8, std::nullopt},
+    {"BOOL", 1, std::nullopt},    {"U8", 1, std::nullopt},      {"I8", 1, std::nullopt},  {"F8_E5M2", 1, std::nullopt},
+    {"F8_E4M3", 1, std::nullopt}, {"F8_E8M0", 1, std::nullopt}, {"I16", 2, std::nullopt}, {"U16", 2, std::nullopt},
+    {"F16", 2, DType::f16},       {"BF16", 2, DType::bf16},     {"I32", 4, std::nullopt}, {"U32", 4, std::nullopt},
+    {"F32", 4, DType::f32},       {"F64", 8, std::nullopt},     {"I64", 8, std::nullopt}, {"U64", 8, std::nullopt},
+    {"C64", 8, std::nullopt},
 };
 
 const StDTypeInfo* find_dtype(std::string_view name) {
@@ -138,8 +137,8 @@ const SafeTensor* SafetensorsFile::tensor(std::string_view name) const {
     return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-Result<SafetensorsFile> SafetensorsFile::parse_view(std::shared_ptr<const void> owner, const uint8_t* data,
-                                                    size_t size, std::string source) {
+Result<SafetensorsFile> SafetensorsFile::parse_view(std::shared_ptr<const void> owner, const uint8_t* data, size_t size,
+                                                    std::string source) {
     SafetensorsFile f;
     f.owner_ = std::move(owner);
     f.base_ = data;
@@ -161,7 +160,7 @@ Result<SafetensorsFile> SafetensorsFile::parse_view(std::shared_ptr<const void> 
     // nlohmann keeps the last of repeated keys; the callback sees every key, so a repeat in any object (a tensor
     // named twice, or a field of an entry given twice, which would silently change the tensor) is caught.
     std::string repeated;
-    bool repeated_name = false;  // the repeat is a tensor name (top level), not a field
+    bool repeated_name = false;                       // the repeat is a tensor name (top level), not a field
     std::vector<std::set<std::string>> open_objects;  // the keys seen so far in each object being parsed
     auto cb = [&](int /*depth*/, json::parse_event_t ev, json& parsed) {
         if (ev == json::parse_event_t::object_start) open_objects.emplace_back();
@@ -185,7 +184,8 @@ Result<SafetensorsFile> SafetensorsFile::parse_view(std::shared_ptr<const void> 
     if (!repeated.empty())
         return Error::invalid("{}: header @0x{:x}: key '{}' appears twice in one entry", src,
                               name_offset(header, repeated), repeated);
-    if (!doc.is_object()) return Error::invalid("{}: header @0x8: JSON is {}, expected an object", src, doc.type_name());
+    if (!doc.is_object())
+        return Error::invalid("{}: header @0x8: JSON is {}, expected an object", src, doc.type_name());
 
     for (const auto& [name, entry] : doc.items()) {
         const uint64_t at = name_offset(header, name);
@@ -220,8 +220,8 @@ Result<SafetensorsFile> SafetensorsFile::parse_view(std::shared_ptr<const void> 
     for (SafeTensor& t : f.tensors_) {
         const uint64_t abs = f.data_offset_ + t.offset;
         if (t.offset < expect)
-            return Error::invalid("{}: tensor '{}' @0x{:x}: data [{}, {}) overlaps the previous tensor (ends at {})", src,
-                                  t.name, abs, t.offset, t.offset + t.bytes, expect);
+            return Error::invalid("{}: tensor '{}' @0x{:x}: data [{}, {}) overlaps the previous tensor (ends at {})",
+                                  src, t.name, abs, t.offset, t.offset + t.bytes, expect);
         if (t.offset > expect)
             return Error::invalid("{}: tensor '{}' @0x{:x}: data starts at {}, leaving a gap after byte {}", src,
                                   t.name, abs, t.offset, expect);

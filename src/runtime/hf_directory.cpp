@@ -44,7 +44,8 @@ Result<arch::ArchFile> family_for(const json& config, const std::string& source)
     if (config.contains("architectures") && config["architectures"].is_array() && !config["architectures"].empty() &&
         config["architectures"][0].is_string())
         want = config["architectures"][0].get<std::string>();
-    if (want.empty()) return Error::invalid("{}: config.json has no \"architectures\" list naming the model class", source);
+    if (want.empty())
+        return Error::invalid("{}: config.json has no \"architectures\" list naming the model class", source);
     std::string known;
     for (const arch::EmbeddedArch& e : arch::embedded_archs()) {
         auto a = arch::load_arch_for(std::string(e.family));
@@ -61,7 +62,7 @@ Result<arch::ArchFile> family_for(const json& config, const std::string& source)
 // One GGUF tensor to make: the checkpoint tensors it comes from (several when experts are stacked) and its rule.
 struct Group {
     const arch::HfTensorRule* rule = nullptr;
-    std::string name;                                          // GGUF name
+    std::string name;                                         // GGUF name
     std::map<int64_t, const formats::SafeTensor*> by_expert;  // expert → tensor; key -1 when not stacked
 };
 
@@ -91,7 +92,8 @@ public:
         if (stacked) {
             int64_t want = 0;
             for (const auto& [e, x] : g.by_expert) {
-                if (e != want) return Error::invalid("{}: experts of '{}' skip number {} (have {})", where, g.name, want, e);
+                if (e != want)
+                    return Error::invalid("{}: experts of '{}' skip number {} (have {})", where, g.name, want, e);
                 if (x->type != first.type || x->shape != first.shape)
                     return Error::invalid("{}: expert {} is {} {}, expert 0 is {} {}", where, e, x->dtype,
                                           fmt::join(x->shape, "×"), first.dtype, fmt::join(first.shape, "×"));
@@ -174,7 +176,8 @@ Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::s
     } else {
         LOOM_TRY(a, arch::ArchFile::load(arch_file));
     }
-    if (!a.hf) return Error::unsupported("{}: {} has no [hf] section: it cannot read Hugging Face checkpoints", dir, a.path);
+    if (!a.hf)
+        return Error::unsupported("{}: {} has no [hf] section: it cannot read Hugging Face checkpoints", dir, a.path);
     const arch::HfMap& map = *a.hf;
     for (const arch::HfTensorRule& r : map.tensors)
         for (const arch::HfTransform& t : r.transforms)

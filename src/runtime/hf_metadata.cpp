@@ -100,7 +100,8 @@ Status add_config_metadata(const arch::HfMap& map, const json& config, const std
             }
         if (found) {
             auto v = value_of(*found);
-            if (!v.ok()) return Error::invalid("{}: config.json '{}' (for {}): {}", source, from, c.key, v.error().message());
+            if (!v.ok())
+                return Error::invalid("{}: config.json '{}' (for {}): {}", source, from, c.key, v.error().message());
             w.set(c.key, std::move(v).value());
         } else if (c.number) {
             if (c.fraction) w.set(c.key, float(*c.number));
@@ -153,8 +154,9 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, format
         w.set("tokenizer.ggml." + name, uint32_t(id));
         has_eos = has_eos || name == "eos_token_id";
     }
-    for (auto [name, v] : {std::pair{"add_bos_token", raw.add_bos}, std::pair{"add_eos_token", raw.add_eos},
-                           std::pair{"add_sep_token", raw.add_sep}, std::pair{"add_space_prefix", raw.add_space_prefix}})
+    for (auto [name, v] :
+         {std::pair{"add_bos_token", raw.add_bos}, std::pair{"add_eos_token", raw.add_eos},
+          std::pair{"add_sep_token", raw.add_sep}, std::pair{"add_space_prefix", raw.add_space_prefix}})
         if (v) w.set(std::string("tokenizer.ggml.") + name, *v);
 
     // The chat template: tokenizer_config.json's string, or the "default" of its named list, or (newer
@@ -164,7 +166,8 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, format
         tmpl = cfg["chat_template"].get<std::string>();
     } else if (cfg.contains("chat_template") && cfg["chat_template"].is_array()) {
         for (const json& t : cfg["chat_template"])
-            if (t.is_object() && t.value("name", "") == "default" && t.contains("template") && t["template"].is_string())
+            if (t.is_object() && t.value("name", "") == "default" && t.contains("template") &&
+                t["template"].is_string())
                 tmpl = t["template"].get<std::string>();
     } else if (fs::exists(d / "chat_template.jinja", ec)) {
         LOOM_TRY(tmpl, formats::read_text_file((d / "chat_template.jinja").string()));

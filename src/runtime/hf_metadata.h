@@ -2,8 +2,8 @@
 // [hf.config] map, and the tokenizer files, written as the GGUF keys llama.cpp's converter would write.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <nlohmann/json_fwd.hpp>
 
 #include "core/error.h"
 

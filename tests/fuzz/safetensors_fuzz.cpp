@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t* base = bytes.data();  // the reader keeps this buffer: a moved vector keeps its storage
     auto f = SafetensorsFile::parse(std::move(bytes), "fuzz.safetensors");
     if (!f.ok()) {
-        if (f.error().message().rfind("fuzz.safetensors: ", 0) != 0) fail("error message does not start with the source");
+        if (f.error().message().rfind("fuzz.safetensors: ", 0) != 0)
+            fail("error message does not start with the source");
         return 0;
     }
     if (f->file_size() != size || f->data_offset() < 8 || f->data_offset() > size) fail("file size or data offset");

@@ -50,44 +50,60 @@ std::vector<Case> cases() {
         {"BadUtf8", safetensors_raw("{\"w\xff\":1}"), {"not valid JSON"}},
         {"EmptyHeader", safetensors_raw(""), {"not valid JSON"}},
         {"EntryNotObject", safetensors_raw(R"({"w":[1]})"), {"tensor 'w' @0x9", "entry is array"}},
-        {"MissingDtype", safetensors_raw(R"({"w":{"shape":[2],"data_offsets":[0,8]}})", zeros(8)),
+        {"MissingDtype",
+         safetensors_raw(R"({"w":{"shape":[2],"data_offsets":[0,8]}})", zeros(8)),
          {"tensor 'w'", "missing field 'dtype'"}},
-        {"MissingShape", safetensors_raw(R"({"w":{"dtype":"F32","data_offsets":[0,8]}})", zeros(8)),
+        {"MissingShape",
+         safetensors_raw(R"({"w":{"dtype":"F32","data_offsets":[0,8]}})", zeros(8)),
          {"missing field 'shape'"}},
-        {"MissingOffsets", safetensors_raw(R"({"w":{"dtype":"F32","shape":[2]}})", zeros(8)),
+        {"MissingOffsets",
+         safetensors_raw(R"({"w":{"dtype":"F32","shape":[2]}})", zeros(8)),
          {"missing field 'data_offsets'"}},
-        {"UnknownField", safetensors_raw(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}})", zeros(8)),
+        {"UnknownField",
+         safetensors_raw(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}})", zeros(8)),
          {"unknown field 'x'"}},
-        {"DtypeNotString", safetensors_raw(R"({"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}})", zeros(8)),
+        {"DtypeNotString",
+         safetensors_raw(R"({"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}})", zeros(8)),
          {"dtype must be a string"}},
-        {"UnknownDtype", safetensors_raw(obj(entry("F17", "[2]", "[0,8]")), zeros(8)),
+        {"UnknownDtype",
+         safetensors_raw(obj(entry("F17", "[2]", "[0,8]")), zeros(8)),
          {"tensor 'w' @0x9", "unknown dtype 'F17'", "BF16"}},
         {"LowercaseDtype", safetensors_raw(obj(entry("f32", "[2]", "[0,8]")), zeros(8)), {"unknown dtype 'f32'"}},
         {"ShapeNotArray", safetensors_raw(obj(entry("F32", "2", "[0,8]")), zeros(8)), {"shape must be an array"}},
-        {"NegativeDim", safetensors_raw(obj(entry("F32", "[-2]", "[0,8]")), zeros(8)),
+        {"NegativeDim",
+         safetensors_raw(obj(entry("F32", "[-2]", "[0,8]")), zeros(8)),
          {"shape dimension -2 is negative"}},
-        {"FloatDim", safetensors_raw(obj(entry("F32", "[2.5]", "[0,8]")), zeros(8)),
+        {"FloatDim",
+         safetensors_raw(obj(entry("F32", "[2.5]", "[0,8]")), zeros(8)),
          {"shape dimension must be a non-negative integer, got 2.5"}},
-        {"StringDim", safetensors_raw(obj(entry("F32", "[\"2\"]", "[0,8]")), zeros(8)),
+        {"StringDim",
+         safetensors_raw(obj(entry("F32", "[\"2\"]", "[0,8]")), zeros(8)),
          {"shape dimension must be a non-negative integer"}},
-        {"RankNine", safetensors_raw(obj(entry("F32", "[1,1,1,1,1,1,1,1,2]", "[0,8]")), zeros(8)),
+        {"RankNine",
+         safetensors_raw(obj(entry("F32", "[1,1,1,1,1,1,1,1,2]", "[0,8]")), zeros(8)),
          {"9 dimensions, at most 8"}},
         {"ElementCountOverflow",
          safetensors_raw(obj(entry("F32", "[4294967296,4294967296]", "[0,8]")), zeros(8)),
          {"overflows the element count"}},
-        {"ByteCountOverflow", safetensors_raw(obj(entry("F32", "[4611686018427387904]", "[0,8]")), zeros(8)),
+        {"ByteCountOverflow",
+         safetensors_raw(obj(entry("F32", "[4611686018427387904]", "[0,8]")), zeros(8)),
          {"overflows"}},
-        {"OffsetsThree", safetensors_raw(obj(entry("F32", "[2]", "[0,8,8]")), zeros(8)),
+        {"OffsetsThree",
+         safetensors_raw(obj(entry("F32", "[2]", "[0,8,8]")), zeros(8)),
          {"data_offsets must be [begin, end]"}},
-        {"OffsetsNotArray", safetensors_raw(obj(entry("F32", "[2]", "8")), zeros(8)),
+        {"OffsetsNotArray",
+         safetensors_raw(obj(entry("F32", "[2]", "8")), zeros(8)),
          {"data_offsets must be [begin, end]"}},
         {"OffsetsReversed", safetensors_raw(obj(entry("F32", "[0]", "[8,0]")), zeros(8)), {"end before begin"}},
-        {"OffsetNegative", safetensors_raw(obj(entry("F32", "[2]", "[-8,0]")), zeros(8)),
+        {"OffsetNegative",
+         safetensors_raw(obj(entry("F32", "[2]", "[-8,0]")), zeros(8)),
          {"data_offsets begin -8 is negative"}},
-        {"ShapeBytesMismatch", safetensors_raw(obj(entry("F32", "[3]", "[0,8]")), zeros(8)),
+        {"ShapeBytesMismatch",
+         safetensors_raw(obj(entry("F32", "[3]", "[0,8]")), zeros(8)),
          {"shape [3] of F32 needs 12 bytes, data_offsets [0, 8] hold 8"}},
         {"BF16SizeMismatch", safetensors_raw(obj(entry("BF16", "[2]", "[0,8]")), zeros(8)), {"needs 4 bytes"}},
-        {"GapAtStart", safetensors_raw(obj(entry("F32", "[2]", "[4,12]")), zeros(12)),
+        {"GapAtStart",
+         safetensors_raw(obj(entry("F32", "[2]", "[4,12]")), zeros(12)),
          {"tensor 'w'", "leaving a gap after byte 0"}},
         {"GapBetween",
          safetensors_raw(obj(ok_w + "," + R"("x":{"dtype":"F32","shape":[1],"data_offsets":[12,16]})"), zeros(16)),
@@ -106,9 +122,11 @@ std::vector<Case> cases() {
          safetensors_raw(R"({"w":{"dtype":"F32","dtype":"F16","shape":[2],"data_offsets":[0,8]}})", zeros(8)),
          {"'dtype'", "appears twice"}},
         {"MetadataNotObject", safetensors_raw(R"({"__metadata__":"x"})"), {"__metadata__ @0x9", "expected an object"}},
-        {"MetadataValueNotString", safetensors_raw(R"({"__metadata__":{"format":1}})"),
+        {"MetadataValueNotString",
+         safetensors_raw(R"({"__metadata__":{"format":1}})"),
          {"__metadata__ 'format'", "expected a string"}},
-        {"EmptyName", safetensors_raw(R"({"":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", zeros(8)),
+        {"EmptyName",
+         safetensors_raw(R"({"":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", zeros(8)),
          {"tensor ''", "empty tensor name"}},
     };
     return c;
@@ -122,7 +140,8 @@ TEST_P(SafetensorsMalformed, IsRejectedWithItsMessage) {
     ASSERT_FALSE(f.ok()) << c.name << " was accepted";
     const std::string msg = f.error().message();
     EXPECT_EQ(msg.rfind("bad.safetensors: ", 0), 0u) << msg;
-    for (const std::string& part : c.expect) EXPECT_NE(msg.find(part), std::string::npos) << "want '" << part << "' in: " << msg;
+    for (const std::string& part : c.expect)
+        EXPECT_NE(msg.find(part), std::string::npos) << "want '" << part << "' in: " << msg;
 }
 
 INSTANTIATE_TEST_SUITE_P(All, SafetensorsMalformed, ::testing::ValuesIn(cases()),
@@ -180,8 +199,7 @@ TEST(Safetensors, ByteFlipsNeverCrash) {
             b[i] ^= x;
             auto f = SafetensorsFile::parse(b, "flip");
             if (!f.ok()) continue;
-            for (const SafeTensor& t : f->tensors())
-                EXPECT_LE(t.offset + t.bytes, b.size()) << "flip at " << i;
+            for (const SafeTensor& t : f->tensors()) EXPECT_LE(t.offset + t.bytes, b.size()) << "flip at " << i;
         }
 }
 
@@ -207,11 +225,11 @@ const std::string kShard2 = "model-00002-of-00002.safetensors";
 std::string index_of(const std::string& map) { return R"({"metadata":{"total_size":1},"weight_map":)" + map + "}"; }
 
 TEST(SafetensorsCheckpoint, OpensShardsThatAgreeWithTheIndex) {
-    const std::string dir = make_dir(
-        "st-shards", {{kShard1, file_of({{"a", {1}}, {"b", {2}}})},
-                      {kShard2, file_of({{"c", {3}}})},
-                      {"model.safetensors.index.json",
-                       index_of(R"({"a":")" + kShard1 + R"(","b":")" + kShard1 + R"(","c":")" + kShard2 + R"("})")}});
+    const std::string dir =
+        make_dir("st-shards", {{kShard1, file_of({{"a", {1}}, {"b", {2}}})},
+                               {kShard2, file_of({{"c", {3}}})},
+                               {"model.safetensors.index.json", index_of(R"({"a":")" + kShard1 + R"(","b":")" +
+                                                                         kShard1 + R"(","c":")" + kShard2 + R"("})")}});
     auto c = SafetensorsCheckpoint::open(dir);
     ASSERT_TRUE(c.ok()) << c.error().message();
     EXPECT_EQ(c->files().size(), 2u);
@@ -237,15 +255,18 @@ TEST(SafetensorsCheckpoint, RefusesShardsThatDisagree) {
          {{kShard1, s1}, {"model.safetensors.index.json", index_of(R"({"a":"../x.safetensors"})")}},
          "not a file name in the model directory"},
         {"two_shards",
-         {{kShard1, s1}, {kShard2, file_of({{"a", {1}}})},
+         {{kShard1, s1},
+          {kShard2, file_of({{"a", {1}}})},
           {"model.safetensors.index.json", index_of(R"({"a":")" + kShard1 + R"(","b":")" + kShard2 + R"("})")}},
          "tensor 'a' @0x"},
         {"unmapped",
-         {{kShard1, file_of({{"a", {1}}, {"z", {1}}})}, {kShard2, s2},
+         {{kShard1, file_of({{"a", {1}}, {"z", {1}}})},
+          {kShard2, s2},
           {"model.safetensors.index.json", index_of(map_ab)}},
          "tensor 'z' @0x"},
         {"wrong_shard",
-         {{kShard1, s1}, {kShard2, file_of({{"b", {2}}, {"c", {3}}})},
+         {{kShard1, s1},
+          {kShard2, file_of({{"b", {2}}, {"c", {3}}})},
           {"model.safetensors.index.json",
            index_of(R"({"a":")" + kShard1 + R"(","b":")" + kShard2 + R"(","c":")" + kShard1 + R"("})")}},
          "tensor 'c' @0x"},

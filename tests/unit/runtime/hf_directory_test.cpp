@@ -11,9 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 #include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
@@ -199,8 +199,8 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
     }
     config["vocab_size"] = g->tensor("token_embd.weight")->shape[0];
     const int64_t heads = *g->get_int(f.name + ".attention.head_count");
-    const int64_t kv_heads = g->has(f.name + ".attention.head_count_kv") ? *g->get_int(f.name + ".attention.head_count_kv")
-                                                                          : heads;
+    const int64_t kv_heads =
+        g->has(f.name + ".attention.head_count_kv") ? *g->get_int(f.name + ".attention.head_count_kv") : heads;
     std::ofstream(out.dir + "/config.json") << config.dump(2);
 
     formats::GgufWriter converted;  // the synthetic file with the converter's (g − 1) + 1 where that is not g
@@ -250,7 +250,8 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
         EXPECT_TRUE(files[0].write(out.dir + "/model.safetensors"));
     } else {
         for (int i = 0; i < shards; ++i)
-            EXPECT_TRUE(files[size_t(i)].write(out.dir + fmt::format("/model-{:05d}-of-{:05d}.safetensors", i + 1, shards)));
+            EXPECT_TRUE(
+                files[size_t(i)].write(out.dir + fmt::format("/model-{:05d}-of-{:05d}.safetensors", i + 1, shards)));
         std::ofstream(out.dir + "/model.safetensors.index.json")
             << json{{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}}.dump(2);
     }
@@ -301,7 +302,8 @@ TEST_P(HfDirectory, LogitsEqualTheGgufBitForBit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, HfDirectory,
-                         ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe"),
+                         ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3", "gemma3", "qwen3moe",
+                                                              "qwen2moe"),
                                             ::testing::Values("f32", "bf16"), ::testing::Values(1, 3)),
                          [](const auto& info) {
                              return fmt::format("{}_{}_{}file", std::get<0>(info.param), std::get<1>(info.param),
