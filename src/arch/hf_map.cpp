@@ -103,13 +103,34 @@ Result<HfConfigKey> config_key_of(const std::string& key, const Node& n, const s
 
 Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::string& arch) {
     if (s.kind != Node::Kind::table) return Error::invalid("{}:{}: [hf] must be a table", path, s.line);
-    LOOM_RETURN_IF_ERROR(unknown(path, "[hf]: ", s, {"architectures", "ignore", "config", "tensors"}));
+    LOOM_RETURN_IF_ERROR(unknown(path, "[hf]: ", s, {"architectures", "ignore", "refuse", "config", "tensors"}));
     HfMap m;
     const auto* archs = s.fields.count("architectures") ? &s.fields.at("architectures") : nullptr;
     if (!archs) return Error::invalid("{}:{}: [hf] needs architectures = [...] (config.json's values)", path, s.line);
     LOOM_TRY(m.architectures, strings(*archs, path, "[hf] architectures"));
     if (auto it = s.fields.find("ignore"); it != s.fields.end()) {
         LOOM_TRY(m.ignore, strings(it->second, path, "[hf] ignore"));
+    }
+    if (auto it = s.fields.find("refuse"); it != s.fields.end()) {
+        if (it->second.kind != Node::Kind::array)
+            return Error::invalid("{}:{}: [hf] refuse must be an array of {{ key, values, why }}", path,
+                                  it->second.line);
+        for (const Node& r : it->second.items) {
+            if (r.kind != Node::Kind::table)
+                return Error::invalid("{}:{}: [hf] refuse: each entry is {{ key, values, why }}", path, r.line);
+            LOOM_RETURN_IF_ERROR(unknown(path, "[hf] refuse: ", r, {"key", "values", "why"}));
+            HfRefusal x;
+            x.line = r.line;
+            auto key = r.fields.find("key"), values = r.fields.find("values"), why = r.fields.find("why");
+            if (key == r.fields.end() || key->second.kind != Node::Kind::string || values == r.fields.end() ||
+                why == r.fields.end() || why->second.kind != Node::Kind::string)
+                return Error::invalid("{}:{}: [hf] refuse: needs key (a string), values and why (a string)", path,
+                                      r.line);
+            x.key = key->second.str;
+            LOOM_TRY(x.values, strings(values->second, path, "[hf] refuse values"));
+            x.why = why->second.str;
+            m.refuse.push_back(std::move(x));
+        }
     }
     if (auto it = s.fields.find("config"); it != s.fields.end()) {
         if (it->second.kind != Node::Kind::table)

@@ -5,6 +5,8 @@
 //   [hf]
 //   architectures = ["LlamaForCausalLM"]        config.json "architectures" values this family serves
 //   ignore = ["model.layers.{layer}.self_attn.rotary_emb.inv_freq"]   checkpoint tensors dropped
+//   refuse = [{ key = "rope_scaling.rope_type", values = ["llama3"], why = "..." }]   config values loom cannot
+//                                                 honour from a checkpoint yet: an error, not a silently wrong model
 //   [hf.config]                                  GGUF key ({arch} = the family) = config.json key, or a table:
 //   "{arch}.block_count" = "num_hidden_layers"   { key = "k" | ["k1", "k2"], default = <number|string|bool> }
 //                                                 (first key present; "a.b" reads a nested object; no key and no
@@ -36,6 +38,13 @@ struct HfConfigKey {
     int line = 0;
 };
 
+struct HfRefusal {
+    std::string key;                  // config.json key ("a.b" nested)
+    std::vector<std::string> values;  // the values refused
+    std::string why;
+    int line = 0;
+};
+
 struct HfTransform {
     std::string op;
     std::vector<std::string> args;  // numbers or metadata keys ({arch} substituted)
@@ -52,6 +61,7 @@ struct HfMap {
     std::vector<std::string> architectures;
     std::vector<std::string> ignore;  // checkpoint name patterns
     std::vector<HfConfigKey> config;
+    std::vector<HfRefusal> refuse;
     std::vector<HfTensorRule> tensors;
 
     // `section` is the [hf] table of the file at `path`, for family `arch`.

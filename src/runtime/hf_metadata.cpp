@@ -116,6 +116,17 @@ Status add_config_metadata(const arch::HfMap& map, const json& config, const std
     return Ok();
 }
 
+Status check_refusals(const arch::HfMap& map, const json& config, const std::string& source) {
+    for (const arch::HfRefusal& r : map.refuse) {
+        const json* v = lookup(config, r.key);
+        if (!v || !v->is_string()) continue;
+        for (const std::string& bad : r.values)
+            if (v->get<std::string>() == bad)
+                return Error::unsupported("{}: '{}' = \"{}\": {}", source, r.key, bad, r.why);
+    }
+    return Ok();
+}
+
 Status add_tokenizer_metadata(const std::string& dir, const json& config, formats::GgufWriter& w) {
     const fs::path d(dir);
     std::error_code ec;

@@ -23,6 +23,8 @@ Result<nlohmann::json> read_hf_config(const std::string& dir);
 // as f32, booleans, strings, arrays of those; a null value counts as absent.
 Status add_config_metadata(const arch::HfMap& map, const nlohmann::json& config, const std::string& source,
                            formats::GgufWriter& w);
+// An error when config.json holds a value the family's [hf] refuse list names.
+Status check_refusals(const arch::HfMap& map, const nlohmann::json& config, const std::string& source);
 // tokenizer.json (+ tokenizer_config.json) as tokenizer.ggml.* keys, the chat template (tokenizer_config.json's
 // chat_template, or chat_template.jinja), and generation_config.json's eos_token_id where the tokenizer names none;
 // the vocabulary padded to config.json's vocab_size as the converter does. Nothing when there is no tokenizer.json.

@@ -358,6 +358,10 @@ TEST(HfDirectoryErrors, NameTheProblem) {
     config.erase("architectures");
     std::ofstream(w.dir + "/config.json") << config.dump();
     expect_error("no class", "no \"architectures\" list");
+    config = good;
+    config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    expect_error("refused value", "config.json: 'rope_scaling.rope_type' = \"llama3\": RoPE scaling");
     std::ofstream(w.dir + "/config.json") << "{not json";
     expect_error("bad config", "config.json: not a JSON object");
     std::ofstream(w.dir + "/config.json") << good.dump();
