@@ -2,6 +2,8 @@
 // and keys with the file and line.
 #include "arch/arch_file.h"
 
+#include "arch/hf_map.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -364,7 +366,7 @@ Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& pat
         return Error::invalid("{}:{}: {}", path, e.source().begin.line, e.description());
     }
     LOOM_TRY(Node doc, convert(root, path));
-    LOOM_RETURN_IF_ERROR(unknown_keys(path, "", doc, {"arch", "params", "check", "model", "layer", "blocks"}));
+    LOOM_RETURN_IF_ERROR(unknown_keys(path, "", doc, {"arch", "params", "check", "model", "layer", "blocks", "hf"}));
 
     ArchFile f;
     f.path = path;
@@ -507,6 +509,10 @@ Result<ArchFile> ArchFile::parse(const std::string& text, const std::string& pat
     for (const SideInput& s : f.side) check_chain(s.chain);
     for (const LayerStep& s : f.steps) check_chain(s.chain);
     if (!missing.empty()) return Error::invalid("{}", missing);
+    if (const Node* hf = field(doc, "hf")) {
+        LOOM_TRY(HfMap m, HfMap::parse(*hf, path, f.name));
+        f.hf = std::make_shared<const HfMap>(std::move(m));
+    }
     return f;
 }
 

@@ -17,6 +17,7 @@
 //                 (every item conditioned out) leaves h as it is
 //             residual = [[chain], ...]           the short form: every step a residual one
 //   [blocks.<name>] kind = "<block kind>", then the kind's weights and options.
+//   [hf]      optional: how a Hugging Face checkpoint maps onto this file's metadata and tensors (arch/hf_map.h)
 // A chain item is a block name, { if = <expr>, then = X, else = Y } where X and Y are a block name or a chain
 // (else optional: skip), or { sum = [[chain], [chain], ...] }: every branch reads the same input and their
 // outputs are added, in order.
@@ -33,6 +34,8 @@
 #include "core/error.h"
 
 namespace loom::arch {
+
+struct HfMap;
 
 // A TOML value with its line, detached from the TOML library.
 struct Node {
@@ -165,6 +168,7 @@ struct ArchFile {
     std::vector<LetSpec> lets;
     std::vector<LayerStep> steps;
     std::map<std::string, BlockSpec> blocks;
+    std::shared_ptr<const HfMap> hf;  // [hf]; null when the family has no mapping from Hugging Face checkpoints
 
     static Result<ArchFile> parse(const std::string& text, const std::string& path);
     static Result<ArchFile> load(const std::string& path);

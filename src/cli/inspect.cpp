@@ -17,6 +17,7 @@
 #include "core/default_model.h"
 #include "core/dtype.h"
 #include "formats/gguf_reader.h"
+#include "runtime/hf_directory.h"
 
 namespace loom::cli {
 namespace {
@@ -283,7 +284,7 @@ json inspect_json(const GgufFile& f, bool all) {
 int run_inspect(const InspectOptions& o, std::string& out, std::string& err) {
     Result<std::string> path = o.file.empty() ? default_model_path() : Result<std::string>(o.file);
     if (!path.ok()) return fail(path.error(), err);
-    Result<GgufFile> f = GgufFile::open(*path);
+    Result<GgufFile> f = runtime::open_model_file(*path);
     if (!f.ok()) return fail(f.error(), err);
     out = o.json ? dump(inspect_json(*f, o.all), 2) + "\n" : inspect_text(*f, o.all);
     return 0;
@@ -292,8 +293,10 @@ int run_inspect(const InspectOptions& o, std::string& out, std::string& err) {
 void add_inspect_command(CLI::App& app) {
     auto opts = std::make_shared<InspectOptions>();
     CLI::App* cmd = app.add_subcommand("inspect", "Show a GGUF file's metadata, tensors and totals");
-    cmd->add_option("FILE", opts->file,
-                    "GGUF file (default: $LOOM_MODEL, else the default model from scripts/setup.sh)");
+    cmd->add_option(
+        "FILE,-m,--model", opts->file,
+        "GGUF file or Hugging Face model directory (its metadata as loom reads it; loom.hf.transforms lists "
+        "what was done to each tensor) (default: $LOOM_MODEL, else the default model from scripts/setup.sh)");
     cmd->add_flag("--json", opts->json, "Print one JSON object instead of text");
     cmd->add_flag("--all", opts->all, "Show arrays and long strings in full");
     cmd->callback([opts] {

@@ -14,7 +14,9 @@
 namespace loom::cli {
 
 void ModelOptions::add_to(CLI::App& cmd) {
-    cmd.add_option("-m,--model", model, "GGUF model file (default: the default model, see `loom inspect`)");
+    cmd.add_option("-m,--model", model,
+                   "GGUF model file, or a Hugging Face model directory (config.json, *.safetensors, tokenizer files) "
+                   "(default: the default model, see `loom inspect`)");
     cmd.add_option("-t,--threads", n_threads, "Threads (0 = every core)")->capture_default_str();
     cmd.add_option("-c,--ctx-size", n_ctx,
                    fmt::format("Context size in tokens (KV cache positions); 0: {}, or the model's training context "

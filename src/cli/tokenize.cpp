@@ -12,6 +12,7 @@
 
 #include "core/default_model.h"
 #include "formats/gguf_reader.h"
+#include "runtime/hf_directory.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
@@ -52,7 +53,7 @@ std::string escape(std::string_view p) {
 int run_tokenize(const TokenizeOptions& o, std::string& out, std::string& err) {
     Result<std::string> path = o.model.empty() ? default_model_path() : Result<std::string>(o.model);
     if (!path) return fail(path.error(), err);
-    auto f = formats::GgufFile::open(*path);
+    auto f = runtime::open_model_file(*path);  // a GGUF file or a Hugging Face directory
     if (!f) return fail(f.error(), err);
     auto vocab = tokenizer::Vocab::load(*f);
     if (!vocab) return fail(vocab.error(), err);

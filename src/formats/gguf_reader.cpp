@@ -225,6 +225,7 @@ Result<GgufFile> GgufFile::open(const std::string& path, LoadMode mode, const Ma
 }
 
 size_t GgufFile::release(const TensorInfo& t) const {
+    if (external_release_) return external_release_(t.data, size_t(t.bytes));
     return mapping_ ? mapping_->release(t.data, size_t(t.bytes)) : 0;
 }
 

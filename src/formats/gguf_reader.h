@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -88,6 +89,16 @@ struct TensorInfo {
     int64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }
 };
 
+// A tensor whose bytes live outside any GGUF file: a Hugging Face checkpoint's mapping, or a buffer made at load.
+struct ExternalTensor {
+    std::string name;
+    DType type;
+    std::vector<int64_t> shape;  // outermost first, 1 to 4 dimensions
+    const uint8_t* data = nullptr;
+    uint64_t bytes = 0;
+    uint64_t offset = 0;  // where the bytes are in their own file, for messages (0 for made ones)
+};
+
 class GgufFile {
 public:
     // Map (or read, see LoadMode) and validate a file.
@@ -95,6 +106,14 @@ public:
                                  const MappedFile::ProgressFn& progress = {});
     // Validate bytes already in memory (tests, fuzzing); `source` names them in messages.
     static Result<GgufFile> parse(std::vector<uint8_t> bytes, std::string source);
+
+    // A file presented as a GGUF: the metadata of `meta` (a parsed file with no tensors) and tensors whose bytes
+    // live elsewhere; `owners` keep those bytes alive, and release() asks `release` to drop their pages. The
+    // tensors are checked as the reader checks a file's (unique names under the GGUF limit, 1..4 dimensions each
+    // in 1..kMaxDim, known types, whole blocks per row, byte counts that match). Defined in gguf_assemble.cpp.
+    using ReleaseFn = std::function<size_t(const uint8_t*, size_t)>;
+    static Result<GgufFile> assemble(GgufFile meta, std::vector<ExternalTensor> tensors,
+                                     std::vector<std::shared_ptr<const void>> owners, ReleaseFn release);
 
     const std::string& source() const { return source_; }
     uint32_t version() const { return version_; }
@@ -156,6 +175,9 @@ private:
     std::vector<MetaEntry> meta_;
     std::vector<TensorInfo> tensors_;
     std::unordered_map<std::string_view, size_t> meta_index_, tensor_index_;
+    // assemble(): the tensors' names and bytes, and how to release their pages.
+    std::vector<std::shared_ptr<const void>> external_owners_;
+    ReleaseFn external_release_;
 };
 
 }  // namespace loom::formats

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 namespace loom::formats {
@@ -120,6 +122,15 @@ size_t MappedFile::release(const uint8_t* p, size_t n) {
         return r == MAP_FAILED ? 0 : last - first;
     }
     return ::madvise(at, last - first, MADV_DONTNEED) == 0 ? last - first : 0;
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error::io("{}: cannot open", path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return Error::io("{}: read failed", path);
+    return ss.str();
 }
 
 }  // namespace loom::formats

@@ -57,4 +57,7 @@ private:
     int fd_ = -1;  // read mode: the file it was read from, for release()
 };
 
+// A whole small file (JSON, a chat template) as a string; an error names the path.
+Result<std::string> read_text_file(const std::string& path);
+
 }  // namespace loom::formats

@@ -1,4 +1,5 @@
-// Model loading: GGUF → architecture file → parameters → blocks per layer, validated as a whole.
+// Model loading: GGUF (or a Hugging Face directory presented as one, hf_directory.h) → architecture file →
+// parameters → blocks per layer, validated as a whole.
 #include "runtime/model.h"
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "formats/gguf_reader.h"
 #include "kernels/registry.h"
+#include "runtime/hf_directory.h"
 
 namespace loom::runtime {
 namespace {
@@ -125,7 +127,7 @@ Model::~Model() = default;
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& opt) {
     std::unique_ptr<Model> m(new Model());
-    LOOM_TRY(formats::GgufFile file, formats::GgufFile::open(path, opt.mode, opt.progress));
+    LOOM_TRY(formats::GgufFile file, open_model_file(path, opt.arch_file, opt.mode, opt.progress));
     m->file_ = std::make_unique<formats::GgufFile>(std::move(file));
     const formats::GgufFile& f = *m->file_;
 

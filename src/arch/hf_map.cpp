@@ -1,0 +1,215 @@
+// Parsing of an architecture file's [hf] section (format in hf_map.h) and the name patterns it uses.
+#include "arch/hf_map.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+
+#include "arch/arch_file.h"
+
+namespace loom::arch {
+namespace {
+
+std::string with_arch(std::string s, const std::string& arch) {
+    for (size_t at = s.find("{arch}"); at != std::string::npos; at = s.find("{arch}", at + arch.size()))
+        s.replace(at, 6, arch);
+    return s;
+}
+
+Status unknown(const std::string& path, const std::string& where, const Node& table,
+               const std::vector<std::string>& known) {
+    for (const auto& [k, v] : table.fields) {
+        bool ok = false;
+        for (const std::string& x : known) ok = ok || x == k;
+        if (!ok)
+            return Error::invalid("{}:{}: {}unknown key '{}' (known: {})", path, v.line, where, k,
+                                  fmt::join(known, ", "));
+    }
+    return Ok();
+}
+
+Result<std::vector<std::string>> strings(const Node& n, const std::string& path, const std::string& what) {
+    std::vector<std::string> out;
+    if (n.kind == Node::Kind::string) return std::vector<std::string>{n.str};
+    if (n.kind != Node::Kind::array)
+        return Error::invalid("{}:{}: {} must be a string or an array of strings", path, n.line, what);
+    for (const Node& i : n.items) {
+        if (i.kind != Node::Kind::string) return Error::invalid("{}:{}: {} must hold strings", path, i.line, what);
+        out.push_back(i.str);
+    }
+    return out;
+}
+
+// "op" or "op(a, b)".
+Result<HfTransform> transform_of(const Node& n, const std::string& path, const std::string& arch) {
+    if (n.kind != Node::Kind::string)
+        return Error::invalid("{}:{}: a transform is a string \"op(args)\"", path, n.line);
+    HfTransform t;
+    t.text = n.str;
+    const size_t open = n.str.find('(');
+    t.op = n.str.substr(0, open);
+    for (char c : t.op)
+        if (!std::islower(static_cast<unsigned char>(c)) && c != '_' && !std::isdigit(static_cast<unsigned char>(c)))
+            return Error::invalid("{}:{}: transform '{}': the name must be lower_snake", path, n.line, n.str);
+    if (t.op.empty()) return Error::invalid("{}:{}: transform '{}' has no name", path, n.line, n.str);
+    if (open == std::string::npos) return t;
+    if (n.str.back() != ')') return Error::invalid("{}:{}: transform '{}': missing ')'", path, n.line, n.str);
+    std::string inner = n.str.substr(open + 1, n.str.size() - open - 2);
+    size_t start = 0;
+    while (start <= inner.size()) {
+        size_t comma = inner.find(',', start);
+        if (comma == std::string::npos) comma = inner.size();
+        std::string a = inner.substr(start, comma - start);
+        a.erase(0, a.find_first_not_of(' '));
+        a.erase(a.find_last_not_of(' ') + 1);
+        if (a.empty()) return Error::invalid("{}:{}: transform '{}': an empty argument", path, n.line, n.str);
+        t.args.push_back(with_arch(a, arch));
+        start = comma + 1;
+    }
+    return t;
+}
+
+Result<HfConfigKey> config_key_of(const std::string& key, const Node& n, const std::string& path,
+                                  const std::string& arch) {
+    HfConfigKey c;
+    c.key = with_arch(key, arch);
+    c.line = n.line;
+    if (n.kind == Node::Kind::string) {
+        c.from = {n.str};
+        return c;
+    }
+    if (n.kind != Node::Kind::table)
+        return Error::invalid("{}:{}: [hf.config] '{}': a config.json key or a table {{ key, default }}", path, n.line,
+                              key);
+    LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.config] '{}': ", key), n, {"key", "default"}));
+    if (auto it = n.fields.find("key"); it != n.fields.end()) {
+        LOOM_TRY(c.from, strings(it->second, path, "key"));
+    }
+    if (auto it = n.fields.find("default"); it != n.fields.end()) {
+        const Node& d = it->second;
+        if (d.kind == Node::Kind::number) c.number = d.num, c.fraction = d.num != double(int64_t(d.num));
+        else if (d.kind == Node::Kind::string) c.text = d.str;
+        else if (d.kind == Node::Kind::boolean) c.flag = d.num != 0;
+        else
+            return Error::invalid("{}:{}: [hf.config] '{}': default must be a number, string or boolean", path, d.line,
+                                  key);
+    }
+    if (c.from.empty() && !c.number && !c.text && !c.flag)
+        return Error::invalid("{}:{}: [hf.config] '{}': needs a key or a default", path, n.line, key);
+    return c;
+}
+
+}  // namespace
+
+Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::string& arch) {
+    if (s.kind != Node::Kind::table) return Error::invalid("{}:{}: [hf] must be a table", path, s.line);
+    LOOM_RETURN_IF_ERROR(unknown(path, "[hf]: ", s, {"architectures", "ignore", "refuse", "config", "tensors"}));
+    HfMap m;
+    const auto* archs = s.fields.count("architectures") ? &s.fields.at("architectures") : nullptr;
+    if (!archs) return Error::invalid("{}:{}: [hf] needs architectures = [...] (config.json's values)", path, s.line);
+    LOOM_TRY(m.architectures, strings(*archs, path, "[hf] architectures"));
+    if (auto it = s.fields.find("ignore"); it != s.fields.end()) {
+        LOOM_TRY(m.ignore, strings(it->second, path, "[hf] ignore"));
+    }
+    if (auto it = s.fields.find("refuse"); it != s.fields.end()) {
+        if (it->second.kind != Node::Kind::array)
+            return Error::invalid("{}:{}: [hf] refuse must be an array of {{ key, values, why }}", path,
+                                  it->second.line);
+        for (const Node& r : it->second.items) {
+            if (r.kind != Node::Kind::table)
+                return Error::invalid("{}:{}: [hf] refuse: each entry is {{ key, values, why }}", path, r.line);
+            LOOM_RETURN_IF_ERROR(unknown(path, "[hf] refuse: ", r, {"key", "values", "why"}));
+            HfRefusal x;
+            x.line = r.line;
+            auto key = r.fields.find("key"), values = r.fields.find("values"), why = r.fields.find("why");
+            if (key == r.fields.end() || key->second.kind != Node::Kind::string || values == r.fields.end() ||
+                why == r.fields.end() || why->second.kind != Node::Kind::string)
+                return Error::invalid("{}:{}: [hf] refuse: needs key (a string), values and why (a string)", path,
+                                      r.line);
+            x.key = key->second.str;
+            LOOM_TRY(x.values, strings(values->second, path, "[hf] refuse values"));
+            x.why = why->second.str;
+            m.refuse.push_back(std::move(x));
+        }
+    }
+    if (auto it = s.fields.find("config"); it != s.fields.end()) {
+        if (it->second.kind != Node::Kind::table)
+            return Error::invalid("{}:{}: [hf.config] must be a table", path, it->second.line);
+        for (const auto& [key, n] : it->second.fields) {
+            LOOM_TRY(HfConfigKey c, config_key_of(key, n, path, arch));
+            m.config.push_back(std::move(c));
+        }
+    }
+    auto it = s.fields.find("tensors");
+    if (it == s.fields.end() || it->second.kind != Node::Kind::table)
+        return Error::invalid("{}:{}: [hf] needs a [hf.tensors] table (checkpoint name = GGUF name)", path, s.line);
+    for (const auto& [from, n] : it->second.fields) {
+        HfTensorRule r;
+        r.from = from;
+        r.line = n.line;
+        if (n.kind == Node::Kind::string) {
+            r.to = n.str;
+        } else if (n.kind == Node::Kind::table) {
+            LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.tensors] '{}': ", from), n, {"name", "transform"}));
+            auto name = n.fields.find("name");
+            if (name == n.fields.end() || name->second.kind != Node::Kind::string)
+                return Error::invalid("{}:{}: [hf.tensors] '{}': needs name = \"<GGUF name>\"", path, n.line, from);
+            r.to = name->second.str;
+            if (auto t = n.fields.find("transform"); t != n.fields.end()) {
+                const Node& list = t->second;
+                if (list.kind != Node::Kind::array)
+                    return Error::invalid("{}:{}: [hf.tensors] '{}': transform must be an array", path, list.line,
+                                          from);
+                for (const Node& x : list.items) {
+                    LOOM_TRY(HfTransform tr, transform_of(x, path, arch));
+                    r.transforms.push_back(std::move(tr));
+                }
+            }
+        } else {
+            return Error::invalid("{}:{}: [hf.tensors] '{}': a GGUF name or a table {{ name, transform }}", path,
+                                  n.line, from);
+        }
+        const bool from_layer = r.from.find("{layer}") != std::string::npos;
+        if (from_layer != (r.to.find("{layer}") != std::string::npos))
+            return Error::invalid("{}:{}: [hf.tensors] '{}': {{layer}} must be in both names or neither", path, r.line,
+                                  from);
+        if (r.to.find("{expert}") != std::string::npos)
+            return Error::invalid(
+                "{}:{}: [hf.tensors] '{}': {{expert}} belongs in the checkpoint name only (experts are stacked)", path,
+                r.line, from);
+        m.tensors.push_back(std::move(r));
+    }
+    return m;
+}
+
+bool match_hf_pattern(const std::string& pattern, const std::string& name, int64_t& layer, int64_t& expert) {
+    layer = expert = -1;
+    size_t p = 0, n = 0;
+    while (p < pattern.size()) {
+        int64_t* slot = nullptr;
+        if (pattern.compare(p, 7, "{layer}") == 0) slot = &layer, p += 7;
+        else if (pattern.compare(p, 8, "{expert}") == 0) slot = &expert, p += 8;
+        if (slot) {
+            size_t start = n;
+            int64_t v = 0;
+            while (n < name.size() && std::isdigit(static_cast<unsigned char>(name[n])) && n - start < 9)
+                v = v * 10 + (name[n++] - '0');
+            if (n == start) return false;
+            *slot = v;
+            continue;
+        }
+        if (n >= name.size() || pattern[p] != name[n]) return false;
+        ++p, ++n;
+    }
+    return n == name.size();
+}
+
+std::string fill_layer(const std::string& pattern, int64_t layer) {
+    std::string s = pattern;
+    const std::string l = std::to_string(layer);
+    for (size_t at = s.find("{layer}"); at != std::string::npos; at = s.find("{layer}", at + l.size()))
+        s.replace(at, 7, l);
+    return s;
+}
+
+}  // namespace loom::arch

@@ -1,0 +1,77 @@
+// The [hf] section of an architecture file: how a Hugging Face checkpoint of the family becomes the GGUF the rest
+// of the file binds (metadata keys from config.json, tensor names from the checkpoint's, load-time transforms).
+// Facts: shared reference, vision-and-safetensors §2.3–2.5 (what llama.cpp's converter does).
+//
+//   [hf]
+//   architectures = ["LlamaForCausalLM"]        config.json "architectures" values this family serves
+//   ignore = ["model.layers.{layer}.self_attn.rotary_emb.inv_freq"]   checkpoint tensors dropped
+//   refuse = [{ key = "rope_scaling.rope_type", values = ["llama3"], why = "..." }]   config values loom cannot
+//                                                 honour from a checkpoint yet: an error, not a silently wrong model
+//   [hf.config]                                  GGUF key ({arch} = the family) = config.json key, or a table:
+//   "{arch}.block_count" = "num_hidden_layers"   { key = "k" | ["k1", "k2"], default = <number|string|bool> }
+//                                                 (first key present; "a.b" reads a nested object; no key and no
+//                                                 default: the metadata key is left out)
+//   [hf.tensors]                                 checkpoint name = GGUF name, or a table:
+//   "model.norm.weight" = "output_norm.weight"   { name = "...", transform = ["op(arg, ...)", ...] }
+// Names may hold {layer} (digits, the same in both names) and, in the checkpoint name, {expert}: tensors that
+// differ only in {expert} are stacked, in expert order, into one tensor with a new outermost dimension.
+// Transforms run in order; an argument is a number or a GGUF metadata key (an integer): see runtime/hf_transform.h.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace loom::arch {
+
+struct Node;
+
+struct HfConfigKey {
+    std::string key;                // GGUF metadata key, {arch} substituted
+    std::vector<std::string> from;  // config.json keys, first present wins
+    std::optional<double> number;   // `default` when it is a number
+    std::optional<std::string> text;
+    std::optional<bool> flag;
+    bool fraction = false;  // the default was written with a fraction or exponent (an f32, not an integer)
+    int line = 0;
+};
+
+struct HfRefusal {
+    std::string key;                  // config.json key ("a.b" nested)
+    std::vector<std::string> values;  // the values refused
+    std::string why;
+    int line = 0;
+};
+
+struct HfTransform {
+    std::string op;
+    std::vector<std::string> args;  // numbers or metadata keys ({arch} substituted)
+    std::string text;               // as written, for reports
+};
+
+struct HfTensorRule {
+    std::string from, to;  // checkpoint name pattern, GGUF name pattern
+    std::vector<HfTransform> transforms;
+    int line = 0;
+};
+
+struct HfMap {
+    std::vector<std::string> architectures;
+    std::vector<std::string> ignore;  // checkpoint name patterns
+    std::vector<HfConfigKey> config;
+    std::vector<HfRefusal> refuse;
+    std::vector<HfTensorRule> tensors;
+
+    // `section` is the [hf] table of the file at `path`, for family `arch`.
+    static Result<HfMap> parse(const Node& section, const std::string& path, const std::string& arch);
+};
+
+// Matches a name against a pattern with {layer} and {expert} placeholders (each one or more digits); fills the
+// numbers found (-1 where the pattern has none).
+bool match_hf_pattern(const std::string& pattern, const std::string& name, int64_t& layer, int64_t& expert);
+// The pattern with {layer} replaced.
+std::string fill_layer(const std::string& pattern, int64_t layer);
+
+}  // namespace loom::arch

@@ -1,0 +1,244 @@
+// Opening a Hugging Face model directory as a GGUF file (hf_directory.h): the family, the metadata
+// (hf_metadata.h), then every checkpoint tensor matched to an [hf.tensors] rule, stacked, transformed and checked.
+#include "runtime/hf_directory.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "arch/arch_file.h"
+#include "arch/arch_lookup.h"
+#include "arch/embedded_archs.h"
+#include "arch/hf_map.h"
+#include "formats/gguf_writer.h"
+#include "formats/safetensors_checkpoint.h"
+#include "runtime/hf_metadata.h"
+#include "runtime/hf_transform.h"
+
+namespace loom::runtime {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+// Tensors llama.cpp's converter drops from every checkpoint (conversion/base.py ModelBase.filter_tensors): buffers
+// that the model recomputes, not weights.
+constexpr const char* kDroppedSuffixes[] = {".rotary_emb.inv_freq", ".attention.masked_bias", ".attention.bias"};
+
+bool dropped(const std::string& name, const arch::HfMap& map) {
+    for (const char* s : kDroppedSuffixes) {
+        const std::string_view sv(s);
+        if (name.size() >= sv.size() && name.compare(name.size() - sv.size(), sv.size(), sv) == 0) return true;
+    }
+    int64_t layer = 0, expert = 0;
+    return std::any_of(map.ignore.begin(), map.ignore.end(),
+                       [&](const std::string& p) { return arch::match_hf_pattern(p, name, layer, expert); });
+}
+
+// The family whose [hf] architectures lists config.json's first "architectures" value.
+Result<arch::ArchFile> family_for(const json& config, const std::string& source) {
+    std::string want;
+    if (config.contains("architectures") && config["architectures"].is_array() && !config["architectures"].empty() &&
+        config["architectures"][0].is_string())
+        want = config["architectures"][0].get<std::string>();
+    if (want.empty())
+        return Error::invalid("{}: config.json has no \"architectures\" list naming the model class", source);
+    std::string known;
+    for (const arch::EmbeddedArch& e : arch::embedded_archs()) {
+        auto a = arch::load_arch_for(std::string(e.family));
+        if (!a.ok() || !a->hf) continue;
+        for (const std::string& name : a->hf->architectures) {
+            if (name == want) return std::move(a).value();
+            known += (known.empty() ? "" : ", ") + name;
+        }
+    }
+    return Error::unsupported("{}: config.json architecture '{}' is not one loom maps from Hugging Face (known: {})",
+                              source, want, known);
+}
+
+// One GGUF tensor to make: the checkpoint tensors it comes from (several when experts are stacked) and its rule.
+struct Group {
+    const arch::HfTensorRule* rule = nullptr;
+    std::string name;                                         // GGUF name
+    std::map<int64_t, const formats::SafeTensor*> by_expert;  // expert → tensor; key -1 when not stacked
+};
+
+class Assembler {
+public:
+    Assembler(std::string source, std::shared_ptr<const formats::SafetensorsCheckpoint> ckpt,
+              const formats::GgufWriter& meta)
+        : source_(std::move(source)), ckpt_(std::move(ckpt)), meta_(meta) {}
+
+    Status add(const Group& g) {
+        const formats::SafeTensor& first = *g.by_expert.begin()->second;
+        const std::string where = fmt::format("{}: tensor '{}' @0x{:x}", source_, first.name, first.offset);
+        for (const auto& [e, t] : g.by_expert)
+            if (!t->type)
+                return Error::unsupported("{}: tensor '{}' @0x{:x}: unsupported dtype {} (loom reads F32, F16, BF16)",
+                                          source_, t->name, t->offset, t->dtype);
+        const bool stacked = g.by_expert.begin()->first >= 0;
+        const bool one_dim_to_f32 = first.shape.size() <= 1 && first.type != DType::f32;
+        if (!stacked && g.rule->transforms.empty() && !one_dim_to_f32) {
+            // Stored as the model uses it: a view of the mapping.
+            tensors_.push_back({g.name, *first.type, first.shape, first.data, first.bytes, first.offset});
+            return Ok();
+        }
+        LoadTensor t;
+        t.type = *first.type;
+        std::vector<std::string> steps;
+        if (stacked) {
+            int64_t want = 0;
+            for (const auto& [e, x] : g.by_expert) {
+                if (e != want)
+                    return Error::invalid("{}: experts of '{}' skip number {} (have {})", where, g.name, want, e);
+                if (x->type != first.type || x->shape != first.shape)
+                    return Error::invalid("{}: expert {} is {} {}, expert 0 is {} {}", where, e, x->dtype,
+                                          fmt::join(x->shape, "×"), first.dtype, fmt::join(first.shape, "×"));
+                t.bytes.insert(t.bytes.end(), x->data, x->data + x->bytes);
+                ++want;
+            }
+            t.shape = first.shape;
+            t.shape.insert(t.shape.begin(), want);
+            steps.push_back(fmt::format("stack {} experts", want));
+        } else {
+            t.shape = first.shape;
+            t.bytes.assign(first.data, first.data + first.bytes);
+        }
+        for (const arch::HfTransform& tr : g.rule->transforms) {
+            auto r = apply_hf_transform(tr, std::move(t), [&](const std::string& a) { return arg(a); });
+            if (!r.ok()) return std::move(r).error().with_context(where);
+            t = std::move(r).value();
+            steps.push_back(resolved(tr));
+        }
+        // The converter stores 1-D tensors (norms, biases) as f32 (vision-and-safetensors §2.4).
+        if (t.shape.size() <= 1 && t.type != DType::f32) {
+            t = apply_hf_transform({"f32", {}, "f32"}, std::move(t), {}).value();
+            steps.emplace_back("f32 (1-D)");
+        }
+        auto buf = std::make_shared<std::vector<uint8_t>>(std::move(t.bytes));
+        tensors_.push_back({g.name, t.type, t.shape, buf->data(), buf->size(), 0});
+        owners_.push_back(buf);
+        report_.push_back(fmt::format("{} ← {}{}: {}", g.name, first.name, stacked ? " (and the other experts)" : "",
+                                      fmt::join(steps, ", ")));
+        return Ok();
+    }
+
+    std::vector<formats::ExternalTensor> tensors_;
+    std::vector<std::shared_ptr<const void>> owners_;
+    std::vector<std::string> report_;
+
+private:
+    // The transform as applied: its arguments' values ("rope_permute(4)"), for the report.
+    std::string resolved(const arch::HfTransform& tr) const {
+        if (tr.args.empty()) return tr.op;
+        std::vector<std::string> vals;
+        for (const std::string& a : tr.args) {
+            auto v = arg(a);
+            vals.push_back(v.ok() ? fmt::format("{}", *v) : a);
+        }
+        return fmt::format("{}({})", tr.op, fmt::join(vals, ", "));
+    }
+
+    // A transform argument: a number, or a metadata key written from config.json.
+    Result<double> arg(const std::string& a) const {
+        char* end = nullptr;
+        const double v = std::strtod(a.c_str(), &end);
+        if (end && *end == '\0' && end != a.c_str()) return v;
+        for (const auto& [k, val] : meta_.metadata()) {
+            if (k != a) continue;
+            return std::visit(
+                [&](const auto& x) -> Result<double> {
+                    using T = std::decay_t<decltype(x)>;
+                    if constexpr (std::is_arithmetic_v<T>) return double(x);
+                    else return Error::invalid("argument '{}' is not a number", a);
+                },
+                val);
+        }
+        return Error::not_found("argument '{}': no such metadata key (config.json did not give it)", a);
+    }
+
+    std::string source_;
+    std::shared_ptr<const formats::SafetensorsCheckpoint> ckpt_;
+    const formats::GgufWriter& meta_;
+};
+
+}  // namespace
+
+Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::string& arch_file,
+                                            formats::LoadMode mode) {
+    LOOM_TRY(json config, read_hf_config(dir));
+    arch::ArchFile a;
+    if (arch_file.empty()) {
+        LOOM_TRY(a, family_for(config, dir));
+    } else {
+        LOOM_TRY(a, arch::ArchFile::load(arch_file));
+    }
+    if (!a.hf)
+        return Error::unsupported("{}: {} has no [hf] section: it cannot read Hugging Face checkpoints", dir, a.path);
+    const arch::HfMap& map = *a.hf;
+    for (const arch::HfTensorRule& r : map.tensors)
+        for (const arch::HfTransform& t : r.transforms)
+            if (!known_hf_transform(t.op))
+                return Error::invalid("{}:{}: [hf.tensors] '{}': unknown transform '{}'", a.path, r.line, r.from, t.op);
+
+    formats::GgufWriter w;
+    w.set("general.architecture", a.name);
+    w.set("general.name", fs::path(dir).filename().string());
+    LOOM_RETURN_IF_ERROR(check_refusals(map, config, dir + "/config.json"));
+    LOOM_RETURN_IF_ERROR(add_config_metadata(map, config, dir + "/config.json", w));
+    if (auto s = add_tokenizer_metadata(dir, config, w); !s.ok()) return std::move(s).error().with_context(dir);
+
+    LOOM_TRY(formats::SafetensorsCheckpoint c, formats::SafetensorsCheckpoint::open(dir, mode));
+    auto ckpt = std::make_shared<const formats::SafetensorsCheckpoint>(std::move(c));
+
+    // Every checkpoint tensor is either dropped or matched by one rule; names nothing matches are listed at once.
+    std::map<std::string, Group> groups;  // by GGUF name
+    std::vector<std::string> unmatched;
+    for (const std::string& name : ckpt->names()) {
+        if (dropped(name, map)) continue;
+        const arch::HfTensorRule* rule = nullptr;
+        int64_t layer = -1, expert = -1;
+        for (const arch::HfTensorRule& r : map.tensors)
+            if (arch::match_hf_pattern(r.from, name, layer, expert)) {
+                rule = &r;
+                break;
+            }
+        if (!rule) {
+            unmatched.push_back(name);
+            continue;
+        }
+        Group& g = groups[layer >= 0 ? arch::fill_layer(rule->to, layer) : rule->to];
+        g.rule = rule;
+        g.name = layer >= 0 ? arch::fill_layer(rule->to, layer) : rule->to;
+        if (!g.by_expert.emplace(expert, ckpt->tensor(name)).second)
+            return Error::invalid("{}: tensor '{}': two checkpoint tensors map to '{}'", dir, name, g.name);
+    }
+    if (!unmatched.empty()) {
+        const size_t shown = std::min<size_t>(unmatched.size(), 8);
+        return Error::invalid("{}: {} checkpoint tensor(s) that {} [hf.tensors] does not map: {}{}", dir,
+                              unmatched.size(), a.path,
+                              fmt::join(unmatched.begin(), unmatched.begin() + std::ptrdiff_t(shown), ", "),
+                              shown < unmatched.size() ? ", ..." : "");
+    }
+
+    Assembler as(dir, ckpt, w);
+    for (const auto& [name, g] : groups) LOOM_RETURN_IF_ERROR(as.add(g));
+    if (!as.report_.empty()) w.set(kHfTransformsKey, as.report_);
+    LOOM_TRY(std::vector<uint8_t> bytes, w.to_bytes());
+    LOOM_TRY(formats::GgufFile meta, formats::GgufFile::parse(std::move(bytes), dir));
+    as.owners_.push_back(ckpt);
+    return formats::GgufFile::assemble(std::move(meta), std::move(as.tensors_), std::move(as.owners_),
+                                       [ckpt](const uint8_t* p, size_t n) { return ckpt->release(p, n); });
+}
+
+Result<formats::GgufFile> open_model_file(const std::string& path, const std::string& arch_file, formats::LoadMode mode,
+                                          const formats::MappedFile::ProgressFn& progress) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return open_hf_directory(path, arch_file, mode);
+    return formats::GgufFile::open(path, mode, progress);
+}
+
+}  // namespace loom::runtime

@@ -1,0 +1,33 @@
+// The metadata half of a Hugging Face directory (runtime/hf_directory.h): config.json through the family's
+// [hf.config] map, and the tokenizer files, written as the GGUF keys llama.cpp's converter would write.
+#pragma once
+
+#include <string>
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/error.h"
+
+namespace loom::arch {
+struct HfMap;
+}
+namespace loom::formats {
+class GgufWriter;
+}
+
+namespace loom::runtime {
+
+// config.json as an object, a nested language-model config (text_config, ...) merged over the top level as the
+// converter does.
+Result<nlohmann::json> read_hf_config(const std::string& dir);
+// The values of `map`'s config keys: JSON integers as u32 (i32 when negative, u64/i64 when wider), other numbers
+// as f32, booleans, strings, arrays of those; a null value counts as absent.
+Status add_config_metadata(const arch::HfMap& map, const nlohmann::json& config, const std::string& source,
+                           formats::GgufWriter& w);
+// An error when config.json holds a value the family's [hf] refuse list names.
+Status check_refusals(const arch::HfMap& map, const nlohmann::json& config, const std::string& source);
+// tokenizer.json (+ tokenizer_config.json) as tokenizer.ggml.* keys, the chat template (tokenizer_config.json's
+// chat_template, or chat_template.jinja), and generation_config.json's eos_token_id where the tokenizer names none;
+// the vocabulary padded to config.json's vocab_size as the converter does. Nothing when there is no tokenizer.json.
+Status add_tokenizer_metadata(const std::string& dir, const nlohmann::json& config, formats::GgufWriter& w);
+
+}  // namespace loom::runtime

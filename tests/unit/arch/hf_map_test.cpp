@@ -1,0 +1,124 @@
+// The [hf] section of architecture files (arch/hf_map.h): parsing, its errors, name patterns, and the shipped
+// sections.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "arch/arch_file.h"
+#include "arch/arch_lookup.h"
+#include "arch/embedded_archs.h"
+#include "arch/hf_map.h"
+#include "runtime/hf_transform.h"
+
+namespace loom::arch {
+namespace {
+
+const char* kToy = R"toml([arch]
+name = "toy"
+[params]
+n_vocab = { value = "shape('token_embd.weight', 0)" }
+n_embd = "{arch}.embedding_length"
+n_ctx_train = { key = "{arch}.context_length", default = 128 }
+[model]
+input = ["embed"]
+output = ["embed"]
+[layer]
+count = "1"
+residual = [["embed"]]
+[blocks.embed]
+kind = "embedding"
+weight = "token_embd.weight"
+)toml";
+
+Result<ArchFile> with_hf(const std::string& hf) { return ArchFile::parse(std::string(kToy) + hf, "toy.arch.toml"); }
+
+TEST(HfMap, ParsesConfigTensorsAndTransforms) {
+    auto f = with_hf(R"toml([hf]
+architectures = ["ToyForCausalLM"]
+ignore = ["model.layers.{layer}.buffer"]
+[hf.config]
+"{arch}.embedding_length" = "hidden_size"
+"{arch}.context_length" = { key = ["max_position_embeddings", "n_ctx"], default = 2048 }
+"{arch}.attention.layer_norm_rms_epsilon" = { key = "rms_norm_eps", default = 1e-6 }
+[hf.tensors]
+"model.embed_tokens.weight" = "token_embd.weight"
+"model.layers.{layer}.q.weight" = { name = "blk.{layer}.attn_q.weight", transform = ["rope_permute({arch}.attention.head_count)", "add(1)"] }
+)toml");
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    ASSERT_TRUE(f->hf);
+    const HfMap& m = *f->hf;
+    EXPECT_EQ(m.architectures, std::vector<std::string>{"ToyForCausalLM"});
+    ASSERT_EQ(m.config.size(), 3u);
+    const HfConfigKey* ctx = nullptr;
+    for (const HfConfigKey& c : m.config)
+        if (c.key == "toy.context_length") ctx = &c;
+    ASSERT_NE(ctx, nullptr);
+    EXPECT_EQ(ctx->from, (std::vector<std::string>{"max_position_embeddings", "n_ctx"}));
+    EXPECT_EQ(*ctx->number, 2048);
+    EXPECT_FALSE(ctx->fraction);
+    ASSERT_EQ(m.tensors.size(), 2u);
+    const HfTensorRule& q = m.tensors[1];
+    EXPECT_EQ(q.to, "blk.{layer}.attn_q.weight");
+    ASSERT_EQ(q.transforms.size(), 2u);
+    EXPECT_EQ(q.transforms[0].op, "rope_permute");
+    EXPECT_EQ(q.transforms[0].args, std::vector<std::string>{"toy.attention.head_count"});
+    EXPECT_EQ(q.transforms[1].args, std::vector<std::string>{"1"});
+}
+
+TEST(HfMap, RefusesMistakesWithTheirLine) {
+    const std::string head = "[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n";
+    const std::pair<std::string, std::string> cases[] = {
+        {"[hf]\narchitectures = [\"X\"]\n", "needs a [hf.tensors] table"},
+        {"[hf]\n[hf.tensors]\n", "needs architectures"},
+        {"[hf]\narchitectures = [\"X\"]\nmapping = 1\n[hf.tensors]\n", "unknown key 'mapping'"},
+        {head + "\"model.layers.{layer}.w\" = \"w.weight\"\n", "{layer} must be in both names or neither"},
+        {head + "\"a.{expert}.w\" = \"blk.{expert}.w\"\n", "{expert} belongs in the checkpoint name only"},
+        {head + "\"a\" = { name = \"b\", transform = [\"Bad(1)\"] }\n", "lower_snake"},
+        {head + "\"a\" = { name = \"b\", transform = [\"add(1\"] }\n", "missing ')'"},
+        {head + "\"a\" = { name = \"b\", transform = [\"add(1,)\"] }\n", "an empty argument"},
+        {head + "\"a\" = { nam = \"b\" }\n", "unknown key 'nam'"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.config]\n\"k\" = { default = [1] }\n[hf.tensors]\n",
+         "default must be a number, string or boolean"},
+    };
+    for (const auto& [text, want] : cases) {
+        auto f = with_hf(text);
+        ASSERT_FALSE(f.ok()) << text;
+        EXPECT_NE(f.error().message().find(want), std::string::npos) << f.error().message();
+        EXPECT_NE(f.error().message().find("toy.arch.toml:"), std::string::npos) << f.error().message();
+    }
+}
+
+TEST(HfMap, PatternsMatchLayersAndExperts) {
+    int64_t layer = 0, expert = 0;
+    EXPECT_TRUE(match_hf_pattern("model.layers.{layer}.mlp.experts.{expert}.w", "model.layers.12.mlp.experts.7.w",
+                                 layer, expert));
+    EXPECT_EQ(layer, 12);
+    EXPECT_EQ(expert, 7);
+    EXPECT_TRUE(match_hf_pattern("model.norm.weight", "model.norm.weight", layer, expert));
+    EXPECT_EQ(layer, -1);
+    EXPECT_FALSE(match_hf_pattern("model.layers.{layer}.w", "model.layers..w", layer, expert));
+    EXPECT_FALSE(match_hf_pattern("model.layers.{layer}.w", "model.layers.1.w2", layer, expert));
+    EXPECT_FALSE(match_hf_pattern("model.layers.{layer}.w", "model.layers.x.w", layer, expert));
+    EXPECT_EQ(fill_layer("blk.{layer}.attn_q.weight", 3), "blk.3.attn_q.weight");
+}
+
+// Every shipped [hf] section parses, names only known transforms, and lists a class no other family lists.
+TEST(HfMap, ShippedSectionsAreSound) {
+    std::map<std::string, std::string> owner;
+    int with_hf = 0;
+    for (const EmbeddedArch& e : embedded_archs()) {
+        auto a = load_arch_for(std::string(e.family));
+        ASSERT_TRUE(a.ok()) << a.error().message();
+        if (!a->hf) continue;
+        ++with_hf;
+        for (const std::string& c : a->hf->architectures)
+            EXPECT_TRUE(owner.emplace(c, a->name).second) << c << " in " << a->name << " and " << owner[c];
+        for (const HfTensorRule& r : a->hf->tensors)
+            for (const HfTransform& t : r.transforms) EXPECT_TRUE(runtime::known_hf_transform(t.op)) << t.text;
+    }
+    EXPECT_GE(with_hf, 6);
+}
+
+}  // namespace
+}  // namespace loom::arch
