@@ -58,8 +58,8 @@ private:
 
     Grammar g_;
     std::vector<State> states_;
-    std::unordered_map<std::string, int32_t> ids_;         // serialized stack set → state
-    std::unordered_map<uint64_t, int32_t> non_ascii_;      // (state << 21 | c) → state
+    std::unordered_map<std::string, int32_t> ids_;     // serialized stack set → state
+    std::unordered_map<uint64_t, int32_t> non_ascii_;  // (state << 21 | c) → state
     std::string error_;
 };
 

@@ -318,9 +318,10 @@ private:
                 case 'U': return parse_hex(8);
                 default:
                     --pos_;
-                    fail("unknown escape '\\{}' (expected one of \\n \\r \\t \\\\ \\\" \\[ \\] \\xHH \\uHHHH "
-                         "\\UHHHHHHHH)",
-                         e == '\0' ? ' ' : e);
+                    fail(
+                        "unknown escape '\\{}' (expected one of \\n \\r \\t \\\\ \\\" \\[ \\] \\xHH \\uHHHH "
+                        "\\UHHHHHHHH)",
+                        e == '\0' ? ' ' : e);
                     return std::nullopt;
             }
         }
@@ -399,8 +400,8 @@ private:
                 ++pos_;
                 const auto h = parse_char("character class");
                 if (!h) return;
-                if (*h < *lo) return fail("character range is backwards (U+{:04X} after U+{:04X})", uint32_t(*h),
-                                          uint32_t(*lo));
+                if (*h < *lo)
+                    return fail("character range is backwards (U+{:04X} after U+{:04X})", uint32_t(*h), uint32_t(*lo));
                 hi = *h;
             }
             cls.ranges.emplace_back(*lo, hi);

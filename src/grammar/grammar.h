@@ -39,11 +39,11 @@ struct CharClass {
 };
 
 struct Grammar {
-    std::vector<std::string> rule_names;               // [rule] as written, or "<parent>_<n>" for generated ones
-    std::vector<std::vector<uint32_t>> alternatives;   // [rule] → the element index each alternative starts at
-    std::vector<Element> elements;                     // all alternatives, each closed by Op::end
-    std::vector<CharClass> classes;                    // referenced by Op::chars elements
-    uint32_t root = 0;                                 // the rule a whole text must match
+    std::vector<std::string> rule_names;              // [rule] as written, or "<parent>_<n>" for generated ones
+    std::vector<std::vector<uint32_t>> alternatives;  // [rule] → the element index each alternative starts at
+    std::vector<Element> elements;                    // all alternatives, each closed by Op::end
+    std::vector<CharClass> classes;                   // referenced by Op::chars elements
+    uint32_t root = 0;                                // the rule a whole text must match
 
     const CharClass& class_at(uint32_t pos) const { return classes[elements[pos].arg]; }
 };

@@ -62,9 +62,10 @@ Status check_left_recursion(const Grammar& g) {
             }
             const uint32_t s = first[r][next++];
             if (mark[s] == 1)
-                return Error::invalid("grammar: rule '{}' is left-recursive (it can reach itself before matching a "
-                                      "character, e.g. through a repetition of something that can be empty)",
-                                      g.rule_names[s]);
+                return Error::invalid(
+                    "grammar: rule '{}' is left-recursive (it can reach itself before matching a "
+                    "character, e.g. through a repetition of something that can be empty)",
+                    g.rule_names[s]);
             if (mark[s] == 0) {
                 mark[s] = 1;
                 path.emplace_back(s, 0);

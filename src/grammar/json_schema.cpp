@@ -21,16 +21,33 @@ namespace {
 
 using OJson = nlohmann::ordered_json;
 
-constexpr int kMaxDepth = 64;               // nested schema nodes, counting the first visit through each $ref
+constexpr int kMaxDepth = 64;                 // nested schema nodes, counting the first visit through each $ref
 constexpr int64_t kMaxIntegerChoices = 1000;  // an integer range spelled out as alternatives
 constexpr int64_t kMaxItems = 1000;           // minItems / maxItems / minLength / maxLength we unroll
 
-const std::set<std::string_view> kAnnotations = {"title",   "description", "default",  "examples",  "$schema",
-                                                 "$id",     "$comment",    "deprecated", "readOnly", "writeOnly"};
-const std::set<std::string_view> kSupported = {
-    "type",      "enum",      "const",     "anyOf",     "oneOf",     "$ref",      "$defs",
-    "definitions", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
-    "minLength", "maxLength", "format",    "minimum",   "maximum",   "exclusiveMinimum", "exclusiveMaximum"};
+const std::set<std::string_view> kAnnotations = {"title", "description", "default",    "examples", "$schema",
+                                                 "$id",   "$comment",    "deprecated", "readOnly", "writeOnly"};
+const std::set<std::string_view> kSupported = {"type",
+                                               "enum",
+                                               "const",
+                                               "anyOf",
+                                               "oneOf",
+                                               "$ref",
+                                               "$defs",
+                                               "definitions",
+                                               "properties",
+                                               "required",
+                                               "additionalProperties",
+                                               "items",
+                                               "minItems",
+                                               "maxItems",
+                                               "minLength",
+                                               "maxLength",
+                                               "format",
+                                               "minimum",
+                                               "maximum",
+                                               "exclusiveMinimum",
+                                               "exclusiveMaximum"};
 
 std::string json_type_of(const OJson& v) {
     if (v.is_object()) return "object";
@@ -107,8 +124,7 @@ private:
         }
         if (!s.is_object()) return bad(path, "a schema must be an object or a boolean, got {}", s.type_name());
         for (const auto& [key, _] : s.items()) {
-            if (!kSupported.count(key) && !kAnnotations.count(key))
-                return unsupported(path, key);
+            if (!kSupported.count(key) && !kAnnotations.count(key)) return unsupported(path, key);
         }
         if (s.contains("$ref")) {
             for (const auto& [key, _] : s.items()) {
@@ -148,7 +164,7 @@ private:
 
     // The types a node admits: its `type`, else what its keywords imply, else any value.
     Result<std::vector<std::string>> types_of(const OJson& s, const std::string& path) {
-        static const std::set<std::string> kTypes = {"object", "array", "string", "number",
+        static const std::set<std::string> kTypes = {"object",  "array",   "string", "number",
                                                      "integer", "boolean", "null"};
         std::vector<std::string> types;
         if (s.contains("type")) {
@@ -238,7 +254,8 @@ private:
     Result<int64_t> count(const OJson& s, const char* key, const std::string& path, int64_t fallback) {
         if (!s.contains(key)) return fallback;
         const OJson& v = s[key];
-        if (!v.is_number_integer() || v.get<int64_t>() < 0) return bad(path, "'{}' must be a non-negative integer", key);
+        if (!v.is_number_integer() || v.get<int64_t>() < 0)
+            return bad(path, "'{}' must be a non-negative integer", key);
         if (v.get<int64_t>() > kMaxItems) return bad(path, "'{}' above {} is not supported", key, kMaxItems);
         return v.get<int64_t>();
     }
@@ -293,7 +310,8 @@ Result<std::string> Compiler::object(const OJson& s, const std::string& path, in
     std::vector<bool> req;
     for (const auto& [name, sub] : props.items()) {
         LOOM_TRY(std::string value, visit(sub, path + "/properties/" + name, depth + 1));
-        kv.push_back(fmt::format(R"({} ws ":" ws {} ws)", json_rules::literal(OJson(name).dump(-1, ' ', false)), value));
+        kv.push_back(
+            fmt::format(R"({} ws ":" ws {} ws)", json_rules::literal(OJson(name).dump(-1, ' ', false)), value));
         req.push_back(required.count(name) > 0);
     }
     // after: the members from i on once one was written (each starts with a comma); first: none written yet.
@@ -370,7 +388,8 @@ Result<std::string> Compiler::integer(const OJson& s, const std::string& path) {
     }
     if (lo && !hi && (*lo == 0 || *lo == 1))
         return std::string(*lo == 0 ? R"(( "0" | [1-9] [0-9]{0,15} ))" : R"(( [1-9] [0-9]{0,15} ))");
-    return bad(path, "integer bounds other than a minimum of 0 or 1, or a range of at most {} values, are not supported",
+    return bad(path,
+               "integer bounds other than a minimum of 0 or 1, or a range of at most {} values, are not supported",
                kMaxIntegerChoices);
 }
 
@@ -381,7 +400,8 @@ Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema) { 
 std::string json_object_gbnf() {
     return fmt::format("root ::= object\n{}", [] {
         std::string out;
-        for (const char* r : {"object", "value", "array", "string", "char", "number", "integer", "boolean", "null", "ws"})
+        for (const char* r :
+             {"object", "value", "array", "string", "char", "number", "integer", "boolean", "null", "ws"})
             out += fmt::format("{} ::= {}\n", r, json_rules::body(r));
         return out;
     }());

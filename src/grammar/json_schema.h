@@ -1,7 +1,8 @@
 // JSON Schema → GBNF text, for structured output (response_format json_schema, llama-server's json_schema).
 // The grammar matches compact-or-spaced JSON whose value validates against the schema: no leading or trailing
 // whitespace, at most 16 whitespace characters between tokens, numbers with at most 16 integer digits, 16
-// fraction digits and a 3-digit exponent (bounds that keep a runaway model finite).
+// fraction digits and a 2-digit exponent (bounds that keep a runaway model finite, and every number inside a
+// double's range).
 //
 // Supported: type (object, array, string, number, integer, boolean, null, and arrays of these), properties
 // (generated in the schema's order), required, additionalProperties (false, or true / a schema on an object

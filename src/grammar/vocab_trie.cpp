@@ -16,7 +16,8 @@ VocabTrie::VocabTrie(const std::vector<std::string>& texts, std::vector<int32_t>
     // Sorted texts put every subtree in one run, in depth-first order; equal texts share a node.
     std::vector<int32_t> order(texts.size());
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return texts[size_t(a)] < texts[size_t(b)]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int32_t a, int32_t b) { return texts[size_t(a)] < texts[size_t(b)]; });
     tokens_.reserve(order.size());
     nodes_.push_back({0, 0, 0, 0});
     // path[d]: the node at depth d on the way to the current text.

@@ -53,9 +53,9 @@ TEST(GbnfParser, CharacterClasses) {
     EXPECT_FALSE(matches(g, "d!!"));
     EXPECT_FALSE(matches(g, "a5!"));
     EXPECT_FALSE(matches(g, "a\n!"));
-    EXPECT_TRUE(matches("root ::= [-a]+", "-a-"));        // a leading '-' is literal
-    EXPECT_TRUE(matches("root ::= [a-]+", "a-"));         // and a trailing one
-    EXPECT_TRUE(matches("root ::= [α-ω]+", "λμ"));        // UTF-8 ranges
+    EXPECT_TRUE(matches("root ::= [-a]+", "-a-"));  // a leading '-' is literal
+    EXPECT_TRUE(matches("root ::= [a-]+", "a-"));   // and a trailing one
+    EXPECT_TRUE(matches("root ::= [α-ω]+", "λμ"));  // UTF-8 ranges
     EXPECT_FALSE(matches("root ::= [α-ω]+", "a"));
 }
 
@@ -93,7 +93,8 @@ TEST(GbnfParser, ErrorsSayWhereAndWhat) {
     EXPECT_EQ(parse_error(R"(root ::= "\xZ1")"), "grammar: 1:13: expected 2 hex digits in the escape");
     EXPECT_EQ(parse_error("root ::= [z-a]"), "grammar: 1:14: character range is backwards (U+0061 after U+007A)");
     EXPECT_EQ(parse_error("root ::= \"a\"\nroot ::= \"b\""), "grammar: 2:1: rule 'root' is defined twice");
-    EXPECT_EQ(parse_error("root ::= \"a\" ) \"b\""), "grammar: 1:14: expected the end of the line after rule 'root', got ')'");
+    EXPECT_EQ(parse_error("root ::= \"a\" ) \"b\""),
+              "grammar: 1:14: expected the end of the line after rule 'root', got ')'");
     EXPECT_EQ(parse_error("::= \"a\""), "grammar: 1:1: expected a rule name");
     EXPECT_EQ(parse_error("root ::= \"\xff\""), "grammar: 1:11: invalid UTF-8 in the string literal");
     // Columns count characters, not bytes.
@@ -106,7 +107,7 @@ TEST(GbnfParser, RefusesLeftRecursion) {
               "through a repetition of something that can be empty)");
     EXPECT_NE(parse_error("root ::= a\na ::= b? a \"x\"\nb ::= \"y\""), "");  // through a nullable prefix
     EXPECT_NE(parse_error("root ::= (\"a\"?)*"), "");                         // repeating something empty
-    EXPECT_EQ(parse_error("root ::= \"a\" root | \"b\""), "");                 // right recursion is fine
+    EXPECT_EQ(parse_error("root ::= \"a\" root | \"b\""), "");                // right recursion is fine
 }
 
 TEST(GbnfParser, HostileInputIsAnErrorNotACrash) {

@@ -28,20 +28,23 @@ inline bool has_type(const OJson& v, const std::string& t) {
     if (t == "boolean") return v.is_boolean();
     if (t == "null") return v.is_null();
     if (t == "number") return v.is_number();
-    if (t == "integer") return v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+    if (t == "integer")
+        return v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
     return false;
 }
 
 inline bool format_ok(const std::string& f, const std::string& s) {
     static const std::regex date(R"([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))");
-    static const std::regex time(R"(([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))");
+    static const std::regex time(
+        R"(([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))");
     static const std::regex uuid(R"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})");
     if (f == "date") return std::regex_match(s, date);
     if (f == "time") return std::regex_match(s, time);
     if (f == "uuid") return std::regex_match(s, uuid);
     if (f == "date-time") {
         const size_t t = s.find('T');
-        return t != std::string::npos && std::regex_match(s.substr(0, t), date) && std::regex_match(s.substr(t + 1), time);
+        return t != std::string::npos && std::regex_match(s.substr(0, t), date) &&
+               std::regex_match(s.substr(t + 1), time);
     }
     return false;
 }
@@ -103,8 +106,10 @@ inline std::string validate(const OJson& v, const OJson& s, const OJson& root, c
         const double d = v.get<double>();
         if (s.contains("minimum") && d < s["minimum"].get<double>()) return at + ": below minimum";
         if (s.contains("maximum") && d > s["maximum"].get<double>()) return at + ": above maximum";
-        if (s.contains("exclusiveMinimum") && d <= s["exclusiveMinimum"].get<double>()) return at + ": below exclusiveMinimum";
-        if (s.contains("exclusiveMaximum") && d >= s["exclusiveMaximum"].get<double>()) return at + ": above exclusiveMaximum";
+        if (s.contains("exclusiveMinimum") && d <= s["exclusiveMinimum"].get<double>())
+            return at + ": below exclusiveMinimum";
+        if (s.contains("exclusiveMaximum") && d >= s["exclusiveMaximum"].get<double>())
+            return at + ": above exclusiveMaximum";
     }
     return "";
 }

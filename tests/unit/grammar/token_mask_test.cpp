@@ -16,9 +16,10 @@ namespace {
 std::shared_ptr<const VocabTrie> test_vocab(unsigned seed) {
     std::vector<std::string> texts;
     for (int b = 1; b < 256; ++b) texts.emplace_back(1, char(b));
-    for (const char* t : {"{", "}", "{\"", "\":", "\": ", "\",", ", \"", "[", "]", "true", "false", "null", "0",
-                          "12", "-", ".5", "e3", " ", "  ", "\n", "\\n", "\\\"", "\\u00", "é", "\xC3", "\xA9",
-                          "\xE2\x82", "\xAC", "€", "😀", "\xF0\x9F", "name", "\"name\"", "age", "id", "abc", "\"\""})
+    for (const char* t : {"{",        "}",    "{\"",      "\":", "\": ", "\",",  ", \"",     "[",    "]",  "true",
+                          "false",    "null", "0",        "12",  "-",    ".5",   "e3",       " ",    "  ", "\n",
+                          "\\n",      "\\\"", "\\u00",    "é",   "\xC3", "\xA9", "\xE2\x82", "\xAC", "€",  "😀",
+                          "\xF0\x9F", "name", "\"name\"", "age", "id",   "abc",  "\"\""})
         texts.emplace_back(t);
     std::mt19937 rng(seed);
     const std::string alphabet = "ab{}[]\":, 019.-e\\né€";
@@ -79,7 +80,8 @@ TEST(TokenMask, EqualsTheOracleOnASchema) {
 
 TEST(TokenMask, EqualsTheOracleWithMultiByteClasses) {
     // Characters that need 2, 3 and 4 bytes, so tokens end inside them.
-    for (unsigned seed = 1; seed <= 8; ++seed) walk_and_compare("root ::= ([é€a] | \"😀\" | [^\\x00-\\x7F])+ \"}\"", seed, 40);
+    for (unsigned seed = 1; seed <= 8; ++seed)
+        walk_and_compare("root ::= ([é€a] | \"😀\" | [^\\x00-\\x7F])+ \"}\"", seed, 40);
 }
 
 TEST(TokenMask, SplitCharactersNeedAFittingCompletion) {
@@ -90,9 +92,9 @@ TEST(TokenMask, SplitCharactersNeedAFittingCompletion) {
             if (trie->text(i) == t) return i;
         return -1;
     };
-    EXPECT_TRUE(c.allows(id("\xE2\x82")));   // the first two bytes of €
-    EXPECT_FALSE(c.allows(id("\xC3")));      // the first byte of é: no 2-byte character fits
-    EXPECT_FALSE(c.allows(id("\xAC")));      // a continuation byte alone
+    EXPECT_TRUE(c.allows(id("\xE2\x82")));        // the first two bytes of €
+    EXPECT_FALSE(c.allows(id("\xC3")));           // the first byte of é: no 2-byte character fits
+    EXPECT_FALSE(c.allows(id("\xAC")));           // a continuation byte alone
     EXPECT_FALSE(c.allows(trie->n_vocab() - 1));  // end of generation before the match
     EXPECT_FALSE(c.allows(trie->n_vocab() - 2));  // a token without text
     ASSERT_TRUE(c.accept(id("\xE2\x82")).ok());
