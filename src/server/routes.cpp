@@ -59,6 +59,7 @@ void add_choices(Generation& g, const ServedModel& model, const std::vector<int3
         s.stop_ids = g.gen.stop_ids;
         s.logprobs = g.gen.logprobs;
         s.prompt_logprobs = g.echo && g.gen.logprobs >= 0;
+        s.grammar = g.gen.grammar;
         g.seqs.push_back(std::move(s));
         g.prompt_text.push_back(prompt_text);
         g.think_inside.push_back(inside);
@@ -261,7 +262,7 @@ void Api::chat_completions(const httplib::Request& req, httplib::Response& res) 
     Json body;
     ChatRequest r;
     if (auto e = parse_body(req.body, body)) return send_error(res, *e);
-    if (auto e = parse_chat_request(body, model_.limits(scheduler_.options().n_parallel), r))
+    if (auto e = parse_chat_request(body, model_.limits(scheduler_.options().n_parallel), r, req.body))
         return send_error(res, *e);
     Generation g;
     g.chat = true;
@@ -279,7 +280,7 @@ void Api::completions(const httplib::Request& req, httplib::Response& res) {
     Json body;
     CompletionRequest r;
     if (auto e = parse_body(req.body, body)) return send_error(res, *e);
-    if (auto e = parse_completion_request(body, model_.limits(scheduler_.options().n_parallel), r))
+    if (auto e = parse_completion_request(body, model_.limits(scheduler_.options().n_parallel), r, req.body))
         return send_error(res, *e);
     Generation g;
     g.gen = std::move(r.gen);

@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "grammar/grammar.h"
+#include "grammar/vocab_trie.h"
 #include "runtime/sampler.h"
 
 namespace loom::runtime {
@@ -52,6 +54,9 @@ struct SequenceSpec {
     int logprobs = -1;              // -1: none; k >= 0: TokenInfo with k alternatives per generated token
     bool prompt_logprobs = false;   // TokenInfo for every prompt token (echo), k = max(logprobs, 0)
     int index = 0;                  // the choice index reported back in events
+    // The output must match this grammar: tokens it rejects are masked, and generation stops where it is
+    // complete. Null: free text.
+    std::shared_ptr<const grammar::Grammar> grammar;
 };
 
 enum class Finish : uint8_t { none, stop, length, cancelled, error };
@@ -150,6 +155,8 @@ private:
     uint64_t n_admitted_ = 0;  // admission counter (scheduler thread)
 
     std::vector<std::unique_ptr<Slot>> slots_;  // owned by the scheduler thread
+    // The vocabulary's token texts as a trie, for grammars: built on the first request that has one.
+    std::shared_ptr<const grammar::VocabTrie> trie_;
     std::thread thread_;
 };
 
