@@ -57,6 +57,15 @@ int32_t Automaton::intern(std::vector<Stack> stacks, bool can_end) {
         key.append(reinterpret_cast<const char*>(&n), sizeof n);
         key.append(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(uint32_t));
     }
+    if (auto it = ids_.find(key); it != ids_.end()) return it->second;
+    size_t elements = 0;
+    for (const Stack& st : stacks) elements += st.size();
+    if (states_.size() >= kMaxStates || n_stack_elements_ + elements > kMaxStackElements) {
+        error_ = fmt::format("grammar: nested too deep (more than {} automaton states or {} stack entries)", kMaxStates,
+                             kMaxStackElements);
+        return kDead;
+    }
+    n_stack_elements_ += elements;
     auto [it, inserted] = ids_.try_emplace(std::move(key), int32_t(states_.size()));
     if (inserted) {
         State st;

@@ -23,6 +23,10 @@ public:
     // that it exceeds them makes the transition dead and error() says why.
     static constexpr size_t kMaxStacks = 4096;
     static constexpr size_t kMaxExpansionSteps = 1 << 18;
+    // Limits on the automaton's memory: deep nesting makes a new state per level whose stacks grow with the
+    // depth (quadratic in all), so a runaway output ends in an error rather than exhausting memory.
+    static constexpr size_t kMaxStates = 200000;
+    static constexpr size_t kMaxStackElements = size_t(1) << 22;  // 16 MiB of positions
 
     // PRECONDITION: `g` passed parse_gbnf's checks (rules defined, no left recursion).
     explicit Automaton(Grammar g);
@@ -61,6 +65,7 @@ private:
     std::unordered_map<std::string, int32_t> ids_;     // serialized stack set → state
     std::unordered_map<uint64_t, int32_t> non_ascii_;  // (state << 21 | c) → state
     std::string error_;
+    size_t n_stack_elements_ = 0;  // positions held by all states' stacks
 };
 
 }  // namespace loom::grammar

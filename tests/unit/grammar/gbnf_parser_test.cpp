@@ -129,3 +129,22 @@ TEST(Automaton, AmbiguityStaysBounded) {
 
 }  // namespace
 }  // namespace loom::grammar
+
+namespace loom::grammar {
+namespace {
+
+TEST(Automaton, DeepNestingEndsInAnErrorNotInExhaustedMemory) {
+    // Each level of nesting is a new state whose stacks are as deep as the level: quadratic memory, bounded.
+    auto g = parse_gbnf("root ::= \"(\" root \")\" | \"x\"");
+    ASSERT_TRUE(g.ok());
+    Automaton a(std::move(g).value());
+    int32_t s = a.start();
+    int depth = 0;
+    for (; depth < 10000 && s != Automaton::kDead; ++depth) s = a.advance(s, U'(');
+    EXPECT_EQ(s, Automaton::kDead);
+    EXPECT_GT(depth, 1000);  // ordinary nesting is far from the limit
+    EXPECT_EQ(a.error().rfind("grammar: nested too deep", 0), 0u) << a.error();
+}
+
+}  // namespace
+}  // namespace loom::grammar
