@@ -140,7 +140,8 @@ void BM_document_every_step_masked(benchmark::State& state) {
     state.counters["steps"] = double(tokens.size());
     state.counters["walks"] = double(walks);
     state.counters["per_step_us"] =
-        benchmark::Counter(double(tokens.size()), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+        benchmark::Counter(double(tokens.size()),
+                           benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 // A large schema: 200 properties of every supported kind, nested objects and $refs.
@@ -157,10 +158,11 @@ std::string large_schema() {
         };
         props += fmt::format(R"({}"p{}": {})", i ? ", " : "", i, kinds[i % 6]);
     }
-    return fmt::format(R"({{"$defs": {{"item": {{"type": "object", "properties": {{"id": {{"type": "string", "format": "uuid"}},
+    return fmt::format(
+        R"({{"$defs": {{"item": {{"type": "object", "properties": {{"id": {{"type": "string", "format": "uuid"}},
         "next": {{"anyOf": [{{"$ref": "#/$defs/item"}}, {{"type": "null"}}]}}}}, "required": ["id"]}}}},
         "type": "object", "properties": {{{}}}, "required": ["p0", "p1"]}})",
-                       props);
+        props);
 }
 
 void BM_schema_compile_large(benchmark::State& state) {

@@ -24,7 +24,8 @@ Result<std::string> read_file(const std::string& path, const char* flag) {
 }  // namespace
 
 void OutputFormatOptions::add_to(CLI::App& cmd) {
-    auto* g = cmd.add_option("--grammar-file", grammar_file, "Constrain the output to a GBNF grammar (llama.cpp syntax)");
+    auto* g =
+        cmd.add_option("--grammar-file", grammar_file, "Constrain the output to a GBNF grammar (llama.cpp syntax)");
     auto* j = cmd.add_option("--json-schema", json_schema,
                              "Constrain the output to JSON valid under this schema (JSON text, or a file)");
     g->excludes(j);

@@ -73,7 +73,7 @@ MaybeError parse_output_format(const Json& body, std::string_view raw, std::shar
             // llama-server accepts a schema here too.
             if (rf.contains("schema") && !rf["schema"].is_null()) {
                 LOOM_OUTPUT_TRY(compile_schema(ordered_at(rf["schema"], raw, {"response_format", "schema"}),
-                                                   "response_format.schema", out));
+                                               "response_format.schema", out));
             } else {
                 LOOM_OUTPUT_TRY(compile_gbnf(grammar::json_object_gbnf(), "response_format", out));
             }

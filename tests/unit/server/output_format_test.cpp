@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include "server/request.h"
-#include "server/scheduler.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "server/request.h"
+#include "server/scheduler.h"
 #include "tokenizer/vocab.h"
 #include "unit/grammar/grammar_testing.h"
 #include "unit/test_env.h"
@@ -54,8 +54,9 @@ TEST(ServerOutputFormat, FieldsBecomeGrammars) {
                          {"properties", {{"n", {{"type", "integer"}}}}},
                          {"required", {"n"}},
                          {"additionalProperties", false}};
-    auto js = chat({{"response_format", {{"type", "json_schema"},
-                                         {"json_schema", {{"name", "x"}, {"strict", true}, {"schema", schema}}}}}});
+    auto js =
+        chat({{"response_format",
+               {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"strict", true}, {"schema", schema}}}}}});
     ASSERT_FALSE(js.error) << js.error->message;
     EXPECT_TRUE(accepts(js.grammar, R"({"n": 3})"));
     EXPECT_FALSE(accepts(js.grammar, R"({"n": "3"})"));
@@ -108,7 +109,8 @@ TEST(ServerOutputFormat, BadInputIsA400NamingTheFieldAndTheProblem) {
           "json_schema: keyword 'pattern' at / is not supported");
     check({{"response_format",
             {{"type", "json_schema"},
-             {"json_schema", {{"name", "x"}, {"schema", {{"properties", {{"a", {{"patternProperties", Json::object()}}}}}}}}}}}},
+             {"json_schema",
+              {{"name", "x"}, {"schema", {{"properties", {{"a", {{"patternProperties", Json::object()}}}}}}}}}}}},
           "response_format.json_schema.schema",
           "response_format.json_schema.schema: keyword 'patternProperties' at /properties/a is not supported");
     check({{"response_format", {{"type", "json_schema"}}}}, "response_format.json_schema",
