@@ -38,6 +38,7 @@ struct ChatOptions {
     ModelOptions model;
     runtime::GenerateOptions gen;  // n_predict -1: a reply ends at end of generation (or the context's end)
     std::vector<std::string> stop;
+    OutputFormatOptions output;
     std::string system, system_file, chat_template_file;
     bool think = true;
 };
@@ -324,6 +325,7 @@ Status chat(ChatOptions& o) {
     Conversation::Options co;
     co.gen = o.gen;
     co.stop = o.stop;
+    co.output = o.output;
     if (!o.think) co.template_kwargs["enable_thinking"] = false;
     std::string system = o.system;
     if (!o.system_file.empty()) {
@@ -368,6 +370,7 @@ void add_chat_command(CLI::App& app) {
         "reply per turn)");
     o->model.add_to(*cmd);
     add_generation_options(*cmd, o->gen, o->stop);
+    o->output.add_to(*cmd);
     cmd->add_option("--system", o->system, "System prompt (also -sys, as llama-cli spells it)");
     cmd->add_option("--system-file", o->system_file, "Read the system prompt from a file");
     cmd->add_option("--chat-template-file", o->chat_template_file, "Jinja chat template to use instead of the model's");

@@ -50,6 +50,7 @@ Result<std::unique_ptr<Conversation>> Conversation::create(const runtime::Model&
     LOOM_RETURN_IF_ERROR(opt.gen.sampling.validate(int32_t(model.n_vocab())));
     opt.gen.sampling.seed = runtime::resolve_seed(opt.gen.sampling.seed);
     opt.gen.eog = c->vocab_->eog_ids();
+    LOOM_RETURN_IF_ERROR(opt.output.apply(*c->vocab_, int32_t(model.n_vocab()), opt.gen));
     opt.gen.seq = 0;
     opt.session.n_batch = opt.gen.n_batch;
     LOOM_TRY(c->session_, runtime::Session::create(model, opt.session));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/output_format_options.h"
 #include "core/error.h"
 #include "runtime/generate.h"
 #include "runtime/model.h"
@@ -49,6 +50,7 @@ public:
         std::vector<std::string> stop;
         std::string template_source;  // empty: the model's tokenizer.chat_template (an error when it has none)
         nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // e.g. enable_thinking
+        OutputFormatOptions output;  // each reply must match this grammar or schema (--grammar-file, --json-schema)
     };
     // A piece of streamed reply: its thinking and its answer (either may be empty). Return false to stop.
     using PieceFn = std::function<bool(const std::string& reasoning, const std::string& content)>;

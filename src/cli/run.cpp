@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "cli/model_options.h"
+#include "cli/output_format_options.h"
 #include "runtime/diffusion.h"
 #include "runtime/generate.h"
 #include "runtime/stop_strings.h"
@@ -33,6 +34,7 @@ struct RunOptions {
     bool show_prompt = true;
     bool quiet = false;
     std::vector<std::string> stop;
+    OutputFormatOptions output;  // --grammar-file, --json-schema
     runtime::DiffusionSettings diffusion;
     runtime::GenerateOptions gen = [] {
         runtime::GenerateOptions g;
@@ -121,11 +123,16 @@ Status run(RunOptions& o) {
     } else {
         LOOM_TRY(prompt, tok.encode(prompt_text, /*add_special=*/true, o.parse_special));
     }
-    if (model->diffusion()) return run_diffusion(o, *model, vocab, prompt, prompt_text);
+    if (model->diffusion()) {
+        if (!o.output.grammar_file.empty() || !o.output.json_schema.empty())
+            return Error::unsupported("--grammar-file / --json-schema: not available for diffusion models");
+        return run_diffusion(o, *model, vocab, prompt, prompt_text);
+    }
     LOOM_TRY(runtime::SessionOptions so, o.model.session_options(*model));
     so.n_batch = o.gen.n_batch;
     LOOM_TRY(auto session, runtime::Session::create(*model, so));
     o.gen.eog = vocab.eog_ids();
+    LOOM_RETURN_IF_ERROR(o.output.apply(vocab, int32_t(model->n_vocab()), o.gen));
     LOOM_RETURN_IF_ERROR(o.gen.sampling.validate(int32_t(model->n_vocab())));
     o.gen.sampling.seed = runtime::resolve_seed(o.gen.sampling.seed);
 
@@ -167,6 +174,7 @@ void add_run_command(CLI::App& app) {
     cmd->add_option("-f,--file", o->prompt_file, "Read the prompt from a file");
     cmd->add_option("--tokens", o->tokens, "Prompt as token ids (e.g. 2,651,1234) instead of text");
     add_generation_options(*cmd, o->gen, o->stop);
+    o->output.add_to(*cmd);
     cmd->add_flag("!--no-special", o->parse_special, "Treat special-token text in the prompt as plain text");
     cmd->add_flag("!--no-display-prompt", o->show_prompt, "Do not echo the prompt");
     cmd->add_flag("-q,--quiet", o->quiet, "No speed summary on stderr");

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
+#include "runtime/constrained_sampling.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 
@@ -37,6 +39,14 @@ Result<GenerateStats> generate(Session& session, std::span<const int32_t> prompt
     LOOM_ASSERT(session.n_past(opt.seq) == opt.n_keep, "generate: n_keep {} but the sequence holds {} positions",
                 opt.n_keep, session.n_past(opt.seq));
 
+    std::optional<grammar::TokenConstraint> constraint;
+    std::vector<float> masked;
+    if (opt.grammar) {
+        LOOM_ASSERT(opt.trie && opt.trie->n_vocab() == int32_t(session.model().n_vocab()),
+                    "generate: a grammar needs the vocabulary trie of the model");
+        constraint.emplace(*opt.grammar, opt.trie);
+    }
+
     GenerateStats st;
     st.n_prompt = int64_t(prompt.size()) - opt.n_keep;
     const auto t0 = clock::now();
@@ -57,7 +67,19 @@ Result<GenerateStats> generate(Session& session, std::span<const int32_t> prompt
             st.stop = GenerateStats::Stop::length;
             break;
         }
-        LOOM_TRY(int32_t token, sampler.sample({logits.row<float>(0), size_t(logits.row_length())}));
+        const std::span<const float> row(logits.row<float>(0), size_t(logits.row_length()));
+        int32_t token = -1;
+        if (constraint) {
+            LOOM_TRY(const ConstrainedDraw d, sample_constrained(sampler, *constraint, row, masked));
+            if (d.end) {
+                st.stop = GenerateStats::Stop::eog;
+                break;
+            }
+            token = d.token;
+            LOOM_RETURN_IF_ERROR(constraint->accept(token));
+        } else {
+            LOOM_TRY(token, sampler.sample(row));
+        }
         if (std::find(opt.eog.begin(), opt.eog.end(), token) != opt.eog.end()) {
             st.stop = GenerateStats::Stop::eog;
             break;

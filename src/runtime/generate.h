@@ -4,10 +4,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "core/error.h"
+#include "grammar/grammar.h"
+#include "grammar/vocab_trie.h"
 #include "runtime/sampler.h"
 
 namespace loom::runtime {
@@ -24,6 +27,10 @@ struct GenerateOptions {
     // are kept, not run again. PRECONDITIONS: n_keep < prompt size, and the sequence holds exactly those tokens
     // there (see keep_prefix()).
     int64_t n_keep = 0;
+    // Constrained output: every generated token fits `grammar` (over the texts `trie` holds for the tokens),
+    // and generation ends where the grammar is complete. Both set or neither.
+    std::shared_ptr<const grammar::Grammar> grammar;
+    std::shared_ptr<const grammar::VocabTrie> trie;
 };
 
 struct GenerateStats {

@@ -1,6 +1,8 @@
 // Request parsing: a small typed reader over a JSON object that names the field in every error.
 #include "server/request.h"
 
+#include "server/output_format.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -119,10 +121,6 @@ ApiError unsupported(const std::string& param, std::string_view what) {
 
 // Fields that would change what an answer means: refused rather than ignored.
 MaybeError refuse_unsupported(const Fields& f, bool chat) {
-    if (const Json* v = f.find("response_format")) {
-        if (!v->is_object() || v->value("type", "") != "text")
-            return unsupported("response_format", "response_format other than {\"type\": \"text\"}");
-    }
     for (const char* name : {"tools", "functions", "function_call", "audio", "prediction", "suffix"}) {
         if (const Json* v = f.find(name)) {
             if (v->is_array() && v->empty()) continue;
@@ -213,9 +211,10 @@ MaybeError parse_logit_bias(const Fields& f, const Limits& lim, runtime::Samplin
 
 // The fields shared by chat and completions. `chat` picks the logprobs shape: a boolean + top_logprobs
 // (chat), or an integer (legacy completions).
-MaybeError parse_generation(const Json& body, const Limits& lim, bool chat, GenerationParams& g) {
+MaybeError parse_generation(const Json& body, const Limits& lim, bool chat, GenerationParams& g, std::string_view raw) {
     const Fields f(body);
     LOOM_API_TRY(refuse_unsupported(f, chat));
+    LOOM_API_TRY(parse_output_format(body, raw, g.grammar));
     auto& s = g.sampling;
     // OpenAI's defaults: the distribution as the model gives it.
     s.temperature = 1.0f;
@@ -401,11 +400,11 @@ MaybeError parse_body(std::string_view body, Json& out) {
     return std::nullopt;
 }
 
-MaybeError parse_chat_request(const Json& body, const Limits& lim, ChatRequest& out) {
+MaybeError parse_chat_request(const Json& body, const Limits& lim, ChatRequest& out, std::string_view raw) {
     const Fields f(body);
     LOOM_API_TRY(parse_model(f, out.model));
     LOOM_API_TRY(parse_messages(body, out.messages));
-    LOOM_API_TRY(parse_generation(body, lim, /*chat=*/true, out.gen));
+    LOOM_API_TRY(parse_generation(body, lim, /*chat=*/true, out.gen, raw));
     if (const Json* kw = f.find("chat_template_kwargs")) {
         if (!kw->is_object()) return wrong_type("chat_template_kwargs", "an object", *kw);
         out.template_kwargs = OrderedJson::parse(kw->dump());  // the template API takes ordered JSON
@@ -414,11 +413,11 @@ MaybeError parse_chat_request(const Json& body, const Limits& lim, ChatRequest& 
     return std::nullopt;
 }
 
-MaybeError parse_completion_request(const Json& body, const Limits& lim, CompletionRequest& out) {
+MaybeError parse_completion_request(const Json& body, const Limits& lim, CompletionRequest& out, std::string_view raw) {
     const Fields f(body);
     LOOM_API_TRY(parse_model(f, out.model));
     LOOM_API_TRY(parse_prompts(body, lim, out.prompts));
-    LOOM_API_TRY(parse_generation(body, lim, /*chat=*/false, out.gen));
+    LOOM_API_TRY(parse_generation(body, lim, /*chat=*/false, out.gen, raw));
     LOOM_API_TRY(f.boolean("echo", out.echo));
     if (out.echo && out.gen.stream)
         return ApiError::field("echo", "unsupported_parameter", "echo is not supported together with stream");

@@ -3,16 +3,19 @@
 // (prompt.h). Every error is an ApiError naming the field, e.g. `top_logprobs: must be at most 20 (got 25)`.
 //
 // Unknown fields are ignored, as OpenAI clients send fields this server may not know; fields that would change
-// the answer's meaning and are not implemented (response_format other than text, tools, ...) are refused.
+// the answer's meaning and are not implemented (tools, ...) are refused. response_format, grammar and json_schema
+// become a grammar the output must match (output_format.h).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "grammar/grammar.h"
 #include "runtime/sampler.h"
 #include "server/api_error.h"
 
@@ -44,6 +47,7 @@ struct GenerationParams {
     bool include_usage = false;  // stream_options.include_usage
     int logprobs = -1;           // -1: none; k >= 0: the sampled token's logprob and k alternatives
     std::string user;
+    std::shared_ptr<const grammar::Grammar> grammar;  // the output must match it (response_format, ...); null: free
 };
 
 // A chat message after normalization: content parts joined into one text.
@@ -88,8 +92,10 @@ struct DetokenizeRequest {
 // The body as a JSON object: syntax errors and non-objects are 400s.
 MaybeError parse_body(std::string_view body, Json& out);
 
-MaybeError parse_chat_request(const Json& body, const Limits& lim, ChatRequest& out);
-MaybeError parse_completion_request(const Json& body, const Limits& lim, CompletionRequest& out);
+// `raw`: the body's text, when there is one, so that JSON schemas keep their property order (output_format.h).
+MaybeError parse_chat_request(const Json& body, const Limits& lim, ChatRequest& out, std::string_view raw = {});
+MaybeError parse_completion_request(const Json& body, const Limits& lim, CompletionRequest& out,
+                                    std::string_view raw = {});
 MaybeError parse_tokenize_request(const Json& body, TokenizeRequest& out);
 MaybeError parse_detokenize_request(const Json& body, const Limits& lim, DetokenizeRequest& out);
 

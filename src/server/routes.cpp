@@ -53,6 +53,7 @@ std::optional<ApiError> diffusion_refusal(const GenerationParams& g) {
                         : s.presence_penalty != 0.f  ? "presence_penalty"
                         : s.frequency_penalty != 0.f ? "frequency_penalty"
                         : !s.logit_bias.empty()      ? "logit_bias"
+                        : g.grammar                  ? "response_format"
                                                      : nullptr;
     if (!field) return std::nullopt;
     return ApiError::field(field, "unsupported_parameter",
@@ -83,6 +84,7 @@ void add_choices(Generation& g, const ServedModel& model, const std::vector<int3
         s.stop_ids = g.gen.stop_ids;
         s.logprobs = g.gen.logprobs;
         s.prompt_logprobs = g.echo && g.gen.logprobs >= 0;
+        s.grammar = g.gen.grammar;
         g.seqs.push_back(std::move(s));
         g.prompt_text.push_back(prompt_text);
         g.think_inside.push_back(inside);
@@ -301,7 +303,7 @@ void Api::chat_completions(const httplib::Request& req, httplib::Response& res) 
     Json body;
     ChatRequest r;
     if (auto e = parse_body(req.body, body)) return send_error(res, *e);
-    if (auto e = parse_chat_request(body, model_.limits(scheduler_.options().n_parallel), r))
+    if (auto e = parse_chat_request(body, model_.limits(scheduler_.options().n_parallel), r, req.body))
         return send_error(res, *e);
     if (model_.model->diffusion())
         if (auto e = diffusion_refusal(r.gen)) return send_error(res, *e);
@@ -321,7 +323,7 @@ void Api::completions(const httplib::Request& req, httplib::Response& res) {
     Json body;
     CompletionRequest r;
     if (auto e = parse_body(req.body, body)) return send_error(res, *e);
-    if (auto e = parse_completion_request(body, model_.limits(scheduler_.options().n_parallel), r))
+    if (auto e = parse_completion_request(body, model_.limits(scheduler_.options().n_parallel), r, req.body))
         return send_error(res, *e);
     if (model_.model->diffusion())
         if (auto e = diffusion_refusal(r.gen)) return send_error(res, *e);

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <optional>
 
+#include "grammar/token_constraint.h"
+#include "runtime/constrained_sampling.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 #include "runtime/stop_strings.h"
@@ -77,6 +79,8 @@ struct Scheduler::Slot {
     SequenceSpec spec;
     std::shared_ptr<RequestStream> stream;
     std::optional<runtime::Sampler> sampler;
+    std::optional<grammar::TokenConstraint> constraint;  // with SequenceSpec::grammar
+    std::vector<float> masked;                           // the constraint's masked logits (scratch)
     std::optional<tokenizer::StreamingDecoder> decoder;
     runtime::StopMatcher stops;
     int64_t n_prefilled = 0, n_generated = 0;
@@ -214,6 +218,11 @@ void Scheduler::admit() {
             continue;
         }
         s.sampler.emplace(std::move(sampler).value());
+        s.constraint.reset();
+        if (s.spec.grammar) {
+            if (!trie_) trie_ = grammar::VocabTrie::from_vocab(vocab_, n_vocab_);
+            s.constraint.emplace(*s.spec.grammar, trie_);
+        }
         if (s.spec.prompt.empty() || int64_t(s.spec.prompt.size()) >= n_ctx_) {
             finish(s, Finish::error,
                    fmt::format("the prompt has {} tokens, the context {}", s.spec.prompt.size(), n_ctx_));
@@ -452,12 +461,30 @@ void Scheduler::run_pass(std::span<Slot* const> decoding, std::span<Slot* const>
 
 void Scheduler::emit_token(Slot& s, const float* logits_ptr) {
     const std::span<const float> logits(logits_ptr, size_t(n_vocab_));
-    auto drawn = s.sampler->sample(logits);
-    if (!drawn.ok()) {
-        finish(s, Finish::error, drawn.error().message());
-        return;
+    int32_t token = -1;
+    bool grammar_end = false;
+    if (s.constraint) {
+        auto drawn = runtime::sample_constrained(*s.sampler, *s.constraint, logits, s.masked);
+        if (!drawn.ok()) {
+            finish(s, Finish::error, drawn.error().message());
+            return;
+        }
+        token = drawn->token;
+        grammar_end = drawn->end;
+        if (!grammar_end) {
+            if (auto st = s.constraint->accept(token); !st.ok()) {
+                finish(s, Finish::error, st.error().message());
+                return;
+            }
+        }
+    } else {
+        auto drawn = s.sampler->sample(logits);
+        if (!drawn.ok()) {
+            finish(s, Finish::error, drawn.error().message());
+            return;
+        }
+        token = *drawn;
     }
-    const int32_t token = *drawn;
     SequenceEvent e;
     e.index = s.spec.index;
     auto end_text = [&] {  // what the decoder and the stop matcher still hold
@@ -466,7 +493,7 @@ void Scheduler::emit_token(Slot& s, const float* logits_ptr) {
         if (!r.stopped) e.text += s.stops.flush().text;
     };
     const bool stop_id = std::find(s.spec.stop_ids.begin(), s.spec.stop_ids.end(), token) != s.spec.stop_ids.end();
-    if (vocab_.is_eog(token) || stop_id) {
+    if (grammar_end || vocab_.is_eog(token) || stop_id) {
         end_text();
         finish(s, Finish::stop, "", &e);
         return;

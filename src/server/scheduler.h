@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "grammar/grammar.h"
+#include "grammar/vocab_trie.h"
 #include "runtime/diffusion.h"
 #include "runtime/sampler.h"
 #include "server/prefix_cache.h"
@@ -55,6 +57,9 @@ struct SequenceSpec {
     int logprobs = -1;              // -1: none; k >= 0: TokenInfo with k alternatives per generated token
     bool prompt_logprobs = false;   // TokenInfo for every prompt token (echo), k = max(logprobs, 0)
     int index = 0;                  // the choice index reported back in events
+    // The output must match this grammar: tokens it rejects are masked, and generation stops where it is
+    // complete. Null: free text.
+    std::shared_ptr<const grammar::Grammar> grammar;
 };
 
 enum class Finish : uint8_t { none, stop, length, cancelled, error };
@@ -171,6 +176,8 @@ private:
 
     std::vector<std::unique_ptr<Slot>> slots_;  // owned by the scheduler thread
     std::optional<PrefixCache> cache_;          // owned by the scheduler thread
+    // The vocabulary's token texts as a trie, for grammars: built on the first request that has one.
+    std::shared_ptr<const grammar::VocabTrie> trie_;
     std::thread thread_;
 };
 

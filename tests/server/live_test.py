@@ -270,7 +270,7 @@ def case_malformed(s):
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "seed": "x"}, "seed"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": True}}, "stream_options"),
-        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}}, "response_format"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a"}}}}, "response_format.json_schema.schema"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}, "tools"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "presence_penalty": 3}, "presence_penalty"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "chat_template_kwargs": []}, "chat_template_kwargs"),
@@ -310,6 +310,30 @@ def case_malformed(s):
     check(httpx.get(s.url + "/nope").status_code == 404, "unknown route is not 404")
     check(not bad, "not a 4xx with an OpenAI error naming the field:\n  " + "\n  ".join(bad))
     check(s.proc.poll() is None, "the server died")
+
+
+def case_structured_output(s):
+    """json_schema through the client's parse() with a Pydantic model, json_object, and llama-server's grammar."""
+    import pydantic
+
+    class Item(pydantic.BaseModel):
+        name: str = pydantic.Field(max_length=8)
+        count: int
+        tags: list[bool] = pydantic.Field(max_length=3)
+
+    for seed in range(3):
+        r = s.client.chat.completions.parse(model="m", messages=[{"role": "user", "content": "An item as JSON"}],
+                                            response_format=Item, max_tokens=400, seed=seed)
+        check(r.choices[0].finish_reason == "stop", f"finish_reason {r.choices[0].finish_reason}")
+        check(isinstance(r.choices[0].message.parsed, Item), f"not parsed: {r.choices[0].message.content!r}")
+    r = s.client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], max_tokens=300,
+                                         response_format={"type": "json_object"}, seed=1)
+    if r.choices[0].finish_reason == "stop":
+        check(isinstance(json.loads(r.choices[0].message.content), dict), r.choices[0].message.content)
+    r = s.post("/v1/completions", {"prompt": "x", "grammar": 'root ::= "yes" | "no"', "max_tokens": 5})
+    check(r.status_code == 200 and r.json()["choices"][0]["text"] in ("yes", "no"), r.text)
+    r = s.post("/v1/completions", {"prompt": "x", "grammar": 'root ::= "yes'})
+    check(r.status_code == 400 and r.json()["error"]["param"] == "grammar", r.text)
 
 
 def case_web_page(s):
@@ -599,7 +623,8 @@ def main():
         subprocess.run([args.loom, "synth", os.path.join(ROOT, "tests/data/synth/llama.toml"), "-o", model], check=True,
                        capture_output=True)
         shared = [case_models_health, case_chat_shapes, case_stream_equals_whole, case_logprobs_shapes, case_stop,
-                  case_seed_and_n, case_tokenize, case_concurrency, case_cancel, case_malformed, case_web_page, case_metrics]
+                  case_seed_and_n, case_tokenize, case_concurrency, case_cancel, case_malformed, case_structured_output,
+                  case_web_page, case_metrics]
         own = [case_queue_full, case_api_key_and_bind, case_sigterm_drains, case_prefix_cache, case_keep_alive_and_cors,
                case_diffusion]
         serve_args = ["--parallel", "16", "-c", "512"]

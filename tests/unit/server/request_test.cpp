@@ -145,7 +145,7 @@ TEST(ServerRequest, EveryBadFieldIsNamed) {
         {chat_body({{"repetition_penalty", 0}}), "repetition_penalty"},
         {chat_body({{"user", 5}}), "user"},
         {chat_body({{"model", 5}}), "model"},
-        {chat_body({{"response_format", {{"type", "json_object"}}}}), "response_format"},
+        {chat_body({{"response_format", {{"type", "xml"}}}}), "response_format.type"},
         {chat_body({{"tools", {{{"type", "function"}}}}}), "tools"},
         {chat_body({{"tool_choice", "auto"}}), "tool_choice"},
         {chat_body({{"chat_template_kwargs", 3}}), "chat_template_kwargs"},
