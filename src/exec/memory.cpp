@@ -240,11 +240,7 @@ TensorView Memory::slot_pos(int64_t layer, int seq) const {
     return TensorView::dense(w.pos.get() + size_t(seq) * size_t(w.slots), DType::i32, {w.slots});
 }
 
-int64_t Memory::n_held(int64_t layer, int seq) const {
-    const Layer& l = storage(layer);
-    const int64_t n = seqs_.at(size_t(seq)).n_slots;
-    return l.window < 0 ? n : n - windows_[size_t(l.window)].dropped[size_t(seq)];
-}
+int64_t Memory::n_held(int64_t layer, int seq) const { return held(storage(layer), seq); }
 
 int64_t Memory::n_dropped(int64_t layer, int seq) const {
     const Layer& l = storage(layer);

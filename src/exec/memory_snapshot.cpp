@@ -29,7 +29,7 @@ uint64_t Memory::layout_id() const {
 }
 
 int64_t Memory::held(const Layer& l, int seq) const {
-    const int64_t n = seqs_[size_t(seq)].n_slots;
+    const int64_t n = seqs_.at(size_t(seq)).n_slots;
     return l.window < 0 ? n : n - windows_[size_t(l.window)].dropped[size_t(seq)];
 }
 

@@ -241,6 +241,17 @@ void Scheduler::admit() {
     }
 }
 
+bool Scheduler::ends_generation(const Slot& s, int32_t token) const {
+    return vocab_.is_eog(token) ||
+           std::find(s.spec.stop_ids.begin(), s.spec.stop_ids.end(), token) != s.spec.stop_ids.end();
+}
+
+void Scheduler::end_text(Slot& s, SequenceEvent& e) {
+    runtime::StopResult r = s.stops.feed(s.decoder->flush());
+    e.text += r.text;
+    if (!r.stopped) e.text += s.stops.flush().text;
+}
+
 void Scheduler::start_canvas(Slot& s) {
     const int64_t n_prompt = int64_t(s.spec.prompt.size());
     const int64_t n_generate = s.spec.max_tokens >= 0 ? s.spec.max_tokens : std::min<int64_t>(128, n_ctx_ - n_prompt);
@@ -310,17 +321,11 @@ void Scheduler::emit_final(Slot& s) {
     const int64_t final_end = s.canvas->n_final();
     SequenceEvent e;
     e.index = s.spec.index;
-    auto end_text = [&] {
-        runtime::StopResult r = s.stops.feed(s.decoder->flush());
-        e.text += r.text;
-        if (!r.stopped) e.text += s.stops.flush().text;
-    };
     const bool first = s.n_generated == 0 && final_end > s.n_emitted;
     for (; s.n_emitted < final_end; ++s.n_emitted) {
         const int32_t token = x[size_t(s.n_emitted)];
-        const bool stop_id = std::find(s.spec.stop_ids.begin(), s.spec.stop_ids.end(), token) != s.spec.stop_ids.end();
-        if (vocab_.is_eog(token) || stop_id) {  // the rest of the canvas is padding after the end
-            end_text();
+        if (ends_generation(s, token)) {  // the rest of the canvas is padding after the end
+            end_text(s, e);
             return finish(s, Finish::stop, "", &e);
         }
         ++s.n_generated;
@@ -330,7 +335,7 @@ void Scheduler::emit_final(Slot& s) {
     }
     if (metrics_ && first) metrics_->time_to_first_token(seconds(Clock::now() - s.submitted));
     if (s.canvas->done()) {
-        end_text();
+        end_text(s, e);
         return finish(s, Finish::length, "", &e);
     }
     if (!e.text.empty()) s.stream->push(std::move(e));
@@ -487,14 +492,8 @@ void Scheduler::emit_token(Slot& s, const float* logits_ptr) {
     }
     SequenceEvent e;
     e.index = s.spec.index;
-    auto end_text = [&] {  // what the decoder and the stop matcher still hold
-        runtime::StopResult r = s.stops.feed(s.decoder->flush());
-        e.text += r.text;
-        if (!r.stopped) e.text += s.stops.flush().text;
-    };
-    const bool stop_id = std::find(s.spec.stop_ids.begin(), s.spec.stop_ids.end(), token) != s.spec.stop_ids.end();
-    if (grammar_end || vocab_.is_eog(token) || stop_id) {
-        end_text();
+    if (grammar_end || ends_generation(s, token)) {
+        end_text(s, e);
         finish(s, Finish::stop, "", &e);
         return;
     }
@@ -516,7 +515,7 @@ void Scheduler::emit_token(Slot& s, const float* logits_ptr) {
     // The next pass would put this token at position prompt + generated - 1; the context ends before it.
     const bool full = int64_t(s.spec.prompt.size()) + s.n_generated - 1 >= n_ctx_;
     if ((s.spec.max_tokens >= 0 && s.n_generated >= s.spec.max_tokens) || full) {
-        end_text();
+        end_text(s, e);
         finish(s, Finish::length, "", &e);
         return;
     }

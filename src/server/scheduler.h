@@ -149,6 +149,8 @@ private:
     // Ends a sequence: pushes `last` (or an empty event) as its final event and frees its slot.
     void finish(Slot& s, Finish f, std::string error = "", SequenceEvent* last = nullptr);
     void emit_token(Slot& s, const float* logits);
+    bool ends_generation(const Slot& s, int32_t token) const;  // end of generation or one of the request's stop ids
+    void end_text(Slot& s, SequenceEvent& e);  // appends what the decoder and the stop matcher still hold
     // Diffusion models: the canvas of a newly admitted slot; one denoising step of every canvas; the text of the
     // positions a step made final.
     void start_canvas(Slot& s);
