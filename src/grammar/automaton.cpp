@@ -81,8 +81,8 @@ int32_t Automaton::compute(int32_t state, char32_t c) {
     std::vector<Stack> next;
     bool can_end = false;
     size_t steps = 0;
-    // Copy: interning may grow states_ and move the vector the stacks live in.
-    const std::vector<Stack> stacks = states_[size_t(state)].stacks;
+    // A reference is safe here: only intern(), after the loop, grows states_.
+    const std::vector<Stack>& stacks = states_[size_t(state)].stacks;
     for (const Stack& s : stacks) {
         if (!g_.class_at(s.back()).contains(c)) continue;
         Stack moved = s;
@@ -101,11 +101,90 @@ int32_t Automaton::advance(int32_t state, char32_t c) {
         states_[size_t(state)].ascii[c] = next;  // states_ may have grown: index again
         return next;
     }
+    // Most states treat every non-ASCII character alike: one remembered transition serves them all, without
+    // the map.
+    int32_t uniform = states_[size_t(state)].non_ascii;
+    if (uniform == kUnknown) {
+        uniform = has_bounds_above_ascii(state) ? kVaries : compute(state, 0x80);
+        states_[size_t(state)].non_ascii = uniform;  // states_ may have grown: index again
+    }
+    if (uniform != kVaries) return uniform;
     const uint64_t key = (uint64_t(uint32_t(state)) << 21) | uint64_t(c);
     if (auto it = non_ascii_.find(key); it != non_ascii_.end()) return it->second;
     const int32_t next = compute(state, c);
     non_ascii_.emplace(key, next);
     return next;
+}
+
+bool Automaton::has_bounds_above_ascii(int32_t state) const {
+    for (const Stack& s : states_[size_t(state)].stacks) {
+        for (const auto& [lo, hi] : g_.class_at(s.back()).ranges) {
+            if (hi >= 0x80) return true;
+        }
+    }
+    return false;
+}
+
+const std::vector<StepGroup>& Automaton::steps(int32_t state) {
+    if (states_[size_t(state)].steps == kUnknown) {
+        std::vector<StepGroup> groups = compute_steps(state);  // may add states: index states_ again after it
+        states_[size_t(state)].steps = int32_t(steps_.size());
+        steps_.push_back(std::move(groups));
+    }
+    return steps_[size_t(states_[size_t(state)].steps)];
+}
+
+std::vector<StepGroup> Automaton::compute_steps(int32_t state) {
+    std::vector<StepGroup> groups;
+    auto group_of = [&](int32_t next) -> CharSet& {
+        for (StepGroup& g : groups) {
+            if (g.next == next) return g.chars;
+        }
+        groups.push_back({next, {}});
+        return groups.back().chars;
+    };
+    auto add_span = [](CharSet& set, char32_t lo, char32_t hi) {
+        if (!set.non_ascii.empty() && set.non_ascii.back().second + 1 == lo) set.non_ascii.back().second = hi;
+        else set.non_ascii.emplace_back(lo, hi);
+    };
+    for (char32_t c = 0; c < 128; ++c) {
+        if (!accepts_range(state, c, c)) continue;
+        const int32_t next = advance(state, c);
+        if (next != kDead) group_of(next).ascii[c / 64] |= uint64_t(1) << (c % 64);
+    }
+    // Above ASCII, which stacks accept a code point changes only at the bounds of the top classes' ranges, so
+    // one code point per span between consecutive bounds decides the whole span.
+    constexpr char32_t kSurrogates = 0xD800, kPastSurrogates = 0xE000, kEnd = 0x110000;
+    std::vector<char32_t> cuts{0x80, kSurrogates, kPastSurrogates, kEnd};
+    for (const Stack& s : states_[size_t(state)].stacks) {
+        for (const auto& [lo, hi] : g_.class_at(s.back()).ranges) {
+            if (lo > 0x80 && lo < kEnd) cuts.push_back(lo);
+            if (hi >= 0x80 && hi + 1 < kEnd) cuts.push_back(hi + 1);
+        }
+    }
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    int32_t below_surrogates = kDead;
+    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+        const char32_t lo = cuts[k], hi = cuts[k + 1] - 1;
+        // No text holds a surrogate: their span goes with the one below, so a set spanning both sides of it
+        // is one group's when the two sides are.
+        const int32_t next = lo == kSurrogates ? below_surrogates : advance(state, lo);  // may move states_
+        if (hi == kSurrogates - 1) below_surrogates = next;
+        if (next != kDead) add_span(group_of(next), lo, hi);
+    }
+    return groups;
+}
+
+int32_t Automaton::step_all(int32_t state, const std::array<uint64_t, 2>& ascii_chars, char32_t lo, char32_t hi) {
+    // Any one character of the set names the group the whole set must lie in.
+    char32_t some = lo;
+    if (ascii_chars[0] != 0) some = char32_t(__builtin_ctzll(ascii_chars[0]));
+    else if (ascii_chars[1] != 0) some = char32_t(64 + __builtin_ctzll(ascii_chars[1]));
+    for (const StepGroup& g : steps(state)) {
+        if (g.chars.contains(some)) return g.chars.covers(ascii_chars, lo, hi) ? g.next : kDead;
+    }
+    return kDead;
 }
 
 bool Automaton::accepts_range(int32_t state, char32_t lo, char32_t hi) const {

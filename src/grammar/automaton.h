@@ -9,12 +9,44 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
 #include "grammar/grammar.h"
 
 namespace loom::grammar {
+
+// A set of code points: ASCII characters as bits, the rest as spans.
+struct CharSet {
+    std::array<uint64_t, 2> ascii{};                       // bit c % 64 of word c / 64: ASCII character c
+    std::vector<std::pair<char32_t, char32_t>> non_ascii;  // sorted, disjoint, not adjacent
+
+    bool contains(char32_t c) const {
+        if (c < 128) return (ascii[c / 64] >> (c % 64)) & 1;
+        for (const auto& [a, b] : non_ascii) {
+            if (c >= a && c <= b) return true;
+        }
+        return false;
+    }
+    // Every ASCII character in `ascii_chars` is in the set, and so is every code point in [lo, hi] (none when
+    // lo > hi).
+    bool covers(const std::array<uint64_t, 2>& ascii_chars, char32_t lo, char32_t hi) const {
+        if ((ascii_chars[0] & ~ascii[0]) != 0 || (ascii_chars[1] & ~ascii[1]) != 0) return false;
+        if (lo > hi) return true;
+        for (const auto& [a, b] : non_ascii) {
+            if (lo >= a && lo <= b) return hi <= b;
+        }
+        return false;
+    }
+};
+
+// The characters that lead from a state to one same next state (inside a JSON string: every character but '"',
+// '\\' and the controls, back to the string itself).
+struct StepGroup {
+    int32_t next = -1;
+    CharSet chars;  // the span of surrogates, which strict UTF-8 never yields, joins the group below it
+};
 
 class Automaton {
 public:
@@ -40,6 +72,14 @@ public:
     bool can_continue(int32_t state) const { return !states_[size_t(state)].stacks.empty(); }
     // Some character in [lo, hi] may follow (for a partly decoded UTF-8 character).
     bool accepts_range(int32_t state, char32_t lo, char32_t hi) const;
+    // Where each live character leads from `state`, grouped by the next state: computed on first use (one
+    // transition per ASCII character and per span between the top classes' bounds above it) and remembered.
+    // The reference lasts until the next call that adds states.
+    const std::vector<StepGroup>& steps(int32_t state);
+    // The state every character of a set leads to from `state` (the set: the ASCII characters `ascii_chars`
+    // and every code point in [lo, hi], none when lo > hi; not empty), or kDead when they do not all lead to
+    // one live state.
+    int32_t step_all(int32_t state, const std::array<uint64_t, 2>& ascii_chars, char32_t lo, char32_t hi);
 
     const Grammar& grammar() const { return g_; }
     size_t n_states() const { return states_.size(); }
@@ -52,18 +92,27 @@ private:
         std::vector<Stack> stacks;  // sorted, unique; every top is an Op::chars element
         bool can_end = false;
         std::array<int32_t, 128> ascii;  // ASCII transitions: kUnknown until computed
+        int32_t steps = kUnknown;        // index into steps_
+        // The one state every non-ASCII character leads to when no top class has a bound above ASCII (a JSON
+        // string: all of them go back to it); kVaries when some has, kUnknown until computed.
+        int32_t non_ascii = kUnknown;
     };
     static constexpr int32_t kUnknown = -2;
+    static constexpr int32_t kVaries = -3;
 
     // Expands `stack` until every resulting stack's top is a character class, into `out`.
     bool expand(Stack stack, std::vector<Stack>& out, bool& can_end, size_t& steps);
     int32_t intern(std::vector<Stack> stacks, bool can_end);
     int32_t compute(int32_t state, char32_t c);
+    // Whether some top class of `state` has a range bound above ASCII (its non-ASCII characters differ).
+    bool has_bounds_above_ascii(int32_t state) const;
+    std::vector<StepGroup> compute_steps(int32_t state);
 
     Grammar g_;
     std::vector<State> states_;
     std::unordered_map<std::string, int32_t> ids_;     // serialized stack set → state
     std::unordered_map<uint64_t, int32_t> non_ascii_;  // (state << 21 | c) → state
+    std::vector<std::vector<StepGroup>> steps_;
     std::string error_;
     size_t n_stack_elements_ = 0;  // positions held by all states' stacks
 };

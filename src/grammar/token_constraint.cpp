@@ -36,6 +36,19 @@ bool TokenConstraint::allows(int32_t token) {
     return walk_text(text, state, partial);
 }
 
+bool TokenConstraint::all_fit(int32_t state, const SubtreeChars& below) {
+    // When every character below leads each state of a chain to the next one, a text of n characters ends at
+    // the chain's n-th state, alive, and one that ends in a partial character fits the state before it. A
+    // chain that comes back to its own state (inside a JSON string) fits texts of any length.
+    for (uint32_t n = 0; n < below.max_chars; ++n) {
+        const int32_t next = automaton_.step_all(state, below.ascii, below.lo, below.hi);
+        if (next == Automaton::kDead) return false;
+        if (next == state) return true;
+        state = next;
+    }
+    return true;
+}
+
 void TokenConstraint::compute_mask(std::vector<uint64_t>& bits) {
     ++n_walks_;
     bits.assign((size_t(trie_->n_vocab()) + 63) / 64, 0);
@@ -46,6 +59,15 @@ void TokenConstraint::compute_mask(std::vector<uint64_t>& bits) {
         PartialChar partial;
     };
     std::vector<Frame> frames(1, {state_, partial_});
+    // Summaries describe texts decoded from their first byte: with a partial character pending they do not apply.
+    const bool use_summaries = partial_.empty();
+    const std::vector<SubtreeChars>& summaries = trie_->summaries();
+    auto allow = [&](uint32_t first, uint32_t end) {
+        for (uint32_t k = first; k < end; ++k) {
+            const auto id = size_t(ids[k]);
+            bits[id / 64] |= uint64_t(1) << (id % 64);
+        }
+    };
     uint32_t i = 1;
     while (i < nodes.size()) {
         const TrieNode& node = nodes[i];
@@ -66,12 +88,19 @@ void TokenConstraint::compute_mask(std::vector<uint64_t>& bits) {
             i = node.end;  // no text that starts with this prefix fits
             continue;
         }
+        // A summarized node ends on a character boundary: when every text below it fits, the whole subtree is
+        // allowed without walking it.
+        if (use_summaries && node.summary != TrieNode::kNoSummary) {
+            if (all_fit(f.state, summaries[node.summary])) {
+                allow(node.first_token, trie_->subtree_tokens_end(i));
+                ++n_subtrees_allowed_;
+                i = node.end;
+                continue;
+            }
+        }
         if (frames.size() <= node.depth) frames.resize(size_t(node.depth) + 1);
         frames[node.depth] = f;
-        for (uint32_t k = node.first_token, end = trie_->tokens_end(i); k < end; ++k) {
-            const auto id = size_t(ids[k]);
-            bits[id / 64] |= uint64_t(1) << (id % 64);
-        }
+        allow(node.first_token, trie_->tokens_end(i));
         ++i;
     }
     // Tokens without text (at the root) stay off; end-of-generation ones follow the grammar's end.

@@ -3,8 +3,11 @@
 // that partial character, and a token may end inside one only if some character it can become fits.
 // End-of-generation tokens are allowed exactly where the grammar can end; other tokens without text never.
 //
-// The mask walks the vocabulary trie once, pruning every subtree whose prefix the grammar rejects, and is
-// cached per automaton state (a JSON string's characters all share one state, so its mask is computed once).
+// The mask walks the vocabulary trie once, pruning every subtree whose prefix the grammar rejects and allowing
+// whole every summarized subtree whose characters all lead the automaton along one chain of states, long enough
+// for its longest text (inside a JSON string: every subtree without '"', '\\' or a control character, as
+// the string's state loops back to itself; inside a bounded string: those short enough). It is cached per
+// automaton state (a JSON string's characters all share one state, so its mask is computed once).
 // Not thread-safe: one per sequence.
 #pragma once
 
@@ -46,6 +49,8 @@ public:
     const VocabTrie& trie() const { return *trie_; }
     const Automaton& automaton() const { return automaton_; }
     size_t n_masks_computed() const { return n_walks_; }
+    // Subtrees the masks allowed whole from their summary, without walking them (for tests and benchmarks).
+    size_t n_subtrees_allowed() const { return n_subtrees_allowed_; }
     // Forgets the cached masks (the automaton keeps its transitions): for measuring a cold mask.
     void clear_mask_cache() { cache_.clear(); }
 
@@ -53,6 +58,8 @@ private:
     // The state after `text` from (state, partial); false when the grammar rejects it.
     bool walk_text(const std::string& text, int32_t& state, PartialChar& partial);
     void compute_mask(std::vector<uint64_t>& bits);
+    // Whether every text a summary describes fits from `state` (false: it may or may not; walk it).
+    bool all_fit(int32_t state, const SubtreeChars& below);
 
     Automaton automaton_;
     std::shared_ptr<const VocabTrie> trie_;
@@ -61,6 +68,7 @@ private:
     std::unordered_map<int32_t, std::vector<uint64_t>> cache_;  // by state, with no partial character
     std::vector<uint64_t> scratch_;                             // the mask when a partial character is pending
     size_t n_walks_ = 0;
+    size_t n_subtrees_allowed_ = 0;
 };
 
 }  // namespace loom::grammar
