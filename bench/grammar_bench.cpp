@@ -1,8 +1,9 @@
 // Grammar-constrained sampling on the default model's vocabulary (Gemma 3: 262,144 tokens): the token mask per
-// step (cold: a full trie walk; warm: the per-state cache), the one-token fast-path check, a whole JSON document
-// step by step from a fresh constraint, and compiling a large JSON schema. Compare with a decode step of the
-// same model (`loom bench -p 16 -n 64`); ARCHITECTURE.md gives the figures. Needs the default model
-// (core/default_model.h); without it the benchmarks report an error and skip.
+// step (cold: a trie walk, whole subtrees allowed from their summaries, in an unbounded and a bounded string; warm:
+// the per-state cache), the one-token fast-path check, a whole JSON document step by step from a fresh
+// constraint, and compiling a large JSON schema. Compare with a decode step of the same model
+// (`loom bench -p 16 -n 32 -r 2`); README.md gives the figures. Needs the default model (core/default_model.h);
+// without it the benchmarks report an error and skip.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -67,9 +68,12 @@ grammar::Grammar compiled(const char* schema) {
     return grammar::parse_gbnf(text.value()).value();
 }
 
+// A string with a length bound: each character is a new automaton state, which never loops back to itself.
+const char* kBoundedSchema = R"({"type": "object", "properties": {"name": {"type": "string", "maxLength": 200}}})";
+
 // A constraint in the middle of a string value: `{"name": "Ada` accepted.
-std::unique_ptr<grammar::TokenConstraint> inside_string(const DefaultVocab& v) {
-    auto c = std::make_unique<grammar::TokenConstraint>(compiled(kSchema), v.trie);
+std::unique_ptr<grammar::TokenConstraint> inside_string(const DefaultVocab& v, const char* schema = kSchema) {
+    auto c = std::make_unique<grammar::TokenConstraint>(compiled(schema), v.trie);
     const auto ids = v.tok->encode(R"({"name": "Ada)", false, false);
     if (!ids.ok()) return nullptr;
     for (const int32_t t : *ids)
@@ -82,6 +86,7 @@ void BM_vocab_trie_build(benchmark::State& state) {
     if (!v.vocab) return state.SkipWithError(v.error.c_str());
     for (auto _ : state) benchmark::DoNotOptimize(grammar::VocabTrie::from_vocab(*v.vocab));
     state.counters["nodes"] = double(v.trie->nodes().size());
+    state.counters["summaries"] = double(v.trie->summaries().size());
 }
 
 void BM_mask_cold_in_string(benchmark::State& state) {
@@ -98,6 +103,18 @@ void BM_mask_cold_in_string(benchmark::State& state) {
         for (const uint64_t w : bits) allowed += size_t(__builtin_popcountll(w));
     }
     state.counters["allowed"] = double(allowed);
+    state.counters["whole_subtrees"] = double(c->n_subtrees_allowed()) / double(c->n_masks_computed());
+}
+
+void BM_mask_cold_in_bounded_string(benchmark::State& state) {
+    const DefaultVocab& v = default_vocab();
+    if (!v.vocab) return state.SkipWithError(v.error.c_str());
+    auto c = inside_string(v, kBoundedSchema);
+    if (!c) return state.SkipWithError("the prefix does not fit the grammar");
+    for (auto _ : state) {
+        c->clear_mask_cache();
+        benchmark::DoNotOptimize(c->mask().data());
+    }
 }
 
 void BM_mask_warm_apply_in_string(benchmark::State& state) {
@@ -184,6 +201,7 @@ void BM_schema_compile_large(benchmark::State& state) {
 
 BENCHMARK(BM_vocab_trie_build)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_mask_cold_in_string)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_mask_cold_in_bounded_string)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_mask_warm_apply_in_string)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_fast_path_one_token)->Unit(benchmark::kNanosecond);
 BENCHMARK(BM_document_every_step_masked)->Unit(benchmark::kMillisecond);
