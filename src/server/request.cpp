@@ -121,15 +121,15 @@ ApiError unsupported(const std::string& param, std::string_view what) {
 
 // Fields that would change what an answer means: refused rather than ignored.
 MaybeError refuse_unsupported(const Fields& f, bool chat) {
-    for (const char* name : {"tools", "functions", "function_call", "audio", "prediction", "suffix"}) {
+    for (const char* name : {"functions", "function_call", "audio", "prediction", "suffix"}) {
         if (const Json* v = f.find(name)) {
             if (v->is_array() && v->empty()) continue;
             return unsupported(name, name);
         }
     }
-    if (const Json* v = f.find("tool_choice")) {
-        if (!(v->is_string() && v->get<std::string>() == "none"))
-            return unsupported("tool_choice", "tool_choice other than \"none\"");
+    if (!chat) {  // tools belong to chat: a completions prompt has no template to show them
+        for (const char* name : {"tools", "tool_choice", "reasoning_effort", "reasoning"})
+            if (f.find(name)) return unsupported(name, fmt::format("{} on /v1/completions", name));
     }
     if (const Json* v = f.find("modalities")) {
         if (!(*v == Json::array({"text"}))) return unsupported("modalities", "an output other than [\"text\"]");
@@ -243,6 +243,15 @@ MaybeError parse_generation(const Json& body, const Limits& lim, bool chat, Gene
     const int64_t kMaxTokens = std::numeric_limits<int32_t>::max();
     LOOM_API_TRY(f.integer("max_tokens", 1, kMaxTokens, g.max_tokens));
     if (chat) LOOM_API_TRY(f.integer("max_completion_tokens", 1, kMaxTokens, g.max_tokens));
+    // llama-server's name for max_tokens; -1 is its "no limit".
+    if (const Json* np = f.find("n_predict")) {
+        if (f.find("max_tokens") || f.find("max_completion_tokens"))
+            return ApiError::field("n_predict", "invalid_value", "cannot be combined with max_tokens: give one");
+        int64_t n = 0;
+        LOOM_API_TRY(read_int(*np, "n_predict", -1, kMaxTokens, n));
+        if (n == 0) return ApiError::field("n_predict", "invalid_value", "must be -1 (no limit) or at least 1 (got 0)");
+        g.max_tokens = n;
+    }
     LOOM_API_TRY(parse_stop(f, lim, g));
     LOOM_API_TRY(f.integer("n", 1, lim.max_n, g.n));
     LOOM_API_TRY(f.boolean("stream", g.stream));
@@ -316,14 +325,26 @@ MaybeError parse_messages(const Json& body, std::vector<ChatMessage>& out) {
             return ApiError::field(p + ".role", "invalid_value", "is required (a string)");
         msg.role = role->get<std::string>();
         if (msg.role == "developer") msg.role = "system";
-        if (msg.role == "tool" || msg.role == "function")
-            return ApiError::field(p + ".role", "unsupported_parameter", "role '{}' is not supported (tools are not)",
-                                   msg.role);
-        if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
+        if (msg.role == "function")
+            return ApiError::field(p + ".role", "unsupported_parameter",
+                                   "role 'function' (the deprecated functions API) is not supported: use 'tool'");
+        if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool")
             return ApiError::field(p + ".role", "invalid_value",
-                                   "unknown role '{}' (expected system, developer, user or assistant)", msg.role);
-        if (f.find("tool_calls") || f.find("function_call"))
-            return ApiError::field(p + ".tool_calls", "unsupported_parameter", "tool calls are not supported");
+                                   "unknown role '{}' (expected system, developer, user, assistant or tool)", msg.role);
+        if (f.find("function_call"))
+            return ApiError::field(p + ".function_call", "unsupported_parameter",
+                                   "the deprecated functions API is not supported: use tool_calls");
+        if (const Json* calls = f.find("tool_calls")) {
+            if (msg.role != "assistant")
+                return ApiError::field(p + ".tool_calls", "invalid_value", "only assistant messages carry tool calls");
+            LOOM_API_TRY(parse_message_tool_calls(*calls, p + ".tool_calls", msg.tool_calls));
+        }
+        if (msg.role == "tool") {
+            if (!f.find("tool_call_id"))
+                return ApiError::field(p + ".tool_call_id", "missing_required_parameter",
+                                       "is required in a tool message (the id of the call it answers)");
+            LOOM_API_TRY(f.string("tool_call_id", msg.tool_call_id, 256));
+        }
         const Json* content = f.find("content");
         if (!content) {
             if (msg.role != "assistant")
@@ -400,6 +421,25 @@ MaybeError parse_body(std::string_view body, Json& out) {
     return std::nullopt;
 }
 
+// reasoning_effort, or the Responses API's reasoning: {"effort": ...}.
+MaybeError parse_reasoning_effort(const Fields& f, std::string& out) {
+    std::string effort, nested;
+    LOOM_API_TRY(f.string("reasoning_effort", effort, 32));
+    if (const Json* r = f.find("reasoning")) {
+        if (!r->is_object()) return wrong_type("reasoning", "an object", *r);
+        LOOM_API_TRY(Fields(*r, "reasoning.").string("effort", nested, 32));
+    }
+    if (!effort.empty() && !nested.empty() && effort != nested)
+        return ApiError::field("reasoning.effort", "invalid_value", "'{}' differs from reasoning_effort '{}'", nested,
+                               effort);
+    out = effort.empty() ? nested : effort;
+    if (out.empty()) return std::nullopt;
+    for (const char* v : {"none", "minimal", "low", "medium", "high"})
+        if (out == v) return std::nullopt;
+    return ApiError::field(effort.empty() ? "reasoning.effort" : "reasoning_effort", "invalid_value",
+                           "unknown effort '{}' (expected none, minimal, low, medium or high)", out);
+}
+
 MaybeError parse_chat_request(const Json& body, const Limits& lim, ChatRequest& out, std::string_view raw) {
     const Fields f(body);
     LOOM_API_TRY(parse_model(f, out.model));
@@ -410,6 +450,24 @@ MaybeError parse_chat_request(const Json& body, const Limits& lim, ChatRequest& 
         out.template_kwargs = OrderedJson::parse(kw->dump());  // the template API takes ordered JSON
     }
     LOOM_API_TRY(f.boolean("add_generation_prompt", out.add_generation_prompt));
+    LOOM_API_TRY(f.boolean("continue_final_message", out.continue_final_message));
+    if (out.continue_final_message) {
+        if (f.find("add_generation_prompt") && out.add_generation_prompt)
+            return ApiError::field("continue_final_message", "invalid_value",
+                                   "cannot be combined with add_generation_prompt: the prompt either continues the "
+                                   "last message or opens a new one");
+        out.add_generation_prompt = false;
+        if (out.messages.back().content.empty())
+            return ApiError::field("continue_final_message", "invalid_value",
+                                   "the last message has no content to continue");
+    }
+    LOOM_API_TRY(parse_reasoning_effort(f, out.reasoning_effort));
+    if (f.find("tools") || f.find("tool_choice") || f.find("parallel_tool_calls")) {
+        OrderedJson ordered;  // the body in the client's key order, for the parameter schemas
+        if (!raw.empty()) ordered = OrderedJson::parse(raw, nullptr, /*allow_exceptions=*/false);
+        if (!ordered.is_object()) ordered = OrderedJson::parse(body.dump());
+        LOOM_API_TRY(parse_tool_request(body, ordered, out.tools));
+    }
     return std::nullopt;
 }
 

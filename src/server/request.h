@@ -3,8 +3,9 @@
 // (prompt.h). Every error is an ApiError naming the field, e.g. `top_logprobs: must be at most 20 (got 25)`.
 //
 // Unknown fields are ignored, as OpenAI clients send fields this server may not know; fields that would change
-// the answer's meaning and are not implemented (tools, ...) are refused. response_format, grammar and json_schema
-// become a grammar the output must match (output_format.h).
+// the answer's meaning and are not implemented (functions, audio, ...) are refused. response_format, grammar and
+// json_schema become a grammar the output must match (output_format.h); tools and tool_choice are read by
+// tool_request.h.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include "grammar/grammar.h"
 #include "runtime/sampler.h"
 #include "server/api_error.h"
+#include "server/tool_request.h"
 
 namespace loom::server {
 
@@ -52,9 +54,11 @@ struct GenerationParams {
 
 // A chat message after normalization: content parts joined into one text.
 struct ChatMessage {
-    std::string role;  // system, user or assistant ("developer" is read as system)
+    std::string role;  // system, user, assistant or tool ("developer" is read as system)
     std::string content;
-    std::string name;  // optional
+    std::string name;                   // optional
+    nlohmann::ordered_json tool_calls;  // assistant: the calls it made (tool_request.h), or null
+    std::string tool_call_id;           // tool: the call this message answers
 };
 
 struct ChatRequest {
@@ -63,6 +67,13 @@ struct ChatRequest {
     std::vector<ChatMessage> messages;
     OrderedJson template_kwargs = OrderedJson::object();  // chat_template_kwargs, e.g. {"enable_thinking": false}
     bool add_generation_prompt = true;
+    // The prompt ends inside the last message (no end of turn), so that the model continues it.
+    bool continue_final_message = false;
+    ToolRequest tools;
+    // reasoning_effort or reasoning.effort: none, minimal, low, medium or high; empty when not given. Passed to
+    // the template as `reasoning_effort`, and as `enable_thinking` (false for none and minimal) unless
+    // chat_template_kwargs sets that.
+    std::string reasoning_effort;
 };
 
 // One prompt of /v1/completions: text, or token ids used as given.

@@ -94,13 +94,40 @@ Json chat_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& 
         const ChoiceResult& c = choices[i];
         Json msg = {{"role", "assistant"}, {"content", c.text}};
         if (!c.reasoning.empty()) msg["reasoning_content"] = c.reasoning;
+        if (!c.calls.empty()) {
+            bool blank = true;  // OpenAI sends null content beside calls when there is no text
+            for (char ch : c.text) blank = blank && (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t');
+            if (blank) msg["content"] = nullptr;
+            msg["tool_calls"] = tool_calls_json(c.calls);
+        }
         out["choices"].push_back({{"index", i},
                                   {"message", std::move(msg)},
                                   {"logprobs", logprobs ? chat_logprobs(c.tokens, vocab) : Json(nullptr)},
-                                  {"finish_reason", finish_json(c.finish)}});
+                                  {"finish_reason", chat_finish(c.finish, !c.calls.empty())}});
     }
     out["usage"] = usage_json(usage);
     return out;
+}
+
+Json tool_calls_json(const std::vector<ToolCall>& calls) {
+    Json out = Json::array();
+    for (const ToolCall& c : calls)
+        out.push_back(
+            {{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+    return out;
+}
+
+std::vector<Json> tool_call_deltas(const ToolCall& call, int index) {
+    Json head = {{"index", index},
+                 {"id", call.id},
+                 {"type", "function"},
+                 {"function", {{"name", call.name}, {"arguments", ""}}}};
+    Json args = {{"index", index}, {"function", {{"arguments", call.arguments}}}};
+    return {Json{{"tool_calls", Json::array({std::move(head)})}}, Json{{"tool_calls", Json::array({std::move(args)})}}};
+}
+
+Json chat_finish(Finish f, bool made_calls) {
+    return made_calls && f == Finish::stop ? Json("tool_calls") : finish_json(f);
 }
 
 Json text_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices, const Usage& usage,

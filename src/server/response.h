@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/scheduler.h"
+#include "server/tool_parser.h"
 
 namespace loom::tokenizer {
 class Vocab;
@@ -33,6 +34,7 @@ struct ChoiceResult {
     std::vector<TokenInfo> tokens;  // with logprobs
     std::vector<TokenInfo> prompt;  // with echo + logprobs
     std::string prompt_text;        // with echo
+    std::vector<ToolCall> calls;    // chat: the tool calls read from the reply
     Finish finish = Finish::none;
 };
 
@@ -56,6 +58,14 @@ Json chat_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& 
                      const tokenizer::Vocab& vocab, bool logprobs);
 Json text_completion(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices, const Usage& usage,
                      const tokenizer::Vocab& vocab, bool logprobs);
+
+// message.tool_calls: [{"id", "type": "function", "function": {"name", "arguments"}}].
+Json tool_calls_json(const std::vector<ToolCall>& calls);
+// The deltas that stream one call as OpenAI does: the first names it (index, id, type, function.name and empty
+// arguments), the second carries the arguments. `index`: the call's place among the choice's calls.
+std::vector<Json> tool_call_deltas(const ToolCall& call, int index);
+// A choice's finish_reason: "tool_calls" when it stopped after making calls.
+Json chat_finish(Finish f, bool made_calls);
 
 // Streamed chunks. `finish` null until the choice's last chunk.
 Json chat_chunk(const ResponseMeta& meta, int index, Json delta, const Json& finish, Json logprobs = nullptr);

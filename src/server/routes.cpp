@@ -18,6 +18,7 @@
 #include "server/response.h"
 #include "server/scheduler.h"
 #include "server/served_model.h"
+#include "server/tool_parser.h"
 
 namespace loom::server {
 namespace {
@@ -33,6 +34,7 @@ struct Generation {
     std::vector<SequenceSpec> seqs;
     std::vector<std::string> prompt_text;  // per choice (echo)
     bool think = false;                    // split reasoning_content out
+    const ToolFormat* tools = nullptr;     // read tool calls out of the content in this syntax; null: none
     std::vector<bool> think_inside;        // per choice: the prompt opened the thinking block
     Usage usage;                           // prompt tokens known up front; completion tokens added as choices end
 };
@@ -62,6 +64,34 @@ std::optional<ApiError> diffusion_refusal(const GenerationParams& g) {
                            field);
 }
 
+// tool_choice against what the model's template can do: a forced call needs a call syntax the server reads and
+// enforces, and leaves no room for another output constraint.
+MaybeError check_tool_choice(const ChatRequest& r, const ServedModel& model) {
+    const ToolChoice c = r.tools.choice;
+    if (!r.tools.given() || (c != ToolChoice::required && c != ToolChoice::named)) return std::nullopt;
+    if (!model.tool_format || !model.tool_format->can_force)
+        return ApiError::field("tool_choice", "unsupported_parameter",
+                               "the model's chat template has no tool-call syntax this server can enforce{}",
+                               model.tool_format ? fmt::format(" ({})", model.tool_format->name) : "");
+    if (r.gen.grammar)
+        return ApiError::field("tool_choice", "invalid_value",
+                               "a required or named tool call cannot be combined with response_format, grammar or "
+                               "json_schema");
+    return std::nullopt;
+}
+
+// tool_choice required or named: a grammar that admits only calls of the allowed tools. `inside`: the prompt
+// left a thinking block open, which the reply closes first.
+MaybeError force_tool_call(ChatRequest& r, const ToolFormat& format, bool inside) {
+    std::vector<ToolDef> allowed;
+    for (const ToolDef& d : r.tools.defs)
+        if (r.tools.choice == ToolChoice::required || d.name == r.tools.forced) allowed.push_back(d);
+    auto g = call_grammar(format, allowed, r.tools.parallel, inside ? "</think>\n\n" : "");
+    if (!g.ok()) return ApiError::field("tools", "invalid_value", "{}", g.error().message());
+    r.gen.grammar = std::move(g).value();
+    return std::nullopt;
+}
+
 ApiError internal_error(const std::string& what) { return ApiError::make(500, "server_error", "internal_error", what); }
 
 // The per-choice SequenceSpec of one prompt.
@@ -85,6 +115,7 @@ void add_choices(Generation& g, const ServedModel& model, const std::vector<int3
         s.logprobs = g.gen.logprobs;
         s.prompt_logprobs = g.echo && g.gen.logprobs >= 0;
         s.grammar = g.gen.grammar;
+        s.render_special = g.tools != nullptr;  // call markers may be control tokens
         g.seqs.push_back(std::move(s));
         g.prompt_text.push_back(prompt_text);
         g.think_inside.push_back(inside);
@@ -101,7 +132,9 @@ struct StreamState {
     bool started = false;
     size_t n_finished = 0;
     std::vector<ReasoningSplitter> splitters;
-    std::vector<size_t> offsets;  // legacy logprobs text_offset per choice
+    std::vector<ToolCallParser> tool_parsers;  // per choice, when tool calls are read
+    std::vector<int> n_calls;                  // per choice: calls streamed so far
+    std::vector<size_t> offsets;               // legacy logprobs text_offset per choice
     std::chrono::milliseconds keep_alive{0};
     std::chrono::steady_clock::time_point last_write;
 };
@@ -123,13 +156,30 @@ std::string stream_event(StreamState& st, SequenceEvent& ev) {
             o.content += rest.content;
         }
         Json lp = g.gen.logprobs >= 0 && !ev.tokens.empty() ? chat_logprobs(ev.tokens, *st.vocab) : Json(nullptr);
+        std::vector<ToolCall> calls;
+        if (g.tools) {
+            ToolCallParser& tp = st.tool_parsers[size_t(ev.index)];
+            ToolCallParser::Out t = tp.feed(o.content);
+            if (ev.finish != Finish::none) {
+                ToolCallParser::Out rest = tp.flush();
+                t.content += rest.content;
+                for (ToolCall& c : rest.calls) t.calls.push_back(std::move(c));
+            }
+            o.content = std::move(t.content);
+            calls = std::move(t.calls);
+        }
         if (!o.reasoning.empty() || !o.content.empty() || !lp.is_null()) {
             Json delta = Json::object();
             if (!o.reasoning.empty()) delta["reasoning_content"] = o.reasoning;
             if (!o.content.empty() || o.reasoning.empty()) delta["content"] = o.content;
             out += sse_event(chat_chunk(g.meta, ev.index, std::move(delta), nullptr, std::move(lp)));
         }
-        if (ev.finish != Finish::none) out += sse_event(chat_chunk(g.meta, ev.index, Json::object(), finish));
+        int& n_calls = st.n_calls[size_t(ev.index)];
+        for (const ToolCall& c : calls)
+            for (Json& d : tool_call_deltas(c, n_calls++))
+                out += sse_event(chat_chunk(g.meta, ev.index, std::move(d), nullptr));
+        if (ev.finish != Finish::none)
+            out += sse_event(chat_chunk(g.meta, ev.index, Json::object(), chat_finish(ev.finish, n_calls > 0)));
     } else {
         Json lp = nullptr;
         if (g.gen.logprobs >= 0 && !ev.tokens.empty()) {
@@ -155,7 +205,11 @@ void answer_streamed(Generation g, std::shared_ptr<RequestStream> stream, const 
     st->stream = std::move(stream);
     st->vocab = &vocab;
     st->fd = fd;
-    for (size_t i = 0; i < g.seqs.size(); ++i) st->splitters.emplace_back(g.think, g.think_inside[i]);
+    for (size_t i = 0; i < g.seqs.size(); ++i) {
+        st->splitters.emplace_back(g.think, g.think_inside[i]);
+        if (g.tools) st->tool_parsers.emplace_back(*g.tools);
+    }
+    st->n_calls.assign(g.seqs.size(), 0);
     st->offsets.assign(g.seqs.size(), 0);
     st->g = std::move(g);
     res.set_header("Cache-Control", "no-cache");
@@ -247,6 +301,11 @@ void answer_whole(Generation& g, RequestStream& stream, const ServedModel& model
             ReasoningSplitter::Out a = sp.feed(choices[i].text), b = sp.flush();
             choices[i].text = a.content + b.content;
             choices[i].reasoning = a.reasoning + b.reasoning;
+            if (g.tools) {
+                ToolCallParser::Out t = parse_tool_calls(*g.tools, choices[i].text);
+                choices[i].text = std::move(t.content);
+                choices[i].calls = std::move(t.calls);
+            }
         }
         body = chat_completion(g.meta, choices, g.usage, *model.vocab, g.gen.logprobs >= 0);
     } else {
@@ -307,15 +366,28 @@ void Api::chat_completions(const httplib::Request& req, httplib::Response& res) 
         return send_error(res, *e);
     if (model_.model->diffusion())
         if (auto e = diffusion_refusal(r.gen)) return send_error(res, *e);
+    if (auto e = check_tool_choice(r, model_)) return send_error(res, *e);
+    if (model_.model->diffusion() && r.tools.choice != ToolChoice::auto_ && r.tools.choice != ToolChoice::none)
+        return send_error(res, ApiError::field("tool_choice", "unsupported_parameter",
+                                               "the model generates by diffusion: a forced tool call (a grammar) "
+                                               "does not apply"));
+    const bool forced = r.tools.choice == ToolChoice::required || r.tools.choice == ToolChoice::named;
+    // A forced call comes first in the reply: thinking is switched off where the template has a switch.
+    if (forced && model_.thinking_markers && !r.template_kwargs.contains("enable_thinking"))
+        r.template_kwargs["enable_thinking"] = false;
     Generation g;
     g.chat = true;
-    g.gen = std::move(r.gen);
     g.meta = {make_id("chatcmpl"), model_.name, fingerprint(), int64_t(std::time(nullptr))};
     std::string text;
     std::vector<int32_t> ids;
     if (auto e = model_.chat_prompt(r, text, ids)) return send_error(res, *e);
+    const bool inside = ReasoningSplitter::prompt_opens_thinking(text);
+    if (forced)
+        if (auto e = force_tool_call(r, *model_.tool_format, inside)) return send_error(res, *e);
+    g.gen = std::move(r.gen);
     g.think = model_.thinking_markers;
-    add_choices(g, model_, ids, "", ReasoningSplitter::prompt_opens_thinking(text));
+    if (r.tools.parse_calls()) g.tools = model_.tool_format;
+    add_choices(g, model_, ids, "", inside);
     run(std::move(g), scheduler_, model_, refusing_.load(), keep_alive_, req, res);
 }
 

@@ -209,7 +209,7 @@ void Scheduler::admit() {
         s.submitted = p.submitted;
         s.n_prefilled = s.n_generated = s.n_cached = 0;
         s.prompt_info.clear();
-        s.decoder.emplace(vocab_);
+        s.decoder.emplace(vocab_, s.spec.render_special);
         s.stops = runtime::StopMatcher(s.spec.stop);
         session_.reset(s.seq);
         auto sampler = runtime::Sampler::create(s.spec.sampling, n_vocab_);

@@ -60,6 +60,7 @@ struct SequenceSpec {
     // The output must match this grammar: tokens it rejects are masked, and generation stops where it is
     // complete. Null: free text.
     std::shared_ptr<const grammar::Grammar> grammar;
+    bool render_special = false;  // control tokens appear in the text (tool-call markers that are control tokens)
 };
 
 enum class Finish : uint8_t { none, stop, length, cancelled, error };

@@ -10,6 +10,7 @@
 
 #include "runtime/model.h"
 #include "server/request.h"
+#include "server/tool_format.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
@@ -22,8 +23,9 @@ struct ServedModel {
     std::unique_ptr<tokenizer::Vocab> vocab;
     std::unique_ptr<tokenizer::Tokenizer> tokenizer;
     std::optional<tokenizer::ChatTemplate> chat_template;
-    bool thinking_markers = false;  // the template writes <think>…</think>: split reasoning_content out
-    int64_t n_ctx = 0;              // positions per sequence
+    bool thinking_markers = false;            // the template writes <think>…</think>: split reasoning_content out
+    const ToolFormat* tool_format = nullptr;  // how the template's model writes tool calls; null: not read
+    int64_t n_ctx = 0;                        // positions per sequence
 
     // Loads the vocabulary and the chat template: the file's, `template_source` when not empty, or a plain
     // "role: content" template for models that carry none.
@@ -33,7 +35,8 @@ struct ServedModel {
     Limits limits(int max_n) const;
 
     // The rendered chat prompt and its ids (ids: BOS added when the vocabulary wants one and the template
-    // did not write it).
+    // did not write it). Tools, tool calls and reasoning_effort go to the template as apply_chat_template
+    // passes them; with continue_final_message the text ends where the last message's content does.
     MaybeError chat_prompt(const ChatRequest& req, std::string& text, std::vector<int32_t>& ids) const;
     // One completions prompt's ids (text: BOS as the vocabulary says; token ids: as given), and its text.
     MaybeError completion_prompt(const PromptInput& in, const std::string& param, std::string& text,

@@ -271,7 +271,7 @@ def case_malformed(s):
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": True}}, "stream_options"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a"}}}}, "response_format.json_schema.schema"),
-        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}, "tools"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}, "tools[0].function"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "presence_penalty": 3}, "presence_penalty"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "chat_template_kwargs": []}, "chat_template_kwargs"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x " * 2000}]}, "messages"),
@@ -585,6 +585,101 @@ def case_keep_alive_and_cors(loom, model):
         s.stop()
 
 
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+                                      "parameters": {"type": "object",
+                                                     "properties": {"city": {"type": "string", "maxLength": 12},
+                                                                    "unit": {"enum": ["celsius", "fahrenheit"]}},
+                                                     "required": ["city"], "additionalProperties": False}}},
+    {"type": "function", "function": {"name": "add", "description": "Add two integers",
+                                      "parameters": {"type": "object",
+                                                     "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                                                     "required": ["a", "b"], "additionalProperties": False}}},
+]
+
+
+def check_call(call, names):
+    check(call.type == "function" and call.function.name in names, f"call {call}")
+    args = json.loads(call.function.arguments)
+    check(isinstance(args, dict), f"arguments {call.function.arguments!r}")
+    if call.function.name == "get_weather":
+        check(isinstance(args.get("city"), str) and set(args) <= {"city", "unit"}, f"arguments {args}")
+    else:
+        check(isinstance(args.get("a"), int) and isinstance(args.get("b"), int), f"arguments {args}")
+
+
+def case_tools(loom, model):
+    """Tool calls through the openai client, for several real templates on the synthetic model: a tool loop (call →
+    tool result → answer), streamed calls (OpenAI's chunking) equal to the whole answer, and 400s naming the field."""
+    for tmpl in ["Qwen-Qwen2.5-7B-Instruct.jinja", "Mistral-Small-3.2-24B-Instruct-2506.jinja",
+                 "meta-llama-Llama-3.1-8B-Instruct.jinja"]:
+        s = Server(loom, model, "--parallel", "2", "-c", "2048", "--chat-template-file",
+                   os.path.join(ROOT, "tests/data/chat_templates/templates", tmpl))
+        try:
+            c = s.client
+            # A short system message (Mistral's default one is long); Llama 3.1 writes tools as indented JSON, so
+            # it gets one tool: the synthetic model's 1000-token vocabulary makes long prompts.
+            messages = [{"role": "system", "content": "Use the tools."},
+                        {"role": "user", "content": "What is the weather in Bern, and what is 3 + 4?"}]
+            tools = TOOLS[1:] if "Llama-3.1" in tmpl else TOOLS
+            for seed in range(2):
+                # One call: a random model given parallel calls goes on calling until max_tokens.
+                r = c.chat.completions.create(model="m", messages=messages, tools=tools, tool_choice="required",
+                                              parallel_tool_calls=False, temperature=1.5, seed=seed, max_tokens=400)
+                ch = r.choices[0]
+                check(ch.finish_reason == "tool_calls", f"{tmpl}: finish_reason {ch.finish_reason}: {ch.message}")
+                check(ch.message.tool_calls, f"{tmpl}: no tool calls: {ch.message}")
+                for call in ch.message.tool_calls:
+                    check_call(call, {"get_weather", "add"})
+            # The loop: the call and its result go back; the model answers in text (tools still offered).
+            history = messages + [ch.message.model_dump(exclude_none=True)]
+            for call in ch.message.tool_calls:
+                history.append({"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 °C"})
+            r2 = c.chat.completions.create(model="m", messages=history, tools=tools, tool_choice="none",
+                                           max_tokens=16, seed=3)
+            check(r2.choices[0].message.tool_calls is None, f"{tmpl}: calls with tool_choice none")
+            check(isinstance(r2.choices[0].message.content, str), f"{tmpl}: {r2.choices[0].message}")
+            check(r2.choices[0].finish_reason in ("stop", "length"), r2.choices[0].finish_reason)
+
+            # Streamed: the first chunk of a call has index, id, type and name; then argument fragments.
+            named = {"type": "function", "function": {"name": "add"}}
+            kw = dict(model="m", messages=messages, tools=tools, tool_choice=named, temperature=1.5, seed=7,
+                      max_tokens=400)
+            whole = c.chat.completions.create(**kw).choices[0]
+            calls, finish = {}, None
+            for chunk in c.chat.completions.create(stream=True, **kw):
+                for choice in chunk.choices:
+                    finish = choice.finish_reason or finish
+                    for d in choice.delta.tool_calls or []:
+                        if d.index not in calls:
+                            check(d.id and d.type == "function" and d.function.name, f"first call chunk {d}")
+                            calls[d.index] = {"id": d.id, "name": d.function.name, "arguments": ""}
+                        else:
+                            check(d.id is None and (d.function.name is None), f"later chunk {d}")
+                        calls[d.index]["arguments"] += d.function.arguments or ""
+            check(finish == "tool_calls", f"{tmpl}: streamed finish_reason {finish}")
+            check([(x["name"], json.loads(x["arguments"])) for x in calls.values()] ==
+                  [(x.function.name, json.loads(x.function.arguments)) for x in whole.message.tool_calls],
+                  f"{tmpl}: streamed {calls} vs whole {whole.message.tool_calls}")
+
+            for bad, param in [(dict(tool_choice={"type": "function", "function": {"name": "nope"}}),
+                                "tool_choice.function.name"),
+                               (dict(tools=None, tool_choice="required"), "tool_choice")]:
+                args = dict(model="m", messages=messages, tools=tools, max_tokens=4)
+                args.update(bad)
+                if args["tools"] is None:
+                    del args["tools"]
+                try:
+                    c.chat.completions.create(**args)
+                    check(False, f"no 400 for {bad}")
+                except openai.BadRequestError as e:
+                    check(e.body.get("param") == param, f"{bad}: {e.body}")
+            r = s.post("/v1/chat/completions", {"messages": messages + [{"role": "tool", "content": "x"}]})
+            check(r.status_code == 400 and r.json()["error"]["param"] == "messages[2].tool_call_id", r.text)
+        finally:
+            check(s.stop() == 0, "clean exit")
+
+
 def case_diffusion(loom, model):
     # A masked-diffusion model (the synthetic llada): completions fill a canvas; streamed, the text comes block by
     # block; fields of a left-to-right sampler are refused by name.
@@ -626,7 +721,7 @@ def main():
                   case_seed_and_n, case_tokenize, case_concurrency, case_cancel, case_malformed, case_structured_output,
                   case_web_page, case_metrics]
         own = [case_queue_full, case_api_key_and_bind, case_sigterm_drains, case_prefix_cache, case_keep_alive_and_cors,
-               case_diffusion]
+               case_diffusion, case_tools]
         serve_args = ["--parallel", "16", "-c", "512"]
     else:
         model = None  # the default model

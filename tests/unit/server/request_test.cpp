@@ -105,7 +105,7 @@ TEST(ServerRequest, EveryBadFieldIsNamed) {
         {{{"messages", "hi"}}, "messages"},
         {{{"messages", {1}}}, "messages[0]"},
         {{{"messages", {{{"role", "robot"}, {"content", "x"}}}}}, "messages[0].role"},
-        {{{"messages", {{{"role", "tool"}, {"content", "x"}}}}}, "messages[0].role"},
+        {{{"messages", {{{"role", "tool"}, {"content", "x"}}}}}, "messages[0].tool_call_id"},
         {{{"messages", {{{"role", "user"}}}}}, "messages[0].content"},
         {{{"messages", {{{"role", "user"}, {"content", {{{"type", "image_url"}}}}}}}}, "messages[0].content[0].type"},
         {chat_body({{"temperature", "hot"}}), "temperature"},
@@ -146,7 +146,7 @@ TEST(ServerRequest, EveryBadFieldIsNamed) {
         {chat_body({{"user", 5}}), "user"},
         {chat_body({{"model", 5}}), "model"},
         {chat_body({{"response_format", {{"type", "xml"}}}}), "response_format.type"},
-        {chat_body({{"tools", {{{"type", "function"}}}}}), "tools"},
+        {chat_body({{"tools", {{{"type", "function"}}}}}), "tools[0].function"},
         {chat_body({{"tool_choice", "auto"}}), "tool_choice"},
         {chat_body({{"chat_template_kwargs", 3}}), "chat_template_kwargs"},
     };
