@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "arch/arch_file.h"
@@ -57,8 +58,10 @@ Result<HfTransform> transform_of(const Node& n, const std::string& path, const s
     std::string inner = n.str.substr(open + 1, n.str.size() - open - 2);
     size_t start = 0;
     while (start <= inner.size()) {
-        size_t comma = inner.find(',', start);
-        if (comma == std::string::npos) comma = inner.size();
+        // The next comma outside parentheses (an argument may be an expression with a call).
+        size_t comma = start;
+        for (int depth = 0; comma < inner.size() && (inner[comma] != ',' || depth > 0); ++comma)
+            depth += inner[comma] == '(' ? 1 : inner[comma] == ')' ? -1 : 0;
         std::string a = inner.substr(start, comma - start);
         a.erase(0, a.find_first_not_of(' '));
         a.erase(a.find_last_not_of(' ') + 1);
@@ -81,35 +84,98 @@ Result<HfConfigKey> config_key_of(const std::string& key, const Node& n, const s
     if (n.kind != Node::Kind::table)
         return Error::invalid("{}:{}: [hf.config] '{}': a config.json key or a table {{ key, default }}", path, n.line,
                               key);
-    LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.config] '{}': ", key), n, {"key", "default"}));
+    LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.config] '{}': ", key), n, {"key", "value", "default"}));
     if (auto it = n.fields.find("key"); it != n.fields.end()) {
         LOOM_TRY(c.from, strings(it->second, path, "key"));
     }
+    if (auto it = n.fields.find("value"); it != n.fields.end()) {
+        if (it->second.kind != Node::Kind::string || !c.from.empty())
+            return Error::invalid("{}:{}: [hf.config] '{}': value is an expression string, without key", path,
+                                  it->second.line, key);
+        auto e = Expr::parse(it->second.str);
+        if (!e.ok())
+            return Error::invalid("{}:{}: [hf.config] '{}': {}", path, it->second.line, key, e.error().message());
+        c.value = std::move(e).value();
+    }
     if (auto it = n.fields.find("default"); it != n.fields.end()) {
         const Node& d = it->second;
+        const bool numbers =
+            d.kind == Node::Kind::array &&
+            std::all_of(d.items.begin(), d.items.end(), [](const Node& x) { return x.kind == Node::Kind::number; });
         if (d.kind == Node::Kind::number) c.number = d.num, c.fraction = d.num != double(int64_t(d.num));
         else if (d.kind == Node::Kind::string) c.text = d.str;
         else if (d.kind == Node::Kind::boolean) c.flag = d.num != 0;
-        else
-            return Error::invalid("{}:{}: [hf.config] '{}': default must be a number, string or boolean", path, d.line,
-                                  key);
+        else if (numbers) {
+            c.numbers.emplace();
+            for (const Node& x : d.items) c.numbers->push_back(x.num);
+        } else
+            return Error::invalid("{}:{}: [hf.config] '{}': default must be a number, string, boolean or numbers", path,
+                                  d.line, key);
     }
-    if (c.from.empty() && !c.number && !c.text && !c.flag)
-        return Error::invalid("{}:{}: [hf.config] '{}': needs a key or a default", path, n.line, key);
+    if (c.from.empty() && !c.value && !c.number && !c.text && !c.flag && !c.numbers)
+        return Error::invalid("{}:{}: [hf.config] '{}': needs a key, a value or a default", path, n.line, key);
     return c;
+}
+
+Result<HfTensorRule> tensor_rule_of(const std::string& from, const Node& n, const std::string& path,
+                                    const std::string& arch) {
+    HfTensorRule r;
+    r.from = from;
+    r.line = n.line;
+    if (n.kind == Node::Kind::string) {
+        r.to = n.str;
+    } else if (n.kind == Node::Kind::table) {
+        LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.tensors] '{}': ", from), n, {"name", "transform"}));
+        auto name = n.fields.find("name");
+        if (name == n.fields.end() || name->second.kind != Node::Kind::string)
+            return Error::invalid("{}:{}: [hf.tensors] '{}': needs name = \"<GGUF name>\"", path, n.line, from);
+        r.to = name->second.str;
+        if (auto t = n.fields.find("transform"); t != n.fields.end()) {
+            const Node& list = t->second;
+            if (list.kind != Node::Kind::array)
+                return Error::invalid("{}:{}: [hf.tensors] '{}': transform must be an array", path, list.line, from);
+            for (const Node& x : list.items) {
+                LOOM_TRY(HfTransform tr, transform_of(x, path, arch));
+                r.transforms.push_back(std::move(tr));
+            }
+        }
+    } else {
+        return Error::invalid("{}:{}: [hf.tensors] '{}': a GGUF name or a table {{ name, transform }}", path, n.line,
+                              from);
+    }
+    const bool from_layer = r.from.find("{layer}") != std::string::npos;
+    if (from_layer != (r.to.find("{layer}") != std::string::npos))
+        return Error::invalid("{}:{}: [hf.tensors] '{}': {{layer}} must be in both names or neither", path, r.line,
+                              from);
+    if (r.to.find("{expert}") != std::string::npos)
+        return Error::invalid(
+            "{}:{}: [hf.tensors] '{}': {{expert}} belongs in the checkpoint name only (experts are stacked)", path,
+            r.line, from);
+    return r;
 }
 
 }  // namespace
 
 Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::string& arch) {
     if (s.kind != Node::Kind::table) return Error::invalid("{}:{}: [hf] must be a table", path, s.line);
-    LOOM_RETURN_IF_ERROR(unknown(path, "[hf]: ", s, {"architectures", "ignore", "refuse", "config", "tensors"}));
+    LOOM_RETURN_IF_ERROR(
+        unknown(path, "[hf]: ", s, {"architectures", "ignore", "prefixes", "refuse", "config", "tensors"}));
     HfMap m;
     const auto* archs = s.fields.count("architectures") ? &s.fields.at("architectures") : nullptr;
     if (!archs) return Error::invalid("{}:{}: [hf] needs architectures = [...] (config.json's values)", path, s.line);
     LOOM_TRY(m.architectures, strings(*archs, path, "[hf] architectures"));
     if (auto it = s.fields.find("ignore"); it != s.fields.end()) {
         LOOM_TRY(m.ignore, strings(it->second, path, "[hf] ignore"));
+    }
+    if (auto it = s.fields.find("prefixes"); it != s.fields.end()) {
+        if (it->second.kind != Node::Kind::table)
+            return Error::invalid("{}:{}: [hf] prefixes must be a table {{ \"prefix\" = \"replacement\" }}", path,
+                                  it->second.line);
+        for (const auto& [from, to] : it->second.fields) {
+            if (to.kind != Node::Kind::string || from.empty())
+                return Error::invalid("{}:{}: [hf] prefixes: '{}' must map to a string", path, to.line, from);
+            m.prefixes.emplace_back(from, to.str);
+        }
     }
     if (auto it = s.fields.find("refuse"); it != s.fields.end()) {
         if (it->second.kind != Node::Kind::array)
@@ -143,41 +209,20 @@ Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::st
     auto it = s.fields.find("tensors");
     if (it == s.fields.end() || it->second.kind != Node::Kind::table)
         return Error::invalid("{}:{}: [hf] needs a [hf.tensors] table (checkpoint name = GGUF name)", path, s.line);
-    for (const auto& [from, n] : it->second.fields) {
-        HfTensorRule r;
-        r.from = from;
-        r.line = n.line;
-        if (n.kind == Node::Kind::string) {
-            r.to = n.str;
-        } else if (n.kind == Node::Kind::table) {
-            LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.tensors] '{}': ", from), n, {"name", "transform"}));
-            auto name = n.fields.find("name");
-            if (name == n.fields.end() || name->second.kind != Node::Kind::string)
-                return Error::invalid("{}:{}: [hf.tensors] '{}': needs name = \"<GGUF name>\"", path, n.line, from);
-            r.to = name->second.str;
-            if (auto t = n.fields.find("transform"); t != n.fields.end()) {
-                const Node& list = t->second;
-                if (list.kind != Node::Kind::array)
-                    return Error::invalid("{}:{}: [hf.tensors] '{}': transform must be an array", path, list.line,
-                                          from);
-                for (const Node& x : list.items) {
-                    LOOM_TRY(HfTransform tr, transform_of(x, path, arch));
-                    r.transforms.push_back(std::move(tr));
-                }
-            }
+    for (const auto& [from, value] : it->second.fields) {
+        // An array of tables: one checkpoint tensor made into several GGUF tensors, each with its own transforms.
+        std::vector<const Node*> outputs;
+        if (value.kind == Node::Kind::array) {
+            for (const Node& x : value.items) outputs.push_back(&x);
+            if (outputs.empty())
+                return Error::invalid("{}:{}: [hf.tensors] '{}': an empty array of outputs", path, value.line, from);
         } else {
-            return Error::invalid("{}:{}: [hf.tensors] '{}': a GGUF name or a table {{ name, transform }}", path,
-                                  n.line, from);
+            outputs.push_back(&value);
         }
-        const bool from_layer = r.from.find("{layer}") != std::string::npos;
-        if (from_layer != (r.to.find("{layer}") != std::string::npos))
-            return Error::invalid("{}:{}: [hf.tensors] '{}': {{layer}} must be in both names or neither", path, r.line,
-                                  from);
-        if (r.to.find("{expert}") != std::string::npos)
-            return Error::invalid(
-                "{}:{}: [hf.tensors] '{}': {{expert}} belongs in the checkpoint name only (experts are stacked)", path,
-                r.line, from);
-        m.tensors.push_back(std::move(r));
+        for (const Node* out : outputs) {
+            LOOM_TRY(HfTensorRule r, tensor_rule_of(from, *out, path, arch));
+            m.tensors.push_back(std::move(r));
+        }
     }
     return m;
 }
@@ -202,6 +247,13 @@ bool match_hf_pattern(const std::string& pattern, const std::string& name, int64
         ++p, ++n;
     }
     return n == name.size();
+}
+
+bool match_hf_ignore(const std::string& pattern, const std::string& name) {
+    if (!pattern.empty() && pattern.back() == '*')
+        return name.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
+    int64_t layer = 0, expert = 0;
+    return match_hf_pattern(pattern, name, layer, expert);
 }
 
 std::string fill_layer(const std::string& pattern, int64_t layer) {

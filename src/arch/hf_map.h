@@ -4,24 +4,33 @@
 //
 //   [hf]
 //   architectures = ["LlamaForCausalLM"]        config.json "architectures" values this family serves
-//   ignore = ["model.layers.{layer}.self_attn.rotary_emb.inv_freq"]   checkpoint tensors dropped
+//   ignore = ["model.layers.{layer}.self_attn.rotary_emb.inv_freq", "model.visual.*"]   checkpoint tensors
+//                                                 dropped (a final '*' matches any rest of the name)
+//   prefixes = { "model.language_model." = "model." }   checkpoint name prefixes rewritten before matching
+//                                                 (multimodal checkpoints nest the language model)
 //   refuse = [{ key = "rope_scaling.rope_type", values = ["llama3"], why = "..." }]   config values loom cannot
 //                                                 honour from a checkpoint yet: an error, not a silently wrong model
 //   [hf.config]                                  GGUF key ({arch} = the family) = config.json key, or a table:
-//   "{arch}.block_count" = "num_hidden_layers"   { key = "k" | ["k1", "k2"], default = <number|string|bool> }
-//                                                 (first key present; "a.b" reads a nested object; no key and no
-//                                                 default: the metadata key is left out)
+//   "{arch}.block_count" = "num_hidden_layers"   { key = "k" | ["k1", "k2"], default = <number|string|bool|
+//                                                 [numbers]> } (first key present; "a.b" reads a nested object; no
+//                                                 key and no default: the metadata key is left out), or
+//                                                 { value = "<expression>", default = ... }: a value computed
+//                                                 from config.json (runtime/hf_metadata.h lists what it can read);
+//                                                 a config.json key it needs that is absent gives the default
 //   [hf.tensors]                                 checkpoint name = GGUF name, or a table:
-//   "model.norm.weight" = "output_norm.weight"   { name = "...", transform = ["op(arg, ...)", ...] }
+//   "model.norm.weight" = "output_norm.weight"   { name = "...", transform = ["op(arg, ...)", ...] }, or an
+//                                                 array of such tables: one checkpoint tensor made into several
 // Names may hold {layer} (digits, the same in both names) and, in the checkpoint name, {expert}: tensors that
 // differ only in {expert} are stacked, in expert order, into one tensor with a new outermost dimension.
-// Transforms run in order; an argument is a number or a GGUF metadata key (an integer): see runtime/hf_transform.h.
+// Transforms run in order; an argument is a number, a GGUF metadata key holding one, or an expression over
+// config.json (as for [hf.config] values, without commas): see runtime/hf_transform.h.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "arch/expr.h"
 #include "core/error.h"
 
 namespace loom::arch {
@@ -29,9 +38,11 @@ namespace loom::arch {
 struct Node;
 
 struct HfConfigKey {
-    std::string key;                // GGUF metadata key, {arch} substituted
-    std::vector<std::string> from;  // config.json keys, first present wins
-    std::optional<double> number;   // `default` when it is a number
+    std::string key;                             // GGUF metadata key, {arch} substituted
+    std::vector<std::string> from;               // config.json keys, first present wins
+    std::optional<Expr> value;                   // computed from config.json instead
+    std::optional<double> number;                // `default` when it is a number
+    std::optional<std::vector<double>> numbers;  // `default` when it is an array of numbers
     std::optional<std::string> text;
     std::optional<bool> flag;
     bool fraction = false;  // the default was written with a fraction or exponent (an f32, not an integer)
@@ -59,10 +70,11 @@ struct HfTensorRule {
 
 struct HfMap {
     std::vector<std::string> architectures;
-    std::vector<std::string> ignore;  // checkpoint name patterns
+    std::vector<std::string> ignore;                            // checkpoint name patterns
+    std::vector<std::pair<std::string, std::string>> prefixes;  // checkpoint name prefix → replacement
     std::vector<HfConfigKey> config;
     std::vector<HfRefusal> refuse;
-    std::vector<HfTensorRule> tensors;
+    std::vector<HfTensorRule> tensors;  // rules with the same `from` are consecutive (one tensor, several outputs)
 
     // `section` is the [hf] table of the file at `path`, for family `arch`.
     static Result<HfMap> parse(const Node& section, const std::string& path, const std::string& arch);
@@ -71,6 +83,8 @@ struct HfMap {
 // Matches a name against a pattern with {layer} and {expert} placeholders (each one or more digits); fills the
 // numbers found (-1 where the pattern has none).
 bool match_hf_pattern(const std::string& pattern, const std::string& name, int64_t& layer, int64_t& expert);
+// Whether `name` matches an ignore pattern: match_hf_pattern, or a prefix when the pattern ends in '*'.
+bool match_hf_ignore(const std::string& pattern, const std::string& name);
 // The pattern with {layer} replaced.
 std::string fill_layer(const std::string& pattern, int64_t layer);
 

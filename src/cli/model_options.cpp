@@ -32,6 +32,10 @@ void ModelOptions::add_to(CLI::App& cmd) {
            "--pack", pack,
            "Matmul weights in the CPU kernels' packed layouts where they have one (same results, faster): on, off")
         ->capture_default_str();
+    cmd.add_option(
+        "--quantize", quantize,
+        "A Hugging Face directory's weights quantized at load to this type (q8_0, q4_0, q4_k, q6_k, ...; "
+        "norms, routers and 1-D tensors stay as loaded, output.weight gets q6_k as llama-quantize gives it)");
 }
 
 void add_generation_options(CLI::App& cmd, runtime::GenerateOptions& gen, std::vector<std::string>& stop) {
@@ -60,6 +64,7 @@ Result<std::unique_ptr<runtime::Model>> ModelOptions::load_model() const {
     else return Error::invalid("--load '{}': use map, populate or read", load);
     if (pack != "on" && pack != "off") return Error::invalid("--pack '{}': use on or off", pack);
     lo.pack = pack == "on" && backend == "cpu";  // the reference kernels read the GGUF layout only
+    lo.quantize = quantize;
     std::string path = model;
     if (path.empty()) {
         LOOM_TRY(path, default_model_path());

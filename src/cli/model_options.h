@@ -1,5 +1,5 @@
-// Options every model-running command shares (-m, -t, -c, --kv-type, --backend, --arch-file, --load, --pack),
-// and turning them into a loaded Model and a Session; and the generation options of run and chat.
+// Options every model-running command shares (-m, -t, -c, --kv-type, --backend, --arch-file, --load, --pack,
+// --quantize), and turning them into a loaded Model and a Session; and the generation options of run and chat.
 #pragma once
 
 #include <memory>
@@ -28,6 +28,7 @@ struct ModelOptions {
     std::string arch_file;
     std::string load = "read";  // measured: decode from an mmap here runs at a quarter of the speed (see #4 note)
     std::string pack = "on";    // packed weight layouts for the CPU kernels (runtime::LoadOptions::pack)
+    std::string quantize;       // --quantize: a Hugging Face directory's weights quantized at load
 
     void add_to(CLI::App& cmd);
     Result<std::unique_ptr<runtime::Model>> load_model() const;

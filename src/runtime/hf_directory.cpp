@@ -3,19 +3,23 @@
 #include "runtime/hf_directory.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "arch/arch_file.h"
 #include "arch/arch_lookup.h"
 #include "arch/embedded_archs.h"
+#include "arch/expr.h"
 #include "arch/hf_map.h"
 #include "formats/gguf_writer.h"
 #include "formats/safetensors_checkpoint.h"
 #include "runtime/hf_metadata.h"
+#include "runtime/hf_quantize.h"
 #include "runtime/hf_transform.h"
 
 namespace loom::runtime {
@@ -33,9 +37,8 @@ bool dropped(const std::string& name, const arch::HfMap& map) {
         const std::string_view sv(s);
         if (name.size() >= sv.size() && name.compare(name.size() - sv.size(), sv.size(), sv) == 0) return true;
     }
-    int64_t layer = 0, expert = 0;
     return std::any_of(map.ignore.begin(), map.ignore.end(),
-                       [&](const std::string& p) { return arch::match_hf_pattern(p, name, layer, expert); });
+                       [&](const std::string& p) { return arch::match_hf_ignore(p, name); });
 }
 
 // The family whose [hf] architectures lists config.json's first "architectures" value.
@@ -69,8 +72,8 @@ struct Group {
 class Assembler {
 public:
     Assembler(std::string source, std::shared_ptr<const formats::SafetensorsCheckpoint> ckpt,
-              const formats::GgufWriter& meta)
-        : source_(std::move(source)), ckpt_(std::move(ckpt)), meta_(meta) {}
+              const formats::GgufWriter& meta, const json& config)
+        : source_(std::move(source)), ckpt_(std::move(ckpt)), meta_(meta), config_(config) {}
 
     Status add(const Group& g) {
         const formats::SafeTensor& first = *g.by_expert.begin()->second;
@@ -120,9 +123,39 @@ public:
         }
         auto buf = std::make_shared<std::vector<uint8_t>>(std::move(t.bytes));
         tensors_.push_back({g.name, t.type, t.shape, buf->data(), buf->size(), 0});
+        made_[buf->data()] = owners_.size();
         owners_.push_back(buf);
         report_.push_back(fmt::format("{} ← {}{}: {}", g.name, first.name, stacked ? " (and the other experts)" : "",
                                       fmt::join(steps, ", ")));
+        return Ok();
+    }
+
+    // --quantize: every tensor hf_quant_type picks, encoded from its loaded values; the bytes it replaces are let
+    // go (a made tensor's buffer freed, a view's pages released).
+    Status quantize(DType target) {
+        const bool tied = std::none_of(tensors_.begin(), tensors_.end(),
+                                       [](const formats::ExternalTensor& t) { return t.name == "output.weight"; });
+        std::map<std::string, int> count;
+        for (formats::ExternalTensor& t : tensors_) {
+            const DType to = hf_quant_type(t.name, t.shape, t.type, target, tied);
+            if (to == t.type) continue;
+            auto q = hf_quantize_tensor(t.type, t.data, t.shape, to);
+            if (!q.ok()) return std::move(q).error().with_context(fmt::format("{}: tensor '{}'", source_, t.name));
+            if (auto m = made_.find(t.data); m != made_.end()) owners_[m->second].reset();
+            else ckpt_->release(t.data, t.bytes);
+            auto buf = std::make_shared<std::vector<uint8_t>>(std::move(q).value());
+            t.type = to;
+            t.data = buf->data();
+            t.bytes = buf->size();
+            t.offset = 0;
+            owners_.push_back(buf);
+            ++count[std::string(name(to))];
+        }
+        std::vector<std::string> parts;
+        parts.reserve(count.size());
+        for (const auto& [type, n] : count) parts.push_back(fmt::format("{} tensor(s) {}", n, type));
+        report_.push_back(fmt::format("--quantize {}: {}", name(target),
+                                      parts.empty() ? "nothing" : fmt::format("{}", fmt::join(parts, ", "))));
         return Ok();
     }
 
@@ -157,18 +190,37 @@ private:
                 },
                 val);
         }
-        return Error::not_found("argument '{}': no such metadata key (config.json did not give it)", a);
+        // Otherwise an expression over config.json.
+        auto e = arch::Expr::parse(a);
+        if (!e.ok())
+            return Error::not_found("argument '{}': neither a metadata key config.json gave nor an expression", a);
+        LOOM_TRY(arch::Value x, eval_config(*e, config_, nullptr));
+        if (!x.is_number()) return Error::invalid("argument '{}' is {}, not a number", a, x.to_string());
+        return x.num;
     }
 
     std::string source_;
     std::shared_ptr<const formats::SafetensorsCheckpoint> ckpt_;
+    std::map<const uint8_t*, size_t> made_;  // a made tensor's bytes → its buffer in owners_
     const formats::GgufWriter& meta_;
+    const json& config_;
 };
+
+// The checkpoint name as the [hf.tensors] patterns see it: the first matching [hf] prefixes entry rewritten.
+std::string renamed(const std::string& name, const arch::HfMap& map) {
+    for (const auto& [from, to] : map.prefixes)
+        if (name.compare(0, from.size(), from) == 0) return to + name.substr(from.size());
+    return name;
+}
 
 }  // namespace
 
 Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::string& arch_file,
-                                            formats::LoadMode mode) {
+                                            formats::LoadMode mode, const std::string& quantize) {
+    std::optional<DType> target;
+    if (!quantize.empty()) {
+        LOOM_TRY(target, hf_quantize_target(quantize));
+    }
     LOOM_TRY(json config, read_hf_config(dir));
     arch::ArchFile a;
     if (arch_file.empty()) {
@@ -197,24 +249,27 @@ Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::s
     // Every checkpoint tensor is either dropped or matched by one rule; names nothing matches are listed at once.
     std::map<std::string, Group> groups;  // by GGUF name
     std::vector<std::string> unmatched;
-    for (const std::string& name : ckpt->names()) {
+    for (const std::string& stored : ckpt->names()) {
+        const std::string name = renamed(stored, map);
         if (dropped(name, map)) continue;
-        const arch::HfTensorRule* rule = nullptr;
+        size_t first = map.tensors.size();
         int64_t layer = -1, expert = -1;
-        for (const arch::HfTensorRule& r : map.tensors)
-            if (arch::match_hf_pattern(r.from, name, layer, expert)) {
-                rule = &r;
-                break;
-            }
-        if (!rule) {
-            unmatched.push_back(name);
+        for (size_t i = 0; i < map.tensors.size() && first == map.tensors.size(); ++i)
+            if (arch::match_hf_pattern(map.tensors[i].from, name, layer, expert)) first = i;
+        if (first == map.tensors.size()) {
+            unmatched.push_back(stored);
             continue;
         }
-        Group& g = groups[layer >= 0 ? arch::fill_layer(rule->to, layer) : rule->to];
-        g.rule = rule;
-        g.name = layer >= 0 ? arch::fill_layer(rule->to, layer) : rule->to;
-        if (!g.by_expert.emplace(expert, ckpt->tensor(name)).second)
-            return Error::invalid("{}: tensor '{}': two checkpoint tensors map to '{}'", dir, name, g.name);
+        // Every output of the rule: rules of one checkpoint name are consecutive.
+        for (size_t i = first; i < map.tensors.size() && map.tensors[i].from == map.tensors[first].from; ++i) {
+            const arch::HfTensorRule* rule = &map.tensors[i];
+            const std::string to = layer >= 0 ? arch::fill_layer(rule->to, layer) : rule->to;
+            Group& g = groups[to];
+            g.rule = rule;
+            g.name = to;
+            if (!g.by_expert.emplace(expert, ckpt->tensor(stored)).second)
+                return Error::invalid("{}: tensor '{}': two checkpoint tensors map to '{}'", dir, stored, g.name);
+        }
     }
     if (!unmatched.empty()) {
         const size_t shown = std::min<size_t>(unmatched.size(), 8);
@@ -224,8 +279,9 @@ Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::s
                               shown < unmatched.size() ? ", ..." : "");
     }
 
-    Assembler as(dir, ckpt, w);
+    Assembler as(dir, ckpt, w, config);
     for (const auto& [name, g] : groups) LOOM_RETURN_IF_ERROR(as.add(g));
+    if (target) LOOM_RETURN_IF_ERROR(as.quantize(*target));
     if (!as.report_.empty()) w.set(kHfTransformsKey, as.report_);
     LOOM_TRY(std::vector<uint8_t> bytes, w.to_bytes());
     LOOM_TRY(formats::GgufFile meta, formats::GgufFile::parse(std::move(bytes), dir));
@@ -235,9 +291,13 @@ Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::s
 }
 
 Result<formats::GgufFile> open_model_file(const std::string& path, const std::string& arch_file, formats::LoadMode mode,
-                                          const formats::MappedFile::ProgressFn& progress) {
+                                          const formats::MappedFile::ProgressFn& progress,
+                                          const std::string& quantize) {
     std::error_code ec;
-    if (fs::is_directory(path, ec)) return open_hf_directory(path, arch_file, mode);
+    if (fs::is_directory(path, ec)) return open_hf_directory(path, arch_file, mode, quantize);
+    if (!quantize.empty())
+        return Error::invalid("{}: --quantize applies to Hugging Face directories (a GGUF file keeps its stored types)",
+                              path);
     return formats::GgufFile::open(path, mode, progress);
 }
 

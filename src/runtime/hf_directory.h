@@ -18,12 +18,15 @@ namespace loom::runtime {
 
 inline constexpr const char* kHfTransformsKey = "loom.hf.transforms";
 
+// `quantize`: a type name for --quantize (runtime/hf_quantize.h), or empty for the weights as stored.
 Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::string& arch_file = "",
-                                            formats::LoadMode mode = formats::LoadMode::map);
+                                            formats::LoadMode mode = formats::LoadMode::map,
+                                            const std::string& quantize = "");
 
-// A GGUF file, or a Hugging Face model directory (open_hf_directory).
+// A GGUF file, or a Hugging Face model directory (open_hf_directory; `quantize` is an error for a GGUF file).
 Result<formats::GgufFile> open_model_file(const std::string& path, const std::string& arch_file = "",
                                           formats::LoadMode mode = formats::LoadMode::map,
-                                          const formats::MappedFile::ProgressFn& progress = {});
+                                          const formats::MappedFile::ProgressFn& progress = {},
+                                          const std::string& quantize = "");
 
 }  // namespace loom::runtime

@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
+#include "arch/expr.h"
 #include "arch/hf_map.h"
 #include "formats/gguf_writer.h"
 #include "formats/mapped_file.h"
@@ -19,7 +22,7 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 // A config.json value by key; "a.b" reads into nested objects. Null when absent (or JSON null).
-const json* lookup(const json& config, const std::string& key) {
+const json* find(const json& config, const std::string& key) {
     const json* at = &config;
     size_t start = 0;
     while (true) {
@@ -72,7 +75,103 @@ Result<formats::GgufValue> value_of(const json& v) {
     return formats::GgufValue(out);
 }
 
+// A config.json value as an expression value: numbers and booleans as numbers, strings, arrays of those as
+// number arrays. Null for anything else (objects, mixed arrays).
+std::optional<arch::Value> as_value(const json& v) {
+    if (v.is_boolean()) return arch::Value::number(v.get<bool>() ? 1 : 0);
+    if (v.is_number()) return arch::Value::number(v.get<double>());
+    if (v.is_string()) return arch::Value::string(v.get<std::string>());
+    if (!v.is_array()) return std::nullopt;
+    std::vector<double> a;
+    for (const json& x : v) {
+        if (x.is_boolean()) a.push_back(x.get<bool>() ? 1 : 0);
+        else if (x.is_number()) a.push_back(x.get<double>());
+        else return std::nullopt;
+    }
+    return arch::Value::array(std::move(a));
+}
+
+class ConfigScope : public arch::Scope {
+public:
+    ConfigScope(const json& config, std::string* absent) : config_(config), absent_(absent) {}
+
+    Result<arch::Value> lookup(std::string_view name) const override { return read(std::string(name)); }
+
+    Result<arch::Value> call(std::string_view fn, std::span<const arch::Value> a) const override {
+        auto key = [&](size_t i) -> Result<std::string> {
+            if (a.size() <= i || a[i].kind != arch::Value::Kind::string)
+                return Error::invalid("{}(): argument {} must be a config.json key in quotes", fn, i + 1);
+            return a[i].str;
+        };
+        if (fn == "get" && (a.size() == 1 || a.size() == 2)) {
+            LOOM_TRY(std::string k, key(0));
+            if (a.size() == 2 && !find(config_, k)) return a[1];
+            return read(k);
+        }
+        if (fn == "has" && a.size() == 1) {
+            LOOM_TRY(std::string k, key(0));
+            return arch::Value::number(find(config_, k) ? 1 : 0);
+        }
+        if (fn == "each_eq" && a.size() == 2) {
+            LOOM_TRY(std::string k, key(0));
+            LOOM_TRY(std::string text, key(1));
+            const json* v = find(config_, k);
+            if (!v) return absent(k);
+            if (!v->is_array()) return Error::invalid("each_eq(): config.json '{}' is not an array", k);
+            std::vector<double> out;
+            for (const json& x : *v) out.push_back(x.is_string() && x.get<std::string>() == text ? 1 : 0);
+            return arch::Value::array(std::move(out));
+        }
+        if (fn == "pad" && a.size() == 2 && a[0].kind == arch::Value::Kind::array && a[1].is_number()) {
+            std::vector<double> out = a[0].arr;
+            out.resize(size_t(std::clamp(a[1].num, 0.0, 4096.0)), 0.0);
+            return arch::Value::array(std::move(out));
+        }
+        return Error::invalid("unknown function {}() with {} argument(s) (known: get, has, each_eq, pad)", fn,
+                              a.size());
+    }
+
+private:
+    Result<arch::Value> read(const std::string& k) const {
+        const json* v = find(config_, k);
+        if (!v) return absent(k);
+        auto x = as_value(*v);
+        if (!x)
+            return Error::invalid("config.json '{}' is a {}, not a number, string or array of numbers", k,
+                                  v->type_name());
+        return *x;
+    }
+    Error absent(const std::string& k) const {
+        if (absent_) *absent_ = k;
+        return Error::not_found("config.json has no '{}'", k);
+    }
+
+    const json& config_;
+    std::string* absent_;
+};
+
+Result<formats::GgufValue> computed_value(const arch::Value& v) {
+    if (v.kind == arch::Value::Kind::string) return formats::GgufValue(v.str);
+    auto whole = [](double x) { return x == std::floor(x) && std::abs(x) < 2147483648.0; };
+    if (v.kind == arch::Value::Kind::number) {
+        if (!whole(v.num)) return formats::GgufValue(float(v.num));
+        return v.num < 0 ? formats::GgufValue(int32_t(v.num)) : formats::GgufValue(uint32_t(v.num));
+    }
+    if (std::all_of(v.arr.begin(), v.arr.end(), whole)) {
+        std::vector<int32_t> out;
+        for (double x : v.arr) out.push_back(int32_t(x));
+        return formats::GgufValue(out);
+    }
+    std::vector<float> out;
+    for (double x : v.arr) out.push_back(float(x));
+    return formats::GgufValue(out);
+}
+
 }  // namespace
+
+Result<arch::Value> eval_config(const arch::Expr& e, const json& config, std::string* absent) {
+    return e.eval(ConfigScope(config, absent));
+}
 
 Result<json> read_hf_config(const std::string& dir) {
     const std::string path = (fs::path(dir) / "config.json").string();
@@ -91,10 +190,23 @@ Result<json> read_hf_config(const std::string& dir) {
 Status add_config_metadata(const arch::HfMap& map, const json& config, const std::string& source,
                            formats::GgufWriter& w) {
     for (const arch::HfConfigKey& c : map.config) {
+        if (c.value) {
+            std::string absent;
+            auto v = eval_config(*c.value, config, &absent);
+            if (v.ok()) {
+                auto g = computed_value(*v);
+                if (!g.ok())
+                    return Error::invalid("{}: '{}' (for {}): {}", source, c.value->text(), c.key, g.error().message());
+                w.set(c.key, std::move(g).value());
+                continue;
+            }
+            if (absent.empty())  // the message names the expression
+                return Error::invalid("{}: the value of {}: {}", source, c.key, v.error().message());
+        }
         const json* found = nullptr;
         std::string from;
         for (const std::string& k : c.from)
-            if ((found = lookup(config, k))) {
+            if ((found = find(config, k))) {
                 from = k;
                 break;
             }
@@ -111,6 +223,9 @@ Status add_config_metadata(const arch::HfMap& map, const json& config, const std
             w.set(c.key, *c.text);
         } else if (c.flag) {
             w.set(c.key, *c.flag);
+        } else if (c.numbers) {
+            LOOM_TRY(formats::GgufValue v, computed_value(arch::Value::array(*c.numbers)));
+            w.set(c.key, std::move(v));
         }
     }
     return Ok();
@@ -118,7 +233,7 @@ Status add_config_metadata(const arch::HfMap& map, const json& config, const std
 
 Status check_refusals(const arch::HfMap& map, const json& config, const std::string& source) {
     for (const arch::HfRefusal& r : map.refuse) {
-        const json* v = lookup(config, r.key);
+        const json* v = find(config, r.key);
         if (!v || !v->is_string()) continue;
         for (const std::string& bad : r.values)
             if (v->get<std::string>() == bad)
@@ -143,7 +258,7 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, format
     LOOM_TRY(tokenizer::RawVocab raw, tokenizer::RawVocab::from_hf(tok, cfg_text, (d / "tokenizer.json").string()));
     // The converter pads the vocabulary to config.json's vocab_size with unused "[PAD<i>]" tokens, so that every
     // row of the embedding is a token (conversion/base.py get_vocab_base).
-    if (const json* n = lookup(config, "vocab_size"); n && n->is_number_unsigned()) {
+    if (const json* n = find(config, "vocab_size"); n && n->is_number_unsigned()) {
         constexpr int32_t kUnused = 5;  // llama.cpp's LLAMA_TOKEN_TYPE_UNUSED
         const auto want = size_t(std::min<uint64_t>(n->get<uint64_t>(), uint64_t(1) << 24));
         if (raw.types) raw.types->resize(raw.tokens.size(), 1);

@@ -9,7 +9,9 @@
 
 namespace loom::arch {
 struct HfMap;
-}
+class Expr;
+struct Value;
+}  // namespace loom::arch
 namespace loom::formats {
 class GgufWriter;
 }
@@ -20,9 +22,16 @@ namespace loom::runtime {
 // converter does.
 Result<nlohmann::json> read_hf_config(const std::string& dir);
 // The values of `map`'s config keys: JSON integers as u32 (i32 when negative, u64/i64 when wider), other numbers
-// as f32, booleans, strings, arrays of those; a null value counts as absent.
+// as f32, booleans, strings, arrays of those; a null value counts as absent. A computed value: a whole number as
+// u32 (i32 when negative), else f32; an array as i32 when all whole, else f32.
 Status add_config_metadata(const arch::HfMap& map, const nlohmann::json& config, const std::string& source,
                            formats::GgufWriter& w);
+// An expression of the architecture file's [hf] section over config.json. Names are top-level keys (numbers,
+// booleans as 1/0, strings, arrays of numbers or booleans); functions: get('a.b') and get('a.b', fallback) read a
+// nested key, has('a.b'), each_eq('key', 'text') gives 1/0 for each entry of a string array, pad(array, n) cuts
+// or zero-pads to n entries. A key that is absent is an error with `absent` set to it (the caller's default
+// applies then).
+Result<arch::Value> eval_config(const arch::Expr& e, const nlohmann::json& config, std::string* absent);
 // An error when config.json holds a value the family's [hf] refuse list names.
 Status check_refusals(const arch::HfMap& map, const nlohmann::json& config, const std::string& source);
 // tokenizer.json (+ tokenizer_config.json) as tokenizer.ggml.* keys, the chat template (tokenizer_config.json's

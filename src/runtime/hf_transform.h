@@ -9,6 +9,13 @@
 //   neg_exp           −exp(x), in f32 (Qwen 3.5's A_log → ssm_a)
 //   f32               a cast to f32
 //   squeeze           drops every dimension of size 1 (a conv1d weight [C, 1, K] → [C, K])
+//   reorder_heads(axis, groups, heads, block)
+//                     the last heads·block entries along `axis` (0 = rows, 1 = the next dimension, -1 = the last),
+//                     seen as [groups, heads/groups, block], made [heads/groups, groups, block]: heads grouped by
+//                     key head → tiled (Qwen 3.5's value heads; the identity when groups == heads)
+//   reshape(d0, d1, ...) the same bytes under a new shape (one dimension may be -1: what is left)
+//   slice(axis, start, length)  entries start..start+length along `axis` (one part of a fused tensor)
+//   transpose         swaps the last two dimensions (DeepSeek's k_b)
 #pragma once
 
 #include <cstdint>

@@ -127,7 +127,7 @@ Model::~Model() = default;
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& opt) {
     std::unique_ptr<Model> m(new Model());
-    LOOM_TRY(formats::GgufFile file, open_model_file(path, opt.arch_file, opt.mode, opt.progress));
+    LOOM_TRY(formats::GgufFile file, open_model_file(path, opt.arch_file, opt.mode, opt.progress, opt.quantize));
     m->file_ = std::make_unique<formats::GgufFile>(std::move(file));
     const formats::GgufFile& f = *m->file_;
 

@@ -28,6 +28,7 @@ struct LoadOptions {
     bool pack = true;
     std::string arch_file;  // a specific .arch.toml instead of archs/<general.architecture>.arch.toml
     formats::MappedFile::ProgressFn progress;  // bytes read so far (LoadMode::read)
+    std::string quantize;  // a Hugging Face directory's weights quantized at load to this type (hf_quantize.h)
 };
 
 // A chain built for one layer (conditions resolved): blocks in order, and sums of branches that read the same

@@ -78,8 +78,14 @@ TEST(HfMap, RefusesMistakesWithTheirLine) {
         {head + "\"a\" = { name = \"b\", transform = [\"add(1\"] }\n", "missing ')'"},
         {head + "\"a\" = { name = \"b\", transform = [\"add(1,)\"] }\n", "an empty argument"},
         {head + "\"a\" = { nam = \"b\" }\n", "unknown key 'nam'"},
-        {"[hf]\narchitectures = [\"X\"]\n[hf.config]\n\"k\" = { default = [1] }\n[hf.tensors]\n",
-         "default must be a number, string or boolean"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.config]\n\"k\" = { default = [\"a\"] }\n[hf.tensors]\n",
+         "default must be a number, string, boolean or numbers"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.config]\n\"k\" = { value = \"a +\" }\n[hf.tensors]\n", "[hf.config] 'k':"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.config]\n\"k\" = { key = \"a\", value = \"b\" }\n[hf.tensors]\n",
+         "value is an expression string, without key"},
+        {"[hf]\narchitectures = [\"X\"]\nprefixes = { \"a.\" = 1 }\n[hf.tensors]\n",
+         "prefixes: 'a.' must map to a string"},
+        {head + "\"a\" = []\n", "an empty array of outputs"},
     };
     for (const auto& [text, want] : cases) {
         auto f = with_hf(text);
@@ -87,6 +93,39 @@ TEST(HfMap, RefusesMistakesWithTheirLine) {
         EXPECT_NE(f.error().message().find(want), std::string::npos) << f.error().message();
         EXPECT_NE(f.error().message().find("toy.arch.toml:"), std::string::npos) << f.error().message();
     }
+}
+
+TEST(HfMap, ParsesPrefixesValuesAndSeveralOutputs) {
+    auto f = with_hf(R"toml([hf]
+architectures = ["ToyForConditionalGeneration"]
+prefixes = { "model.language_model." = "model." }
+ignore = ["model.visual.*"]
+[hf.config]
+"{arch}.inner" = { value = "get('a', 2) * b" }
+"{arch}.sections" = { value = "pad(s, 4)", default = [1, 2, 3, 0] }
+[hf.tensors]
+"model.kv" = [
+  { name = "k.weight", transform = ["slice(0, 0, n_k)"] },
+  { name = "v.weight", transform = ["slice(0, n_k, get('n_v', 2))"] },
+]
+)toml");
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    const HfMap& m = *f->hf;
+    ASSERT_EQ(m.prefixes.size(), 1u);
+    EXPECT_EQ(m.prefixes[0].second, "model.");
+    ASSERT_EQ(m.config.size(), 2u);
+    for (const HfConfigKey& c : m.config) {
+        ASSERT_TRUE(c.value) << c.key;
+        if (c.key == "toy.sections") EXPECT_EQ(*c.numbers, (std::vector<double>{1, 2, 3, 0}));
+    }
+    ASSERT_EQ(m.tensors.size(), 2u);
+    EXPECT_EQ(m.tensors[0].from, m.tensors[1].from);
+    EXPECT_EQ(m.tensors[1].to, "v.weight");
+    // A comma inside an argument's call stays in the argument.
+    EXPECT_EQ(m.tensors[1].transforms[0].args, (std::vector<std::string>{"0", "n_k", "get('n_v', 2)"}));
+    EXPECT_TRUE(match_hf_ignore("model.visual.*", "model.visual.blocks.0.attn.qkv.weight"));
+    EXPECT_FALSE(match_hf_ignore("model.visual.*", "model.visua"));
+    EXPECT_FALSE(match_hf_ignore("model.visual.*", "model.layers.0.visual.w"));
 }
 
 TEST(HfMap, PatternsMatchLayersAndExperts) {
@@ -117,7 +156,7 @@ TEST(HfMap, ShippedSectionsAreSound) {
         for (const HfTensorRule& r : a->hf->tensors)
             for (const HfTransform& t : r.transforms) EXPECT_TRUE(runtime::known_hf_transform(t.op)) << t.text;
     }
-    EXPECT_GE(with_hf, 6);
+    EXPECT_GE(with_hf, 9);
 }
 
 }  // namespace

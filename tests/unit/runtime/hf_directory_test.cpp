@@ -7,9 +7,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@
 
 #include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
+#include "kernels/ref/quant.h"
 #include "runtime/hf_directory.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
@@ -37,6 +40,17 @@ enum class Layout : uint8_t {
     minus_one,  // a zero-centred norm: the checkpoint holds g − 1
     experts,    // [n_expert, ...] stored as one tensor per expert ({expert} in the name)
     row,        // a vector [n] stored as [1, n]
+    // Qwen 3.5's value heads: GGUF tiles them ([j][g]), the checkpoint groups them by key head ([g][j]).
+    v_rows,   // the rows after the q and k rows (2·key_dim) of the fused qkv, in blocks of head_v_dim
+    v_heads,  // every row, in blocks of rows / n_v_heads (z: head_v_dim; a, b: 1)
+    v_cols,   // the columns (out_proj), in blocks of head_v_dim
+    v_conv,   // conv1d [C, K]: the V channels as v_rows, stored as [C, 1, K]
+    a_log,    // ssm_a = −exp(A_log), value heads as v_heads: the checkpoint holds A_log = log(−a)
+    // Two GGUF tensors fused into one checkpoint tensor along dimension 1 (the first, second part):
+    gate_up_first,  // experts' gate [E, F, D] and up → gate_up_proj [E, 2F, D]
+    gate_up_second,
+    kv_b_first,   // DeepSeek's k_b [H, kv_lora, nope], transposed, and v_b [H, v, kv_lora] → kv_b_proj
+    kv_b_second,  // [H·(nope + v), kv_lora]
 };
 
 struct TensorName {
@@ -48,6 +62,10 @@ struct Family {
     std::string name, hf_class;
     std::vector<std::pair<std::string, std::string>> config;  // GGUF key after "<arch>." → config.json key
     std::vector<TensorName> tensors;
+    std::string spec;  // the synth spec, when not the family's name
+    // config.json values that are not one GGUF key each (computed from the GGUF's).
+    std::function<void(json&, const formats::GgufFile&)> more_config;
+    std::string text_prefix;  // a multimodal checkpoint: "model." names under this, config under text_config
 };
 
 std::vector<TensorName> dense_tensors(Layout q, Layout k, Layout norm, bool gemma_norms) {
@@ -115,24 +133,229 @@ const std::vector<std::pair<std::string, std::string>> kMoeConfig = {
     {"expert_shared_feed_forward_length", "shared_expert_intermediate_size"},
 };
 
+// Qwen 3.5 (vision-and-safetensors §2.5 qwen35): zero-centred norms except the delta-net's, value heads grouped
+// by key head in the checkpoint.
+std::vector<TensorName> qwen35_tensors(bool moe) {
+    const std::string L = "model.layers.{layer}.", B = "blk.{layer}.", A = L + "linear_attn.";
+    std::vector<TensorName> t = {
+        {"token_embd.weight", "model.embed_tokens.weight"},
+        {"output_norm.weight", "model.norm.weight", Layout::minus_one},
+        {"output.weight", "lm_head.weight"},
+        {B + "attn_norm.weight", L + "input_layernorm.weight", Layout::minus_one},
+        {B + "post_attention_norm.weight", L + "post_attention_layernorm.weight", Layout::minus_one},
+        {B + "attn_q.weight", L + "self_attn.q_proj.weight"},
+        {B + "attn_k.weight", L + "self_attn.k_proj.weight"},
+        {B + "attn_v.weight", L + "self_attn.v_proj.weight"},
+        {B + "attn_output.weight", L + "self_attn.o_proj.weight"},
+        {B + "attn_q_norm.weight", L + "self_attn.q_norm.weight", Layout::minus_one},
+        {B + "attn_k_norm.weight", L + "self_attn.k_norm.weight", Layout::minus_one},
+        {B + "attn_qkv.weight", A + "in_proj_qkv.weight", Layout::v_rows},
+        {B + "attn_gate.weight", A + "in_proj_z.weight", Layout::v_heads},
+        {B + "ssm_beta.weight", A + "in_proj_b.weight", Layout::v_heads},
+        {B + "ssm_alpha.weight", A + "in_proj_a.weight", Layout::v_heads},
+        {B + "ssm_a", A + "A_log", Layout::a_log},
+        {B + "ssm_dt.bias", A + "dt_bias", Layout::v_heads},
+        {B + "ssm_conv1d.weight", A + "conv1d.weight", Layout::v_conv},
+        {B + "ssm_norm.weight", A + "norm.weight"},
+        {B + "ssm_out.weight", A + "out_proj.weight", Layout::v_cols},
+    };
+    if (!moe) {
+        t.push_back({B + "ffn_gate.weight", L + "mlp.gate_proj.weight"});
+        t.push_back({B + "ffn_up.weight", L + "mlp.up_proj.weight"});
+        t.push_back({B + "ffn_down.weight", L + "mlp.down_proj.weight"});
+        return t;
+    }
+    // Fused experts as transformers 5 stores Qwen 3.5-MoE.
+    t.push_back({B + "ffn_gate_inp.weight", L + "mlp.gate.weight"});
+    t.push_back({B + "ffn_gate_exps.weight", L + "mlp.experts.gate_up_proj", Layout::gate_up_first});
+    t.push_back({B + "ffn_up_exps.weight", L + "mlp.experts.gate_up_proj", Layout::gate_up_second});
+    t.push_back({B + "ffn_down_exps.weight", L + "mlp.experts.down_proj"});
+    t.push_back({B + "ffn_gate_shexp.weight", L + "mlp.shared_expert.gate_proj.weight"});
+    t.push_back({B + "ffn_up_shexp.weight", L + "mlp.shared_expert.up_proj.weight"});
+    t.push_back({B + "ffn_down_shexp.weight", L + "mlp.shared_expert.down_proj.weight"});
+    t.push_back({B + "ffn_gate_inp_shexp.weight", L + "mlp.shared_expert_gate.weight", Layout::row});
+    return t;
+}
+
+// config.json's Qwen 3.5 keys, v5 style (rope values under rope_parameters, the layer kinds listed).
+void qwen35_config(json& c, const formats::GgufFile& g) {
+    const std::string a = std::string(*g.get_string("general.architecture")) + ".";
+    auto i = [&](const std::string& k) { return *g.get_int(a + k); };
+    c["linear_conv_kernel_dim"] = i("ssm.conv_kernel");
+    c["linear_key_head_dim"] = i("ssm.state_size");
+    c["linear_num_key_heads"] = i("ssm.group_count");
+    c["linear_num_value_heads"] = i("ssm.time_step_rank");
+    c["linear_value_head_dim"] = i("ssm.inner_size") / i("ssm.time_step_rank");
+    c["rope_parameters"] = {{"rope_type", "default"},
+                            {"rope_theta", *g.get_float(a + "rope.freq_base")},
+                            {"partial_rotary_factor",
+                             double(i("rope.dimension_count")) / double(i("attention.key_length"))},
+                            {"mrope_section", {11, 11, 10}}};
+    // The layer kinds: the file's per-layer array, or every interval-th layer full attention.
+    std::vector<int32_t> recurrent;
+    if (auto r = g.get_array<int32_t>(a + "attention.recurrent_layers"); r.ok())
+        for (size_t l = 0; l < r->size(); ++l) recurrent.push_back((*r)[l]);
+    const int64_t interval = g.has(a + "full_attention_interval") ? i("full_attention_interval") : 4;
+    json kinds = json::array();
+    for (int64_t l = 0; l < i("block_count"); ++l) {
+        const bool linear = recurrent.empty() ? (l + 1) % interval != 0 : recurrent[size_t(l)] != 0;
+        kinds.push_back(linear ? "linear_attention" : "full_attention");
+    }
+    c["layer_types"] = kinds;
+    if (g.has(a + "full_attention_interval")) c["full_attention_interval"] = interval;
+}
+
+// DeepSeek-V2/V3 (§2.5 deepseek2): latent attention with kv_b_proj holding k_b (transposed) and v_b per head.
+std::vector<TensorName> deepseek2_tensors(bool lite) {
+    const std::string L = "model.layers.{layer}.", B = "blk.{layer}.";
+    std::vector<TensorName> t = {
+        {"token_embd.weight", "model.embed_tokens.weight"},
+        {"output_norm.weight", "model.norm.weight"},
+        {"output.weight", "lm_head.weight"},
+        {B + "attn_norm.weight", L + "input_layernorm.weight"},
+        {B + "attn_kv_a_mqa.weight", L + "self_attn.kv_a_proj_with_mqa.weight"},
+        {B + "attn_kv_a_norm.weight", L + "self_attn.kv_a_layernorm.weight"},
+        {B + "attn_k_b.weight", L + "self_attn.kv_b_proj.weight", Layout::kv_b_first},
+        {B + "attn_v_b.weight", L + "self_attn.kv_b_proj.weight", Layout::kv_b_second},
+        {B + "attn_output.weight", L + "self_attn.o_proj.weight"},
+        {B + "ffn_norm.weight", L + "post_attention_layernorm.weight"},
+        {B + "ffn_gate.weight", L + "mlp.gate_proj.weight"},
+        {B + "ffn_up.weight", L + "mlp.up_proj.weight"},
+        {B + "ffn_down.weight", L + "mlp.down_proj.weight"},
+        {B + "ffn_gate_inp.weight", L + "mlp.gate.weight"},
+        {B + "exp_probs_b.bias", L + "mlp.gate.e_score_correction_bias"},
+        {B + "ffn_gate_exps.weight", L + "mlp.experts.{expert}.gate_proj.weight", Layout::experts},
+        {B + "ffn_up_exps.weight", L + "mlp.experts.{expert}.up_proj.weight", Layout::experts},
+        {B + "ffn_down_exps.weight", L + "mlp.experts.{expert}.down_proj.weight", Layout::experts},
+        {B + "ffn_gate_shexp.weight", L + "mlp.shared_experts.gate_proj.weight"},
+        {B + "ffn_up_shexp.weight", L + "mlp.shared_experts.up_proj.weight"},
+        {B + "ffn_down_shexp.weight", L + "mlp.shared_experts.down_proj.weight"},
+    };
+    if (lite) {
+        t.push_back({B + "attn_q.weight", L + "self_attn.q_proj.weight"});
+    } else {
+        t.push_back({B + "attn_q_a.weight", L + "self_attn.q_a_proj.weight"});
+        t.push_back({B + "attn_q_a_norm.weight", L + "self_attn.q_a_layernorm.weight"});
+        t.push_back({B + "attn_q_b.weight", L + "self_attn.q_b_proj.weight"});
+    }
+    return t;
+}
+
+void deepseek2_config(json& c, const formats::GgufFile& g) {
+    auto i = [&](const std::string& k) { return *g.get_int("deepseek2." + k); };
+    auto f = [&](const std::string& k) { return *g.get_float("deepseek2." + k); };
+    c["num_key_value_heads"] = i("attention.head_count");  // as Hugging Face has it; the GGUF says 1 (MQA)
+    c["qk_rope_head_dim"] = i("rope.dimension_count");
+    c["qk_nope_head_dim"] = i("attention.key_length_mla") - i("rope.dimension_count");
+    c["v_head_dim"] = i("attention.value_length_mla");
+    c["kv_lora_rank"] = i("attention.kv_lora_rank");
+    c["q_lora_rank"] = i("attention.q_lora_rank") > 0 ? json(i("attention.q_lora_rank")) : json(nullptr);
+    c["n_routed_experts"] = i("expert_count");
+    c["num_experts_per_tok"] = i("expert_used_count");
+    c["moe_intermediate_size"] = i("expert_feed_forward_length");
+    c["n_shared_experts"] = i("expert_shared_count");
+    c["first_k_dense_replace"] = i("leading_dense_block_count");
+    c["routed_scaling_factor"] = f("expert_weights_scale");
+    c["norm_topk_prob"] = *g.get<bool>("deepseek2.expert_weights_norm");
+    c["scoring_func"] = i("expert_gating_func") == 2 ? "sigmoid" : "softmax";
+    if (g.has("deepseek2.expert_group_count")) {
+        c["n_group"] = i("expert_group_count");
+        c["topk_group"] = i("expert_group_used_count");
+        c["topk_method"] = "noaux_tc";
+    }
+}
+
+// LLaDA-8B (OLMo-style names; gguf-py's tensor map): Q/K in rotate-half order as llama's, with biases.
+std::vector<TensorName> llada_tensors() {
+    const std::string L = "model.transformer.blocks.{layer}.", B = "blk.{layer}.";
+    return {
+        {"token_embd.weight", "model.transformer.wte.weight"},
+        {"output_norm.weight", "model.transformer.ln_f.weight"},
+        {"output.weight", "model.transformer.ff_out.weight"},
+        {B + "attn_norm.weight", L + "attn_norm.weight"},
+        {B + "attn_q.weight", L + "q_proj.weight", Layout::rope_q},
+        {B + "attn_k.weight", L + "k_proj.weight", Layout::rope_k},
+        {B + "attn_v.weight", L + "v_proj.weight"},
+        {B + "attn_q.bias", L + "q_proj.bias", Layout::rope_q},
+        {B + "attn_k.bias", L + "k_proj.bias", Layout::rope_k},
+        {B + "attn_v.bias", L + "v_proj.bias"},
+        {B + "attn_output.weight", L + "attn_out.weight"},
+        {B + "attn_output.bias", L + "attn_out.bias"},
+        {B + "ffn_norm.weight", L + "ff_norm.weight"},
+        {B + "ffn_gate.weight", L + "ff_proj.weight"},
+        {B + "ffn_up.weight", L + "up_proj.weight"},
+        {B + "ffn_down.weight", L + "ff_out.weight"},
+        {B + "ffn_down.bias", L + "ff_out.bias"},
+    };
+}
+
+void llada_config(json& c, const formats::GgufFile& g) {
+    c["mask_token_id"] = *g.get_int("tokenizer.ggml.mask_token_id");
+}
+
 std::vector<Family> families() {
     auto with = [](std::vector<std::pair<std::string, std::string>> extra) {
         auto c = kDenseConfig;
         c.insert(c.end(), extra.begin(), extra.end());
         return c;
     };
-    return {
-        {"llama", "LlamaForCausalLM", with({}), dense_tensors(Layout::rope_q, Layout::rope_k, Layout::as_is, false)},
-        {"qwen2", "Qwen2ForCausalLM", with({}), dense_tensors(Layout::as_is, Layout::as_is, Layout::as_is, false)},
-        {"qwen3", "Qwen3ForCausalLM", with({}), dense_tensors(Layout::as_is, Layout::as_is, Layout::as_is, false)},
-        {"gemma3", "Gemma3ForCausalLM",
-         with({{"rope.freq_base_swa", "rope_local_base_freq"},
-               {"attention.sliding_window", "sliding_window"},
-               {"attention.sliding_window_pattern", "sliding_window_pattern"}}),
-         dense_tensors(Layout::as_is, Layout::as_is, Layout::minus_one, true)},
-        {"qwen3moe", "Qwen3MoeForCausalLM", with(kMoeConfig), moe_tensors(false)},
-        {"qwen2moe", "Qwen2MoeForCausalLM", with(kMoeConfig), moe_tensors(true)},
+    // Qwen 3.5: the rope values go under rope_parameters (qwen35_config).
+    std::vector<std::pair<std::string, std::string>> kQwen35Config;
+    for (const auto& kv : kDenseConfig)
+        if (kv.first != "rope.freq_base") kQwen35Config.push_back(kv);
+    auto qwen35moe_config = kQwen35Config;
+    qwen35moe_config.insert(qwen35moe_config.end(), kMoeConfig.begin(), kMoeConfig.end());
+    const std::vector<std::pair<std::string, std::string>> kLladaConfig = {
+        {"block_count", "n_layers"},
+        {"context_length", "max_sequence_length"},
+        {"embedding_length", "d_model"},
+        {"feed_forward_length", "mlp_hidden_size"},
+        {"attention.head_count", "n_heads"},
+        {"attention.head_count_kv", "n_kv_heads"},
+        {"attention.layer_norm_rms_epsilon", "rms_norm_eps"},
+        {"rope.freq_base", "rope_theta"},
     };
+    const std::vector<std::pair<std::string, std::string>> kDeepseekConfig = {
+        {"block_count", "num_hidden_layers"},
+        {"context_length", "max_position_embeddings"},
+        {"embedding_length", "hidden_size"},
+        {"feed_forward_length", "intermediate_size"},
+        {"attention.head_count", "num_attention_heads"},
+        {"attention.layer_norm_rms_epsilon", "rms_norm_eps"},
+        {"rope.freq_base", "rope_theta"},
+    };
+    auto make = [](std::string name, std::string hf_class, std::vector<std::pair<std::string, std::string>> config,
+                   std::vector<TensorName> tensors,
+                   std::function<void(json&, const formats::GgufFile&)> more_config = {}) {
+        Family f;
+        f.name = std::move(name);
+        f.hf_class = std::move(hf_class);
+        f.config = std::move(config);
+        f.tensors = std::move(tensors);
+        f.more_config = std::move(more_config);
+        return f;
+    };
+    std::vector<Family> all = {
+        make("llama", "LlamaForCausalLM", with({}),
+             dense_tensors(Layout::rope_q, Layout::rope_k, Layout::as_is, false)),
+        make("qwen2", "Qwen2ForCausalLM", with({}), dense_tensors(Layout::as_is, Layout::as_is, Layout::as_is, false)),
+        make("qwen3", "Qwen3ForCausalLM", with({}), dense_tensors(Layout::as_is, Layout::as_is, Layout::as_is, false)),
+        make("gemma3", "Gemma3ForCausalLM",
+             with({{"rope.freq_base_swa", "rope_local_base_freq"},
+                   {"attention.sliding_window", "sliding_window"},
+                   {"attention.sliding_window_pattern", "sliding_window_pattern"}}),
+             dense_tensors(Layout::as_is, Layout::as_is, Layout::minus_one, true)),
+        make("qwen3moe", "Qwen3MoeForCausalLM", with(kMoeConfig), moe_tensors(false)),
+        make("qwen2moe", "Qwen2MoeForCausalLM", with(kMoeConfig), moe_tensors(true)),
+        make("qwen35", "Qwen3_5ForConditionalGeneration", kQwen35Config, qwen35_tensors(false), qwen35_config),
+        make("qwen35moe", "Qwen3_5MoeForCausalLM", qwen35moe_config, qwen35_tensors(true), qwen35_config),
+        make("llada", "LLaDAModelLM", kLladaConfig, llada_tensors(), llada_config),
+        make("deepseek2", "DeepseekV3ForCausalLM", kDeepseekConfig, deepseek2_tensors(false), deepseek2_config),
+        make("deepseek2", "DeepseekV2ForCausalLM", kDeepseekConfig, deepseek2_tensors(true), deepseek2_config),
+    };
+    all[6].text_prefix = "model.language_model.";  // qwen35: as the multimodal checkpoint stores it
+    all.back().spec = "deepseek2lite";
+    return all;
 }
 
 std::string with_layer(std::string s, int64_t layer) {
@@ -168,6 +391,34 @@ std::vector<uint8_t> to_rotate_half(const formats::TensorInfo& t, int64_t heads)
     return out;
 }
 
+// Value heads from GGUF's tiled order to the checkpoint's grouped order along one axis of a tensor seen as
+// [outer, n, inner bytes]: from entry `start` on, heads of `block` entries; checkpoint head g·(heads/groups) + j
+// is GGUF head j·groups + g.
+std::vector<uint8_t> to_grouped(const std::vector<uint8_t>& in, int64_t outer, int64_t n, size_t inner, int64_t start,
+                                int64_t groups, int64_t heads, int64_t block) {
+    std::vector<uint8_t> out(in);
+    const int64_t per = heads / groups;
+    for (int64_t o = 0; o < outer; ++o)
+        for (int64_t g = 0; g < groups; ++g)
+            for (int64_t j = 0; j < per; ++j)
+                std::memcpy(out.data() + size_t(o * n + start + (g * per + j) * block) * inner,
+                            in.data() + size_t(o * n + start + (j * groups + g) * block) * inner,
+                            size_t(block) * inner);
+    return out;
+}
+
+// [a, b, c] → [a, c, b].
+std::vector<uint8_t> swap_last_two(const std::vector<uint8_t>& in, const std::vector<int64_t>& shape, size_t el) {
+    const int64_t a = shape[0], b = shape[1], c = shape[2];
+    std::vector<uint8_t> out(in.size());
+    for (int64_t x = 0; x < a; ++x)
+        for (int64_t y = 0; y < b; ++y)
+            for (int64_t z = 0; z < c; ++z)
+                std::memcpy(out.data() + size_t((x * c + z) * b + y) * el, in.data() + size_t((x * b + y) * c + z) * el,
+                            el);
+    return out;
+}
+
 std::vector<float> floats(const formats::TensorInfo& t) {
     std::vector<float> v(size_t(t.n_elements()));
     std::memcpy(v.data(), t.data, v.size() * 4);
@@ -189,7 +440,7 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
     fs::remove_all(out.dir);
     fs::create_directories(out.dir);
 
-    json config = {{"architectures", {f.hf_class}}, {"model_type", f.name}, {"torch_dtype", "bfloat16"}};
+    json config = {{"model_type", f.name}, {"torch_dtype", "bfloat16"}};
     for (const auto& [key, hf] : f.config) {
         const std::string full = f.name + "." + key;
         if (!g->has(full)) continue;
@@ -201,6 +452,13 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
     const int64_t heads = *g->get_int(f.name + ".attention.head_count");
     const int64_t kv_heads =
         g->has(f.name + ".attention.head_count_kv") ? *g->get_int(f.name + ".attention.head_count_kv") : heads;
+    if (f.more_config) f.more_config(config, *g);
+    // Qwen 3.5's value heads (zero when the family has none).
+    auto meta = [&](const std::string& k) { return g->has(f.name + "." + k) ? *g->get_int(f.name + "." + k) : 0; };
+    const int64_t n_k = meta("ssm.group_count"), n_v = meta("ssm.time_step_rank");
+    const int64_t head_v = n_v ? meta("ssm.inner_size") / n_v : 0, qk_rows = 2 * n_k * meta("ssm.state_size");
+    if (!f.text_prefix.empty()) config = {{"text_config", config}};  // a multimodal checkpoint
+    config["architectures"] = {f.hf_class};
     std::ofstream(out.dir + "/config.json") << config.dump(2);
 
     formats::GgufWriter converted;  // the synthetic file with the converter's (g − 1) + 1 where that is not g
@@ -208,16 +466,75 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
     std::vector<testutil::SafetensorsBuilder> files{size_t(shards)};
     json weight_map = json::object();
     int n = 0;
+    // A tensor a multimodal checkpoint holds besides the language model, and an MTP one: both dropped.
+    if (!f.text_prefix.empty()) {
+        files[0].add_f32("model.visual.blocks.0.attn.qkv.weight", {2, 2}, {1, 2, 3, 4});
+        files[0].add_f32("mtp.fc.weight", {2}, {1, 2});
+        weight_map["model.visual.blocks.0.attn.qkv.weight"] = weight_map["mtp.fc.weight"] =
+            fmt::format("model-{:05d}-of-{:05d}.safetensors", 1, shards);
+    }
+    // Fused tensors wait here for their other part: checkpoint name → (first part, second part).
+    std::map<std::string, std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> halves;
+    std::map<std::string, std::pair<std::vector<int64_t>, std::vector<int64_t>>> half_shapes;
     for (const formats::TensorInfo& t : g->tensors()) {
         int64_t layer = -1;
         const TensorName* name = find_name(f, std::string(t.name), layer);
         EXPECT_NE(name, nullptr) << f.name << ": no checkpoint name for " << t.name;
         if (!name) continue;
-        const std::string hf = with_layer(name->hf, layer);
+        std::string hf = with_layer(name->hf, layer);
+        if (!f.text_prefix.empty() && hf.rfind("model.", 0) == 0) hf = f.text_prefix + hf.substr(6);
         std::vector<uint8_t> bytes(t.data, t.data + t.bytes);
         std::vector<uint8_t> gguf_bytes = bytes;
+        const size_t el = t.type == DType::f32 ? 4 : 2, row = size_t(t.bytes) / size_t(t.shape[0]);
+        std::vector<int64_t> shape = t.shape;
         if (name->layout == Layout::rope_q) bytes = to_rotate_half(t, heads);
         if (name->layout == Layout::rope_k) bytes = to_rotate_half(t, kv_heads);
+        if (name->layout == Layout::v_rows || name->layout == Layout::v_conv)
+            bytes = to_grouped(bytes, 1, t.shape[0], row, qk_rows, n_k, n_v, head_v);
+        if (name->layout == Layout::v_conv) shape = {t.shape[0], 1, t.shape[1]};
+        if (name->layout == Layout::v_heads || name->layout == Layout::a_log)
+            bytes = to_grouped(bytes, 1, t.shape[0], row, 0, n_k, n_v, t.shape[0] / n_v);
+        if (name->layout == Layout::v_cols) bytes = to_grouped(bytes, t.shape[0], t.shape[1], el, 0, n_k, n_v, head_v);
+        if (name->layout == Layout::a_log) {
+            // The checkpoint holds log(−a); the converter's ssm_a is −exp of that, not always a again.
+            EXPECT_EQ(t.type, DType::f32) << t.name;
+            std::vector<float> v(bytes.size() / 4), back(v.size());
+            std::memcpy(v.data(), bytes.data(), bytes.size());
+            for (float& x : v) x = std::log(-x);
+            std::memcpy(bytes.data(), v.data(), bytes.size());
+            std::vector<float> a = floats(t);
+            for (size_t i = 0; i < a.size(); ++i) back[i] = -std::exp(std::log(-a[i]));
+            std::memcpy(gguf_bytes.data(), back.data(), bytes.size());
+        }
+        const bool first = name->layout == Layout::gate_up_first || name->layout == Layout::kv_b_first;
+        if (first || name->layout == Layout::gate_up_second || name->layout == Layout::kv_b_second) {
+            converted.add_tensor(std::string(t.name), t.type, t.shape, std::move(gguf_bytes));
+            if (name->layout == Layout::kv_b_first) {
+                bytes = swap_last_two(bytes, t.shape, el);
+                std::swap(shape[1], shape[2]);
+            }
+            (first ? halves[hf].first : halves[hf].second) = std::move(bytes);
+            (first ? half_shapes[hf].first : half_shapes[hf].second) = shape;
+            auto& [a, b] = halves[hf];
+            if (a.empty() || b.empty()) continue;
+            // Both parts: joined along dimension 1 ([n, r1, c] and [n, r2, c] → [n, r1 + r2, c]).
+            const auto& [sa, sb] = half_shapes[hf];
+            std::vector<uint8_t> joined;
+            const size_t pa = a.size() / size_t(sa[0]), pb = b.size() / size_t(sb[0]);
+            for (int64_t i = 0; i < sa[0]; ++i) {
+                joined.insert(joined.end(), a.begin() + std::ptrdiff_t(size_t(i) * pa),
+                              a.begin() + std::ptrdiff_t(size_t(i + 1) * pa));
+                joined.insert(joined.end(), b.begin() + std::ptrdiff_t(size_t(i) * pb),
+                              b.begin() + std::ptrdiff_t(size_t(i + 1) * pb));
+            }
+            std::vector<int64_t> js = {sa[0], sa[1] + sb[1], sa[2]};
+            if (name->layout == Layout::kv_b_first || name->layout == Layout::kv_b_second)
+                js = {sa[0] * (sa[1] + sb[1]), sa[2]};  // kv_b_proj is 2-D
+            const size_t shard = size_t(n++ % shards);
+            files[shard].add(hf, safetensors_dtype(t.type), js, std::move(joined));
+            weight_map[hf] = fmt::format("model-{:05d}-of-{:05d}.safetensors", shard + 1, shards);
+            continue;
+        }
         if (name->layout == Layout::minus_one) {
             EXPECT_EQ(t.type, DType::f32) << t.name;
             std::vector<float> v = floats(t), back(v.size());
@@ -240,7 +557,6 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
             converted.add_tensor(std::string(t.name), t.type, t.shape, std::move(gguf_bytes));
             continue;
         }
-        std::vector<int64_t> shape = t.shape;
         if (name->layout == Layout::row) shape.insert(shape.begin(), 1);
         files[shard].add(hf, safetensors_dtype(t.type), shape, std::move(bytes));
         converted.add_tensor(std::string(t.name), t.type, t.shape, std::move(gguf_bytes));
@@ -260,8 +576,9 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
 }
 
 // Logits of a 12-token prompt (one batch) and 3 single-token steps.
-std::vector<float> logits_of(const std::string& path) {
+std::vector<float> logits_of(const std::string& path, const std::string& quantize = "") {
     LoadOptions lo;
+    lo.quantize = quantize;
     auto m = Model::load(path, lo);
     EXPECT_TRUE(m.ok()) << m.error().message();
     if (!m.ok()) return {};
@@ -274,6 +591,12 @@ std::vector<float> logits_of(const std::string& path) {
     const int64_t V = (*m)->n_vocab();
     std::vector<int32_t> tokens(15);
     for (int32_t i = 0; i < 15; ++i) tokens[size_t(i)] = int32_t((i * 7919 + 13) % (V - 3) + 3);
+    if ((*m)->diffusion()) {  // no cache: one bidirectional pass over the whole sequence
+        auto all = (*s)->stateless(tokens);
+        EXPECT_TRUE(all.ok()) << all.error().message();
+        if (!all.ok()) return {};
+        return std::vector<float>(all->row<float>(0), all->row<float>(0) + 15 * V);
+    }
     auto prompt = (*s)->decode(Batch::sequence({tokens.data(), 12}, 0, 0, true));
     EXPECT_TRUE(prompt.ok()) << prompt.error().message();
     if (!prompt.ok()) return {};
@@ -292,9 +615,9 @@ TEST_P(HfDirectory, LogitsEqualTheGgufBitForBit) {
     const auto& [family, type, shards] = GetParam();
     Family f;
     for (const Family& x : families())
-        if (x.name == family) f = x;
+        if ((x.spec.empty() ? x.name : x.spec) == family) f = x;
     const std::string tag = fmt::format("{}-{}-{}", family, type, shards);
-    const Written w = write_hf(f, test::synth_model(family, type), tag, shards);
+    const Written w = write_hf(f, test::synth_model(f.spec.empty() ? f.name : f.spec, type), tag, shards);
     const std::vector<float> from_gguf = logits_of(w.gguf), from_dir = logits_of(w.dir);
     ASSERT_FALSE(from_gguf.empty());
     ASSERT_EQ(from_gguf.size(), from_dir.size());
@@ -303,12 +626,117 @@ TEST_P(HfDirectory, LogitsEqualTheGgufBitForBit) {
 
 INSTANTIATE_TEST_SUITE_P(Families, HfDirectory,
                          ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3", "gemma3", "qwen3moe",
-                                                              "qwen2moe"),
+                                                              "qwen2moe", "qwen35", "qwen35moe", "deepseek2",
+                                                              "deepseek2lite", "llada"),
                                             ::testing::Values("f32", "bf16"), ::testing::Values(1, 3)),
                          [](const auto& info) {
                              return fmt::format("{}_{}_{}file", std::get<0>(info.param), std::get<1>(info.param),
                                                 std::get<2>(info.param));
                          });
+
+// --quantize: the type llama-quantize gives a tensor for a plain target type, written here from llama.cpp's
+// src/llama-quant.cpp (not from loom's rule): 2-D and 3-D weights but norms, routers and ssm_conv1d; output.weight
+// (token_embd when tied) q6_k unless the target is q8_0; rows the type's blocks do not divide fall back
+// (q4_k → q5_0, q6_k → q8_0, ..., then f16).
+DType llama_quantize_type(const std::string& name, const std::vector<int64_t>& shape, DType stored, DType target,
+                          bool tied) {
+    auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
+    if (shape.size() < 2 || name.size() < 6 || name.substr(name.size() - 6) != "weight" || has("_norm.weight") ||
+        has("ffn_gate_inp.weight") || has("ssm_conv1d"))
+        return stored;
+    const int64_t row = shape.back();
+    auto fits = [&](DType t) { return row % info(t).block_elems == 0; };
+    DType want = target;
+    if (name == "output.weight" || (tied && name == "token_embd.weight"))
+        want = !fits(target) || target == DType::q8_0 ? DType::q8_0 : DType::q6_k;
+    if (fits(want)) return want;
+    const std::map<DType, DType> next = {{DType::q4_k, DType::q5_0},
+                                         {DType::q5_k, DType::q5_1},
+                                         {DType::q6_k, DType::q8_0},
+                                         {DType::q2_k, DType::q4_0},
+                                         {DType::q3_k, DType::q4_0}};
+    const auto n = next.find(want);
+    return n != next.end() && fits(n->second) ? n->second : DType::f16;
+}
+
+// The GGUF loom would load after quantizing the converted file tensor by tensor to those types.
+std::string quantized_gguf(const std::string& src, DType target, const std::string& out) {
+    auto g = formats::GgufFile::open(src);
+    EXPECT_TRUE(g.ok());
+    formats::GgufWriter w;
+    for (const formats::MetaEntry& e : g->metadata()) w.set(std::string(e.key), e.to_owned());
+    const bool tied = g->tensor("output.weight") == nullptr;
+    for (const formats::TensorInfo& t : g->tensors()) {
+        const DType to = llama_quantize_type(std::string(t.name), t.shape, t.type, target, tied);
+        if (to == t.type) {
+            w.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+            continue;
+        }
+        const int64_t row = t.shape.back(), rows = t.n_elements() / row;
+        std::vector<float> x(static_cast<size_t>(row));
+        std::vector<uint8_t> q(size_t(rows * row_bytes(to, row)));
+        for (int64_t r = 0; r < rows; ++r) {
+            EXPECT_TRUE(kernels::ref::dequantize_row(t.type, t.data + r * row_bytes(t.type, row), x.data(), row).ok());
+            EXPECT_TRUE(kernels::ref::quantize_row(to, x.data(), q.data() + r * row_bytes(to, row), row).ok());
+        }
+        w.add_tensor(std::string(t.name), to, t.shape, std::move(q));
+    }
+    EXPECT_TRUE(w.write(out).ok());
+    return out;
+}
+
+Family family(const std::string& name);
+
+class HfQuantize : public ::testing::TestWithParam<std::tuple<std::string, std::string, std::string>> {};
+
+// -m DIR --quantize T gives the tensor types llama-quantize would, and the logits of the GGUF quantized so.
+TEST_P(HfQuantize, EqualsTheGgufQuantizedTheSameWay) {
+    const auto& [spec, type, quant] = GetParam();
+    Family f;
+    for (const Family& x : families())
+        if ((x.spec.empty() ? x.name : x.spec) == spec) f = x;
+    const std::string tag = fmt::format("q-{}-{}-{}", spec, type, quant);
+    const Written w = write_hf(f, test::synth_model(spec, type), tag, 1);
+    const DType target = *dtype_from_name(quant);
+    const std::string gguf = quantized_gguf(w.gguf, target, test::scratch_path(tag + "-quantized.gguf"));
+
+    auto dir = open_hf_directory(w.dir, "", formats::LoadMode::map, quant);
+    ASSERT_TRUE(dir.ok()) << dir.error().message();
+    auto want = formats::GgufFile::open(gguf);
+    ASSERT_TRUE(want.ok());
+    int quantized = 0;
+    for (const formats::TensorInfo& t : want->tensors()) {
+        const formats::TensorInfo* got = dir->tensor(t.name);
+        ASSERT_NE(got, nullptr) << t.name;
+        EXPECT_EQ(name(got->type), name(t.type)) << t.name;
+        quantized += t.type != DType::f32 && t.type != DType::bf16;
+    }
+    EXPECT_GT(quantized, 5);
+    const std::vector<float> from_gguf = logits_of(gguf), from_dir = logits_of(w.dir, quant);
+    ASSERT_FALSE(from_gguf.empty());
+    ASSERT_EQ(from_gguf.size(), from_dir.size());
+    EXPECT_EQ(std::memcmp(from_gguf.data(), from_dir.data(), from_gguf.size() * 4), 0) << tag;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Types, HfQuantize,
+    ::testing::Values(std::make_tuple("llama", "bf16", "q4_k"), std::make_tuple("llama", "f32", "q8_0"),
+                      std::make_tuple("qwen35", "bf16", "q6_k"), std::make_tuple("deepseek2", "bf16", "q4_k"),
+                      std::make_tuple("qwen3moe", "f32", "q4_0")),
+    [](const auto& info) {
+        return fmt::format("{}_{}_{}", std::get<0>(info.param), std::get<1>(info.param), std::get<2>(info.param));
+    });
+
+TEST(HfQuantizeErrors, NameTheProblem) {
+    const Written w = write_hf(family("qwen2"), test::synth_model("qwen2", "f32"), "qerrors", 1);
+    auto bad = open_hf_directory(w.dir, "", formats::LoadMode::map, "q9_9");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("--quantize q9_9: not a type loom quantizes weights to"), std::string::npos)
+        << bad.error().message();
+    auto gguf = open_model_file(w.gguf, "", formats::LoadMode::map, {}, "q8_0");
+    ASSERT_FALSE(gguf.ok());
+    EXPECT_NE(gguf.error().message().find("--quantize applies to Hugging Face directories"), std::string::npos);
+}
 
 Family family(const std::string& name) {
     for (const Family& f : families())
@@ -379,6 +807,34 @@ TEST(HfDirectoryErrors, NameTheProblem) {
     expect_error("dtype", "unsupported dtype I64");
     fs::rename(st + ".bak", st);
     EXPECT_TRUE(open_hf_directory(w.dir).ok());
+}
+
+// Values computed from config.json: a wrong type is an error naming the key; absent inputs give the defaults.
+TEST(HfDirectoryErrors, ComputedConfigValues) {
+    const Written w = write_hf(family("qwen35"), test::synth_model("qwen35", "f32"), "computed", 1);
+    json config = json::parse(std::ifstream(w.dir + "/config.json"));
+    config["text_config"]["layer_types"] = 5;
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto bad = open_hf_directory(w.dir);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("config.json: the value of qwen35.attention.recurrent_layers: "
+                                         "'each_eq('layer_types', 'linear_attention')': each_eq(): config.json "
+                                         "'layer_types' is not an array"),
+              std::string::npos)
+        << bad.error().message();
+    config["text_config"].erase("layer_types");
+    config["text_config"].erase("rope_parameters");
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto ok = open_hf_directory(w.dir);
+    ASSERT_TRUE(ok.ok()) << ok.error().message();
+    EXPECT_FALSE(ok->has("qwen35.attention.recurrent_layers"));
+    EXPECT_EQ(*ok->get_int("qwen35.rope.dimension_count"), 32);  // head_dim 128 × the default 0.25
+    auto sections = ok->get_array<int32_t>("qwen35.rope.dimension_sections");
+    ASSERT_TRUE(sections.ok());
+    ASSERT_EQ(sections->size(), 4u);
+    EXPECT_EQ((std::vector<int32_t>{(*sections)[0], (*sections)[1], (*sections)[2], (*sections)[3]}),
+              (std::vector<int32_t>{11, 11, 10, 0}));
+    EXPECT_EQ(*ok->get_float("qwen35.rope.freq_base"), 10000.0);  // rope_theta absent: the default
 }
 
 }  // namespace
