@@ -16,7 +16,7 @@
 #include "core/thread_pool.h"
 #include "formats/gguf_writer.h"
 #include "kernels/ref/quant.h"
-#include "synth/synth_vocab.h"
+#include "tokenizer/synth_vocab.h"
 
 namespace loom::synth {
 namespace {
@@ -160,7 +160,7 @@ Result<SynthReport> synthesize(const SynthOptions& opt) {
             return Error::invalid("{}: vocab.size {} outside [3, 4194304]", where(opt.spec_path, *vocab), size);
         auto model = (*vocab)["model"].value<std::string>();  // tokenizer.ggml.model, e.g. SentencePiece's
         if (!model) return Error::invalid("{}: vocab.model is required", where(opt.spec_path, *vocab));
-        if (Status st = add_vocab(w, *model, size); !st.ok())
+        if (Status st = tokenizer::add_vocab(w, *model, size); !st.ok())
             return Error::invalid("{}: vocab: {}", where(opt.spec_path, *vocab), st.error().message());
     }
     const int64_t n_layers = spec["layers"]["count"].value_or<int64_t>(0);

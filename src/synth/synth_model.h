@@ -5,8 +5,8 @@
 // init = "normal" (default; `std` 0.02, `mean` 0), "ones" or "values" (`values = [...]`, one row, repeated), an
 // optional `type` of its own, and for names with
 // {layer} an optional `layers = [...]` (the layers that have it; default all).
-// [vocab] takes model and size: model = "gemma4" makes Gemma 4's vocabulary layout with learned BPE merges,
-// any other name a SentencePiece-style filler under that tokenizer.ggml.model (synth_vocab.h).
+// [vocab] takes model and size: the tokenizer.ggml.model name and the token count; the layouts (a learned-BPE
+// one, SentencePiece-style filler) are tokenizer/synth_vocab.h's.
 #pragma once
 
 #include <cstdint>

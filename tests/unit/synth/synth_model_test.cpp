@@ -11,7 +11,7 @@
 #include "formats/gguf_reader.h"
 #include "kernels/ref/quant.h"
 #include "synth/synth_model.h"
-#include "synth/synth_vocab.h"
+#include "tokenizer/synth_vocab.h"
 #include "unit/test_env.h"
 
 namespace loom::synth {
@@ -187,12 +187,12 @@ TEST(Synth, Gemma4VocabHasGemma4sLayoutAndConsistentMerges) {
     ASSERT_TRUE(g.ok());
     EXPECT_EQ(strings(*g, "tokenizer.ggml.merges"), merges);
     EXPECT_EQ(strings(*g, "tokenizer.ggml.tokens"), tokens);
-    auto small = gemma4_vocab(gemma4_min_vocab_size() - 1, "g4_small");
+    auto small = gemma4_vocab(tokenizer::gemma4_min_vocab_size() - 1, "g4_small");
     ASSERT_FALSE(small.ok());
     EXPECT_NE(small.error().message().find("g4_small.toml:1: vocab: a gemma4 vocabulary needs at least"),
               std::string::npos)
         << small.error().message();
-    auto smallest = gemma4_vocab(gemma4_min_vocab_size(), "g4_smallest");
+    auto smallest = gemma4_vocab(tokenizer::gemma4_min_vocab_size(), "g4_smallest");
     ASSERT_TRUE(smallest.ok()) << smallest.error().message();
     // Larger than the corpus can teach: unused slots before the multimodal markers.
     auto big = gemma4_vocab(20000, "g4_big");

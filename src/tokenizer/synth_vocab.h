@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "formats/gguf_writer.h"
 
-namespace loom::synth {
+namespace loom::tokenizer {
 
 // The smallest size a gemma4 vocabulary can have (its fixed tokens and characters, with no learned piece).
 int64_t gemma4_min_vocab_size();
@@ -27,4 +27,4 @@ int64_t gemma4_min_vocab_size();
 // Adds the tokenizer.* keys of a `size`-token vocabulary. Errors: a size the model cannot fill.
 Status add_vocab(formats::GgufWriter& w, const std::string& model, int64_t size);
 
-}  // namespace loom::synth
+}  // namespace loom::tokenizer

@@ -1,6 +1,6 @@
 // Synthetic vocabularies: SentencePiece-style filler, and Gemma 4's layout with BPE merges learned from a
 // built-in corpus (a few thousand word types, weighted roughly by Zipf's law).
-#include "synth/synth_vocab.h"
+#include "tokenizer/synth_vocab.h"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace loom::synth {
+namespace loom::tokenizer {
 namespace {
 
 using formats::GgufValue;
@@ -360,4 +360,4 @@ Status add_vocab(formats::GgufWriter& w, const std::string& model, int64_t size)
     return Ok{};
 }
 
-}  // namespace loom::synth
+}  // namespace loom::tokenizer
