@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "grammar/json_primitives.h"
+#include "grammar/number_range.h"
 
 namespace loom::grammar {
 
@@ -21,9 +21,9 @@ namespace {
 
 using OJson = nlohmann::ordered_json;
 
-constexpr int kMaxDepth = 64;                 // nested schema nodes, counting the first visit through each $ref
-constexpr int64_t kMaxIntegerChoices = 1000;  // an integer range spelled out as alternatives
-constexpr int64_t kMaxItems = 1000;           // minItems / maxItems / minLength / maxLength we unroll
+constexpr int kMaxDepth = 64;        // nested schema nodes, counting the first visit through each $ref
+constexpr int kMaxDigits = 15;       // in a bounded number: decimals of 15 digits never read as the same double
+constexpr int64_t kMaxItems = 1000;  // minItems / maxItems / minLength / maxLength we unroll
 
 const std::set<std::string_view> kAnnotations = {"title", "description", "default",    "examples", "$schema",
                                                  "$id",   "$comment",    "deprecated", "readOnly", "writeOnly"};
@@ -195,13 +195,8 @@ private:
         if (t == "object") return object(s, path, depth);
         if (t == "array") return array(s, path, depth);
         if (t == "string") return string(s, path);
-        if (t == "integer") return integer(s, path);
-        if (t == "number") {
-            for (const char* k : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) {
-                if (s.contains(k)) return unsupported(path, k, " on a number", " (only on integers)");
-            }
-            return prim("number");
-        }
+        if (t == "integer") return number(s, path, true);
+        if (t == "number") return number(s, path, false);
         if (t == "boolean") return prim("boolean");
         return prim("null");
     }
@@ -263,7 +258,7 @@ private:
     Result<std::string> object(const OJson& s, const std::string& path, int depth);
     Result<std::string> array(const OJson& s, const std::string& path, int depth);
     Result<std::string> string(const OJson& s, const std::string& path);
-    Result<std::string> integer(const OJson& s, const std::string& path);
+    Result<std::string> number(const OJson& s, const std::string& path, bool integer);
 
     const OJson& root_;
     std::vector<std::pair<std::string, std::string>> rules_;  // in order of creation
@@ -363,34 +358,44 @@ Result<std::string> Compiler::string(const OJson& s, const std::string& path) {
     return fmt::format(R"(( "\"" char{} "\"" ))", reps);
 }
 
-Result<std::string> Compiler::integer(const OJson& s, const std::string& path) {
-    std::optional<int64_t> lo, hi;
-    for (const char* k : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) {
-        if (!s.contains(k)) continue;
-        const OJson& v = s[k];
-        if (!v.is_number()) return bad(path, "'{}' must be a number", k);
-        const double d = v.get<double>();
-        if (!(d > -1e15 && d < 1e15)) return bad(path, "'{}' {} is outside the supported range of ±1e15", k, v.dump());
-        const std::string_view key = k;
-        if (key == "minimum") lo = std::max(lo.value_or(INT64_MIN), int64_t(std::ceil(d)));
-        if (key == "exclusiveMinimum") lo = std::max(lo.value_or(INT64_MIN), int64_t(std::floor(d)) + 1);
-        if (key == "maximum") hi = std::min(hi.value_or(INT64_MAX), int64_t(std::floor(d)));
-        if (key == "exclusiveMaximum") hi = std::min(hi.value_or(INT64_MAX), int64_t(std::ceil(d)) - 1);
-    }
-    if (!lo && !hi) return prim("integer");
-    if (lo && hi) {
-        if (*hi < *lo) return bad(path, "the integer range [{}, {}] is empty", *lo, *hi);
-        if (*hi - *lo < kMaxIntegerChoices) {
-            std::string body;
-            for (int64_t v = *lo; v <= *hi; ++v) body += fmt::format("{}\"{}\"", body.empty() ? "" : " | ", v);
-            return "( " + body + " )";
+Result<std::string> Compiler::number(const OJson& s, const std::string& path, bool integer) {
+    struct BoundKey {
+        const char* name;
+        bool lower, exclusive;
+        const char* draft4_flag;  // draft 4 writes an exclusive bound as this flag set to true beside it
+    };
+    static constexpr BoundKey kKeys[] = {{"minimum", true, false, "exclusiveMinimum"},
+                                         {"exclusiveMinimum", true, true, nullptr},
+                                         {"maximum", false, false, "exclusiveMaximum"},
+                                         {"exclusiveMaximum", false, true, nullptr}};
+    NumberBounds b;
+    for (const BoundKey& k : kKeys) {
+        if (!s.contains(k.name)) continue;
+        const OJson& v = s[k.name];
+        if (k.exclusive && v.is_boolean()) {
+            const char* plain = k.lower ? "minimum" : "maximum";
+            if (!s.contains(plain)) return bad(path, "'{}': {} needs '{}' beside it", k.name, v.dump(), plain);
+            continue;
+        }
+        if (!v.is_number()) return bad(path, "'{}' must be a number", k.name);
+        auto parsed = parse_decimal(v.dump(), kMaxDigits + 1);
+        if (!parsed.ok()) return bad(path, "'{}' {}", k.name, parsed.error().message());
+        const bool exclusive =
+            k.exclusive || (k.draft4_flag && s.contains(k.draft4_flag) && s[k.draft4_flag] == OJson(true));
+        std::optional<Decimal>& bound = k.lower ? b.lo : b.hi;
+        bool& bound_exclusive = k.lower ? b.lo_exclusive : b.hi_exclusive;
+        const int tighter = bound ? compare_decimals(parsed.value(), *bound) * (k.lower ? 1 : -1) : 1;
+        if (tighter > 0 || (tighter == 0 && exclusive)) {
+            bound = parsed.value();
+            bound_exclusive = exclusive;
         }
     }
-    if (lo && !hi && (*lo == 0 || *lo == 1))
-        return std::string(*lo == 0 ? R"(( "0" | [1-9] [0-9]{0,15} ))" : R"(( [1-9] [0-9]{0,15} ))");
-    return bad(path,
-               "integer bounds other than a minimum of 0 or 1, or a range of at most {} values, are not supported",
-               kMaxIntegerChoices);
+    if (!b.lo && !b.hi) return prim(integer ? "integer" : "number");
+    const int digits = integer ? kMaxDigits + 1 : kMaxDigits;
+    std::optional<std::string> body = number_range_gbnf(b, integer, digits);
+    if (!body)
+        return bad(path, "no {} of at most {} digits lies in {}", integer ? "integer" : "number", digits, describe(b));
+    return *body;
 }
 
 }  // namespace

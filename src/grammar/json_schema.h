@@ -8,8 +8,9 @@
 // (generated in the schema's order), required, additionalProperties (false, or true / a schema on an object
 // without properties), enum, const, items, minItems, maxItems, anyOf, oneOf (as anyOf), $ref to local
 // pointers (#, #/$defs/..., #/definitions/..., recursion included), minLength, maxLength, format (date, time,
-// date-time, uuid), and integer minimum/maximum/exclusiveMinimum/exclusiveMaximum when the range is a
-// minimum of 0 or 1 without a maximum, or spans at most 1000 values. Annotations (title, description,
+// date-time, uuid), and minimum/maximum/exclusiveMinimum/exclusiveMaximum on numbers and integers, in any
+// range and in draft 4's boolean form too (number_range.h: bounded numbers are plain decimals of at most 15
+// digits, bounded integers of at most 16). Annotations (title, description,
 // default, examples, $schema, $id, $comment, deprecated, readOnly, writeOnly) are ignored.
 // Everything else is an error that names the keyword and where it is, e.g.
 // "json_schema: keyword 'patternProperties' at /properties/x is not supported": never silently ignored.

@@ -23,10 +23,10 @@ struct Case {
 
 const Case kCases[] = {
     {R"({"type": "object", "properties": {"name": {"type": "string", "maxLength": 10},
-        "age": {"type": "integer", "minimum": 0, "maximum": 120}, "ok": {"type": "boolean"},
+        "age": {"type": "integer", "minimum": 18, "maximum": 130000}, "ok": {"type": "boolean"},
         "tags": {"type": "array", "items": {"enum": ["x", "y", "é"]}, "maxItems": 3}}, "required": ["name", "age"]})",
      true},
-    {R"({"anyOf": [{"type": "null"}, {"type": "array", "items": {"type": "number"}, "minItems": 1, "maxItems": 4}]})",
+    {R"({"anyOf": [{"type": "null"}, {"type": "array", "items": {"type": "number", "exclusiveMinimum": -2.5, "maximum": 1e3}, "minItems": 1, "maxItems": 4}]})",
      true},
     {R"({"$defs": {"pt": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"},
         "id": {"type": "string", "format": "uuid"}, "next": {"anyOf": [{"$ref": "#/$defs/pt"}, {"type": "null"}]}},

@@ -111,6 +111,24 @@ TEST(JsonSchema, IntegerRanges) {
     check(R"({"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 3})", {"1", "2"}, {"0", "3"});
     check(R"({"type": "integer", "minimum": 0})", {"0", "17"}, {"-1", "01"});
     check(R"({"type": "integer", "minimum": 1})", {"1", "10"}, {"0", "-1"});
+    check(R"({"type": "integer", "minimum": 5})", {"5", "10", "123456"}, {"4", "-5", "05"});
+    check(R"({"type": "integer", "minimum": -1000000, "maximum": 2500000})", {"-1000000", "0", "2500000", "999"},
+          {"-1000001", "2500001", "25000000"});
+    check(R"({"type": "integer", "minimum": 0.5, "exclusiveMaximum": 3.5})", {"1", "3"}, {"0", "4", "1.5"});
+}
+
+TEST(JsonSchema, NumberRanges) {
+    check(R"({"type": "number", "minimum": 0, "maximum": 1})", {"0", "0.5", "1", "1.0", "0.999"},
+          {"-0.1", "1.01", "2", "1e0", "-0"});
+    check(R"({"type": "number", "exclusiveMinimum": 0, "maximum": 100})", {"0.001", "42", "100"},
+          {"0", "0.0", "100.001", "-3"});
+    check(R"({"type": "number", "minimum": -273.15})", {"-273.15", "-20.5", "0", "1000000"},
+          {"-273.16", "-274", "-300"});
+    check(R"({"type": ["number", "null"], "exclusiveMaximum": -0.25})", {"-0.26", "-1", "null"}, {"-0.25", "0"});
+    // Draft 4's boolean form.
+    check(R"({"type": "number", "minimum": 2, "exclusiveMinimum": true})", {"2.01", "3"}, {"2", "2.0", "1.99"});
+    // The tighter of two bounds on one side.
+    check(R"({"type": "number", "minimum": 2, "exclusiveMinimum": 3})", {"3.5"}, {"3", "2.5"});
 }
 
 TEST(JsonSchema, RefusesWhatItDoesNotSupport) {
@@ -125,11 +143,15 @@ TEST(JsonSchema, RefusesWhatItDoesNotSupport) {
     }
     EXPECT_EQ(refusal(R"({"type": "string", "format": "email"})"),
               "json_schema: format \"email\" is not supported (supported: date, time, date-time, uuid) at /");
-    EXPECT_EQ(refusal(R"({"type": "number", "minimum": 0})"),
-              "json_schema: keyword 'minimum' on a number at / is not supported (only on integers)");
-    EXPECT_EQ(refusal(R"({"type": "integer", "minimum": 5})"),
-              "json_schema: integer bounds other than a minimum of 0 or 1, or a range of at most 1000 values, are not "
-              "supported at /");
+    EXPECT_EQ(refusal(R"({"type": "number", "minimum": 1e20})"),
+              "json_schema: 'minimum' '1e+20' has more than 16 integer digits at /");
+    EXPECT_EQ(refusal(R"({"type": "integer", "minimum": 2, "exclusiveMaximum": 2})"),
+              "json_schema: no integer of at most 16 digits lies in [2, 2) at /");
+    EXPECT_EQ(refusal(R"({"type": "number", "minimum": 1.5, "exclusiveMinimum": true, "maximum": 1e-1})"),
+              "json_schema: no number of at most 15 digits lies in (1.5, 0.1] at /");
+    EXPECT_EQ(refusal(R"({"type": "number", "exclusiveMinimum": true})"),
+              "json_schema: 'exclusiveMinimum': true needs 'minimum' beside it at /");
+    EXPECT_EQ(refusal(R"({"type": "number", "maximum": "3"})"), "json_schema: 'maximum' must be a number at /");
     EXPECT_EQ(refusal(R"({"$ref": "other.json#/a"})"),
               "json_schema: '$ref' \"other.json#/a\" is not supported (only local references starting with '#') at /");
     EXPECT_EQ(refusal(R"({"$ref": "#/$defs/missing"})"),

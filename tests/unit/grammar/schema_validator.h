@@ -104,11 +104,18 @@ inline std::string validate(const OJson& v, const OJson& s, const OJson& root, c
     }
     if (v.is_number()) {
         const double d = v.get<double>();
-        if (s.contains("minimum") && d < s["minimum"].get<double>()) return at + ": below minimum";
-        if (s.contains("maximum") && d > s["maximum"].get<double>()) return at + ": above maximum";
-        if (s.contains("exclusiveMinimum") && d <= s["exclusiveMinimum"].get<double>())
+        // Draft 4 makes `minimum` exclusive with `"exclusiveMinimum": true`; later drafts give a number.
+        const auto flag = [&](const char* k) { return s.contains(k) && s[k].is_boolean() && s[k].get<bool>(); };
+        const auto number = [&](const char* k) { return s.contains(k) && s[k].is_number(); };
+        if (s.contains("minimum") &&
+            (flag("exclusiveMinimum") ? d <= s["minimum"].get<double>() : d < s["minimum"].get<double>()))
+            return at + ": below minimum";
+        if (s.contains("maximum") &&
+            (flag("exclusiveMaximum") ? d >= s["maximum"].get<double>() : d > s["maximum"].get<double>()))
+            return at + ": above maximum";
+        if (number("exclusiveMinimum") && d <= s["exclusiveMinimum"].get<double>())
             return at + ": below exclusiveMinimum";
-        if (s.contains("exclusiveMaximum") && d >= s["exclusiveMaximum"].get<double>())
+        if (number("exclusiveMaximum") && d >= s["exclusiveMaximum"].get<double>())
             return at + ": above exclusiveMaximum";
     }
     return "";
