@@ -14,6 +14,7 @@
 
 #include "grammar/json_primitives.h"
 #include "grammar/number_range.h"
+#include "grammar/regex_gbnf.h"
 
 namespace loom::grammar {
 
@@ -44,6 +45,7 @@ const std::set<std::string_view> kSupported = {"type",
                                                "minLength",
                                                "maxLength",
                                                "format",
+                                               "pattern",
                                                "minimum",
                                                "maximum",
                                                "exclusiveMinimum",
@@ -182,7 +184,7 @@ private:
             return std::vector<std::string>{"object"};
         if (s.contains("items") || s.contains("minItems") || s.contains("maxItems"))
             return std::vector<std::string>{"array"};
-        if (s.contains("minLength") || s.contains("maxLength") || s.contains("format"))
+        if (s.contains("minLength") || s.contains("maxLength") || s.contains("format") || s.contains("pattern"))
             return std::vector<std::string>{"string"};
         if (s.contains("minimum") || s.contains("maximum") || s.contains("exclusiveMinimum") ||
             s.contains("exclusiveMaximum"))
@@ -340,6 +342,16 @@ Result<std::string> Compiler::array(const OJson& s, const std::string& path, int
 }
 
 Result<std::string> Compiler::string(const OJson& s, const std::string& path) {
+    if (s.contains("pattern")) {
+        for (const char* k : {"format", "minLength", "maxLength"}) {
+            if (s.contains(k)) return unsupported(path, k, " next to 'pattern'");
+        }
+        if (!s["pattern"].is_string()) return bad(path, "'pattern' must be a string");
+        auto body = pattern_to_gbnf(s["pattern"].get<std::string>());
+        if (!body.ok()) return bad(path, "{}", body.error().message());
+        prim("char");
+        return fmt::format(R"(( "\"" {} "\"" ))", body.value());
+    }
     if (s.contains("format")) {
         const OJson& f = s["format"];
         static const std::set<std::string> kFormats = {"date", "time", "date-time", "uuid"};

@@ -22,7 +22,7 @@ struct Case {
 };
 
 const Case kCases[] = {
-    {R"({"type": "object", "properties": {"name": {"type": "string", "maxLength": 10},
+    {R"({"type": "object", "properties": {"name": {"type": "string", "pattern": "^[A-Z][a-z]{0,8}( [A-Z]\\.)?$"},
         "age": {"type": "integer", "minimum": 18, "maximum": 130000}, "ok": {"type": "boolean"},
         "tags": {"type": "array", "items": {"enum": ["x", "y", "é"]}, "maxItems": 3}}, "required": ["name", "age"]})",
      true},

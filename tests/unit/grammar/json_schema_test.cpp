@@ -117,6 +117,12 @@ TEST(JsonSchema, IntegerRanges) {
     check(R"({"type": "integer", "minimum": 0.5, "exclusiveMaximum": 3.5})", {"1", "3"}, {"0", "4", "1.5"});
 }
 
+TEST(JsonSchema, Patterns) {
+    check(R"({"type": "string", "pattern": "^[A-Z]{2}-\\d{3}$"})", {R"("AB-123")"}, {R"("AB-12")", R"("ab-123")"});
+    check(R"({"pattern": "@"})", {R"("a@b")", R"("@")"}, {R"("ab")", "3"});
+    check(R"({"type": "string", "pattern": "^\"q\"$"})", {R"("\"q\"")"}, {R"(""q"")", R"("q")"});
+}
+
 TEST(JsonSchema, NumberRanges) {
     check(R"({"type": "number", "minimum": 0, "maximum": 1})", {"0", "0.5", "1", "1.0", "0.999"},
           {"-0.1", "1.01", "2", "1e0", "-0"});
@@ -134,8 +140,10 @@ TEST(JsonSchema, NumberRanges) {
 TEST(JsonSchema, RefusesWhatItDoesNotSupport) {
     EXPECT_EQ(refusal(R"({"type": "object", "properties": {"x": {"type": "object", "patternProperties": {}}}})"),
               "json_schema: keyword 'patternProperties' at /properties/x is not supported");
-    EXPECT_EQ(refusal(R"({"type": "string", "pattern": "^a"})"),
-              "json_schema: keyword 'pattern' at / is not supported");
+    EXPECT_EQ(refusal(R"({"type": "string", "pattern": "^(a)\\1$"})"),
+              "json_schema: pattern \"^(a)\\1$\": a backreference '\\1' at character 5 is not supported at /");
+    EXPECT_EQ(refusal(R"({"type": "string", "pattern": "^a", "maxLength": 3})"),
+              "json_schema: keyword 'maxLength' next to 'pattern' at / is not supported");
     for (const char* k : {"allOf", "not", "if", "uniqueItems", "minProperties", "multipleOf", "prefixItems", "contains",
                           "dependentRequired", "nullable", "propertyNames"}) {
         EXPECT_EQ(refusal(fmt::format(R"({{"{}": 1}})", k)),

@@ -101,6 +101,8 @@ inline std::string validate(const OJson& v, const OJson& s, const OJson& root, c
         if (s.contains("minLength") && code_points(str) < s["minLength"].get<size_t>()) return at + ": too short";
         if (s.contains("maxLength") && code_points(str) > s["maxLength"].get<size_t>()) return at + ": too long";
         if (s.contains("format") && !format_ok(s["format"].get<std::string>(), str)) return at + ": bad format";
+        if (s.contains("pattern") && !std::regex_search(str, std::regex(s["pattern"].get<std::string>())))
+            return at + ": does not match the pattern";
     }
     if (v.is_number()) {
         const double d = v.get<double>();
