@@ -32,6 +32,7 @@ namespace loom::cli {
 namespace {
 
 constexpr const char* kDim = "\x1b[2m";
+constexpr const char* kCyan = "\x1b[36m";
 constexpr const char* kReset = "\x1b[0m";
 
 struct ChatOptions {
@@ -41,6 +42,8 @@ struct ChatOptions {
     OutputFormatOptions output;
     std::string system, system_file, chat_template_file;
     bool think = true;
+    std::string tools_file, tool_choice = "auto";
+    bool parallel_tool_calls = true;
 };
 
 // Set by SIGINT (interactive mode only); the conversation is told to stop its reply.
@@ -166,6 +169,8 @@ constexpr const char* kHelp =
     "Input: end a line with \\ to go on with the next; a line \"\"\" starts and ends a block of lines.\n"
     "A message that starts with / is written with two: //etc/hosts is sent as /etc/hosts.\n"
     "Empty lines are skipped. Ctrl-C stops a reply.\n"
+    "With --tools, the model's tool calls are shown as `tool call: NAME {arguments}` and each call's result is\n"
+    "read as the next message (on a terminal, after a `result of NAME>` prompt); then the model goes on.\n"
     "Input history: ~/.cache/loom/chat_history, or the file $LOOM_CHAT_HISTORY names (empty: none).\n";
 
 double per_second(double n, double seconds) { return seconds > 0 ? n / seconds : 0.0; }
@@ -218,7 +223,7 @@ public:
                 continue;
             }
             if (line->starts_with("//")) line->erase(0, 1);
-            if (Status st = turn(*line); !st.ok()) {
+            if (Status st = turn(*line, reader); !st.ok()) {
                 if (!interactive_) return st;
                 fmt::print(stderr, "loom: {}\n", st.error().message());
             }
@@ -229,8 +234,8 @@ public:
 
 private:
     // A whole message: a line, lines joined by a trailing backslash, or a """ block.
-    std::optional<std::string> read_input(LineReader& reader) {
-        std::optional<std::string> line = reader.read(interactive_ ? "> " : "");
+    std::optional<std::string> read_input(LineReader& reader, const std::string& prompt = "> ") {
+        std::optional<std::string> line = reader.read(interactive_ ? prompt.c_str() : "");
         if (!line) return line;
         if (*line == "\"\"\"") {
             std::string text;
@@ -290,7 +295,7 @@ private:
         if (interactive_) fmt::print(stderr, "{}\n", text);
     }
 
-    Status turn(const std::string& user) {
+    Status turn(const std::string& user, LineReader& reader) {
         bool in_thinking = false;
         auto piece = [&](const std::string& reasoning, const std::string& content) {
             if (!reasoning.empty() && interactive_) {
@@ -306,6 +311,33 @@ private:
             return true;
         };
         LOOM_TRY(TurnStats t, c_.say(user, piece));
+        end_reply(t);
+        // The model called tools: each result is the next message; then the model goes on, and may call again.
+        while (!c_.pending_calls().empty() && !(t.stop == runtime::GenerateStats::Stop::caller && g_interrupted)) {
+            std::vector<ToolResult> results;
+            for (const server::ToolCall& call : c_.pending_calls()) {
+                fmt::print("{}tool call: {} {}{}\n", color_ ? kCyan : "", call.name, call.arguments,
+                           color_ ? kReset : "");
+                std::fflush(stdout);
+            }
+            for (const server::ToolCall& call : c_.pending_calls()) {
+                std::optional<std::string> result =
+                    read_input(reader, interactive_ ? fmt::format("result of {}> ", call.name) : "");
+                if (!result) {
+                    note("(the tool calls stay unanswered)");
+                    return Ok();
+                }
+                reader.remember(*result);
+                results.push_back({call.id, call.name, *result});
+            }
+            in_thinking = false;
+            LOOM_TRY(t, c_.answer_calls(results, piece));
+            end_reply(t);
+        }
+        return Ok();
+    }
+
+    void end_reply(const TurnStats& t) const {
         fmt::print("\n");
         std::fflush(stdout);
         using Stop = runtime::GenerateStats::Stop;
@@ -313,13 +345,41 @@ private:
         if (t.stop == Stop::context)
             fmt::print(stderr, "loom: the reply filled the context ({} tokens): /clear, or start with a larger -c\n",
                        c_.n_ctx());
-        return Ok();
     }
 
     Conversation& c_;
     bool interactive_, color_;
     bool quit_ = false;
 };
+
+// --tools FILE (a JSON array of tool definitions as a chat request's `tools` has them, or {"tools": [...]}),
+// --tool-choice and --no-parallel-tool-calls, checked as the server checks the same request fields.
+Status read_tools(const ChatOptions& o, server::ToolRequest& out) {
+    if (o.tools_file.empty()) {
+        if (o.tool_choice != "auto")
+            return Error::invalid("--tool-choice {}: give the tools with --tools", o.tool_choice);
+        return Ok();
+    }
+    LOOM_TRY(std::string text, read_text_file(o.tools_file, "tool definitions (--tools)"));
+    nlohmann::ordered_json doc = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) return Error::invalid("--tools {}: not JSON", o.tools_file);
+    if (doc.is_object() && doc.contains("tools")) doc = doc["tools"];
+    if (!doc.is_array())
+        return Error::invalid("--tools {}: expected an array of tool definitions (or {{\"tools\": [...]}})",
+                              o.tools_file);
+    nlohmann::ordered_json body = {{"tools", std::move(doc)}, {"parallel_tool_calls", o.parallel_tool_calls}};
+    if (o.tool_choice == "auto" || o.tool_choice == "none" || o.tool_choice == "required")
+        body["tool_choice"] = o.tool_choice;
+    else body["tool_choice"] = {{"type", "function"}, {"function", {{"name", o.tool_choice}}}};
+    const nlohmann::json plain = nlohmann::json::parse(body.dump());
+    if (server::MaybeError e = server::parse_tool_request(plain, body, out)) {
+        // The request's field names read as the flags here.
+        std::string message = e->message;
+        if (message.starts_with("tool_choice")) return Error::invalid("--tool-choice {}: {}", o.tool_choice, message);
+        return Error::invalid("--tools {}: {}", o.tools_file, message);
+    }
+    return Ok();
+}
 
 Status chat(ChatOptions& o) {
     Conversation::Options co;
@@ -335,6 +395,7 @@ Status chat(ChatOptions& o) {
     if (!o.chat_template_file.empty()) {
         LOOM_TRY(co.template_source, read_text_file(o.chat_template_file, "chat template (--chat-template-file)"));
     }
+    LOOM_RETURN_IF_ERROR(read_tools(o, co.tools));
     LOOM_TRY(auto model, o.model.load_model());
     LOOM_TRY(co.session, o.model.session_options(*model));
     std::string path = o.model.model;
@@ -354,6 +415,7 @@ Status chat(ChatOptions& o) {
                    "a reply; Ctrl-D or /bye exits.\n",
                    conv->n_ctx(), conv->thinks() ? "; thinking is shown dimmed" : "");
     }
+    if (!conv->tool_warning().empty()) fmt::print(stderr, "loom: {}\n", conv->tool_warning());
     ChatLoop loop(*conv, interactive, color);
     Status st = loop.run();
     g_conversation = nullptr;
@@ -375,6 +437,14 @@ void add_chat_command(CLI::App& app) {
     cmd->add_option("--system-file", o->system_file, "Read the system prompt from a file");
     cmd->add_option("--chat-template-file", o->chat_template_file, "Jinja chat template to use instead of the model's");
     cmd->add_flag("!--no-think", o->think, "Ask a reasoning model's template not to think (enable_thinking=false)");
+    cmd->add_option("--tools", o->tools_file,
+                    "Functions the model may call: a JSON file holding an array of tool definitions as a chat "
+                    "request's `tools` has them; each call is shown and its result read from the input");
+    cmd->add_option("--tool-choice", o->tool_choice,
+                    "auto (the model decides), none (tools shown, calls never read), required (each reply to a "
+                    "message is a call), or a function's name (that function is called)")
+        ->capture_default_str();
+    cmd->add_flag("!--no-parallel-tool-calls", o->parallel_tool_calls, "At most one call per reply");
     cmd->callback([o] {
         if (auto st = chat(*o); !st.ok()) {
             fmt::print(stderr, "loom: {}\n", st.error().message());

@@ -7,12 +7,36 @@
 #include <fstream>
 #include <sstream>
 
+#include "grammar/vocab_trie.h"
 #include "runtime/stop_strings.h"
 #include "server/reasoning.h"
+#include "server/tool_format.h"
 
 namespace loom::cli {
 
 using Json = nlohmann::ordered_json;
+
+namespace {
+
+// A call's arguments as templates get them: an object (the parser hands over only calls whose arguments are a
+// JSON object; text stays text otherwise).
+Json arguments_object(const server::ToolCall& call) {
+    Json j = Json::parse(call.arguments, nullptr, /*allow_exceptions=*/false);
+    return j.is_discarded() ? Json(call.arguments) : j;
+}
+
+// The calls of an assistant message as the template form holds them, back in the parser's form.
+std::vector<server::ToolCall> calls_of(const Json& tool_calls) {
+    std::vector<server::ToolCall> out;
+    for (const Json& c : tool_calls) {
+        const Json& args = c["function"]["arguments"];
+        out.push_back({c.value("id", ""), c["function"].value("name", ""),
+                       args.is_string() ? args.get<std::string>() : args.dump()});
+    }
+    return out;
+}
+
+}  // namespace
 
 void TurnStats::add(const TurnStats& t) {
     n_prompt += t.n_prompt;
@@ -51,6 +75,28 @@ Result<std::unique_ptr<Conversation>> Conversation::create(const runtime::Model&
     opt.gen.sampling.seed = runtime::resolve_seed(opt.gen.sampling.seed);
     opt.gen.eog = c->vocab_->eog_ids();
     LOOM_RETURN_IF_ERROR(opt.output.apply(*c->vocab_, int32_t(model.n_vocab()), opt.gen));
+    if (opt.tools.parse_calls()) {
+        const server::ToolFormat* f = server::detect_tool_format(source);
+        if (f && f->layout != server::CallLayout::none) {
+            c->tool_format_ = f;
+        } else {
+            c->tool_warning_ = fmt::format(
+                "the chat template shows the tools to the model, but its tool-call syntax{} is not one loom reads: "
+                "calls will appear as text",
+                f ? fmt::format(" ({})", f->name) : "");
+        }
+    }
+    const server::ToolChoice choice = opt.tools.choice;
+    if (opt.tools.given() && (choice == server::ToolChoice::required || choice == server::ToolChoice::named)) {
+        if (!c->tool_format_ || !c->tool_format_->can_force)
+            return Error::invalid("--tool-choice {}: the chat template has no tool-call syntax loom can enforce",
+                                  choice == server::ToolChoice::named ? opt.tools.forced : "required");
+        if (opt.gen.grammar)
+            return Error::invalid(
+                "--tool-choice {}: a forced call cannot be combined with --grammar-file or --json-schema",
+                choice == server::ToolChoice::named ? opt.tools.forced : "required");
+        opt.gen.trie = grammar::VocabTrie::from_vocab(*c->vocab_, int32_t(model.n_vocab()));
+    }
     opt.gen.seq = 0;
     opt.session.n_batch = opt.gen.n_batch;
     LOOM_TRY(c->session_, runtime::Session::create(model, opt.session));
@@ -60,60 +106,124 @@ Result<std::unique_ptr<Conversation>> Conversation::create(const runtime::Model&
 
 Result<std::vector<int32_t>> Conversation::render(std::string* text) const {
     Json messages = Json::array();
-    for (const ChatMessage& m : messages_) messages.push_back({{"role", m.role}, {"content", m.content}});
+    for (const ChatMessage& m : messages_) {
+        Json j = {{"role", m.role}, {"content", m.content}};
+        if (!m.tool_calls.is_null()) j["tool_calls"] = m.tool_calls;
+        if (m.role == "tool") {
+            j["tool_call_id"] = m.tool_call_id;
+            if (!m.name.empty()) j["name"] = m.name;
+        }
+        messages.push_back(std::move(j));
+    }
     LOOM_TRY(*text,
              template_->render(tokenizer::chat_context(*vocab_, std::move(messages), /*add_generation_prompt=*/true,
-                                                       nullptr, opt_.template_kwargs)));
+                                                       opt_.tools.given() ? opt_.tools.tools : Json(nullptr),
+                                                       opt_.template_kwargs)));
     return tokenizer::encode_chat_prompt(*tokenizer_, *vocab_, *text);
 }
 
 Result<TurnStats> Conversation::say(const std::string& user, const PieceFn& on_piece) {
+    messages_.push_back({"user", user, {}, nullptr, {}, {}});
+    return reply(1, on_piece);
+}
+
+Result<TurnStats> Conversation::answer_calls(const std::vector<ToolResult>& results, const PieceFn& on_piece) {
+    if (results.size() != pending_.size())
+        return Error::invalid("{} tool results for {} calls: answer each call", results.size(), pending_.size());
+    for (const ToolResult& r : results) messages_.push_back({"tool", r.content, {}, nullptr, r.call_id, r.name});
+    return reply(results.size(), on_piece);
+}
+
+Result<TurnStats> Conversation::reply(size_t n_added, const PieceFn& on_piece) {
     stop_requested_.store(false, std::memory_order_relaxed);
-    messages_.push_back({"user", user, {}});
+    const auto take_back = [&] { messages_.resize(messages_.size() - n_added); };
+    // tool_choice required / named forces the reply to a person's message; the reply to tool results is free,
+    // or the model could never answer in words.
+    const bool after_tools = messages_.back().role == "tool";
+    pending_.clear();
     std::string text;
     auto ids = render(&text);
     if (!ids.ok()) {
-        messages_.pop_back();
+        take_back();
         return std::move(ids).error().with_context("the chat template refused the conversation");
     }
     const std::vector<int32_t>& prompt = *ids;
     if (int64_t(prompt.size()) >= n_ctx()) {
-        messages_.pop_back();
+        take_back();
         return Error::invalid(
             "the conversation would be {} tokens with this turn, and the context holds {} (-c): "
             "/clear it, or start with a larger -c",
             prompt.size(), n_ctx());
     }
-    const runtime::KeptPrefix kept = runtime::keep_prefix(*session_, 0, held_, prompt);
+    const bool opens_thinking = server::ReasoningSplitter::prompt_opens_thinking(text);
     runtime::GenerateOptions gen = opt_.gen;
+    const server::ToolChoice choice = opt_.tools.choice;
+    if (opt_.gen.trie && tool_format_ && !after_tools &&
+        (choice == server::ToolChoice::required || choice == server::ToolChoice::named)) {
+        std::vector<server::ToolDef> allowed;
+        for (const server::ToolDef& d : opt_.tools.defs)
+            if (choice == server::ToolChoice::required || d.name == opt_.tools.forced) allowed.push_back(d);
+        auto g = server::call_grammar(*tool_format_, allowed, opt_.tools.parallel,
+                                      opens_thinking && think_markers_ ? "</think>\n\n" : "");
+        if (!g.ok()) {
+            take_back();
+            return std::move(g).error().with_context("--tools");
+        }
+        gen.grammar = std::move(g).value();
+    }
+    const runtime::KeptPrefix kept = runtime::keep_prefix(*session_, 0, held_, prompt);
     gen.n_keep = kept.n_keep;
 
-    tokenizer::StreamingDecoder decoder(*vocab_);
+    // Call markers may be control tokens, so a reply read for calls is decoded with them.
+    tokenizer::StreamingDecoder decoder(*vocab_, /*render_special=*/tool_format_ != nullptr);
     runtime::StopMatcher stops(opt_.stop);
-    server::ReasoningSplitter split(think_markers_, server::ReasoningSplitter::prompt_opens_thinking(text));
-    ChatMessage reply{"assistant", {}, {}};
+    server::ReasoningSplitter split(think_markers_, opens_thinking);
+    std::optional<server::ToolCallParser> calls;
+    if (tool_format_) calls.emplace(*tool_format_);
+    ChatMessage reply{"assistant", {}, {}, nullptr, {}, {}};
     bool listening = true;
-    auto emit = [&](const server::ReasoningSplitter::Out& o) {
-        reply.reasoning += o.reasoning;
-        reply.content += o.content;
-        if (listening && (!o.reasoning.empty() || !o.content.empty())) listening = on_piece(o.reasoning, o.content);
+    auto show = [&](const std::string& reasoning, const std::string& content) {
+        reply.reasoning += reasoning;
+        reply.content += content;
+        if (listening && (!reasoning.empty() || !content.empty())) listening = on_piece(reasoning, content);
+    };
+    auto take_calls = [&](server::ToolCallParser::Out o) {
+        for (server::ToolCall& call : o.calls) pending_.push_back(std::move(call));
+        return std::move(o.content);
+    };
+    auto emit = [&](const server::ReasoningSplitter::Out& o, bool final) {
+        std::string content = o.content;
+        if (calls) {
+            content = take_calls(calls->feed(content));
+            if (final) content += take_calls(calls->flush());
+        }
+        show(o.reasoning, content);
     };
     std::vector<int32_t> generated;
     auto st = runtime::generate(*session_, prompt, gen, [&](int32_t token) {
         if (stop_requested_.load(std::memory_order_relaxed)) return false;
         generated.push_back(token);
         const runtime::StopResult r = stops.feed(decoder.push(token));
-        emit(split.feed(r.text));
+        emit(split.feed(r.text), false);
         return !r.stopped && listening;
     });
     if (!st.ok()) {
-        messages_.pop_back();
+        take_back();
+        pending_.clear();
         session_->reset(0);
         held_.clear();
         return std::move(st).error();
     }
-    if (!stops.stopped()) emit(split.feed(stops.feed(decoder.flush()).text + stops.flush().text));
-    emit(split.flush());
+    if (!stops.stopped()) emit(split.feed(stops.feed(decoder.flush()).text + stops.flush().text), false);
+    emit(split.flush(), true);
+    if (!pending_.empty()) {
+        reply.tool_calls = Json::array();
+        for (const server::ToolCall& call : pending_) {
+            reply.tool_calls.push_back({{"id", call.id},
+                                        {"type", "function"},
+                                        {"function", {{"name", call.name}, {"arguments", arguments_object(call)}}}});
+        }
+    }
     messages_.push_back(std::move(reply));
 
     // What the cache now holds: the prompt and the generated tokens that were run (not the last one drawn).
@@ -138,11 +248,12 @@ Result<TurnStats> Conversation::say(const std::string& user, const PieceFn& on_p
 
 void Conversation::clear() {
     std::erase_if(messages_, [](const ChatMessage& m) { return m.role != "system"; });
+    pending_.clear();
 }
 
 void Conversation::set_system(const std::string& text) {
     std::erase_if(messages_, [](const ChatMessage& m) { return m.role == "system"; });
-    if (!text.empty()) messages_.insert(messages_.begin(), {"system", text, {}});
+    if (!text.empty()) messages_.insert(messages_.begin(), {"system", text, {}, nullptr, {}, {}});
 }
 
 Status Conversation::save(const std::string& path) const {
@@ -150,6 +261,19 @@ Status Conversation::save(const std::string& path) const {
     for (const ChatMessage& m : messages_) {
         Json j = {{"role", m.role}, {"content", m.content}};
         if (!m.reasoning.empty()) j["reasoning_content"] = m.reasoning;
+        if (!m.tool_calls.is_null()) {
+            // As a chat completions request sends them: arguments as JSON text.
+            Json calls = m.tool_calls;
+            for (Json& c : calls) {
+                Json& args = c["function"]["arguments"];
+                if (!args.is_string()) args = args.dump();
+            }
+            j["tool_calls"] = std::move(calls);
+        }
+        if (m.role == "tool") {
+            j["tool_call_id"] = m.tool_call_id;
+            if (!m.name.empty()) j["name"] = m.name;
+        }
         messages.push_back(std::move(j));
     }
     std::ofstream out(path, std::ios::binary);
@@ -183,15 +307,35 @@ Status Conversation::load(const std::string& path) {
         auto content = m.find("content");
         if (role == m.end() || !role->is_string()) return Error::invalid("{}: role must be a string", where);
         const std::string r = role->get<std::string>();
-        if (r != "system" && r != "user" && r != "assistant")
-            return Error::invalid("{}: role '{}' (expected system, user or assistant)", where, r);
-        if (content == m.end() || !content->is_string()) return Error::invalid("{}: content must be a string", where);
-        ChatMessage msg{r, content->get<std::string>(), {}};
+        if (r != "system" && r != "user" && r != "assistant" && r != "tool")
+            return Error::invalid("{}: role '{}' (expected system, user, assistant or tool)", where, r);
+        auto calls = m.find("tool_calls");
+        const bool has_calls = calls != m.end() && !calls->is_null();
+        // An assistant message that only calls tools may have a null content, as OpenAI writes it.
+        const bool null_ok = has_calls && (content == m.end() || content->is_null());
+        if (!null_ok && (content == m.end() || !content->is_string()))
+            return Error::invalid("{}: content must be a string", where);
+        ChatMessage msg{r, null_ok ? "" : content->get<std::string>(), {}, nullptr, {}, {}};
         if (auto rc = m.find("reasoning_content"); rc != m.end() && rc->is_string())
             msg.reasoning = rc->get<std::string>();
+        if (has_calls) {
+            if (r != "assistant") return Error::invalid("{}: only assistant messages carry tool_calls", where);
+            if (server::MaybeError e = server::parse_message_tool_calls(*calls, "tool_calls", msg.tool_calls))
+                return Error::invalid("{}: {}", where, e->message);
+        }
+        if (r == "tool") {
+            auto id = m.find("tool_call_id");
+            if (id == m.end() || !id->is_string())
+                return Error::invalid("{}: a tool message needs tool_call_id (a string)", where);
+            msg.tool_call_id = id->get<std::string>();
+            if (auto name = m.find("name"); name != m.end() && name->is_string()) msg.name = name->get<std::string>();
+        }
         loaded.push_back(std::move(msg));
     }
     messages_ = std::move(loaded);
+    // A conversation saved while calls waited for their results goes on waiting for them.
+    pending_.clear();
+    if (!messages_.empty() && !messages_.back().tool_calls.is_null()) pending_ = calls_of(messages_.back().tool_calls);
     return Ok();
 }
 

@@ -17,6 +17,8 @@
 #include "runtime/generate.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "server/tool_parser.h"
+#include "server/tool_request.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
@@ -24,9 +26,19 @@
 namespace loom::cli {
 
 struct ChatMessage {
-    std::string role;  // system, user or assistant
+    std::string role;  // system, user, assistant or tool
     std::string content;
     std::string reasoning;  // assistant: what it wrote inside its thinking markers (kept for /save, not rendered)
+    // assistant: the calls it made, as chat templates get them ({"id", "type", "function": {"name", "arguments"}},
+    // arguments an object); null when none.
+    nlohmann::ordered_json tool_calls;
+    std::string tool_call_id;  // tool: the call this message answers
+    std::string name;          // tool: the function that answered
+};
+
+// What a tool answered to one call.
+struct ToolResult {
+    std::string call_id, name, content;
 };
 
 // The speed figures of one turn, or of every turn so far.
@@ -51,6 +63,7 @@ public:
         std::string template_source;  // empty: the model's tokenizer.chat_template (an error when it has none)
         nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // e.g. enable_thinking
         OutputFormatOptions output;  // each reply must match this grammar or schema (--grammar-file, --json-schema)
+        server::ToolRequest tools;   // functions the model may call (--tools, --tool-choice)
     };
     // A piece of streamed reply: its thinking and its answer (either may be empty). Return false to stop.
     using PieceFn = std::function<bool(const std::string& reasoning, const std::string& content)>;
@@ -62,6 +75,16 @@ public:
     // Adds the user's turn and streams the reply to `on_piece`, keeping it in the history. A turn that does not
     // fit the context, or that the template refuses, is not kept and is an error naming the counts.
     Result<TurnStats> say(const std::string& user, const PieceFn& on_piece);
+    // Answers the calls of the last reply (pending_calls()) with `results`, one per call in their order, and
+    // streams the model's next reply. Kept in the history as `tool` messages.
+    Result<TurnStats> answer_calls(const std::vector<ToolResult>& results, const PieceFn& on_piece);
+    // The calls the last reply made, not answered yet (empty when it made none).
+    const std::vector<server::ToolCall>& pending_calls() const { return pending_; }
+    // Whether replies are read for tool calls: tools were given, tool_choice is not none and the template's call
+    // syntax is one loom reads.
+    bool reads_calls() const { return tool_format_ != nullptr; }
+    // Tools were given but the template's call syntax is not one loom reads: what to tell the user.
+    const std::string& tool_warning() const { return tool_warning_; }
     // Stops the reply being generated, if any, at its next token (async-signal-safe).
     void stop() { stop_requested_.store(true, std::memory_order_relaxed); }
 
@@ -81,6 +104,9 @@ public:
 private:
     Conversation() = default;
     Result<std::vector<int32_t>> render(std::string* text) const;
+    // Renders the history (ending with the `n_added` messages just pushed, taken back on failure) and streams the
+    // assistant's reply.
+    Result<TurnStats> reply(size_t n_added, const PieceFn& on_piece);
 
     const runtime::Model* model_ = nullptr;
     Options opt_;
@@ -88,6 +114,10 @@ private:
     std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
     std::optional<tokenizer::ChatTemplate> template_;
     bool think_markers_ = false;
+    const server::ToolFormat* tool_format_ = nullptr;  // set when replies are read for calls
+    std::string tool_warning_;
+    std::shared_ptr<const grammar::Grammar> forced_call_;  // tool_choice required / named
+    std::vector<server::ToolCall> pending_;
     std::unique_ptr<runtime::Session> session_;
     std::vector<int32_t> held_;  // the tokens at the sequence's positions 0, 1, ... (what the KV cache holds)
     std::vector<ChatMessage> messages_;

@@ -18,6 +18,7 @@
 #include "cli/conversation.h"
 #include "core/default_model.h"
 #include "runtime/model.h"
+#include "server/tool_request.h"
 #include "unit/test_env.h"
 
 namespace loom::cli {
@@ -171,10 +172,16 @@ TEST(Chat, BadConversationFilesSayWhatAndWhere) {
     const std::string not_json = write_file("bad1.json", "{\"messages\": [");
     EXPECT_NE(msg(not_json).find(not_json + ": not JSON"), std::string::npos);
     const std::string bad_role = write_file("bad2.json", R"({"messages": [{"role": "user", "content": "a"},
-        {"role": "tool", "content": "b"}]})");
-    EXPECT_NE(msg(bad_role).find(bad_role + ": messages[1]: role 'tool' (expected system, user or assistant)"),
+        {"role": "developer", "content": "b"}]})");
+    EXPECT_NE(msg(bad_role).find(bad_role +
+                                 ": messages[1]: role 'developer' (expected system, user, assistant or tool)"),
               std::string::npos)
         << msg(bad_role);
+    const std::string no_id = write_file("bad4.json", R"([{"role": "tool", "content": "b"}])");
+    EXPECT_NE(msg(no_id).find("messages[0]: a tool message needs tool_call_id (a string)"), std::string::npos);
+    const std::string bad_calls =
+        write_file("bad5.json", R"([{"role": "assistant", "content": null, "tool_calls": [{"id": "x"}]}])");
+    EXPECT_NE(msg(bad_calls).find("messages[0]: tool_calls[0]"), std::string::npos) << msg(bad_calls);
     const std::string no_content = write_file("bad3.json", R"([{"role": "user"}])");
     EXPECT_NE(msg(no_content).find("messages[0]: content must be a string"), std::string::npos);
     EXPECT_TRUE(f.conv->messages().empty());  // a failed load changes nothing
@@ -195,6 +202,98 @@ TEST(Chat, ConversationLongerThanTheContextIsRefusedAndNotKept) {
     ASSERT_FALSE(t.ok());
     EXPECT_NE(t.error().message().find("the context holds 512"), std::string::npos) << t.error().message();
     EXPECT_TRUE(f.conv->messages().empty());
+}
+
+// A template for the synthetic vocabularies that shows tools and writes calls as <tool_call>{json}</tool_call>.
+constexpr const char* kToolTemplate =
+    "{% if tools %}<s>tools: {{ tools | tojson }}</s>\n{% endif %}"
+    "{% for m in messages %}<s>{{ m.role }}: {{ m.content }}"
+    "{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>{\"name\": \"{{ c.function.name }}\", "
+    "\"arguments\": {{ c.function.arguments | tojson }}}</tool_call>{% endfor %}{% endif %}</s>\n{% endfor %}"
+    "{% if add_generation_prompt %}<s>assistant:{% endif %}";
+
+constexpr const char* kWeatherTool = R"([{"type": "function", "function": {"name": "get_weather",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 6},
+    "days": {"type": "integer", "minimum": 1, "maximum": 7}}, "required": ["city", "days"]}}}])";
+
+server::ToolRequest weather_tools(const std::string& choice) {
+    server::ToolRequest r;
+    // One call per reply: a second could run past the token budget and stay content.
+    const nlohmann::ordered_json body = {{"tools", nlohmann::ordered_json::parse(kWeatherTool)},
+                                         {"tool_choice", choice},
+                                         {"parallel_tool_calls", false}};
+    EXPECT_FALSE(server::parse_tool_request(nlohmann::json::parse(body.dump()), body, r).has_value());
+    return r;
+}
+
+Result<std::unique_ptr<Conversation>> tool_conversation(const runtime::Model& model, const std::string& choice,
+                                                        const std::string& tmpl = kToolTemplate) {
+    Conversation::Options o;
+    o.session.n_threads = 2;
+    o.session.n_ctx = 1024;
+    o.gen.sampling.temperature = 0;
+    o.gen.n_predict = 120;
+    o.template_source = tmpl;
+    o.tools = weather_tools(choice);
+    return Conversation::create(model, "synth.gguf", o);
+}
+
+// tool_choice required: the reply to the message is a call whose arguments fit the tool's schema; its result goes
+// back as a tool message, the model's next reply is free, and /save then /load keeps calls and results.
+TEST(Chat, ToolCallsAreReadAnsweredAndSaved) {
+    auto m = runtime::Model::load(synth());
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    auto c = tool_conversation(**m, "required");
+    ASSERT_TRUE(c.ok()) << c.error().message();
+    Conversation& conv = **c;
+    ASSERT_TRUE(conv.reads_calls());
+    std::string shown = say(conv, "weather in Paris?");
+    EXPECT_EQ(shown.find("<tool_call>"), std::string::npos) << "a call is not content: " << shown;
+    ASSERT_FALSE(conv.pending_calls().empty()) << shown;
+    std::vector<ToolResult> results;
+    for (const server::ToolCall& call : conv.pending_calls()) {
+        EXPECT_EQ(call.name, "get_weather");
+        const auto args = nlohmann::json::parse(call.arguments);
+        ASSERT_TRUE(args.contains("city") && args.contains("days")) << call.arguments;
+        EXPECT_LE(args["city"].get<std::string>().size(), 6u) << call.arguments;
+        EXPECT_GE(args["days"].get<int>(), 1);
+        EXPECT_LE(args["days"].get<int>(), 7);
+        results.push_back({call.id, call.name, "{\"temp\": 12}"});
+    }
+    const size_t n_calls = results.size();
+    EXPECT_FALSE(conv.answer_calls({}, [](const std::string&, const std::string&) { return true; }).ok());
+    auto t = conv.answer_calls(results, [](const std::string&, const std::string&) { return true; });
+    ASSERT_TRUE(t.ok()) << t.error().message();
+    const auto& msgs = conv.messages();
+    ASSERT_EQ(msgs.size(), 3 + n_calls);
+    EXPECT_EQ(msgs[1].role, "assistant");
+    EXPECT_EQ(msgs[1].tool_calls.size(), n_calls);
+    EXPECT_EQ(msgs[2].role, "tool");
+    EXPECT_EQ(msgs[2].tool_call_id, msgs[1].tool_calls[0]["id"]);
+    EXPECT_EQ(msgs[2].content, "{\"temp\": 12}");
+
+    const std::string file = test::scratch_path("loom-chat-tools.json");
+    ASSERT_TRUE(conv.save(file).ok());
+    auto again = tool_conversation(**m, "auto");
+    ASSERT_TRUE(again.ok());
+    ASSERT_TRUE((*again)->load(file).ok());
+    ASSERT_EQ((*again)->messages().size(), msgs.size());
+    EXPECT_EQ(nlohmann::json::parse((*again)->messages()[1].tool_calls.dump()),
+              nlohmann::json::parse(msgs[1].tool_calls.dump()));
+    EXPECT_EQ((*again)->messages()[2].tool_call_id, msgs[2].tool_call_id);
+}
+
+TEST(Chat, ForcedToolCallsNeedASyntaxLoomEnforces) {
+    auto m = runtime::Model::load(synth());
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    auto c = tool_conversation(**m, "required", kTemplate);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().message(),
+              "--tool-choice required: the chat template has no tool-call syntax loom can enforce");
+    auto free = tool_conversation(**m, "auto", kTemplate);
+    ASSERT_TRUE(free.ok()) << free.error().message();
+    EXPECT_FALSE((*free)->reads_calls());
+    EXPECT_NE((*free)->tool_warning().find("calls will appear as text"), std::string::npos);
 }
 
 // `loom chat` through the binary, stdin piped; stdout and stderr.
@@ -241,6 +340,51 @@ TEST(ChatPiped, BadInputEndsWithAClearError) {
     EXPECT_NE(sys.out.find("loom: /nonexistent/sys.txt: cannot read the system prompt (--system-file)"),
               std::string::npos)
         << sys.out;
+}
+
+TEST(ChatPiped, ToolCallsThenTheirResults) {
+    const std::string tools = write_file("tools.json", kWeatherTool);
+    const std::string tmpl = write_file("tool-template.jinja", kToolTemplate);
+    const std::string in = write_file("tool-input.txt", "weather in Paris?\n{\"temp\": 12}\n/save " +
+                                                            test::scratch_path("loom-chat-tool-run.json") + "\n");
+    const test::ShellResult r =
+        test::shell(fmt::format("'{}' chat -m '{}' -t 2 -c 1024 --temp 0 -n 120 --chat-template-file '{}' --tools '{}' "
+                                "--tool-choice get_weather --no-parallel-tool-calls < '{}' 2>&1",
+                                LOOM_BINARY, synth(), tmpl, tools, in));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("tool call: get_weather {\"city\":"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("<tool_call>{\"name\": \"get_weather\""), std::string::npos) << r.out;
+    std::ifstream saved(test::scratch_path("loom-chat-tool-run.json"));
+    const std::string json((std::istreambuf_iterator<char>(saved)), std::istreambuf_iterator<char>());
+    EXPECT_NE(json.find("\"role\": \"tool\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"content\": \"{\\\"temp\\\": 12}\""), std::string::npos) << json;
+}
+
+TEST(ChatPiped, BadToolFlagsSayWhatAndWhere) {
+    const std::string good = write_file("tools-good.json", kWeatherTool);
+    const std::string bad_json = write_file("tools-bad.json", "[{");
+    const std::string bad_name =
+        write_file("tools-name.json", R"([{"type": "function", "function": {"name": "no spaces"}}])");
+    const auto run = [&](const std::string& args) { return piped("hi\n", "-n 2 " + args); };
+    const test::ShellResult a = run("--tools '" + bad_json + "'");
+    EXPECT_EQ(a.status, 1) << a.out;
+    EXPECT_NE(a.out.find("loom: --tools " + bad_json + ": not JSON"), std::string::npos) << a.out;
+    const test::ShellResult b = run("--tools '" + bad_name + "'");
+    EXPECT_EQ(b.status, 1) << b.out;
+    EXPECT_NE(b.out.find("loom: --tools " + bad_name + ": tools[0].function.name: must be a string"), std::string::npos)
+        << b.out;
+    const test::ShellResult c = run("--tools '" + good + "' --tool-choice nope");
+    EXPECT_EQ(c.status, 1) << c.out;
+    EXPECT_NE(c.out.find("loom: --tool-choice nope: tool_choice.function.name: no tool is named 'nope'"),
+              std::string::npos)
+        << c.out;
+    const test::ShellResult d = run("--tool-choice required");
+    EXPECT_EQ(d.status, 1) << d.out;
+    EXPECT_NE(d.out.find("loom: --tool-choice required: give the tools with --tools"), std::string::npos) << d.out;
+    const test::ShellResult e = run("--tools /nonexistent/tools.json");
+    EXPECT_EQ(e.status, 1) << e.out;
+    EXPECT_NE(e.out.find("/nonexistent/tools.json: cannot read the tool definitions (--tools)"), std::string::npos)
+        << e.out;
 }
 
 TEST(ChatPiped, NoTemplateNamesTheModel) {
@@ -359,6 +503,22 @@ TEST(ChatTerminal, PromptReplyStatsAndBye) {
     t.send("\x03");  // Ctrl-C at the prompt: a hint, not an exit
     ASSERT_TRUE(t.expect("Ctrl-C again")) << t.out();
     ASSERT_TRUE(t.expect("> ")) << t.out();
+    t.send("/bye\r");
+    EXPECT_EQ(t.wait_exit(), 0) << t.out();
+}
+
+TEST(ChatTerminal, ToolCallAsksForItsResult) {
+    const std::string tmpl = write_file("tool-template.jinja", kToolTemplate);
+    const std::string tools = write_file("tools.json", kWeatherTool);
+    Pty t({LOOM_BINARY, "chat", "-m", synth(), "-t", "2", "-c", "1024", "--temp", "0", "-n", "120",
+           "--chat-template-file", tmpl, "--tools", tools, "--tool-choice", "required", "--no-parallel-tool-calls"});
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(t.expect("> ")) << t.out();
+    t.send("weather in Paris?\r");
+    ASSERT_TRUE(t.expect("tool call: get_weather {")) << t.out();
+    ASSERT_TRUE(t.expect("result of get_weather> ")) << t.out();
+    t.send("{\"temp\": 12}\r");
+    ASSERT_TRUE(t.expect("> ")) << t.out();  // the model's answer to the result, then the next prompt
     t.send("/bye\r");
     EXPECT_EQ(t.wait_exit(), 0) << t.out();
 }
