@@ -105,8 +105,8 @@ TEST(ServerOutputFormat, BadInputIsA400NamingTheFieldAndTheProblem) {
     };
     check({{"grammar", "root ::= \"a"}}, "grammar", "grammar: 1:12: unterminated string literal (expected '\"')");
     check({{"grammar", 5}}, "grammar", "grammar: expected a GBNF string");
-    check({{"json_schema", {{"type", "string"}, {"pattern", "a+"}}}}, "json_schema",
-          "json_schema: keyword 'pattern' at / is not supported");
+    check({{"json_schema", {{"type", "number"}, {"multipleOf", 2}}}}, "json_schema",
+          "json_schema: keyword 'multipleOf' at / is not supported");
     check({{"response_format",
             {{"type", "json_schema"},
              {"json_schema",

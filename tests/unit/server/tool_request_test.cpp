@@ -79,7 +79,7 @@ TEST(ServerToolRequest, FieldsAreRead) {
 TEST(ServerToolRequest, BadToolFieldsAreNamed) {
     Json two_tools = Json::array({weather_tool(), weather_tool()});
     Json bad_schema = weather_tool();
-    bad_schema["function"]["parameters"]["properties"]["city"]["pattern"] = "^a";
+    bad_schema["function"]["parameters"]["properties"]["city"]["pattern"] = "^(a)\\1$";  // a backreference
     Json bad_name = weather_tool();
     bad_name["function"]["name"] = "get weather";
     const auto msg = [](const Json& m) { return Json::array({{{"role", "user"}, {"content", "hi"}}, m}); };
