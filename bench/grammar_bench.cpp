@@ -172,8 +172,10 @@ std::string large_schema() {
             R"({"type": "array", "items": {"$ref": "#/$defs/item"}, "maxItems": 8})",
             R"({"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "string", "format": "date"}}, "required": ["a"]})",
             R"({"anyOf": [{"type": "null"}, {"type": "boolean"}, {"$ref": "#/$defs/item"}]})",
+            R"({"type": "string", "pattern": "^[A-Z]{2}-\\d{4}(-[a-z]+)?$"})",
+            R"({"type": "number", "minimum": -90.25, "exclusiveMaximum": 1000000.5})",
         };
-        props += fmt::format(R"({}"p{}": {})", i ? ", " : "", i, kinds[i % 6]);
+        props += fmt::format(R"({}"p{}": {})", i ? ", " : "", i, kinds[i % 8]);
     }
     return fmt::format(
         R"({{"$defs": {{"item": {{"type": "object", "properties": {{"id": {{"type": "string", "format": "uuid"}},
