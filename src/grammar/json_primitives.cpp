@@ -49,6 +49,23 @@ std::string_view needs(std::string_view name) {
     return p ? p->needs : std::string_view{};
 }
 
+std::string kv_body(std::string_view name, std::string_view quote) {
+    if (name == "ws") return R"("")";
+    if (name == "kv-key") return "[a-zA-Z_] [a-zA-Z0-9_]{0,63}";
+    if (name == "object") return R"("{" ( kv-key ":" value ( "," kv-key ":" value )* )? "}")";
+    if (name == "array") return R"("[" ( value ( "," value )* )? "]")";
+    if (name == "char") return quote.empty() ? R"([^\x00])" : fmt::format(R"([^\x{:02X}\x00])", uint8_t(quote[0]));
+    if (name == "string") return fmt::format("{0} char* {0}", literal(quote));
+    return std::string(body(name));
+}
+
+std::string_view kv_needs(std::string_view name) {
+    if (name == "object") return "kv-key value";
+    if (name == "array") return "value";
+    if (name == "char" || name == "kv-key" || name == "ws") return "";
+    return needs(name);
+}
+
 std::string literal(std::string_view text) {
     // GBNF's escapes are few: a backslash before '"' and '\\', and \xHH for control characters.
     std::string out = "\"";

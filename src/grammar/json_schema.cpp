@@ -63,7 +63,7 @@ std::string json_type_of(const OJson& v) {
 
 class Compiler {
 public:
-    explicit Compiler(const OJson& root) : root_(root) {}
+    Compiler(const OJson& root, std::string_view kv_quote) : root_(root), kv_quote_(kv_quote) {}
 
     Result<std::string> run() {
         LOOM_TRY(std::string top, visit(root_, "", 0));
@@ -76,8 +76,9 @@ public:
             const std::string name = todo.back();
             todo.pop_back();
             if (!done.insert(name).second) continue;
-            out += fmt::format("{} ::= {}\n", name, json_rules::body(name));
-            std::string_view needs = json_rules::needs(name);
+            out += fmt::format("{} ::= {}\n", name,
+                               kv() ? json_rules::kv_body(name, kv_quote_) : std::string(json_rules::body(name)));
+            std::string_view needs = kv() ? json_rules::kv_needs(name) : json_rules::needs(name);
             while (!needs.empty()) {
                 const size_t sp = needs.find(' ');
                 todo.emplace_back(needs.substr(0, sp));
@@ -101,6 +102,20 @@ private:
                               path.empty() ? "/" : path, why);
     }
 
+    bool kv() const { return !kv_quote_.empty(); }
+
+    // What opens and closes a string.
+    std::string quote() const { return kv() ? json_rules::literal(kv_quote_) : std::string(R"("\"")"); }
+
+    // A property name as written before its value.
+    std::string key(const std::string& name) const {
+        if (!kv()) return json_rules::literal(OJson(name).dump(-1, ' ', false));
+        const bool bare =
+            !name.empty() && name.size() <= 64 && (std::isalpha(uint8_t(name[0])) || name[0] == '_') &&
+            std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(uint8_t(c)) || c == '_'; });
+        return json_rules::literal(bare ? name : std::string(kv_quote_) + name + std::string(kv_quote_));
+    }
+
     std::string prim(const std::string& name) {
         used_.insert(name);
         return name;
@@ -111,7 +126,8 @@ private:
         for (const char c : hint) base += std::isalnum(uint8_t(c)) ? c : '-';
         if (base.empty() || !std::isalpha(uint8_t(base[0]))) base = "s" + base;
         std::string name = base;
-        for (int i = 2; taken_.count(name) || !json_rules::body(name).empty() || name == "root"; ++i)
+        for (int i = 2; taken_.count(name) || !json_rules::body(name).empty() || name == "root" || name == "kv-key";
+             ++i)
             name = fmt::format("{}-{}", base, i);
         taken_.insert(name);
         rules_.emplace_back(name, std::move(body));
@@ -214,7 +230,11 @@ private:
             const bool fits = types.empty() || std::find(types.begin(), types.end(), vt) != types.end() ||
                               (vt == "integer" && std::find(types.begin(), types.end(), "number") != types.end());
             if (!fits) continue;  // a value of another type than `type` allows can never validate
-            body += (body.empty() ? "" : " | ") + json_rules::literal(v.dump(-1, ' ', false));
+            std::string text = v.dump(-1, ' ', false);
+            if (kv() && v.is_string()) text = std::string(kv_quote_) + v.get<std::string>() + std::string(kv_quote_);
+            if (kv() && (v.is_object() || v.is_array()))
+                return bad(path, "an object or array in 'enum' / 'const' is not supported in key:value calls");
+            body += (body.empty() ? "" : " | ") + json_rules::literal(text);
         }
         if (body.empty()) return bad(path, "no value of 'enum' / 'const' has the schema's type");
         return "( " + body + " )";
@@ -263,6 +283,7 @@ private:
     Result<std::string> number(const OJson& s, const std::string& path, bool integer);
 
     const OJson& root_;
+    std::string_view kv_quote_;  // empty: JSON; else key:value text with strings between two of these
     std::vector<std::pair<std::string, std::string>> rules_;  // in order of creation
     std::set<std::string> taken_;
     std::set<std::string> used_;  // JSON primitives referred to
@@ -307,8 +328,7 @@ Result<std::string> Compiler::object(const OJson& s, const std::string& path, in
     std::vector<bool> req;
     for (const auto& [name, sub] : props.items()) {
         LOOM_TRY(std::string value, visit(sub, path + "/properties/" + name, depth + 1));
-        kv.push_back(
-            fmt::format(R"({} ws ":" ws {} ws)", json_rules::literal(OJson(name).dump(-1, ' ', false)), value));
+        kv.push_back(fmt::format(R"({} ws ":" ws {} ws)", key(name), value));
         req.push_back(required.count(name) > 0);
     }
     // after: the members from i on once one was written (each starts with a comma); first: none written yet.
@@ -347,10 +367,11 @@ Result<std::string> Compiler::string(const OJson& s, const std::string& path) {
             if (s.contains(k)) return unsupported(path, k, " next to 'pattern'");
         }
         if (!s["pattern"].is_string()) return bad(path, "'pattern' must be a string");
+        if (kv()) return unsupported(path, "pattern", "", " in key:value calls (their strings are not JSON's)");
         auto body = pattern_to_gbnf(s["pattern"].get<std::string>());
         if (!body.ok()) return bad(path, "{}", body.error().message());
         prim("char");
-        return fmt::format(R"(( "\"" {} "\"" ))", body.value());
+        return fmt::format(R"(( {0} {1} {0} ))", quote(), body.value());
     }
     if (s.contains("format")) {
         const OJson& f = s["format"];
@@ -359,7 +380,7 @@ Result<std::string> Compiler::string(const OJson& s, const std::string& path) {
             return bad(path, "format {} is not supported (supported: date, time, date-time, uuid)", f.dump());
         if (s.contains("minLength") || s.contains("maxLength"))
             return bad(path, "'minLength' / 'maxLength' together with 'format' is not supported");
-        return fmt::format(R"(( "\"" {} "\"" ))", prim(f.get<std::string>()));
+        return fmt::format(R"(( {0} {1} {0} ))", quote(), prim(f.get<std::string>()));
     }
     LOOM_TRY(int64_t lo, count(s, "minLength", path, 0));
     LOOM_TRY(int64_t hi, count(s, "maxLength", path, -1));
@@ -367,7 +388,7 @@ Result<std::string> Compiler::string(const OJson& s, const std::string& path) {
     if (lo == 0 && hi < 0) return prim("string");
     prim("char");
     const std::string reps = hi < 0 ? fmt::format("{{{},}}", lo) : fmt::format("{{{},{}}}", lo, hi);
-    return fmt::format(R"(( "\"" char{} "\"" ))", reps);
+    return fmt::format(R"(( {0} char{1} {0} ))", quote(), reps);
 }
 
 Result<std::string> Compiler::number(const OJson& s, const std::string& path, bool integer) {
@@ -412,7 +433,9 @@ Result<std::string> Compiler::number(const OJson& s, const std::string& path, bo
 
 }  // namespace
 
-Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema) { return Compiler(schema).run(); }
+Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema, std::string_view kv_quote) {
+    return Compiler(schema, kv_quote).run();
+}
 
 std::string json_object_gbnf() {
     return fmt::format("root ::= object\n{}", [] {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -24,8 +25,10 @@
 
 namespace loom::grammar {
 
-// `schema` as an ordered JSON value so that properties keep the order they were written in.
-Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema);
+// `schema` as an ordered JSON value so that properties keep the order they were written in. With `kv_quote`,
+// the values are spelled as key:value text instead of JSON (json_primitives.h's kv rules: a tool-call syntax
+// such as `{city:<|"|>Paris<|"|>,days:3}`); `pattern` and enums of objects or arrays are refused there.
+Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema, std::string_view kv_quote = "");
 
 // Any JSON object (response_format json_object).
 std::string json_object_gbnf();

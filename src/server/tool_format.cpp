@@ -57,7 +57,8 @@ const std::vector<ToolFormat> kFormats = {
      .call_open = "<|tool_call>call:",
      .name_sep = "{",
      .call_close = "<tool_call|>",
-     .string_quote = "<|\"|>"},
+     .string_quote = "<|\"|>",
+     .can_force = true},
     // Syntaxes not read: XML parameters or invocations, sections with indexed names, <tool_calls> lists, and
     // fenced actions.
     {.name = "xml parameters", .detect = {"<function=", ""}},
@@ -166,7 +167,7 @@ Result<std::shared_ptr<const grammar::Grammar>> call_grammar(const ToolFormat& f
     std::vector<std::string> calls;  // one alternative per tool
     for (size_t i = 0; i < tools.size(); ++i) {
         const ToolDef& t = tools[i];
-        auto schema = grammar::json_schema_to_gbnf(t.parameters);
+        auto schema = grammar::json_schema_to_gbnf(t.parameters, f.string_quote);
         if (!schema.ok()) return Error::invalid("tool '{}': {}", t.name, schema.error().message());
         const std::string prefix = fmt::format("tool{}-", i);
         rules += prefix_gbnf_rules(*schema, prefix);
@@ -181,6 +182,10 @@ Result<std::shared_ptr<const grammar::Grammar>> call_grammar(const ToolFormat& f
                 break;
             case CallLayout::name_args:
                 calls.push_back(fmt::format("{} {} {} {}", literal(f.call_open + t.name), literal(f.name_sep), args,
+                                            literal(std::string(f.args_close) + f.call_close)));
+                break;
+            case CallLayout::name_kv:  // the name separator is the arguments' own '{'
+                calls.push_back(fmt::format("{} {} {}", literal(f.call_open + t.name), args,
                                             literal(std::string(f.args_close) + f.call_close)));
                 break;
             default: break;

@@ -176,7 +176,7 @@ void expect_valid_calls(const Json& choice, const std::string& only, const std::
 TEST(ServerTools, RequiredAndNamedChoicesAlwaysCall) {
     for (const char* file : {"Qwen-Qwen2.5-7B-Instruct.jinja", "meta-llama-Llama-3.1-8B-Instruct.jinja",
                              "Mistral-Small-3.2-24B-Instruct-2506.jinja", "mistralai-Mistral-Nemo-Instruct-2407.jinja",
-                             "deepseek-ai-DeepSeek-V3.1.jinja"}) {
+                             "deepseek-ai-DeepSeek-V3.1.jinja", "google-gemma-4-31B-it.jinja"}) {
         Harness h(file);
         // Llama 3.1's template writes the tools as indented JSON: with both, the prompt outgrows the context.
         const Json offered =

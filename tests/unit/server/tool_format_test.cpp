@@ -151,6 +151,10 @@ TEST(ToolFormat, GrammarsForceValidCalls) {
          "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"P\"}\n```"
          "<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
          nullptr, nullptr, nullptr},
+        {"call:name{key:value}", "<|tool_call>call:get_weather{city:<|\"|>Paris<|\"|>}<tool_call|>",
+         "<|tool_call>call:get_weather{city:<|\"|>P<|\"|>,unit:<|\"|>celsius<|\"|>}<tool_call|>"
+         "<|tool_call>call:add{a:1,b:-2}<tool_call|>",
+         "<|tool_call>call:get_weather{unit:<|\"|>celsius<|\"|>}<tool_call|>", "<|tool_call>call:rm{}<tool_call|>"},
     };
     for (const Case& c : cases) {
         const ToolFormat& f = by_name(c.format);
@@ -183,10 +187,37 @@ TEST(ToolFormat, GrammarsForceValidCalls) {
     EXPECT_FALSE(accepts(**after, cases[0].one));
 }
 
-TEST(ToolFormat, KeyValueCallsAreNotForced) {
-    auto g = call_grammar(by_name("call:name{key:value}"), test_tools(), false);
-    ASSERT_FALSE(g.ok());
-    EXPECT_NE(g.error().message().find("cannot be enforced"), std::string::npos) << g.error().message();
+// Key:value calls: strings between quote tokens, bare keys, no whitespace; what JSON would write is refused.
+TEST(ToolFormat, KeyValueCallsAreForcedInTheirOwnSyntax) {
+    const ToolFormat& f = by_name("call:name{key:value}");
+    auto g = call_grammar(f, test_tools(), false);
+    ASSERT_TRUE(g.ok()) << g.error().message();
+    EXPECT_FALSE(accepts(**g, "<|tool_call>call:get_weather{\"city\":\"Paris\"}<tool_call|>"));
+    EXPECT_FALSE(accepts(**g, "<|tool_call>call:get_weather{city: <|\"|>Paris<|\"|>}<tool_call|>"));
+    EXPECT_FALSE(accepts(**g,
+                         "<|tool_call>call:get_weather{city:<|\"|>kelvin<|\"|>,unit:<|\"|>kelvin<|\"|>}"
+                         "<tool_call|>"));
+    const std::vector<ToolDef> nested = {{"plan", OJson::parse(R"({"type": "object", "properties": {
+        "steps": {"type": "array", "items": {"type": "object", "properties": {"n": {"type": "number",
+        "minimum": 0}, "note text": {"type": "string"}}, "required": ["n"]}, "maxItems": 3},
+        "when": {"type": "string", "format": "date"}}, "required": ["steps"]})")}};
+    auto n = call_grammar(f, nested, false);
+    ASSERT_TRUE(n.ok()) << n.error().message();
+    const std::string call =
+        "<|tool_call>call:plan{steps:[{n:1.5,<|\"|>note text<|\"|>:<|\"|>a, b: {c}<|\"|>},{n:0}],"
+        "when:<|\"|>2026-12-07<|\"|>}<tool_call|>";
+    EXPECT_TRUE(accepts(**n, call));
+    ToolCallParser::Out o = parse_tool_calls(f, call);
+    ASSERT_EQ(o.calls.size(), 1u);
+    EXPECT_EQ(OJson::parse(o.calls[0].arguments),
+              OJson::parse(R"({"steps": [{"n": 1.5, "note text": "a, b: {c}"}, {"n": 0}], "when": "2026-12-07"})"));
+    auto pattern = call_grammar(
+        f, {{"p", OJson::parse(R"({"type": "object", "properties": {"x": {"type": "string", "pattern": "a"}}})")}},
+        false);
+    ASSERT_FALSE(pattern.ok());
+    EXPECT_NE(pattern.error().message().find("keyword 'pattern' at /properties/x is not supported in key:value calls"),
+              std::string::npos)
+        << pattern.error().message();
 }
 
 TEST(ToolFormat, PrefixedRulesLeaveLiteralsAlone) {
