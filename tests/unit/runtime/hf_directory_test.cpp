@@ -464,6 +464,12 @@ std::vector<Family> families() {
              [](json& c, const formats::GgufFile& g) { gemma4_config(c, g, false); }),
         make("gemma4", "Gemma4ForCausalLM", kGemma4Config, gemma4_tensors(),
              [](json& c, const formats::GgufFile& g) { gemma4_config(c, g, true); }),
+        // LLaDA-MoE: qwen3moe's names (per-head QK norms, experts one tensor each), its own expert width key.
+        make("llada-moe", "LLaDAMoEModelLM",
+             with({{"expert_count", "num_experts"},
+                   {"expert_used_count", "num_experts_per_tok"},
+                   {"expert_feed_forward_length", "expert_intermediate_size"}}),
+             moe_tensors(false), llada_config),
     };
     all[6].text_prefix = "model.language_model.";  // qwen35: as the multimodal checkpoint stores it
     all[6].foreign = {"model.visual.blocks.0.attn.qkv.weight", "mtp.fc.weight"};
@@ -479,6 +485,7 @@ std::vector<Family> families() {
     // Gemma 4 mixture of experts (26B-A4B-like), text only. The synthetic model's layer 0 is dense (its router is
     // absent) where HF's enable_moe_block makes every layer MoE: loom reads the tensors the checkpoint has.
     all[12].spec = "gemma4moe";
+    all[13].spec = "lladamoe";
     return all;
 }
 
@@ -756,7 +763,8 @@ TEST_P(HfDirectory, LogitsEqualTheGgufBitForBit) {
 INSTANTIATE_TEST_SUITE_P(Families, HfDirectory,
                          ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3", "gemma3", "qwen3moe",
                                                               "qwen2moe", "qwen35", "qwen35moe", "deepseek2",
-                                                              "deepseek2lite", "llada", "gemma4", "gemma4moe"),
+                                                              "deepseek2lite", "llada", "gemma4", "gemma4moe",
+                                                              "lladamoe"),
                                             ::testing::Values("f32", "bf16"), ::testing::Values(1, 3)),
                          [](const auto& info) {
                              return fmt::format("{}_{}_{}file", std::get<0>(info.param), std::get<1>(info.param),
