@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Writes a llama-family GGUF (F32, F16 or BF16 tensors) as the Hugging Face directory it would have been converted
-from: config.json, model.safetensors (or shards with --shards N and model.safetensors.index.json), Q/K rows put back
-in Hugging Face's rotate-half order (the inverse of convert_hf_to_gguf.py's LlamaModel.permute). For measuring
+"""Writes a GGUF (F32, F16 or BF16 tensors) of family llama, gemma4 or llada-moe as the Hugging Face directory it
+would have been converted from: config.json, model.safetensors (or shards with --shards N and
+model.safetensors.index.json), each tensor as Hugging Face stores it (the inverse of convert_hf_to_gguf.py):
+llama's Q/K rows back in rotate-half order (LlamaModel.permute undone); gemma4's tensors under Hugging Face's
+names with no generated rope_freqs (config.json's rope_parameters say how to make it again) and its per-layer
+head counts and widths as Gemma4TextConfig keys; llada-moe's experts one tensor each. For measuring
 `loom run -m DIR` against `-m FILE.gguf` on the same weights (a benchmark aid; the bit-equality tests do the same in
 C++, tests/unit/runtime/hf_directory_test.cpp). Needs numpy and the gguf package (tools/requirements.txt).
 
@@ -17,33 +20,113 @@ from gguf import GGUFReader, GGMLQuantizationType
 
 DTYPES = {GGMLQuantizationType.F32: ("F32", 4), GGMLQuantizationType.F16: ("F16", 2),
           GGMLQuantizationType.BF16: ("BF16", 2)}
-NAMES = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
-         "output.weight": "lm_head.weight"}
-LAYER = {"attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
-         "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
-         "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+GLOBAL = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+          "output.weight": "lm_head.weight"}
+LAYER = {"attn_norm.weight": "input_layernorm.weight", "attn_q.weight": "self_attn.q_proj.weight",
+         "attn_k.weight": "self_attn.k_proj.weight", "attn_v.weight": "self_attn.v_proj.weight",
+         "attn_q.bias": "self_attn.q_proj.bias", "attn_k.bias": "self_attn.k_proj.bias",
+         "attn_v.bias": "self_attn.v_proj.bias", "attn_output.weight": "self_attn.o_proj.weight",
+         "attn_q_norm.weight": "self_attn.q_norm.weight", "attn_k_norm.weight": "self_attn.k_norm.weight",
+         "ffn_gate.weight": "mlp.gate_proj.weight", "ffn_up.weight": "mlp.up_proj.weight",
+         "ffn_down.weight": "mlp.down_proj.weight"}
+# Per family: the layer names that differ from LAYER's, the global ones besides GLOBAL's.
+LAYER_BY_ARCH = {
+    "llama": {"ffn_norm.weight": "post_attention_layernorm.weight"},
+    "llada-moe": {"ffn_norm.weight": "post_attention_layernorm.weight", "ffn_gate_inp.weight": "mlp.gate.weight",
+                  "ffn_gate_exps.weight": "mlp.experts.{e}.gate_proj.weight",
+                  "ffn_up_exps.weight": "mlp.experts.{e}.up_proj.weight",
+                  "ffn_down_exps.weight": "mlp.experts.{e}.down_proj.weight"},
+    "gemma4": {"post_attention_norm.weight": "post_attention_layernorm.weight",
+               "ffn_norm.weight": "pre_feedforward_layernorm.weight",
+               "post_ffw_norm.weight": "post_feedforward_layernorm.weight",
+               "pre_ffw_norm_2.weight": "pre_feedforward_layernorm_2.weight",
+               "post_ffw_norm_1.weight": "post_feedforward_layernorm_1.weight",
+               "post_ffw_norm_2.weight": "post_feedforward_layernorm_2.weight",
+               "ffn_gate_inp.weight": "router.proj.weight", "ffn_gate_inp.scale": "router.scale",
+               "ffn_down_exps.scale": "router.per_expert_scale",
+               "ffn_gate_up_exps.weight": "experts.gate_up_proj", "ffn_down_exps.weight": "experts.down_proj",
+               "layer_output_scale.weight": "layer_scalar", "inp_gate.weight": "per_layer_input_gate.weight",
+               "proj.weight": "per_layer_projection.weight", "post_norm.weight": "post_per_layer_input_norm.weight"},
+}
+GLOBAL_BY_ARCH = {
+    "gemma4": {"per_layer_token_embd.weight": "model.embed_tokens_per_layer.weight",
+               "per_layer_model_proj.weight": "model.per_layer_model_projection.weight",
+               "per_layer_proj_norm.weight": "model.per_layer_projection_norm.weight"},
+}
+CLASSES = {"llama": "LlamaForCausalLM", "gemma4": "Gemma4ForCausalLM", "llada-moe": "LLaDAMoEModelLM"}
 CONFIG = {"block_count": "num_hidden_layers", "context_length": "max_position_embeddings",
           "embedding_length": "hidden_size", "feed_forward_length": "intermediate_size",
           "attention.head_count": "num_attention_heads", "attention.head_count_kv": "num_key_value_heads",
-          "attention.layer_norm_rms_epsilon": "rms_norm_eps", "rope.freq_base": "rope_theta"}
+          "attention.layer_norm_rms_epsilon": "rms_norm_eps", "rope.freq_base": "rope_theta",
+          "attention.key_length": "head_dim", "expert_count": "num_experts",
+          "expert_used_count": "num_experts_per_tok", "expert_feed_forward_length": "expert_intermediate_size"}
+
+
+def values(reader, key):
+    f = reader.fields.get(key)
+    return None if f is None else [f.parts[i].tolist()[0] for i in f.data]
 
 
 def field(reader, key):
-    f = reader.fields.get(key)
-    return None if f is None else f.parts[f.data[0]].tolist()[0]
+    v = values(reader, key)
+    return None if v is None else v[0]
 
 
-def hf_name(name):
-    if name in NAMES:
-        return NAMES[name]
-    _, layer, what, kind = name.split(".")
-    return f"model.layers.{layer}.{LAYER[what]}.{kind}"
+def hf_name(arch, name):
+    if name in GLOBAL:
+        return GLOBAL[name]
+    if name in GLOBAL_BY_ARCH.get(arch, {}):
+        return GLOBAL_BY_ARCH[arch][name]
+    _, layer, rest = name.split(".", 2)
+    what = LAYER_BY_ARCH.get(arch, {}).get(rest, LAYER.get(rest))
+    if what is None:
+        raise SystemExit(f"{name}: no Hugging Face name for this {arch} tensor")
+    return f"model.layers.{layer}.{what}"
 
 
 def unpermute(rows, heads):
     """GGUF rows (per head: adjacent pairs) → Hugging Face rows (per head: first halves, then second halves)."""
     n = rows.shape[0]
     return rows.reshape(heads, n // heads // 2, 2, -1).swapaxes(1, 2).reshape(rows.shape)
+
+
+def gemma4_config(r, config, freqs):
+    """Gemma4TextConfig's keys from the GGUF's per-layer arrays and its rope_freqs: the full layers' head size and
+    KV heads in per_layer_config (as transformers writes it), attention_k_eq_v when no full layer has a V
+    projection."""
+    a = "gemma4."
+    n = field(r, a + "block_count")
+    sliding = values(r, a + "attention.sliding_window_pattern")
+    kv = values(r, a + "attention.head_count_kv") or [field(r, a + "attention.head_count")] * n
+    kv = kv * n if len(kv) == 1 else kv
+    ff = values(r, a + "feed_forward_length")
+    ff = ff * n if len(ff) == 1 else ff
+    shared = field(r, a + "attention.shared_kv_layers") or 0
+    full = [l for l in range(n) if not sliding[l]]
+    head_full = field(r, a + "attention.key_length")
+    v_on_full = any(t.name == f"blk.{l}.attn_v.weight" for l in full for t in r.tensors)
+    config.update({
+        "layer_types": ["sliding_attention" if s else "full_attention" for s in sliding],
+        "num_key_value_heads": kv[sliding.index(True)] if True in sliding else kv[0],
+        "per_layer_config": {str(l): {"head_dim": head_full, "num_key_value_heads": kv[l]} for l in full},
+        "attention_k_eq_v": not v_on_full,
+        "head_dim": field(r, a + "attention.key_length_swa"),
+        "intermediate_size": ff[0], "use_double_wide_mlp": shared > 0 and ff[-1] == 2 * ff[0],
+        "num_kv_shared_layers": shared, "sliding_window": field(r, a + "attention.sliding_window"),
+        "hidden_size_per_layer_input": field(r, a + "embedding_length_per_layer_input") or None,
+        "rope_parameters": {
+            "full_attention": {"rope_type": "proportional", "rope_theta": field(r, a + "rope.freq_base"),
+                               "partial_rotary_factor": 2 * int(np.sum(freqs == 1.0)) / head_full},
+            "sliding_attention": {"rope_type": "default", "rope_theta": field(r, a + "rope.freq_base_swa") or 10000.0}},
+    })
+    for key in ("rope_theta", "num_experts", "num_experts_per_tok", "expert_intermediate_size"):
+        config.pop(key, None)
+    if field(r, a + "expert_count"):
+        config.update({"enable_moe_block": True, "num_experts": field(r, a + "expert_count"),
+                       "top_k_experts": field(r, a + "expert_used_count"),
+                       "moe_intermediate_size": field(r, a + "expert_feed_forward_length")})
+    if field(r, a + "final_logit_softcapping") is not None:
+        config["final_logit_softcapping"] = field(r, a + "final_logit_softcapping")
 
 
 def write_safetensors(path, tensors):
@@ -67,15 +150,17 @@ def main():
     a = ap.parse_args()
     r = GGUFReader(a.gguf)
     arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
-    if arch != "llama":
-        raise SystemExit(f"{a.gguf}: architecture {arch}: this tool writes llama checkpoints only")
-    heads = field(r, "llama.attention.head_count")
-    kv_heads = field(r, "llama.attention.head_count_kv") or heads
-    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    if arch not in CLASSES:
+        raise SystemExit(f"{a.gguf}: architecture {arch}: this tool writes {', '.join(CLASSES)} checkpoints only")
+    config = {"architectures": [CLASSES[arch]], "model_type": arch.replace("-", "_")}
     for key, hf in CONFIG.items():
-        v = field(r, f"llama.{key}")
-        if v is not None:
-            config[hf] = v
+        v = values(r, f"{arch}.{key}")
+        if v is not None and len(v) == 1:
+            config[hf] = v[0]
+    if arch == "llada-moe":
+        config["mask_token_id"] = field(r, "tokenizer.ggml.mask_token_id")
+    heads = field(r, f"{arch}.attention.head_count")
+    kv_heads = field(r, f"{arch}.attention.head_count_kv") or heads
     tensors = []
     for t in r.tensors:
         if t.tensor_type not in DTYPES:
@@ -83,13 +168,20 @@ def main():
         dtype, size = DTYPES[t.tensor_type]
         shape = [int(d) for d in reversed(t.shape.tolist())]
         rows = np.frombuffer(t.data.tobytes(), dtype=np.uint8).reshape(shape[0], -1)
-        if t.name.endswith(("attn_q.weight", "attn_q.bias")):
+        if t.name == "rope_freqs.weight" and arch == "gemma4":  # generated from config.json at load
+            gemma4_config(r, config, np.frombuffer(t.data.tobytes(), dtype=np.float32))
+            continue
+        if arch == "llama" and t.name.endswith(("attn_q.weight", "attn_q.bias")):
             rows = unpermute(rows, heads)
-        elif t.name.endswith(("attn_k.weight", "attn_k.bias")):
+        elif arch == "llama" and t.name.endswith(("attn_k.weight", "attn_k.bias")):
             rows = unpermute(rows, kv_heads)
         if t.name == "token_embd.weight":
             config["vocab_size"] = shape[0]
-        tensors.append((hf_name(t.name), dtype, shape, rows.tobytes()))
+        name = hf_name(arch, t.name)
+        if "{e}" in name:  # stacked experts: one tensor each
+            tensors += [(name.format(e=e), dtype, shape[1:], rows[e].tobytes()) for e in range(shape[0])]
+        else:
+            tensors.append((name, dtype, shape, rows.tobytes()))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))

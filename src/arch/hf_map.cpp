@@ -72,6 +72,14 @@ Result<HfTransform> transform_of(const Node& n, const std::string& path, const s
     return t;
 }
 
+// An expression field of [hf.<section>] '<name>' ({arch} substituted).
+Result<Expr> expr_of(const Node& n, const std::string& path, const std::string& where, const std::string& arch) {
+    if (n.kind != Node::Kind::string) return Error::invalid("{}:{}: {}: an expression string", path, n.line, where);
+    auto e = Expr::parse(with_arch(n.str, arch));
+    if (!e.ok()) return Error::invalid("{}:{}: {}: {}", path, n.line, where, e.error().message());
+    return std::move(e).value();
+}
+
 Result<HfConfigKey> config_key_of(const std::string& key, const Node& n, const std::string& path,
                                   const std::string& arch) {
     HfConfigKey c;
@@ -84,7 +92,7 @@ Result<HfConfigKey> config_key_of(const std::string& key, const Node& n, const s
     if (n.kind != Node::Kind::table)
         return Error::invalid("{}:{}: [hf.config] '{}': a config.json key or a table {{ key, default }}", path, n.line,
                               key);
-    LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.config] '{}': ", key), n, {"key", "value", "default"}));
+    LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.config] '{}': ", key), n, {"key", "value", "each", "default"}));
     if (auto it = n.fields.find("key"); it != n.fields.end()) {
         LOOM_TRY(c.from, strings(it->second, path, "key"));
     }
@@ -96,6 +104,11 @@ Result<HfConfigKey> config_key_of(const std::string& key, const Node& n, const s
         if (!e.ok())
             return Error::invalid("{}:{}: [hf.config] '{}': {}", path, it->second.line, key, e.error().message());
         c.value = std::move(e).value();
+    }
+    if (auto it = n.fields.find("each"); it != n.fields.end()) {
+        if (!c.value)
+            return Error::invalid("{}:{}: [hf.config] '{}': each needs a value expression", path, it->second.line, key);
+        LOOM_TRY(c.each, expr_of(it->second, path, fmt::format("[hf.config] '{}': each", key), arch));
     }
     if (auto it = n.fields.find("default"); it != n.fields.end()) {
         const Node& d = it->second;
@@ -154,12 +167,32 @@ Result<HfTensorRule> tensor_rule_of(const std::string& from, const Node& n, cons
     return r;
 }
 
+Result<HfGenerated> generated_of(const std::string& name, const Node& n, const std::string& path,
+                                 const std::string& arch) {
+    const std::string where = fmt::format("[hf.generated] '{}'", name);
+    if (n.kind != Node::Kind::table)
+        return Error::invalid("{}:{}: {}: a table {{ each, value, if }}", path, n.line, where);
+    LOOM_RETURN_IF_ERROR(unknown(path, where + ": ", n, {"each", "value", "if"}));
+    auto each = n.fields.find("each"), value = n.fields.find("value"), when = n.fields.find("if");
+    if (each == n.fields.end() || value == n.fields.end())
+        return Error::invalid("{}:{}: {}: needs each (the length) and value (entry i)", path, n.line, where);
+    HfGenerated g;
+    g.name = with_arch(name, arch);
+    g.line = n.line;
+    LOOM_TRY(g.each, expr_of(each->second, path, where + ": each", arch));
+    LOOM_TRY(g.value, expr_of(value->second, path, where + ": value", arch));
+    if (when != n.fields.end()) {
+        LOOM_TRY(g.when, expr_of(when->second, path, where + ": if", arch));
+    }
+    return g;
+}
+
 }  // namespace
 
 Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::string& arch) {
     if (s.kind != Node::Kind::table) return Error::invalid("{}:{}: [hf] must be a table", path, s.line);
-    LOOM_RETURN_IF_ERROR(
-        unknown(path, "[hf]: ", s, {"architectures", "ignore", "prefixes", "refuse", "config", "tensors"}));
+    LOOM_RETURN_IF_ERROR(unknown(path, "[hf]: ", s,
+                                 {"architectures", "ignore", "prefixes", "refuse", "config", "tensors", "generated"}));
     HfMap m;
     const auto* archs = s.fields.count("architectures") ? &s.fields.at("architectures") : nullptr;
     if (!archs) return Error::invalid("{}:{}: [hf] needs architectures = [...] (config.json's values)", path, s.line);
@@ -222,6 +255,14 @@ Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::st
         for (const Node* out : outputs) {
             LOOM_TRY(HfTensorRule r, tensor_rule_of(from, *out, path, arch));
             m.tensors.push_back(std::move(r));
+        }
+    }
+    if (auto g = s.fields.find("generated"); g != s.fields.end()) {
+        if (g->second.kind != Node::Kind::table)
+            return Error::invalid("{}:{}: [hf.generated] must be a table", path, g->second.line);
+        for (const auto& [name, n] : g->second.fields) {
+            LOOM_TRY(HfGenerated x, generated_of(name, n, path, arch));
+            m.generated.push_back(std::move(x));
         }
     }
     return m;

@@ -16,10 +16,16 @@
 //                                                 key and no default: the metadata key is left out), or
 //                                                 { value = "<expression>", default = ... }: a value computed
 //                                                 from config.json (runtime/hf_metadata.h lists what it can read);
-//                                                 a config.json key it needs that is absent gives the default
+//                                                 a config.json key it needs that is absent gives the default;
+//                                                 with each = "<expression>", value is evaluated once per i in
+//                                                 [0, each) and the key is the array of the values (per layer)
 //   [hf.tensors]                                 checkpoint name = GGUF name, or a table:
 //   "model.norm.weight" = "output_norm.weight"   { name = "...", transform = ["op(arg, ...)", ...] }, or an
 //                                                 array of such tables: one checkpoint tensor made into several
+//   [hf.generated]                               GGUF tensors the converter computes from config.json alone:
+//   "rope_freqs.weight" = { each = "n", value = "i < 32 ? 1 : 1e30", if = "..." }   an f32 vector of `each`
+//                                                 values, entry i = value (if given: made only when `if` holds);
+//                                                 meta('{arch}.key') reads a metadata key written above
 // Names may hold {layer} (digits, the same in both names) and, in the checkpoint name, {expert}: tensors that
 // differ only in {expert} are stacked, in expert order, into one tensor with a new outermost dimension.
 // Transforms run in order; an argument is a number, a GGUF metadata key holding one, or an expression over
@@ -41,6 +47,7 @@ struct HfConfigKey {
     std::string key;                             // GGUF metadata key, {arch} substituted
     std::vector<std::string> from;               // config.json keys, first present wins
     std::optional<Expr> value;                   // computed from config.json instead
+    std::optional<Expr> each;                    // with value: an array, value evaluated for each i < each
     std::optional<double> number;                // `default` when it is a number
     std::optional<std::vector<double>> numbers;  // `default` when it is an array of numbers
     std::optional<std::string> text;
@@ -68,6 +75,14 @@ struct HfTensorRule {
     int line = 0;
 };
 
+// A tensor made from config.json, not read from the checkpoint (llama.cpp's generate_extra_tensors).
+struct HfGenerated {
+    std::string name;          // GGUF name
+    Expr each, value;          // its length; entry i (f32)
+    std::optional<Expr> when;  // `if`: made only when it holds
+    int line = 0;
+};
+
 struct HfMap {
     std::vector<std::string> architectures;
     std::vector<std::string> ignore;                            // checkpoint name patterns
@@ -75,6 +90,7 @@ struct HfMap {
     std::vector<HfConfigKey> config;
     std::vector<HfRefusal> refuse;
     std::vector<HfTensorRule> tensors;  // rules with the same `from` are consecutive (one tensor, several outputs)
+    std::vector<HfGenerated> generated;
 
     // `section` is the [hf] table of the file at `path`, for family `arch`.
     static Result<HfMap> parse(const Node& section, const std::string& path, const std::string& arch);

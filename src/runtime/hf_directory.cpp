@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -121,12 +122,32 @@ public:
             t = apply_hf_transform({"f32", {}, "f32"}, std::move(t), {}).value();
             steps.emplace_back("f32 (1-D)");
         }
-        auto buf = std::make_shared<std::vector<uint8_t>>(std::move(t.bytes));
-        tensors_.push_back({g.name, t.type, t.shape, buf->data(), buf->size(), 0});
-        made_[buf->data()] = owners_.size();
-        owners_.push_back(buf);
+        keep(g.name, std::move(t));
         report_.push_back(fmt::format("{} ← {}{}: {}", g.name, first.name, stacked ? " (and the other experts)" : "",
                                       fmt::join(steps, ", ")));
+        return Ok();
+    }
+
+    // A tensor computed from config.json alone (an f32 vector), unless its `if` does not hold.
+    Status generate(const arch::HfGenerated& g) {
+        const std::string where = fmt::format("{}/config.json: [hf.generated] '{}'", source_, g.name);
+        if (g.when) {
+            auto when = eval_config(*g.when, config_, meta_);
+            if (!when.ok()) return std::move(when).error().with_context(where);
+            if (!when->truthy()) return Ok();
+        }
+        for (const formats::ExternalTensor& t : tensors_)
+            if (t.name == g.name) return Error::invalid("{}: the checkpoint has a tensor mapped to it too", where);
+        auto values = eval_each(g.each, g.value, config_, &meta_, nullptr);
+        if (!values.ok()) return std::move(values).error().with_context(where);
+        // Each value rounded to the nearest f32, as torch.tensor(values, dtype=torch.float32) does.
+        std::vector<float> f(values->begin(), values->end());
+        LoadTensor t;
+        t.shape = {int64_t(f.size())};
+        t.bytes.resize(f.size() * sizeof(float));
+        std::memcpy(t.bytes.data(), f.data(), t.bytes.size());
+        keep(g.name, std::move(t));
+        report_.push_back(fmt::format("{} ← generated: {} values of '{}'", g.name, f.size(), g.value.text()));
         return Ok();
     }
 
@@ -164,6 +185,14 @@ public:
     std::vector<std::string> report_;
 
 private:
+    // A made tensor: its bytes owned by the file.
+    void keep(const std::string& name, LoadTensor t) {
+        auto buf = std::make_shared<std::vector<uint8_t>>(std::move(t.bytes));
+        tensors_.push_back({name, t.type, t.shape, buf->data(), buf->size(), 0});
+        made_[buf->data()] = owners_.size();
+        owners_.push_back(buf);
+    }
+
     // The transform as applied: its arguments' values ("rope_permute(4)"), for the report.
     std::string resolved(const arch::HfTransform& tr) const {
         if (tr.args.empty()) return tr.op;
@@ -180,16 +209,9 @@ private:
         char* end = nullptr;
         const double v = std::strtod(a.c_str(), &end);
         if (end && *end == '\0' && end != a.c_str()) return v;
-        for (const auto& [k, val] : meta_.metadata()) {
-            if (k != a) continue;
-            return std::visit(
-                [&](const auto& x) -> Result<double> {
-                    using T = std::decay_t<decltype(x)>;
-                    if constexpr (std::is_arithmetic_v<T>) return double(x);
-                    else return Error::invalid("argument '{}' is not a number", a);
-                },
-                val);
-        }
+        if (std::any_of(meta_.metadata().begin(), meta_.metadata().end(),
+                        [&](const auto& kv) { return kv.first == a; }))
+            return metadata_number(meta_, a);
         // Otherwise an expression over config.json.
         auto e = arch::Expr::parse(a);
         if (!e.ok())
@@ -281,6 +303,7 @@ Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::s
 
     Assembler as(dir, ckpt, w, config);
     for (const auto& [name, g] : groups) LOOM_RETURN_IF_ERROR(as.add(g));
+    for (const arch::HfGenerated& g : map.generated) LOOM_RETURN_IF_ERROR(as.generate(g));
     if (target) LOOM_RETURN_IF_ERROR(as.quantize(*target));
     if (!as.report_.empty()) w.set(kHfTransformsKey, as.report_);
     LOOM_TRY(std::vector<uint8_t> bytes, w.to_bytes());

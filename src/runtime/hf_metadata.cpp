@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <variant>
 #include <nlohmann/json.hpp>
 
 #include "arch/expr.h"
@@ -122,16 +125,60 @@ public:
             for (const json& x : *v) out.push_back(x.is_string() && x.get<std::string>() == text ? 1 : 0);
             return arch::Value::array(std::move(out));
         }
+        if (fn == "is_null" && a.size() == 1) {
+            LOOM_TRY(std::string k, key(0));
+            const json* parent = k.find('.') == std::string::npos ? &config_ : find(config_, k.substr(0, k.rfind('.')));
+            const std::string last = k.substr(k.rfind('.') + 1);
+            return arch::Value::number(parent && parent->is_object() && parent->contains(last) &&
+                                       (*parent)[last].is_null());
+        }
+        if (fn == "layer_override" && a.size() == 3) return layer_override(a);
         if (fn == "pad" && a.size() == 2 && a[0].kind == arch::Value::Kind::array && a[1].is_number()) {
             std::vector<double> out = a[0].arr;
             out.resize(size_t(std::clamp(a[1].num, 0.0, 4096.0)), 0.0);
             return arch::Value::array(std::move(out));
         }
-        return Error::invalid("unknown function {}() with {} argument(s) (known: get, has, each_eq, pad)", fn,
-                              a.size());
+        return Error::invalid(
+            "unknown function {}() with {} argument(s) (known: get, has, is_null, each_eq, layer_override, pad)", fn,
+            a.size());
     }
 
 private:
+    // layer_override('field', 'type', fallback): transformers' heterogeneous configs keep per-layer attributes in
+    // per_layer_config ({"<layer>": {field: value}}); the value given to the first layer (by number) whose
+    // layer_types entry is `type`, else the fallback (what llama.cpp's Gemma 4 converter reads).
+    Result<arch::Value> layer_override(std::span<const arch::Value> a) const {
+        if (a[0].kind != arch::Value::Kind::string || a[1].kind != arch::Value::Kind::string)
+            return Error::invalid("layer_override(): the field and the layer type are strings in quotes");
+        const json* layers = find(config_, "per_layer_config");
+        const json* types = find(config_, "layer_types");
+        if (!layers || !types) return a[2];
+        if (!layers->is_object() || !types->is_array())
+            return Error::invalid(
+                "layer_override(): config.json 'per_layer_config' must be an object and "
+                "'layer_types' an array");
+        std::map<int64_t, const json*> by_layer;
+        for (const auto& [k, v] : layers->items()) {
+            char* end = nullptr;
+            const long long l = std::strtoll(k.c_str(), &end, 10);
+            if (k.empty() || *end != '\0' || l < 0)
+                return Error::invalid("layer_override(): config.json 'per_layer_config' key '{}' is not a layer number",
+                                      k);
+            by_layer[l] = &v;
+        }
+        for (const auto& [l, v] : by_layer) {
+            if (size_t(l) >= types->size() || !(*types)[size_t(l)].is_string() ||
+                (*types)[size_t(l)].get<std::string>() != a[1].str || !v->is_object() || !v->contains(a[0].str))
+                continue;
+            auto x = as_value((*v)[a[0].str]);
+            if (!x)
+                return Error::invalid("layer_override(): config.json 'per_layer_config.{}.{}' is not a number", l,
+                                      a[0].str);
+            return *x;
+        }
+        return a[2];
+    }
+
     Result<arch::Value> read(const std::string& k) const {
         const json* v = find(config_, k);
         if (!v) return absent(k);
@@ -148,6 +195,30 @@ private:
 
     const json& config_;
     std::string* absent_;
+};
+
+// A ConfigScope with `i` (the entry an each-expression computes) and meta('key') (a metadata key written before).
+class EntryScope : public arch::Scope {
+public:
+    EntryScope(const ConfigScope& config, double i, const formats::GgufWriter* meta)
+        : config_(config), i_(i), meta_(meta) {}
+
+    Result<arch::Value> lookup(std::string_view name) const override {
+        if (name == "i") return arch::Value::number(i_);
+        return config_.lookup(name);
+    }
+    Result<arch::Value> call(std::string_view fn, std::span<const arch::Value> a) const override {
+        if (fn != "meta" || !meta_) return config_.call(fn, a);
+        if (a.size() != 1 || a[0].kind != arch::Value::Kind::string)
+            return Error::invalid("meta(): one argument, a metadata key in quotes");
+        LOOM_TRY(double v, metadata_number(*meta_, a[0].str));
+        return arch::Value::number(v);
+    }
+
+private:
+    const ConfigScope& config_;
+    double i_;
+    const formats::GgufWriter* meta_;
 };
 
 Result<formats::GgufValue> computed_value(const arch::Value& v) {
@@ -173,6 +244,39 @@ Result<arch::Value> eval_config(const arch::Expr& e, const json& config, std::st
     return e.eval(ConfigScope(config, absent));
 }
 
+Result<arch::Value> eval_config(const arch::Expr& e, const json& config, const formats::GgufWriter& meta) {
+    const ConfigScope scope(config, nullptr);
+    return e.eval(EntryScope(scope, 0, &meta));
+}
+
+Result<std::vector<double>> eval_each(const arch::Expr& each, const arch::Expr& value, const json& config,
+                                      const formats::GgufWriter* meta, std::string* absent) {
+    const ConfigScope scope(config, absent);
+    LOOM_TRY(int64_t n, each.eval_int(EntryScope(scope, 0, meta)));
+    if (n < 0 || n > (int64_t(1) << 20))
+        return Error::invalid("'{}' = {}: expected a length from 0 to 2^20", each.text(), n);
+    std::vector<double> out;
+    for (int64_t i = 0; i < n; ++i) {
+        LOOM_TRY(double v, value.eval_number(EntryScope(scope, double(i), meta)));
+        out.push_back(v);
+    }
+    return out;
+}
+
+Result<double> metadata_number(const formats::GgufWriter& meta, const std::string& key) {
+    for (const auto& [k, val] : meta.metadata()) {
+        if (k != key) continue;
+        return std::visit(
+            [&](const auto& x) -> Result<double> {
+                using T = std::decay_t<decltype(x)>;
+                if constexpr (std::is_arithmetic_v<T>) return double(x);
+                else return Error::invalid("metadata key '{}' is not a number", key);
+            },
+            val);
+    }
+    return Error::not_found("no metadata key '{}' (config.json did not give it)", key);
+}
+
 Result<json> read_hf_config(const std::string& dir) {
     const std::string path = (fs::path(dir) / "config.json").string();
     LOOM_TRY(std::string text, formats::read_text_file(path));
@@ -192,7 +296,11 @@ Status add_config_metadata(const arch::HfMap& map, const json& config, const std
     for (const arch::HfConfigKey& c : map.config) {
         if (c.value) {
             std::string absent;
-            auto v = eval_config(*c.value, config, &absent);
+            auto v = [&]() -> Result<arch::Value> {
+                if (!c.each) return eval_config(*c.value, config, &absent);
+                LOOM_TRY(std::vector<double> each, eval_each(*c.each, *c.value, config, nullptr, &absent));
+                return arch::Value::array(std::move(each));
+            }();
             if (v.ok()) {
                 auto g = computed_value(*v);
                 if (!g.ok())

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/error.h"
@@ -28,10 +29,19 @@ Status add_config_metadata(const arch::HfMap& map, const nlohmann::json& config,
                            formats::GgufWriter& w);
 // An expression of the architecture file's [hf] section over config.json. Names are top-level keys (numbers,
 // booleans as 1/0, strings, arrays of numbers or booleans); functions: get('a.b') and get('a.b', fallback) read a
-// nested key, has('a.b'), each_eq('key', 'text') gives 1/0 for each entry of a string array, pad(array, n) cuts
-// or zero-pads to n entries. A key that is absent is an error with `absent` set to it (the caller's default
-// applies then).
+// nested key, has('a.b'), is_null('a.b') (present as JSON null), each_eq('key', 'text') gives 1/0 for each entry
+// of a string array, layer_override('field', 'type', fallback) reads transformers' per_layer_config for the first
+// layer of that layer_types kind, pad(array, n) cuts or zero-pads to n entries. A key that is absent is an error with
+// `absent` set to it (the caller's default applies then).
 Result<arch::Value> eval_config(const arch::Expr& e, const nlohmann::json& config, std::string* absent);
+// The same, where meta('key') also reads a metadata key already written to `meta` (as a number).
+Result<arch::Value> eval_config(const arch::Expr& e, const nlohmann::json& config, const formats::GgufWriter& meta);
+// `value` evaluated for i = 0 .. each − 1 (each at most 2^20): the entries of a per-layer key or a generated
+// tensor; meta('key') is available when `meta` is given.
+Result<std::vector<double>> eval_each(const arch::Expr& each, const arch::Expr& value, const nlohmann::json& config,
+                                      const formats::GgufWriter* meta, std::string* absent);
+// A metadata key's value as a number (an error when it is absent or not a number).
+Result<double> metadata_number(const formats::GgufWriter& meta, const std::string& key);
 // An error when config.json holds a value the family's [hf] refuse list names.
 Status check_refusals(const arch::HfMap& map, const nlohmann::json& config, const std::string& source);
 // tokenizer.json (+ tokenizer_config.json) as tokenizer.ggml.* keys, the chat template (tokenizer_config.json's

@@ -86,6 +86,17 @@ TEST(HfMap, RefusesMistakesWithTheirLine) {
         {"[hf]\narchitectures = [\"X\"]\nprefixes = { \"a.\" = 1 }\n[hf.tensors]\n",
          "prefixes: 'a.' must map to a string"},
         {head + "\"a\" = []\n", "an empty array of outputs"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.config]\n\"k\" = { key = \"a\", each = \"2\" }\n[hf.tensors]\n",
+         "each needs a value expression"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n[hf.generated]\n\"r\" = { each = \"2\" }\n",
+         "[hf.generated] 'r': needs each (the length) and value (entry i)"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n[hf.generated]\n\"r\" = { each = \"2\", value = \"i +\" }\n",
+         "[hf.generated] 'r': value:"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n[hf.generated]\n\"r\" = { each = 2, value = \"i\" }\n",
+         "[hf.generated] 'r': each: an expression string"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n[hf.generated]\n\"r\" = { each = \"2\", value = \"i\", when = "
+         "\"1\" }\n",
+         "unknown key 'when'"},
     };
     for (const auto& [text, want] : cases) {
         auto f = with_hf(text);
@@ -128,6 +139,30 @@ ignore = ["model.visual.*"]
     EXPECT_FALSE(match_hf_ignore("model.visual.*", "model.layers.0.visual.w"));
 }
 
+// Per-layer config values (each) and tensors made from config.json ([hf.generated]), {arch} substituted.
+TEST(HfMap, ParsesPerLayerValuesAndGeneratedTensors) {
+    auto f = with_hf(R"toml([hf]
+architectures = ["ToyForCausalLM"]
+[hf.config]
+"{arch}.widths" = { each = "num_hidden_layers", value = "i < 2 ? 8 : 16" }
+[hf.tensors]
+"model.embed_tokens.weight" = "token_embd.weight"
+[hf.generated]
+"rope_freqs.weight" = { each = "meta('{arch}.head') // 2", value = "i < 4 ? 1 : 1e30", if = "has('rope')" }
+)toml");
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    const HfMap& m = *f->hf;
+    ASSERT_EQ(m.config.size(), 1u);
+    ASSERT_TRUE(m.config[0].each);
+    EXPECT_EQ(m.config[0].each->text(), "num_hidden_layers");
+    ASSERT_EQ(m.generated.size(), 1u);
+    EXPECT_EQ(m.generated[0].name, "rope_freqs.weight");
+    EXPECT_EQ(m.generated[0].each.text(), "meta('toy.head') // 2");
+    EXPECT_EQ(m.generated[0].value.text(), "i < 4 ? 1 : 1e30");
+    ASSERT_TRUE(m.generated[0].when);
+    EXPECT_EQ(m.generated[0].when->text(), "has('rope')");
+}
+
 TEST(HfMap, PatternsMatchLayersAndExperts) {
     int64_t layer = 0, expert = 0;
     EXPECT_TRUE(match_hf_pattern("model.layers.{layer}.mlp.experts.{expert}.w", "model.layers.12.mlp.experts.7.w",
@@ -156,7 +191,7 @@ TEST(HfMap, ShippedSectionsAreSound) {
         for (const HfTensorRule& r : a->hf->tensors)
             for (const HfTransform& t : r.transforms) EXPECT_TRUE(runtime::known_hf_transform(t.op)) << t.text;
     }
-    EXPECT_GE(with_hf, 9);
+    EXPECT_GE(with_hf, 12);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -51,6 +52,7 @@ enum class Layout : uint8_t {
     gate_up_second,
     kv_b_first,   // DeepSeek's k_b [H, kv_lora, nope], transposed, and v_b [H, v, kv_lora] → kv_b_proj
     kv_b_second,  // [H·(nope + v), kv_lora]
+    generated,    // not in the checkpoint: the converter computes it from config.json (Gemma 4's rope_freqs)
 };
 
 struct TensorName {
@@ -65,7 +67,9 @@ struct Family {
     std::string spec;  // the synth spec, when not the family's name
     // config.json values that are not one GGUF key each (computed from the GGUF's).
     std::function<void(json&, const formats::GgufFile&)> more_config;
-    std::string text_prefix;  // a multimodal checkpoint: "model." names under this, config under text_config
+    std::string text_prefix;           // a multimodal checkpoint: "model." names under this, config under text_config
+    std::vector<std::string> foreign;  // tensors such a checkpoint holds besides the language model (dropped)
+    std::vector<std::string> drop;     // synthetic tensors left out of both sides (a layout HF cannot express)
 };
 
 std::vector<TensorName> dense_tensors(Layout q, Layout k, Layout norm, bool gemma_norms) {
@@ -293,6 +297,102 @@ void llada_config(json& c, const formats::GgufFile& g) {
     c["mask_token_id"] = *g.get_int("tokenizer.ggml.mask_token_id");
 }
 
+// Gemma 4 (§2.5 gemma4, and transformers' Gemma4TextModel names): norms as stored (no +1), experts fused as HF
+// keeps them, layer_scalar a [1] buffer, per-layer embeddings; rope_freqs is not in the checkpoint.
+std::vector<TensorName> gemma4_tensors() {
+    const std::string L = "model.layers.{layer}.", B = "blk.{layer}.";
+    return {
+        {"token_embd.weight", "model.embed_tokens.weight"},
+        {"output_norm.weight", "model.norm.weight"},
+        {"rope_freqs.weight", "", Layout::generated},
+        {"per_layer_token_embd.weight", "model.embed_tokens_per_layer.weight"},
+        {"per_layer_model_proj.weight", "model.per_layer_model_projection.weight"},
+        {"per_layer_proj_norm.weight", "model.per_layer_projection_norm.weight"},
+        {B + "attn_norm.weight", L + "input_layernorm.weight"},
+        {B + "attn_q.weight", L + "self_attn.q_proj.weight"},
+        {B + "attn_k.weight", L + "self_attn.k_proj.weight"},
+        {B + "attn_v.weight", L + "self_attn.v_proj.weight"},
+        {B + "attn_output.weight", L + "self_attn.o_proj.weight"},
+        {B + "attn_q_norm.weight", L + "self_attn.q_norm.weight"},
+        {B + "attn_k_norm.weight", L + "self_attn.k_norm.weight"},
+        {B + "post_attention_norm.weight", L + "post_attention_layernorm.weight"},
+        {B + "ffn_norm.weight", L + "pre_feedforward_layernorm.weight"},
+        {B + "post_ffw_norm.weight", L + "post_feedforward_layernorm.weight"},
+        {B + "ffn_gate.weight", L + "mlp.gate_proj.weight"},
+        {B + "ffn_up.weight", L + "mlp.up_proj.weight"},
+        {B + "ffn_down.weight", L + "mlp.down_proj.weight"},
+        {B + "layer_output_scale.weight", L + "layer_scalar"},
+        {B + "inp_gate.weight", L + "per_layer_input_gate.weight"},
+        {B + "proj.weight", L + "per_layer_projection.weight"},
+        {B + "post_norm.weight", L + "post_per_layer_input_norm.weight"},
+        {B + "pre_ffw_norm_2.weight", L + "pre_feedforward_layernorm_2.weight"},
+        {B + "post_ffw_norm_1.weight", L + "post_feedforward_layernorm_1.weight"},
+        {B + "post_ffw_norm_2.weight", L + "post_feedforward_layernorm_2.weight"},
+        {B + "ffn_gate_inp.weight", L + "router.proj.weight"},
+        {B + "ffn_gate_inp.scale", L + "router.scale"},
+        {B + "ffn_down_exps.scale", L + "router.per_expert_scale"},
+        {B + "ffn_gate_up_exps.weight", L + "experts.gate_up_proj"},
+        {B + "ffn_down_exps.weight", L + "experts.down_proj"},
+    };
+}
+
+// Gemma4TextConfig's keys for a synthetic gemma4 GGUF. The full layers' head size and KV heads: the released
+// configs' global_head_dim / num_global_key_value_heads (`legacy`), or transformers' per_layer_config, which
+// current releases write. Both with attention_k_eq_v (full layers project no V).
+void gemma4_config(json& c, const formats::GgufFile& g, bool legacy) {
+    auto i = [&](const std::string& k) { return *g.get_int("gemma4." + k); };
+    auto f = [&](const std::string& k) { return *g.get_float("gemma4." + k); };
+    const auto sliding = *g.get_array<bool>("gemma4.attention.sliding_window_pattern");
+    const auto kv = g.get_array<int32_t>("gemma4.attention.head_count_kv")->to_vector();
+    const auto ff = g.get_array<int32_t>("gemma4.feed_forward_length")->to_vector();
+    const int64_t n = i("block_count");
+    const int64_t shared = g.has("gemma4.attention.shared_kv_layers") ? i("attention.shared_kv_layers") : 0;
+    json types = json::array(), per_layer = json::object();
+    for (int64_t l = 0; l < n; ++l) {
+        types.push_back(sliding[size_t(l)] ? "sliding_attention" : "full_attention");
+        if (!sliding[size_t(l)])
+            per_layer[std::to_string(l)] = {{"head_dim", i("attention.key_length")},
+                                            {"num_key_value_heads", kv[size_t(l)]}};
+    }
+    c["layer_types"] = types;
+    c["num_key_value_heads"] = kv[0];  // layer 0 is a sliding one in both test models
+    c["attention_k_eq_v"] = true;
+    if (legacy) {
+        c["global_head_dim"] = i("attention.key_length");
+        c["num_global_key_value_heads"] = kv[1];
+    } else {
+        c["per_layer_config"] = per_layer;
+    }
+    c["head_dim"] = i("attention.key_length_swa");
+    c["intermediate_size"] = ff[0];
+    c["use_double_wide_mlp"] = ff.back() == 2 * ff[0];
+    c["num_kv_shared_layers"] = shared;
+    c["sliding_window"] = i("attention.sliding_window");
+    const int64_t ple = i("embedding_length_per_layer_input");
+    c["hidden_size_per_layer_input"] = ple > 0 ? json(ple) : json(nullptr);
+    c["vocab_size_per_layer_input"] = g.tensor("token_embd.weight")->shape[0];
+    // rope_freqs: the first pairs rotate (1), the rest not (1e30): partial_rotary_factor = 2·rotating / head size.
+    const formats::TensorInfo* freqs = g.tensor("rope_freqs.weight");
+    int64_t rotating = 0;
+    for (int64_t k = 0; k < freqs->n_elements(); ++k) {
+        float x = 0;
+        std::memcpy(&x, freqs->data + k * 4, 4);
+        rotating += x == 1.0f;
+    }
+    c["rope_parameters"] = {{"full_attention",
+                             {{"rope_type", "proportional"},
+                              {"partial_rotary_factor", double(2 * rotating) / double(i("attention.key_length"))},
+                              {"rope_theta", f("rope.freq_base")}}},
+                            {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", f("rope.freq_base_swa")}}}};
+    if (g.has("gemma4.expert_count")) {
+        c["enable_moe_block"] = true;
+        c["num_experts"] = i("expert_count");
+        c["top_k_experts"] = i("expert_used_count");
+        c["moe_intermediate_size"] = i("expert_feed_forward_length");
+    }
+    if (g.has("gemma4.final_logit_softcapping")) c["final_logit_softcapping"] = f("final_logit_softcapping");
+}
+
 std::vector<Family> families() {
     auto with = [](std::vector<std::pair<std::string, std::string>> extra) {
         auto c = kDenseConfig;
@@ -314,6 +414,14 @@ std::vector<Family> families() {
         {"attention.head_count_kv", "n_kv_heads"},
         {"attention.layer_norm_rms_epsilon", "rms_norm_eps"},
         {"rope.freq_base", "rope_theta"},
+    };
+    // Gemma 4: the scalar keys (the rest, per layer or under rope_parameters, in gemma4_config).
+    const std::vector<std::pair<std::string, std::string>> kGemma4Config = {
+        {"block_count", "num_hidden_layers"},
+        {"context_length", "max_position_embeddings"},
+        {"embedding_length", "hidden_size"},
+        {"attention.head_count", "num_attention_heads"},
+        {"attention.layer_norm_rms_epsilon", "rms_norm_eps"},
     };
     const std::vector<std::pair<std::string, std::string>> kDeepseekConfig = {
         {"block_count", "num_hidden_layers"},
@@ -352,9 +460,32 @@ std::vector<Family> families() {
         make("llada", "LLaDAModelLM", kLladaConfig, llada_tensors(), llada_config),
         make("deepseek2", "DeepseekV3ForCausalLM", kDeepseekConfig, deepseek2_tensors(false), deepseek2_config),
         make("deepseek2", "DeepseekV2ForCausalLM", kDeepseekConfig, deepseek2_tensors(true), deepseek2_config),
+        make("gemma4", "Gemma4ForConditionalGeneration", kGemma4Config, gemma4_tensors(),
+             [](json& c, const formats::GgufFile& g) { gemma4_config(c, g, false); }),
+        make("gemma4", "Gemma4ForCausalLM", kGemma4Config, gemma4_tensors(),
+             [](json& c, const formats::GgufFile& g) { gemma4_config(c, g, true); }),
+        // LLaDA-MoE: qwen3moe's names (per-head QK norms, experts one tensor each), its own expert width key.
+        make("llada-moe", "LLaDAMoEModelLM",
+             with({{"expert_count", "num_experts"},
+                   {"expert_used_count", "num_experts_per_tok"},
+                   {"expert_feed_forward_length", "expert_intermediate_size"}}),
+             moe_tensors(false), llada_config),
     };
     all[6].text_prefix = "model.language_model.";  // qwen35: as the multimodal checkpoint stores it
-    all.back().spec = "deepseek2lite";
+    all[6].foreign = {"model.visual.blocks.0.attn.qkv.weight", "mtp.fc.weight"};
+    all[10].spec = "deepseek2lite";
+    // Gemma 4 E2B-like, as the multimodal checkpoint stores it (the vision and audio towers dropped). The synthetic
+    // model's full layer 3 has a V projection, which attention_k_eq_v (full layers have none) cannot express.
+    all[11].text_prefix = "model.language_model.";
+    all[11].foreign = {"model.vision_tower.encoder.layers.0.self_attn.q_proj.linear.weight",
+                       "model.embed_vision.embedding_projection.weight",
+                       "model.audio_tower.layers.0.feed_forward1.ffw_layer_1.linear.weight",
+                       "model.embed_audio.embedding_projection.weight"};
+    all[11].drop = {"blk.3.attn_v.weight"};
+    // Gemma 4 mixture of experts (26B-A4B-like), text only. The synthetic model's layer 0 is dense (its router is
+    // absent) where HF's enable_moe_block makes every layer MoE: loom reads the tensors the checkpoint has.
+    all[12].spec = "gemma4moe";
+    all[13].spec = "lladamoe";
     return all;
 }
 
@@ -449,9 +580,11 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
         else config[hf] = *g->get_int(full);
     }
     config["vocab_size"] = g->tensor("token_embd.weight")->shape[0];
-    const int64_t heads = *g->get_int(f.name + ".attention.head_count");
-    const int64_t kv_heads =
-        g->has(f.name + ".attention.head_count_kv") ? *g->get_int(f.name + ".attention.head_count_kv") : heads;
+    // Q and K heads, for the rope permutation (families that have it keep scalar counts).
+    auto heads = [&] { return *g->get_int(f.name + ".attention.head_count"); };
+    auto kv_heads = [&] {
+        return g->has(f.name + ".attention.head_count_kv") ? *g->get_int(f.name + ".attention.head_count_kv") : heads();
+    };
     if (f.more_config) f.more_config(config, *g);
     // Qwen 3.5's value heads (zero when the family has none).
     auto meta = [&](const std::string& k) { return g->has(f.name + "." + k) ? *g->get_int(f.name + "." + k) : 0; };
@@ -466,29 +599,32 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
     std::vector<testutil::SafetensorsBuilder> files{size_t(shards)};
     json weight_map = json::object();
     int n = 0;
-    // A tensor a multimodal checkpoint holds besides the language model, and an MTP one: both dropped.
-    if (!f.text_prefix.empty()) {
-        files[0].add_f32("model.visual.blocks.0.attn.qkv.weight", {2, 2}, {1, 2, 3, 4});
-        files[0].add_f32("mtp.fc.weight", {2}, {1, 2});
-        weight_map["model.visual.blocks.0.attn.qkv.weight"] = weight_map["mtp.fc.weight"] =
-            fmt::format("model-{:05d}-of-{:05d}.safetensors", 1, shards);
+    // Tensors a multimodal checkpoint holds besides the language model (an MTP one too): all dropped.
+    for (const std::string& other : f.foreign) {
+        files[0].add_f32(other, {2, 2}, {1, 2, 3, 4});
+        weight_map[other] = fmt::format("model-{:05d}-of-{:05d}.safetensors", 1, shards);
     }
     // Fused tensors wait here for their other part: checkpoint name → (first part, second part).
     std::map<std::string, std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> halves;
     std::map<std::string, std::pair<std::vector<int64_t>, std::vector<int64_t>>> half_shapes;
     for (const formats::TensorInfo& t : g->tensors()) {
         int64_t layer = -1;
+        if (std::find(f.drop.begin(), f.drop.end(), std::string(t.name)) != f.drop.end()) continue;
         const TensorName* name = find_name(f, std::string(t.name), layer);
         EXPECT_NE(name, nullptr) << f.name << ": no checkpoint name for " << t.name;
         if (!name) continue;
+        if (name->layout == Layout::generated) {
+            converted.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+            continue;
+        }
         std::string hf = with_layer(name->hf, layer);
         if (!f.text_prefix.empty() && hf.rfind("model.", 0) == 0) hf = f.text_prefix + hf.substr(6);
         std::vector<uint8_t> bytes(t.data, t.data + t.bytes);
         std::vector<uint8_t> gguf_bytes = bytes;
         const size_t el = t.type == DType::f32 ? 4 : 2, row = size_t(t.bytes) / size_t(t.shape[0]);
         std::vector<int64_t> shape = t.shape;
-        if (name->layout == Layout::rope_q) bytes = to_rotate_half(t, heads);
-        if (name->layout == Layout::rope_k) bytes = to_rotate_half(t, kv_heads);
+        if (name->layout == Layout::rope_q) bytes = to_rotate_half(t, heads());
+        if (name->layout == Layout::rope_k) bytes = to_rotate_half(t, kv_heads());
         if (name->layout == Layout::v_rows || name->layout == Layout::v_conv)
             bytes = to_grouped(bytes, 1, t.shape[0], row, qk_rows, n_k, n_v, head_v);
         if (name->layout == Layout::v_conv) shape = {t.shape[0], 1, t.shape[1]};
@@ -627,7 +763,8 @@ TEST_P(HfDirectory, LogitsEqualTheGgufBitForBit) {
 INSTANTIATE_TEST_SUITE_P(Families, HfDirectory,
                          ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3", "gemma3", "qwen3moe",
                                                               "qwen2moe", "qwen35", "qwen35moe", "deepseek2",
-                                                              "deepseek2lite", "llada"),
+                                                              "deepseek2lite", "llada", "gemma4", "gemma4moe",
+                                                              "lladamoe"),
                                             ::testing::Values("f32", "bf16"), ::testing::Values(1, 3)),
                          [](const auto& info) {
                              return fmt::format("{}_{}_{}file", std::get<0>(info.param), std::get<1>(info.param),
@@ -835,6 +972,63 @@ TEST(HfDirectoryErrors, ComputedConfigValues) {
     EXPECT_EQ((std::vector<int32_t>{(*sections)[0], (*sections)[1], (*sections)[2], (*sections)[3]}),
               (std::vector<int32_t>{11, 11, 10, 0}));
     EXPECT_EQ(*ok->get_float("qwen35.rope.freq_base"), 10000.0);  // rope_theta absent: the default
+}
+
+// Gemma 4's values computed from config.json: the per-layer keys, the generated rope_freqs (the converter's
+// 1 / 1e30 factors), their defaults, and the rope types llama.cpp's converter does not take.
+TEST(HfDirectoryGemma4, PerLayerKeysAndGeneratedRopeFreqs) {
+    Family f;
+    for (const Family& x : families())
+        if (x.spec == "gemma4moe") f = x;
+    const std::string src = test::synth_model("gemma4moe", "f32");
+    const Written w = write_hf(f, src, "gemma4-values", 1);
+    auto want = formats::GgufFile::open(src);
+    ASSERT_TRUE(want.ok());
+    auto dir = open_hf_directory(w.dir);
+    ASSERT_TRUE(dir.ok()) << dir.error().message();
+    auto ints = [&](const formats::GgufFile& g, const std::string& key) {
+        auto a = g.get_array<int32_t>(key);
+        EXPECT_TRUE(a.ok()) << key;
+        return a.ok() ? a->to_vector() : std::vector<int32_t>{};
+    };
+    EXPECT_EQ(ints(*dir, "gemma4.attention.head_count_kv"), ints(*want, "gemma4.attention.head_count_kv"));
+    EXPECT_EQ(ints(*dir, "gemma4.feed_forward_length"), ints(*want, "gemma4.feed_forward_length"));
+    EXPECT_EQ(ints(*dir, "gemma4.attention.sliding_window_pattern"), (std::vector<int32_t>{1, 0, 1, 0}));
+    EXPECT_EQ(*dir->get_int("gemma4.embedding_length_per_layer_input"), 0);  // null in config.json
+    EXPECT_EQ(*dir->get_int("gemma4.rope.dimension_count_swa"), 128);
+    const formats::TensorInfo* got = dir->tensor("rope_freqs.weight");
+    ASSERT_NE(got, nullptr);
+    EXPECT_EQ(got->shape, want->tensor("rope_freqs.weight")->shape);
+    EXPECT_EQ(std::memcmp(got->data, want->tensor("rope_freqs.weight")->data, got->bytes), 0);
+    auto report = dir->get_string_array(kHfTransformsKey);
+    ASSERT_TRUE(report.ok());
+    bool generated = false;
+    for (std::string_view line : *report) generated = generated || line.find("rope_freqs.weight ← generated: 128") == 0;
+    EXPECT_TRUE(generated);
+
+    json config = json::parse(std::ifstream(w.dir + "/config.json"));
+    const json good = config;
+    auto expect_error = [&](const std::string& what, const std::string& part) {
+        std::ofstream(w.dir + "/config.json") << config.dump();
+        auto bad = open_hf_directory(w.dir);
+        ASSERT_FALSE(bad.ok()) << what;
+        EXPECT_NE(bad.error().message().find(part), std::string::npos) << what << ": " << bad.error().message();
+        config = good;
+    };
+    config["rope_parameters"]["full_attention"]["rope_type"] = "yarn";
+    expect_error("full rope type", "'rope_parameters.full_attention.rope_type' = \"yarn\": llama.cpp's Gemma 4");
+    config["rope_parameters"]["sliding_attention"]["rope_type"] = "linear";
+    expect_error("sliding rope type", "'rope_parameters.sliding_attention.rope_type' = \"linear\"");
+    config["rope_parameters"]["full_attention"]["partial_rotary_factor"] = "a quarter";
+    expect_error("bad factor", "[hf.generated] 'rope_freqs.weight'");
+
+    // Without layer_types: transformers' default, 5 sliding layers to 1 full, the last one full.
+    config.erase("layer_types");
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto defaults = open_hf_directory(w.dir);
+    ASSERT_TRUE(defaults.ok()) << defaults.error().message();
+    EXPECT_EQ(ints(*defaults, "gemma4.attention.sliding_window_pattern"), (std::vector<int32_t>{1, 1, 1, 0}));
+    EXPECT_EQ(ints(*defaults, "gemma4.attention.head_count_kv"), (std::vector<int32_t>{2, 2, 2, 1}));
 }
 
 }  // namespace
