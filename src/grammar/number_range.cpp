@@ -144,9 +144,7 @@ std::string decrement(std::string n) {
     return first == std::string::npos ? "0" : n.substr(first);
 }
 
-bool less_whole(std::string_view a, std::string_view b) {
-    return a.size() != b.size() ? a.size() < b.size() : a < b;
-}
+bool less_whole(std::string_view a, std::string_view b) { return a.size() != b.size() ? a.size() < b.size() : a < b; }
 
 struct Bound {
     std::string whole;  // "0" for zero
@@ -196,8 +194,8 @@ int compare_decimals(const Decimal& a, const Decimal& b) {
 }
 
 std::string to_string(const Decimal& d) {
-    return fmt::format("{}{}{}{}", d.negative ? "-" : "", d.whole.empty() ? "0" : d.whole, d.fraction.empty() ? "" : ".",
-                       d.fraction);
+    return fmt::format("{}{}{}{}", d.negative ? "-" : "", d.whole.empty() ? "0" : d.whole,
+                       d.fraction.empty() ? "" : ".", d.fraction);
 }
 
 std::string describe(const NumberBounds& b) {
@@ -248,8 +246,7 @@ Result<Decimal> parse_decimal(std::string_view text, int max_whole, int max_frac
     }
     d.whole.erase(0, std::min(d.whole.find_first_not_of('0'), d.whole.size()));
     d.fraction.erase(d.fraction.find_last_not_of('0') + 1);
-    if (int(d.whole.size()) > max_whole)
-        return Error::invalid("'{}' has more than {} integer digits", text, max_whole);
+    if (int(d.whole.size()) > max_whole) return Error::invalid("'{}' has more than {} integer digits", text, max_whole);
     if (int(d.fraction.size()) > max_fraction)
         return Error::invalid("'{}' has more than {} fraction digits", text, max_fraction);
     d.negative = minus && !(d.whole.empty() && d.fraction.empty());

@@ -48,7 +48,7 @@ bool contains(const Ranges& r, char32_t c) {
 
 const Ranges kDigit = {{'0', '9'}};
 const Ranges kWord = {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}};
-const Ranges kSpace = {{'\t', '\r'}, {' ', ' '},       {0xA0, 0xA0},     {0x1680, 0x1680}, {0x2000, 0x200A},
+const Ranges kSpace = {{'\t', '\r'},     {' ', ' '},       {0xA0, 0xA0},     {0x1680, 0x1680}, {0x2000, 0x200A},
                        {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000}, {0xFEFF, 0xFEFF}};
 const Ranges kLineTerminators = {{'\n', '\n'}, {'\r', '\r'}, {0x2028, 0x2029}};
 
@@ -248,7 +248,8 @@ private:
             const auto number = [&]() -> std::optional<long> {
                 if (done() || peek() < '0' || peek() > '9') return std::nullopt;
                 long v = 0;
-                for (; !done() && peek() >= '0' && peek() <= '9'; ++pos_) v = std::min<long>(v * 10 + (peek() - '0'), 1L << 30);
+                for (; !done() && peek() >= '0' && peek() <= '9'; ++pos_)
+                    v = std::min<long>(v * 10 + (peek() - '0'), 1L << 30);
                 return v;
             };
             const std::optional<long> lo = number();
@@ -352,7 +353,7 @@ private:
         char32_t v = 0;
         for (int i = 0; i < digits; ++i) {
             const char32_t h = peek();
-            const int d = h >= '0' && h <= '9' ? int(h - '0')
+            const int d = h >= '0' && h <= '9'                     ? int(h - '0')
                           : (h | 0x20) >= 'a' && (h | 0x20) <= 'f' ? int((h | 0x20) - 'a' + 10)
                                                                    : -1;
             if (d < 0) {

@@ -88,7 +88,8 @@ TEST(NumberRange, MatchesExactlyTheValuesInRange) {
         ASSERT_TRUE(a);
         for (const int64_t v : values) {
             const std::string t = thousandths_text(v);
-            EXPECT_EQ(testing::full_match(*a, t), inside(v)) << describe(b) << (integer ? " integer " : " number ") << t;
+            EXPECT_EQ(testing::full_match(*a, t), inside(v))
+                << describe(b) << (integer ? " integer " : " number ") << t;
         }
     }
 }
@@ -121,7 +122,8 @@ TEST(NumberRange, LongBoundsStaySmall) {
     ASSERT_TRUE(a);
     for (const char* good : {"-987654321098.765", "-987654321098.764", "0", "123456789012.33", "123456789012.339"})
         EXPECT_TRUE(testing::full_match(*a, good)) << good;
-    for (const char* bad : {"-987654321098.766", "-987654321099", "123456789012.34", "123456789012.341", "123456789013"})
+    for (const char* bad :
+         {"-987654321098.766", "-987654321099", "123456789012.34", "123456789012.341", "123456789013"})
         EXPECT_FALSE(testing::full_match(*a, bad)) << bad;
 }
 

@@ -52,10 +52,12 @@ TEST(RegexGbnf, AgreesWithEcmaScriptSearch) {
     for (const std::string& s : strings) {
         if (s.size() <= 3 || rng() % 16 == 0) sample.push_back(s);
     }
-    for (const char* pattern :
-         {"^a+$", "a", "^ab|b1$", "^(a|b)*1?$", "^[a-b1]{2,3}$", "^[^a]*$", "^\\d\\w?$", "^\\s", "\\.$", "^.{2}$",
-          "^a{0}b$", "^(?:ab){1,}$", "^\\\\\"?$", "^[\\\\\"-]+$", "^\\W+$", "^\\S\\D$", "^(?:a|)b$", "^[.]$",
-          "^a*?b+?$", "^$", "^-?[0-9]{1,2}(\\.[0-9])?$", "^[\\w.-]+$", "_|^ $"}) {
+    for (
+        const char* pattern :
+        {"^a+$",       "a",        "^ab|b1$",   "^(a|b)*1?$", "^[a-b1]{2,3}$", "^[^a]*$",   "^\\d\\w?$",
+         "^\\s",       "\\.$",     "^.{2}$",    "^a{0}b$",    "^(?:ab){1,}$",  "^\\\\\"?$", "^[\\\\\"-]+$",
+         "^\\W+$",     "^\\S\\D$", "^(?:a|)b$", "^[.]$",      "^a*?b+?$",      "^$",        "^-?[0-9]{1,2}(\\.[0-9])?$",
+         "^[\\w.-]+$", "_|^ $"}) {
         auto a = compile(pattern);
         ASSERT_TRUE(a) << pattern;
         const std::regex re(pattern, std::regex::ECMAScript);
@@ -91,7 +93,8 @@ TEST(RegexGbnf, WritesCharactersAsJsonEscapesThem) {
 
 TEST(RegexGbnf, RefusesWhatItDoesNotSupport) {
     EXPECT_EQ(refusal("(a)\\1"), "pattern \"(a)\\1\": a backreference '\\1' at character 4 is not supported");
-    EXPECT_EQ(refusal("a(?=b)"), "pattern \"a(?=b)\": a lookaround or group flag '(?=' at character 2 is not supported");
+    EXPECT_EQ(refusal("a(?=b)"),
+              "pattern \"a(?=b)\": a lookaround or group flag '(?=' at character 2 is not supported");
     EXPECT_EQ(refusal("\\bword"), "pattern \"\\bword\": a word boundary '\\b' at character 1 is not supported");
     EXPECT_EQ(refusal("a^b"), "pattern \"a^b\": an anchor '^' inside the pattern at character 2 is not supported");
     EXPECT_EQ(refusal("(^a)"), "pattern \"(^a)\": an anchor '^' inside the pattern at character 2 is not supported");
