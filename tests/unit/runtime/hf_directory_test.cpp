@@ -826,6 +826,48 @@ INSTANTIATE_TEST_SUITE_P(
         return fmt::format("{}_{}", std::get<0>(info.param), std::get<1>(info.param) == Tie::head ? "head" : "no_head");
     });
 
+// Linear RoPE scaling in config.json (rope_scaling or rope_parameters; `type` or `rope_type`), where the family's
+// GGUF keys support it: the converter (TextModel) writes rope.scaling.type "linear" and the factor. Other types
+// stay refused.
+TEST(HfRopeScaling, LinearAsTheConverterWritesIt) {
+    for (const auto& [spec, hf_key] :
+         {std::pair<std::string, std::string>{"llada", "type"}, {"lladamoe", "rope_type"}}) {
+        Family f;
+        for (const Family& x : families())
+            if ((x.spec.empty() ? x.name : x.spec) == spec) f = x;
+        const Written w = write_hf(f, test::synth_model(spec, "f32"), "rope-" + spec, 1);
+        json config = json::parse(std::ifstream(w.dir + "/config.json"));
+        config[spec == "llada" ? "rope_scaling" : "rope_parameters"] = {{hf_key, "linear"}, {"factor", 2.0}};
+        if (spec == "lladamoe") config["rope_parameters"]["rope_theta"] = config["rope_theta"];
+        std::ofstream(w.dir + "/config.json") << config.dump();
+
+        auto g = formats::GgufFile::open(w.gguf);
+        ASSERT_TRUE(g.ok());
+        formats::GgufWriter scaled;
+        for (const formats::MetaEntry& e : g->metadata()) scaled.set(std::string(e.key), e.to_owned());
+        scaled.set(f.name + ".rope.scaling.type", std::string("linear"));
+        scaled.set(f.name + ".rope.scaling.factor", 2.0f);
+        for (const formats::TensorInfo& t : g->tensors())
+            scaled.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+        const std::string path = test::scratch_path("rope-" + spec + "-scaled.gguf");
+        ASSERT_TRUE(scaled.write(path).ok());
+
+        const std::vector<float> plain = logits_of(w.gguf), want = logits_of(path), got = logits_of(w.dir);
+        ASSERT_FALSE(want.empty());
+        ASSERT_EQ(want.size(), got.size());
+        EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0) << spec;
+        EXPECT_NE(std::memcmp(want.data(), plain.data(), want.size() * 4), 0)
+            << spec << ": the scaling changed nothing";
+
+        config[spec == "llada" ? "rope_scaling" : "rope_parameters"][hf_key] = "yarn";
+        std::ofstream(w.dir + "/config.json") << config.dump();
+        auto bad = open_hf_directory(w.dir);
+        ASSERT_FALSE(bad.ok());
+        EXPECT_NE(bad.error().message().find("= \"yarn\": RoPE scaling other than linear"), std::string::npos)
+            << bad.error().message();
+    }
+}
+
 // --quantize: the type llama-quantize gives a tensor for a plain target type, written here from llama.cpp's
 // src/llama-quant.cpp (not from loom's rule): 2-D and 3-D weights but norms, routers and ssm_conv1d; output.weight
 // (token_embd when tied) q6_k unless the target is q8_0; rows the type's blocks do not divide fall back
