@@ -826,19 +826,48 @@ INSTANTIATE_TEST_SUITE_P(
         return fmt::format("{}_{}", std::get<0>(info.param), std::get<1>(info.param) == Tie::head ? "head" : "no_head");
     });
 
-// Linear RoPE scaling in config.json (rope_scaling or rope_parameters; `type` or `rope_type`), where the family's
-// GGUF keys support it: the converter (TextModel) writes rope.scaling.type "linear" and the factor. Other types
-// stay refused.
+// Linear RoPE scaling in config.json (rope_scaling or rope_parameters, Gemma 3's split into full_attention and
+// sliding_attention; `type` or `rope_type`), where the family's GGUF keys support it: the converter (TextModel)
+// writes rope.scaling.type "linear" and the factor. Other types stay refused.
 TEST(HfRopeScaling, LinearAsTheConverterWritesIt) {
-    for (const auto& [spec, hf_key] :
-         {std::pair<std::string, std::string>{"llada", "type"}, {"lladamoe", "rope_type"}}) {
+    struct Case {
+        std::string spec;
+        float factor;
+        std::function<void(json&, const std::string&)> set;  // config.json with this rope type
+    };
+    const std::vector<Case> cases = {
+        {"llada", 2,
+         [](json& c, const std::string& t) {
+             c["rope_scaling"] = {{"type", t}, {"factor", 2.0}};
+         }},
+        {"lladamoe", 2,
+         [](json& c, const std::string& t) {
+             c["rope_parameters"] = {{"rope_type", t}, {"factor", 2.0}, {"rope_theta", c["rope_theta"]}};
+         }},
+        {"gemma3", 8,
+         [](json& c, const std::string& t) {
+             c["rope_scaling"] = {{"rope_type", t}, {"factor", 8.0}};
+         }},
+        {"gemma3", 8,  // transformers 5
+         [](json& c, const std::string& t) {
+             c["rope_parameters"] = {{"full_attention",
+                                      {{"rope_type", t}, {"factor", 8.0}, {"rope_theta", c["rope_theta"]}}},
+                                     {"sliding_attention",
+                                      {{"rope_type", "default"}, {"rope_theta", c["rope_local_base_freq"]}}}};
+             c.erase("rope_theta");
+             c.erase("rope_local_base_freq");
+         }},
+    };
+    int n = 0;
+    for (const Case& k : cases) {
+        const std::string tag = fmt::format("rope-{}-{}", k.spec, n++);
         Family f;
         for (const Family& x : families())
-            if ((x.spec.empty() ? x.name : x.spec) == spec) f = x;
-        const Written w = write_hf(f, test::synth_model(spec, "f32"), "rope-" + spec, 1);
-        json config = json::parse(std::ifstream(w.dir + "/config.json"));
-        config[spec == "llada" ? "rope_scaling" : "rope_parameters"] = {{hf_key, "linear"}, {"factor", 2.0}};
-        if (spec == "lladamoe") config["rope_parameters"]["rope_theta"] = config["rope_theta"];
+            if ((x.spec.empty() ? x.name : x.spec) == k.spec) f = x;
+        const Written w = write_hf(f, test::synth_model(k.spec, "f32"), tag, 1);
+        const json plain_config = json::parse(std::ifstream(w.dir + "/config.json"));
+        json config = plain_config;
+        k.set(config, "linear");
         std::ofstream(w.dir + "/config.json") << config.dump();
 
         auto g = formats::GgufFile::open(w.gguf);
@@ -846,23 +875,23 @@ TEST(HfRopeScaling, LinearAsTheConverterWritesIt) {
         formats::GgufWriter scaled;
         for (const formats::MetaEntry& e : g->metadata()) scaled.set(std::string(e.key), e.to_owned());
         scaled.set(f.name + ".rope.scaling.type", std::string("linear"));
-        scaled.set(f.name + ".rope.scaling.factor", 2.0f);
+        scaled.set(f.name + ".rope.scaling.factor", k.factor);
         for (const formats::TensorInfo& t : g->tensors())
             scaled.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
-        const std::string path = test::scratch_path("rope-" + spec + "-scaled.gguf");
+        const std::string path = test::scratch_path(tag + "-scaled.gguf");
         ASSERT_TRUE(scaled.write(path).ok());
 
         const std::vector<float> plain = logits_of(w.gguf), want = logits_of(path), got = logits_of(w.dir);
         ASSERT_FALSE(want.empty());
         ASSERT_EQ(want.size(), got.size());
-        EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0) << spec;
-        EXPECT_NE(std::memcmp(want.data(), plain.data(), want.size() * 4), 0)
-            << spec << ": the scaling changed nothing";
+        EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0) << tag;
+        EXPECT_NE(std::memcmp(want.data(), plain.data(), want.size() * 4), 0) << tag << ": the scaling changed nothing";
 
-        config[spec == "llada" ? "rope_scaling" : "rope_parameters"][hf_key] = "yarn";
+        config = plain_config;
+        k.set(config, "yarn");
         std::ofstream(w.dir + "/config.json") << config.dump();
         auto bad = open_hf_directory(w.dir);
-        ASSERT_FALSE(bad.ok());
+        ASSERT_FALSE(bad.ok()) << tag;
         EXPECT_NE(bad.error().message().find("= \"yarn\": RoPE scaling other than linear"), std::string::npos)
             << bad.error().message();
     }
