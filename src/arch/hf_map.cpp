@@ -72,6 +72,32 @@ Result<HfTransform> transform_of(const Node& n, const std::string& path, const s
     return t;
 }
 
+// [hf] ignore: names, or tables { name, if } dropped only when `if` holds.
+Result<std::vector<HfIgnore>> ignore_of(const Node& n, const std::string& path) {
+    if (n.kind == Node::Kind::string) return std::vector<HfIgnore>{{n.str, std::nullopt}};
+    if (n.kind != Node::Kind::array)
+        return Error::invalid("{}:{}: [hf] ignore must be an array of names or {{ name, if }} tables", path, n.line);
+    std::vector<HfIgnore> out;
+    for (const Node& x : n.items) {
+        if (x.kind == Node::Kind::string) {
+            out.push_back({x.str, std::nullopt});
+            continue;
+        }
+        const auto name = x.fields.find("name"), when = x.fields.find("if");
+        if (x.kind != Node::Kind::table || name == x.fields.end() || name->second.kind != Node::Kind::string ||
+            when == x.fields.end() || when->second.kind != Node::Kind::string)
+            return Error::invalid("{}:{}: [hf] ignore: an entry is a name or {{ name = \"...\", if = \"...\" }}", path,
+                                  x.line);
+        LOOM_RETURN_IF_ERROR(unknown(path, "[hf] ignore: ", x, {"name", "if"}));
+        auto e = Expr::parse(when->second.str);
+        if (!e.ok())
+            return Error::invalid("{}:{}: [hf] ignore '{}': if: {}", path, x.line, name->second.str,
+                                  e.error().message());
+        out.push_back({name->second.str, std::move(e).value()});
+    }
+    return out;
+}
+
 // An expression field of [hf.<section>] '<name>' ({arch} substituted).
 Result<Expr> expr_of(const Node& n, const std::string& path, const std::string& where, const std::string& arch) {
     if (n.kind != Node::Kind::string) return Error::invalid("{}:{}: {}: an expression string", path, n.line, where);
@@ -198,7 +224,7 @@ Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::st
     if (!archs) return Error::invalid("{}:{}: [hf] needs architectures = [...] (config.json's values)", path, s.line);
     LOOM_TRY(m.architectures, strings(*archs, path, "[hf] architectures"));
     if (auto it = s.fields.find("ignore"); it != s.fields.end()) {
-        LOOM_TRY(m.ignore, strings(it->second, path, "[hf] ignore"));
+        LOOM_TRY(m.ignore, ignore_of(it->second, path));
     }
     if (auto it = s.fields.find("prefixes"); it != s.fields.end()) {
         if (it->second.kind != Node::Kind::table)

@@ -5,7 +5,9 @@
 //   [hf]
 //   architectures = ["LlamaForCausalLM"]        config.json "architectures" values this family serves
 //   ignore = ["model.layers.{layer}.self_attn.rotary_emb.inv_freq", "model.visual.*"]   checkpoint tensors
-//                                                 dropped (a final '*' matches any rest of the name)
+//                                                 dropped (a final '*' matches any rest of the name); an entry
+//                                                 { name = "lm_head.weight", if = "<expression>" } only when
+//                                                 the expression over config.json holds (a tied head)
 //   prefixes = { "model.language_model." = "model." }   checkpoint name prefixes rewritten before matching
 //                                                 (multimodal checkpoints nest the language model)
 //   refuse = [{ key = "rope_scaling.rope_type", values = ["llama3"], why = "..." }]   config values loom cannot
@@ -83,9 +85,15 @@ struct HfGenerated {
     int line = 0;
 };
 
+// A checkpoint name pattern to drop, unless its condition over config.json does not hold.
+struct HfIgnore {
+    std::string pattern;
+    std::optional<Expr> when;
+};
+
 struct HfMap {
     std::vector<std::string> architectures;
-    std::vector<std::string> ignore;                            // checkpoint name patterns
+    std::vector<HfIgnore> ignore;
     std::vector<std::pair<std::string, std::string>> prefixes;  // checkpoint name prefix → replacement
     std::vector<HfConfigKey> config;
     std::vector<HfRefusal> refuse;

@@ -33,13 +33,28 @@ namespace fs = std::filesystem;
 // that the model recomputes, not weights.
 constexpr const char* kDroppedSuffixes[] = {".rotary_emb.inv_freq", ".attention.masked_bias", ".attention.bias"};
 
-bool dropped(const std::string& name, const arch::HfMap& map) {
+bool dropped(const std::string& name, const std::vector<std::string>& ignore) {
     for (const char* s : kDroppedSuffixes) {
         const std::string_view sv(s);
         if (name.size() >= sv.size() && name.compare(name.size() - sv.size(), sv.size(), sv) == 0) return true;
     }
-    return std::any_of(map.ignore.begin(), map.ignore.end(),
+    return std::any_of(ignore.begin(), ignore.end(),
                        [&](const std::string& p) { return arch::match_hf_ignore(p, name); });
+}
+
+// The [hf] ignore patterns that apply to this checkpoint: the plain ones, and those whose `if` holds.
+Result<std::vector<std::string>> ignored(const arch::HfMap& map, const json& config, const std::string& source) {
+    std::vector<std::string> out;
+    for (const arch::HfIgnore& i : map.ignore) {
+        if (i.when) {
+            auto v = eval_config(*i.when, config, nullptr);
+            if (!v.ok())
+                return std::move(v).error().with_context(fmt::format("{}: [hf] ignore '{}'", source, i.pattern));
+            if (!v->truthy()) continue;
+        }
+        out.push_back(i.pattern);
+    }
+    return out;
 }
 
 // The family whose [hf] architectures lists config.json's first "architectures" value.
@@ -271,9 +286,10 @@ Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::s
     // Every checkpoint tensor is either dropped or matched by one rule; names nothing matches are listed at once.
     std::map<std::string, Group> groups;  // by GGUF name
     std::vector<std::string> unmatched;
+    LOOM_TRY(const std::vector<std::string> ignore, ignored(map, config, dir + "/config.json"));
     for (const std::string& stored : ckpt->names()) {
         const std::string name = renamed(stored, map);
-        if (dropped(name, map)) continue;
+        if (dropped(name, ignore)) continue;
         size_t first = map.tensors.size();
         int64_t layer = -1, expert = -1;
         for (size_t i = 0; i < map.tensors.size() && first == map.tensors.size(); ++i)

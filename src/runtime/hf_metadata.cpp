@@ -133,14 +133,15 @@ public:
                                        (*parent)[last].is_null());
         }
         if (fn == "layer_override" && a.size() == 3) return layer_override(a);
+        if (fn == "none" && a.empty()) return absent("none()");  // as if absent: the key is left out
         if (fn == "pad" && a.size() == 2 && a[0].kind == arch::Value::Kind::array && a[1].is_number()) {
             std::vector<double> out = a[0].arr;
             out.resize(size_t(std::clamp(a[1].num, 0.0, 4096.0)), 0.0);
             return arch::Value::array(std::move(out));
         }
         return Error::invalid(
-            "unknown function {}() with {} argument(s) (known: get, has, is_null, each_eq, layer_override, pad)", fn,
-            a.size());
+            "unknown function {}() with {} argument(s) (known: get, has, is_null, each_eq, layer_override, pad, none)",
+            fn, a.size());
     }
 
 private:

@@ -31,8 +31,8 @@ Status add_config_metadata(const arch::HfMap& map, const nlohmann::json& config,
 // booleans as 1/0, strings, arrays of numbers or booleans); functions: get('a.b') and get('a.b', fallback) read a
 // nested key, has('a.b'), is_null('a.b') (present as JSON null), each_eq('key', 'text') gives 1/0 for each entry
 // of a string array, layer_override('field', 'type', fallback) reads transformers' per_layer_config for the first
-// layer of that layer_types kind, pad(array, n) cuts or zero-pads to n entries. A key that is absent is an error with
-// `absent` set to it (the caller's default applies then).
+// layer of that layer_types kind, pad(array, n) cuts or zero-pads to n entries, none() leaves the key out. A key that
+// is absent is an error with `absent` set to it (the caller's default applies then).
 Result<arch::Value> eval_config(const arch::Expr& e, const nlohmann::json& config, std::string* absent);
 // The same, where meta('key') also reads a metadata key already written to `meta` (as a number).
 Result<arch::Value> eval_config(const arch::Expr& e, const nlohmann::json& config, const formats::GgufWriter& meta);

@@ -86,6 +86,9 @@ TEST(HfMap, RefusesMistakesWithTheirLine) {
         {"[hf]\narchitectures = [\"X\"]\nprefixes = { \"a.\" = 1 }\n[hf.tensors]\n",
          "prefixes: 'a.' must map to a string"},
         {head + "\"a\" = []\n", "an empty array of outputs"},
+        {"[hf]\narchitectures = [\"X\"]\nignore = [{ name = \"lm_head.weight\" }]\n[hf.tensors]\n",
+         "ignore: an entry is a name or { name = \"...\", if = \"...\" }"},
+        {"[hf]\narchitectures = [\"X\"]\nignore = [{ name = \"h\", if = \"a +\" }]\n[hf.tensors]\n", "ignore 'h': if:"},
         {"[hf]\narchitectures = [\"X\"]\n[hf.config]\n\"k\" = { key = \"a\", each = \"2\" }\n[hf.tensors]\n",
          "each needs a value expression"},
         {"[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n[hf.generated]\n\"r\" = { each = \"2\" }\n",
@@ -139,10 +142,12 @@ ignore = ["model.visual.*"]
     EXPECT_FALSE(match_hf_ignore("model.visual.*", "model.layers.0.visual.w"));
 }
 
-// Per-layer config values (each) and tensors made from config.json ([hf.generated]), {arch} substituted.
+// Per-layer config values (each), tensors made from config.json ([hf.generated], {arch} substituted) and an
+// ignore entry with a condition.
 TEST(HfMap, ParsesPerLayerValuesAndGeneratedTensors) {
     auto f = with_hf(R"toml([hf]
 architectures = ["ToyForCausalLM"]
+ignore = ["model.visual.*", { name = "lm_head.weight", if = "get('tie_word_embeddings', 0)" }]
 [hf.config]
 "{arch}.widths" = { each = "num_hidden_layers", value = "i < 2 ? 8 : 16" }
 [hf.tensors]
@@ -152,6 +157,11 @@ architectures = ["ToyForCausalLM"]
 )toml");
     ASSERT_TRUE(f.ok()) << f.error().message();
     const HfMap& m = *f->hf;
+    ASSERT_EQ(m.ignore.size(), 2u);
+    EXPECT_FALSE(m.ignore[0].when);
+    EXPECT_EQ(m.ignore[1].pattern, "lm_head.weight");
+    ASSERT_TRUE(m.ignore[1].when);
+    EXPECT_EQ(m.ignore[1].when->text(), "get('tie_word_embeddings', 0)");
     ASSERT_EQ(m.config.size(), 1u);
     ASSERT_TRUE(m.config[0].each);
     EXPECT_EQ(m.config[0].each->text(), "num_hidden_layers");

@@ -562,9 +562,18 @@ struct Written {
     std::string dir, gguf;  // the checkpoint, and the GGUF of the same weights
 };
 
+// The head of a checkpoint with tie_word_embeddings: true.
+enum class Tie : uint8_t {
+    as_synth,  // the synthetic model's head, no tie_word_embeddings key
+    no_head,   // no lm_head: the head is the embedding (output.weight left out of both sides)
+    head,      // an lm_head all the same (the synthetic one, or the embedding halved where it has none): the
+               // converter writes it as output.weight, but DeepSeek's drops it (`tied_head_dropped`)
+};
+
 // Writes `src` (a synthetic GGUF of family `f`) as a Hugging Face directory in `shards` files, and the GGUF the
 // converter would make of it.
-Written write_hf(const Family& f, const std::string& src, const std::string& tag, int shards) {
+Written write_hf(const Family& f, const std::string& src, const std::string& tag, int shards, Tie tie = Tie::as_synth,
+                 bool tied_head_dropped = false) {
     auto g = formats::GgufFile::open(src);
     EXPECT_TRUE(g.ok()) << g.error().message();
     Written out{test::scratch_path("hf-" + tag), test::scratch_path("hf-" + tag + ".gguf")};
@@ -592,6 +601,7 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
     const int64_t head_v = n_v ? meta("ssm.inner_size") / n_v : 0, qk_rows = 2 * n_k * meta("ssm.state_size");
     if (!f.text_prefix.empty()) config = {{"text_config", config}};  // a multimodal checkpoint
     config["architectures"] = {f.hf_class};
+    if (tie != Tie::as_synth) config["tie_word_embeddings"] = true;
     std::ofstream(out.dir + "/config.json") << config.dump(2);
 
     formats::GgufWriter converted;  // the synthetic file with the converter's (g − 1) + 1 where that is not g
@@ -610,6 +620,7 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
     for (const formats::TensorInfo& t : g->tensors()) {
         int64_t layer = -1;
         if (std::find(f.drop.begin(), f.drop.end(), std::string(t.name)) != f.drop.end()) continue;
+        if (tie == Tie::no_head && std::string(t.name) == "output.weight") continue;
         const TensorName* name = find_name(f, std::string(t.name), layer);
         EXPECT_NE(name, nullptr) << f.name << ": no checkpoint name for " << t.name;
         if (!name) continue;
@@ -695,8 +706,21 @@ Written write_hf(const Family& f, const std::string& src, const std::string& tag
         }
         if (name->layout == Layout::row) shape.insert(shape.begin(), 1);
         files[shard].add(hf, safetensors_dtype(t.type), shape, std::move(bytes));
-        converted.add_tensor(std::string(t.name), t.type, t.shape, std::move(gguf_bytes));
+        if (!(tie == Tie::head && tied_head_dropped && std::string(t.name) == "output.weight"))
+            converted.add_tensor(std::string(t.name), t.type, t.shape, std::move(gguf_bytes));
         weight_map[hf] = fmt::format("model-{:05d}-of-{:05d}.safetensors", shard + 1, shards);
+    }
+    if (tie == Tie::head && !g->tensor("output.weight")) {
+        // A head of its own: the embedding halved (exact in f32).
+        const formats::TensorInfo* e = g->tensor("token_embd.weight");
+        EXPECT_EQ(e->type, DType::f32);
+        std::vector<float> head = floats(*e);
+        for (float& x : head) x *= 0.5f;
+        std::vector<uint8_t> bytes(head.size() * 4);
+        std::memcpy(bytes.data(), head.data(), bytes.size());
+        files[0].add("lm_head.weight", "F32", e->shape, bytes);
+        weight_map["lm_head.weight"] = fmt::format("model-{:05d}-of-{:05d}.safetensors", 1, shards);
+        if (!tied_head_dropped) converted.add_tensor("output.weight", DType::f32, e->shape, std::move(bytes));
     }
     if (shards == 1) {
         EXPECT_TRUE(files[0].write(out.dir + "/model.safetensors"));
@@ -770,6 +794,108 @@ INSTANTIATE_TEST_SUITE_P(Families, HfDirectory,
                              return fmt::format("{}_{}_{}file", std::get<0>(info.param), std::get<1>(info.param),
                                                 std::get<2>(info.param));
                          });
+
+// tie_word_embeddings (vision-and-safetensors §2.4): without an lm_head the head is the embedding; with one, the
+// converter writes it as output.weight (llama, qwen, Gemma 3 and 4: the converter's Gemma3Model keeps it) except
+// DeepSeek's, which drops a tied head (conversion/deepseek.py). Logits equal the converted GGUF's bit for bit.
+class HfTied : public ::testing::TestWithParam<std::tuple<std::string, Tie>> {};
+
+TEST_P(HfTied, HeadAsTheConverterWritesIt) {
+    const auto& [spec, tie] = GetParam();
+    Family f;
+    for (const Family& x : families())
+        if ((x.spec.empty() ? x.name : x.spec) == spec) f = x;
+    const std::string tag = fmt::format("tied-{}-{}", spec, tie == Tie::head ? "head" : "no-head");
+    const Written w = write_hf(f, test::synth_model(spec, "f32"), tag, 1, tie, f.name == "deepseek2");
+    auto want = formats::GgufFile::open(w.gguf);
+    ASSERT_TRUE(want.ok());
+    EXPECT_EQ(want->tensor("output.weight") != nullptr, tie == Tie::head && f.name != "deepseek2");
+    const std::vector<float> from_gguf = logits_of(w.gguf), from_dir = logits_of(w.dir);
+    ASSERT_FALSE(from_gguf.empty());
+    ASSERT_EQ(from_gguf.size(), from_dir.size());
+    EXPECT_EQ(std::memcmp(from_gguf.data(), from_dir.data(), from_gguf.size() * 4), 0) << tag;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Heads, HfTied,
+    ::testing::Values(std::make_tuple("llama", Tie::no_head), std::make_tuple("llama", Tie::head),
+                      std::make_tuple("qwen3moe", Tie::no_head), std::make_tuple("gemma3", Tie::head),
+                      std::make_tuple("gemma4moe", Tie::head), std::make_tuple("deepseek2", Tie::no_head),
+                      std::make_tuple("deepseek2", Tie::head)),
+    [](const auto& info) {
+        return fmt::format("{}_{}", std::get<0>(info.param), std::get<1>(info.param) == Tie::head ? "head" : "no_head");
+    });
+
+// Linear RoPE scaling in config.json (rope_scaling or rope_parameters, Gemma 3's split into full_attention and
+// sliding_attention; `type` or `rope_type`), where the family's GGUF keys support it: the converter (TextModel)
+// writes rope.scaling.type "linear" and the factor. Other types stay refused.
+TEST(HfRopeScaling, LinearAsTheConverterWritesIt) {
+    struct Case {
+        std::string spec;
+        float factor;
+        std::function<void(json&, const std::string&)> set;  // config.json with this rope type
+    };
+    const std::vector<Case> cases = {
+        {"llada", 2,
+         [](json& c, const std::string& t) {
+             c["rope_scaling"] = {{"type", t}, {"factor", 2.0}};
+         }},
+        {"lladamoe", 2,
+         [](json& c, const std::string& t) {
+             c["rope_parameters"] = {{"rope_type", t}, {"factor", 2.0}, {"rope_theta", c["rope_theta"]}};
+         }},
+        {"gemma3", 8,
+         [](json& c, const std::string& t) {
+             c["rope_scaling"] = {{"rope_type", t}, {"factor", 8.0}};
+         }},
+        {"gemma3", 8,  // transformers 5
+         [](json& c, const std::string& t) {
+             c["rope_parameters"] = {{"full_attention",
+                                      {{"rope_type", t}, {"factor", 8.0}, {"rope_theta", c["rope_theta"]}}},
+                                     {"sliding_attention",
+                                      {{"rope_type", "default"}, {"rope_theta", c["rope_local_base_freq"]}}}};
+             c.erase("rope_theta");
+             c.erase("rope_local_base_freq");
+         }},
+    };
+    int n = 0;
+    for (const Case& k : cases) {
+        const std::string tag = fmt::format("rope-{}-{}", k.spec, n++);
+        Family f;
+        for (const Family& x : families())
+            if ((x.spec.empty() ? x.name : x.spec) == k.spec) f = x;
+        const Written w = write_hf(f, test::synth_model(k.spec, "f32"), tag, 1);
+        const json plain_config = json::parse(std::ifstream(w.dir + "/config.json"));
+        json config = plain_config;
+        k.set(config, "linear");
+        std::ofstream(w.dir + "/config.json") << config.dump();
+
+        auto g = formats::GgufFile::open(w.gguf);
+        ASSERT_TRUE(g.ok());
+        formats::GgufWriter scaled;
+        for (const formats::MetaEntry& e : g->metadata()) scaled.set(std::string(e.key), e.to_owned());
+        scaled.set(f.name + ".rope.scaling.type", std::string("linear"));
+        scaled.set(f.name + ".rope.scaling.factor", k.factor);
+        for (const formats::TensorInfo& t : g->tensors())
+            scaled.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+        const std::string path = test::scratch_path(tag + "-scaled.gguf");
+        ASSERT_TRUE(scaled.write(path).ok());
+
+        const std::vector<float> plain = logits_of(w.gguf), want = logits_of(path), got = logits_of(w.dir);
+        ASSERT_FALSE(want.empty());
+        ASSERT_EQ(want.size(), got.size());
+        EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0) << tag;
+        EXPECT_NE(std::memcmp(want.data(), plain.data(), want.size() * 4), 0) << tag << ": the scaling changed nothing";
+
+        config = plain_config;
+        k.set(config, "yarn");
+        std::ofstream(w.dir + "/config.json") << config.dump();
+        auto bad = open_hf_directory(w.dir);
+        ASSERT_FALSE(bad.ok()) << tag;
+        EXPECT_NE(bad.error().message().find("= \"yarn\": RoPE scaling other than linear"), std::string::npos)
+            << bad.error().message();
+    }
+}
 
 // --quantize: the type llama-quantize gives a tensor for a plain target type, written here from llama.cpp's
 // src/llama-quant.cpp (not from loom's rule): 2-D and 3-D weights but norms, routers and ssm_conv1d; output.weight
