@@ -51,7 +51,9 @@ DType hf_quant_type(const std::string& name, const std::vector<int64_t>& shape, 
         contains(name, "ffn_gate_inp.weight") || contains(name, "ssm_conv1d") || contains(name, "per_layer_model_proj"))
         return stored;
     const int64_t row = shape.back();
-    if (name == "output.weight" || (tied_output && name == "token_embd.weight")) {
+    // Both token embeddings take the head's type when the head is tied (llama-quantize's TOKEN_EMBD category).
+    const bool token_embd = name == "token_embd.weight" || name == "per_layer_token_embd.weight";
+    if (name == "output.weight" || (tied_output && token_embd)) {
         if (row % info(target).block_elems != 0 || target == DType::q8_0) return DType::q8_0;
         return fallback(DType::q6_k, row);
     }

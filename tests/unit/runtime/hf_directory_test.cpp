@@ -905,12 +905,12 @@ DType llama_quantize_type(const std::string& name, const std::vector<int64_t>& s
                           bool tied) {
     auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
     if (shape.size() < 2 || name.size() < 6 || name.substr(name.size() - 6) != "weight" || has("_norm.weight") ||
-        has("ffn_gate_inp.weight") || has("ssm_conv1d"))
+        has("ffn_gate_inp.weight") || has("ssm_conv1d") || has("per_layer_model_proj"))
         return stored;
     const int64_t row = shape.back();
     auto fits = [&](DType t) { return row % info(t).block_elems == 0; };
     DType want = target;
-    if (name == "output.weight" || (tied && name == "token_embd.weight"))
+    if (name == "output.weight" || (tied && (name == "token_embd.weight" || name == "per_layer_token_embd.weight")))
         want = !fits(target) || target == DType::q8_0 ? DType::q8_0 : DType::q6_k;
     if (fits(want)) return want;
     const std::map<DType, DType> next = {{DType::q4_k, DType::q5_0},
@@ -985,7 +985,8 @@ INSTANTIATE_TEST_SUITE_P(
     Types, HfQuantize,
     ::testing::Values(std::make_tuple("llama", "bf16", "q4_k"), std::make_tuple("llama", "f32", "q8_0"),
                       std::make_tuple("qwen35", "bf16", "q6_k"), std::make_tuple("deepseek2", "bf16", "q4_k"),
-                      std::make_tuple("qwen3moe", "f32", "q4_0")),
+                      std::make_tuple("qwen3moe", "f32", "q4_0"), std::make_tuple("gemma4", "bf16", "q4_k"),
+                      std::make_tuple("lladamoe", "f32", "q8_0")),
     [](const auto& info) {
         return fmt::format("{}_{}_{}", std::get<0>(info.param), std::get<1>(info.param), std::get<2>(info.param));
     });
