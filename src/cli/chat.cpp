@@ -216,6 +216,8 @@ public:
             if (line->starts_with("/") && !line->starts_with("//")) {
                 Status st = command(*line);
                 if (quit_) break;
+                // A conversation loaded while its last reply's calls waited for results asks for them now.
+                if (st.ok() && line->starts_with("/load") && !c_.pending_calls().empty()) st = answer_calls(reader);
                 if (!st.ok()) {
                     if (!interactive_) return st;
                     fmt::print(stderr, "loom: {}\n", st.error().message());
@@ -295,25 +297,38 @@ private:
         if (interactive_) fmt::print(stderr, "{}\n", text);
     }
 
-    Status turn(const std::string& user, LineReader& reader) {
-        bool in_thinking = false;
-        auto piece = [&](const std::string& reasoning, const std::string& content) {
-            if (!reasoning.empty() && interactive_) {
-                fmt::print("{}{}{}", color_ ? kDim : "", reasoning, color_ ? kReset : "");
-                in_thinking = true;
-            }
-            if (!content.empty()) {
-                if (in_thinking) fmt::print("\n\n");
-                in_thinking = false;
-                fmt::print("{}", content);
-            }
-            std::fflush(stdout);
-            return true;
+    // One piece of a streamed reply: thinking dimmed (on a terminal), a blank line before the answer.
+    bool print_piece(const std::string& reasoning, const std::string& content) {
+        if (!reasoning.empty() && interactive_) {
+            fmt::print("{}{}{}", color_ ? kDim : "", reasoning, color_ ? kReset : "");
+            in_thinking_ = true;
+        }
+        if (!content.empty()) {
+            if (in_thinking_) fmt::print("\n\n");
+            in_thinking_ = false;
+            fmt::print("{}", content);
+        }
+        std::fflush(stdout);
+        return true;
+    }
+
+    Conversation::PieceFn printer() {
+        in_thinking_ = false;
+        return [this](const std::string& reasoning, const std::string& content) {
+            return print_piece(reasoning, content);
         };
-        LOOM_TRY(TurnStats t, c_.say(user, piece));
+    }
+
+    Status turn(const std::string& user, LineReader& reader) {
+        LOOM_TRY(TurnStats t, c_.say(user, printer()));
         end_reply(t);
-        // The model called tools: each result is the next message; then the model goes on, and may call again.
-        while (!c_.pending_calls().empty() && !(t.stop == runtime::GenerateStats::Stop::caller && g_interrupted)) {
+        if (t.stop == runtime::GenerateStats::Stop::caller && g_interrupted) return Ok();
+        return answer_calls(reader);
+    }
+
+    // The calls of the last reply: each result is the next message; then the model goes on, and may call again.
+    Status answer_calls(LineReader& reader) {
+        while (!c_.pending_calls().empty()) {
             std::vector<ToolResult> results;
             for (const server::ToolCall& call : c_.pending_calls()) {
                 fmt::print("{}tool call: {} {}{}\n", color_ ? kCyan : "", call.name, call.arguments,
@@ -330,9 +345,9 @@ private:
                 reader.remember(*result);
                 results.push_back({call.id, call.name, *result});
             }
-            in_thinking = false;
-            LOOM_TRY(t, c_.answer_calls(results, piece));
+            LOOM_TRY(TurnStats t, c_.answer_calls(results, printer()));
             end_reply(t);
+            if (t.stop == runtime::GenerateStats::Stop::caller && g_interrupted) break;
         }
         return Ok();
     }
@@ -350,6 +365,7 @@ private:
     Conversation& c_;
     bool interactive_, color_;
     bool quit_ = false;
+    bool in_thinking_ = false;  // the reply being printed is inside its thinking
 };
 
 // --tools FILE (a JSON array of tool definitions as a chat request's `tools` has them, or {"tools": [...]}),

@@ -360,6 +360,23 @@ TEST(ChatPiped, ToolCallsThenTheirResults) {
     EXPECT_NE(json.find("\"content\": \"{\\\"temp\\\": 12}\""), std::string::npos) << json;
 }
 
+// A conversation saved while its last reply's call waited: after /load, the next line is that call's result.
+TEST(ChatPiped, LoadedCallsAskForTheirResults) {
+    const std::string tools = write_file("tools.json", kWeatherTool);
+    const std::string tmpl = write_file("tool-template.jinja", kToolTemplate);
+    const std::string saved = write_file("pending.json", R"({"messages": [{"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+        "function": {"name": "get_weather", "arguments": "{\"city\": \"Bern\", \"days\": 2}"}}]}]})");
+    const std::string in = write_file("load-input.txt", "/load " + saved + "\n{\"temp\": 3}\n/stats\n");
+    const test::ShellResult r = test::shell(
+        fmt::format("'{}' chat -m '{}' -t 2 -c 1024 --temp 0 -n 8 --chat-template-file '{}' --tools '{}' < '{}' 2>&1",
+                    LOOM_BINARY, synth(), tmpl, tools, in));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("tool call: get_weather {\"city\":\"Bern\",\"days\":2}"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(", 1 turns"), std::string::npos)
+        << "the result was answered, not sent as a message: " << r.out;
+}
+
 TEST(ChatPiped, BadToolFlagsSayWhatAndWhere) {
     const std::string good = write_file("tools-good.json", kWeatherTool);
     const std::string bad_json = write_file("tools-bad.json", "[{");
