@@ -11,6 +11,7 @@
 
 #include "grammar/json_primitives.h"
 #include "grammar/utf8_step.h"
+#include "tokenizer/unicode.h"
 
 namespace loom::grammar {
 
@@ -72,6 +73,14 @@ std::string json_escape(char32_t c) {
     }
 }
 
+// Alternatives as one GBNF expression (a group only when there are several).
+std::string alternatives(const std::vector<std::string>& alts) {
+    if (alts.size() == 1) return alts[0];
+    std::string out = "( " + alts[0];
+    for (size_t i = 1; i < alts.size(); ++i) out += " | " + alts[i];
+    return out + " )";
+}
+
 // The set as JSON string text: the characters written as they are in one class, and each that JSON escapes
 // as its escape. Control characters are left out when `with_controls` is false.
 std::optional<std::string> json_chars(const Ranges& set, bool with_controls) {
@@ -100,10 +109,7 @@ std::optional<std::string> json_chars(const Ranges& set, bool with_controls) {
         }
     }
     if (alts.empty()) return std::nullopt;
-    if (alts.size() == 1) return alts[0];
-    std::string out = "( " + alts[0];
-    for (size_t i = 1; i < alts.size(); ++i) out += " | " + alts[i];
-    return out + " )";
+    return alternatives(alts);
 }
 
 // One code point as JSON string text.
@@ -111,16 +117,7 @@ std::string json_char(char32_t c) {
     if (c < 0x20) return json_rules::literal(json_escape(c));
     if (c == '"' || c == '\\') return json_rules::literal(std::string{'\\', char(c)});
     std::string utf8;
-    if (c < 0x80) {
-        utf8 += char(c);
-    } else if (c < 0x800) {
-        utf8 += {char(0xC0 | (c >> 6)), char(0x80 | (c & 0x3F))};
-    } else if (c < 0x10000) {
-        utf8 += {char(0xE0 | (c >> 12)), char(0x80 | ((c >> 6) & 0x3F)), char(0x80 | (c & 0x3F))};
-    } else {
-        utf8 += {char(0xF0 | (c >> 18)), char(0x80 | ((c >> 12) & 0x3F)), char(0x80 | ((c >> 6) & 0x3F)),
-                 char(0x80 | (c & 0x3F))};
-    }
+    tokenizer::append_utf8(utf8, c);
     return json_rules::literal(utf8);
 }
 
@@ -138,7 +135,7 @@ public:
             alts.push_back(fmt::format("{}{}{}", start ? "" : "char* ", body, end ? "" : " char*"));
             if (!eat('|')) break;
         }
-        return group(alts);
+        return alternatives(alts);
     }
 
 private:
@@ -154,13 +151,6 @@ private:
         if (done() || p_[pos_] != c) return false;
         ++pos_;
         return true;
-    }
-
-    static std::string group(const std::vector<std::string>& alts) {
-        if (alts.size() == 1) return alts[0];
-        std::string out = "( " + alts[0];
-        for (size_t i = 1; i < alts.size(); ++i) out += " | " + alts[i];
-        return out + " )";
     }
 
     // Stops at the end, at '|', at ')' inside a group, and at a '$' that ends a top-level alternative.
@@ -202,7 +192,7 @@ private:
                 if (!eat('|')) break;
             }
             if (!eat(')')) return fail("a '(' without its ')'");
-            return "( " + group(alts) + " )";
+            return "( " + alternatives(alts) + " )";
         }
         const size_t start = pos_;
         if (c == '[') {
