@@ -86,15 +86,13 @@ Result<std::unique_ptr<Conversation>> Conversation::create(const runtime::Model&
                 f ? fmt::format(" ({})", f->name) : "");
         }
     }
-    const server::ToolChoice choice = opt.tools.choice;
-    if (opt.tools.given() && (choice == server::ToolChoice::required || choice == server::ToolChoice::named)) {
+    if (opt.tools.forces_call()) {
+        const std::string flag = opt.tools.choice == server::ToolChoice::named ? opt.tools.forced : "required";
         if (!c->tool_format_ || !c->tool_format_->can_force)
-            return Error::invalid("--tool-choice {}: the chat template has no tool-call syntax loom can enforce",
-                                  choice == server::ToolChoice::named ? opt.tools.forced : "required");
+            return Error::invalid("--tool-choice {}: the chat template has no tool-call syntax loom can enforce", flag);
         if (opt.gen.grammar)
             return Error::invalid(
-                "--tool-choice {}: a forced call cannot be combined with --grammar-file or --json-schema",
-                choice == server::ToolChoice::named ? opt.tools.forced : "required");
+                "--tool-choice {}: a forced call cannot be combined with --grammar-file or --json-schema", flag);
         opt.gen.trie = grammar::VocabTrie::from_vocab(*c->vocab_, int32_t(model.n_vocab()));
     }
     opt.gen.seq = 0;
@@ -157,13 +155,8 @@ Result<TurnStats> Conversation::reply(size_t n_added, const PieceFn& on_piece) {
     }
     const bool opens_thinking = server::ReasoningSplitter::prompt_opens_thinking(text);
     runtime::GenerateOptions gen = opt_.gen;
-    const server::ToolChoice choice = opt_.tools.choice;
-    if (opt_.gen.trie && tool_format_ && !after_tools &&
-        (choice == server::ToolChoice::required || choice == server::ToolChoice::named)) {
-        std::vector<server::ToolDef> allowed;
-        for (const server::ToolDef& d : opt_.tools.defs)
-            if (choice == server::ToolChoice::required || d.name == opt_.tools.forced) allowed.push_back(d);
-        auto g = server::call_grammar(*tool_format_, allowed, opt_.tools.parallel,
+    if (opt_.tools.forces_call() && !after_tools) {  // create() checked the format and made the trie
+        auto g = server::call_grammar(*tool_format_, opt_.tools.callable(), opt_.tools.parallel,
                                       opens_thinking && think_markers_ ? "</think>\n\n" : "");
         if (!g.ok()) {
             take_back();

@@ -67,8 +67,7 @@ std::optional<ApiError> diffusion_refusal(const GenerationParams& g) {
 // tool_choice against what the model's template can do: a forced call needs a call syntax the server reads and
 // enforces, and leaves no room for another output constraint.
 MaybeError check_tool_choice(const ChatRequest& r, const ServedModel& model) {
-    const ToolChoice c = r.tools.choice;
-    if (!r.tools.given() || (c != ToolChoice::required && c != ToolChoice::named)) return std::nullopt;
+    if (!r.tools.forces_call()) return std::nullopt;
     if (!model.tool_format || !model.tool_format->can_force)
         return ApiError::field("tool_choice", "unsupported_parameter",
                                "the model's chat template has no tool-call syntax this server can enforce{}",
@@ -83,10 +82,7 @@ MaybeError check_tool_choice(const ChatRequest& r, const ServedModel& model) {
 // tool_choice required or named: a grammar that admits only calls of the allowed tools. `inside`: the prompt
 // left a thinking block open, which the reply closes first.
 MaybeError force_tool_call(ChatRequest& r, const ToolFormat& format, bool inside) {
-    std::vector<ToolDef> allowed;
-    for (const ToolDef& d : r.tools.defs)
-        if (r.tools.choice == ToolChoice::required || d.name == r.tools.forced) allowed.push_back(d);
-    auto g = call_grammar(format, allowed, r.tools.parallel, inside ? "</think>\n\n" : "");
+    auto g = call_grammar(format, r.tools.callable(), r.tools.parallel, inside ? "</think>\n\n" : "");
     if (!g.ok()) return ApiError::field("tools", "invalid_value", "{}", g.error().message());
     r.gen.grammar = std::move(g).value();
     return std::nullopt;
@@ -367,11 +363,11 @@ void Api::chat_completions(const httplib::Request& req, httplib::Response& res) 
     if (model_.model->diffusion())
         if (auto e = diffusion_refusal(r.gen)) return send_error(res, *e);
     if (auto e = check_tool_choice(r, model_)) return send_error(res, *e);
-    if (model_.model->diffusion() && r.tools.choice != ToolChoice::auto_ && r.tools.choice != ToolChoice::none)
+    if (model_.model->diffusion() && r.tools.forces_call())
         return send_error(res, ApiError::field("tool_choice", "unsupported_parameter",
                                                "the model generates by diffusion: a forced tool call (a grammar) "
                                                "does not apply"));
-    const bool forced = r.tools.choice == ToolChoice::required || r.tools.choice == ToolChoice::named;
+    const bool forced = r.tools.forces_call();
     // A forced call comes first in the reply: thinking is switched off where the template has a switch.
     if (forced && model_.thinking_markers && !r.template_kwargs.contains("enable_thinking"))
         r.template_kwargs["enable_thinking"] = false;

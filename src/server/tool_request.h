@@ -25,6 +25,15 @@ struct ToolRequest {
     bool given() const { return !defs.empty(); }
     // Whether the reply is read for calls: tools given and tool_choice is not none.
     bool parse_calls() const { return given() && choice != ToolChoice::none; }
+    // tool_choice required or named: the reply must be a call.
+    bool forces_call() const { return given() && (choice == ToolChoice::required || choice == ToolChoice::named); }
+    // The tools a forced call may name: every one (required) or the named one.
+    std::vector<ToolDef> callable() const {
+        std::vector<ToolDef> out;
+        for (const ToolDef& d : defs)
+            if (choice == ToolChoice::required || d.name == forced) out.push_back(d);
+        return out;
+    }
 };
 
 // `ordered`: the body read with its key order kept (parameter schemas generate properties in that order).
