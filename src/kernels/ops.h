@@ -52,6 +52,12 @@ enum class MatmulMode : uint8_t { paired, f32 };
 // The activation format paired with a weight type (see MatmulMode::paired).
 DType paired_act_type(DType weight);
 
+// A call of at least this many rows, their count a multiple of 4, rounds every row as any longer such call does:
+// the kernels choose their recipe by the call's row count (as llama.cpp's do) only below it (1 row, 2+, groups of 4
+// and the rest, 8+ for the tiled K-quant GEMM, 32+ for the f32 prefill path). So a pass may compute a subset of its
+// rows through a matmul and keep their bits, if it pads the subset to such a call (Session::stateless with rows).
+inline constexpr int64_t kRowCountRecipesBelow = 32;
+
 // y[t, o] = Σ_i w[o, i] · x[t, i]
 struct MatmulArgs {
     TensorView w;  // [n_out, n_in], any type with a dequantizer; rows contiguous

@@ -5,9 +5,10 @@
 //   timestep schedule: one block over the whole canvas; a step unmasks int(|M| · (1 − t'/t)) with
 //     t = 1 − (s / S)(1 − eps), t' the same at s + 1, and every mask left at the last step
 //   each step: one bidirectional pass over the whole canvas; position p reads row p (or p − 1 with shift_logits,
-//   row 0 for p = 0); every masked position of the block draws a token and a score; the best-scored `transfer`
-//   positions take their tokens (ties: the earlier position); origin instead unmasks each position with
-//   probability transfer / masked.
+//   row 0 for p = 0), and only those rows go through the head (llama.cpp's example computes every row's logits;
+//   Session::stateless keeps each row's bits); every masked position of the block draws a token and a score; the
+//   best-scored `transfer` positions take their tokens (ties: the earlier position); origin instead unmasks each
+//   position with probability transfer / masked.
 // Sampling per position: top-k (ties to the lower id), top-p (the smallest most-likely prefix reaching p, at least
 // one), temperature, then a draw from the softmax of what is left (exp in float, sums in double); the score is
 // read from that renormalised distribution, as the example's calculate_confidence does.
@@ -189,8 +190,13 @@ void DiffusionRun::prepare() {
         }
         if (step_ < steps_per_block_) {
             masked_.clear();
-            for (int64_t i = lo_; i < hi_; ++i)
-                if (x_[size_t(i)] == mask_) masked_.push_back(i);
+            rows_.clear();
+            for (int64_t i = lo_; i < hi_; ++i) {
+                if (x_[size_t(i)] != mask_) continue;
+                masked_.push_back(i);
+                const int64_t r = shift_ ? std::max<int64_t>(i - 1, 0) : i;
+                if (rows_.empty() || rows_.back() != r) rows_.push_back(r);
+            }
             // (llama.cpp runs the pass of a block with no masks left and then stops: the same tokens)
             if (!masked_.empty()) return;
         }
@@ -219,7 +225,8 @@ DiffusionProgress DiffusionRun::step(const TensorView& logits, int64_t row0) {
     }
     auto row = [&](int64_t pos) {
         const int64_t r = shift_ ? std::max<int64_t>(pos - 1, 0) : pos;
-        return std::span<const float>(logits.row<float>(row0 + r), size_t(n_vocab_));
+        const int64_t i = std::lower_bound(rows_.begin(), rows_.end(), r) - rows_.begin();
+        return std::span<const float>(logits.row<float>(row0 + i), size_t(n_vocab_));
     };
     std::vector<Candidate> cand;
     if (params_.algorithm == UnmaskAlgorithm::origin) {
@@ -257,7 +264,7 @@ Result<std::vector<int32_t>> diffusion_generate(Session& session, std::span<cons
                                                 const DiffusionParams& params, const DiffusionObserver& observe) {
     LOOM_TRY(DiffusionRun run, DiffusionRun::start(session.model(), prompt, params));
     while (!run.done()) {
-        LOOM_TRY(TensorView logits, session.stateless(run.canvas()));
+        LOOM_TRY(TensorView logits, session.stateless(run.canvas(), run.rows()));
         const DiffusionProgress progress = run.step(logits);
         if (observe) observe(progress);
     }

@@ -1,5 +1,5 @@
 // Masked-diffusion generation (LLaDA-style models): a canvas of the prompt followed by mask tokens is unmasked over a
-// number of steps, each step one bidirectional pass over the whole canvas with logits at every position. The
+// number of steps, each step one bidirectional pass over the whole canvas, with logits at the positions it unmasks. The
 // procedure is llama.cpp's examples/diffusion (architectures-gemma4-llada §5): block or timestep schedules, the
 // unmasking algorithms it offers, and its sampling chain (top-k, top-p, temperature, draw). Where the example's
 // behaviour is a quirk, diffusion.cpp says whether loom matches it.
@@ -74,9 +74,12 @@ public:
                                       const DiffusionParams& params);
 
     bool done() const { return block_ >= n_blocks_; }
-    // The input of the next pass (all of it, with logits at every position).
+    // The input of the next pass: all of it, every position seeing every other.
     const std::vector<int32_t>& canvas() const { return x_; }
-    // One step from that pass's logits: rows [row0, row0 + canvas().size()) of `logits`.
+    // The positions whose logits the next step reads (ascending): the block's masked positions, or the ones before
+    // them with shift_logits. The pass computes the head on these rows only.
+    const std::vector<int64_t>& rows() const { return rows_; }
+    // One step from that pass's logits: rows [row0, row0 + rows().size()) of `logits`, one per entry of rows().
     DiffusionProgress step(const TensorView& logits, int64_t row0 = 0);
     // Positions [0, n_final()) will not change any more: the prompt, and the blocks already finished.
     int64_t n_final() const;
@@ -96,6 +99,7 @@ private:
     bool block_started_ = false;
     int64_t lo_ = 0, hi_ = 0, n_block_masks_ = 0;
     std::vector<int64_t> masked_;
+    std::vector<int64_t> rows_;
 };
 
 // Generates with a diffusion model (Model::diffusion()): returns the final canvas, prompt included

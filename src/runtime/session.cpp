@@ -141,19 +141,77 @@ Result<TensorView> Session::stateless(std::span<const int32_t> tokens) {
     return forward(Batch::sequence(tokens, 0, 0, /*all_logits=*/true), scratch);
 }
 
-Result<TensorView> Session::stateless(std::span<const std::vector<int32_t>> seqs) {
+namespace {
+
+// Whether rows are ascending positions of a sequence of n tokens; the error names the first that is not.
+Status check_rows(std::span<const int64_t> rows, int64_t n, std::string_view what) {
+    if (rows.empty()) return Error::invalid("{}: no rows asked for", what);
+    for (size_t i = 0; i < rows.size(); ++i)
+        if (rows[i] < 0 || rows[i] >= n || (i > 0 && rows[i] <= rows[i - 1]))
+            return Error::invalid("{}: rows must be ascending positions in [0, {}); row {} is {}", what, n, i, rows[i]);
+    return {};
+}
+
+}  // namespace
+
+Result<TensorView> Session::stateless(std::span<const int32_t> tokens, std::span<const int64_t> rows) {
+    const int64_t n = int64_t(tokens.size());
+    LOOM_RETURN_IF_ERROR(check_rows(rows, n, "stateless pass"));
+    // In the all-positions pass, rows [0, grouped) are in the head's groups of 4 and the call is long enough for
+    // every recipe to be the long-call one: a call of `padded` of those rows rounds each of them the same way.
+    const int64_t grouped = n - n % 4;
+    const int64_t k = int64_t(rows.size());
+    const int64_t padded = std::max(kernels::kRowCountRecipesBelow, (k + 3) / 4 * 4);
+    Batch b = Batch::sequence(tokens, 0, 0, /*all_logits=*/true);
+    if (grouped >= kernels::kRowCountRecipesBelow && rows.back() < grouped) {
+        std::fill(b.logits.begin(), b.logits.end(), 0);
+        for (int64_t r : rows) b.logits[size_t(r)] = 1;
+        for (int64_t r = 0, added = k; added < padded; ++r)
+            if (!b.logits[size_t(r)]) {
+                b.logits[size_t(r)] = 1;
+                ++added;
+            }
+    }
+    LOOM_TRY(exec::Memory scratch, exec::Memory::create(model_->memory_layout(), 1, n, opt_.kv_type, /*max_pass=*/0));
+    LOOM_RETURN_IF_ERROR(forward(b, scratch));
+    // The rows asked for, moved to the front in order (a row only ever moves down).
+    const int64_t V = model_->n_vocab();
+    int64_t out = 0, at = 0;
+    for (int64_t p = 0; p < n; ++p) {
+        if (!b.logits[size_t(p)]) continue;
+        if (out < k && rows[size_t(out)] == p) {
+            if (at != out) std::memmove(logits_.data() + out * V, logits_.data() + at * V, size_t(V) * 4);
+            ++out;
+        }
+        ++at;
+    }
+    return TensorView::dense(logits_.data(), DType::f32, {k, V});
+}
+
+Result<TensorView> Session::stateless(std::span<const std::vector<int32_t>> seqs) { return stateless(seqs, {}); }
+
+Result<TensorView> Session::stateless(std::span<const std::vector<int32_t>> seqs,
+                                      std::span<const std::vector<int64_t>> rows) {
     if (seqs.empty() || int64_t(seqs.size()) > opt_.n_seq)
         return Error::invalid("stateless pass of {} sequences (1..{})", seqs.size(), opt_.n_seq);
+    if (!rows.empty() && rows.size() != seqs.size())
+        return Error::invalid("stateless pass: {} row lists for {} sequences", rows.size(), seqs.size());
     Batch b;
     size_t longest = 0;
     for (size_t i = 0; i < seqs.size(); ++i) {
         if (seqs[i].empty()) return Error::invalid("stateless pass: sequence {} is empty", i);
+        if (!rows.empty())
+            LOOM_RETURN_IF_ERROR(
+                check_rows(rows[i], int64_t(seqs[i].size()), fmt::format("stateless pass: sequence {}", i)));
         longest = std::max(longest, seqs[i].size());
+        size_t next = 0;  // the next of rows[i] to meet
         for (size_t p = 0; p < seqs[i].size(); ++p) {
             b.tokens.push_back(seqs[i][p]);
             b.pos.push_back(int32_t(p));
             b.seq.push_back(int32_t(i));
-            b.logits.push_back(1);
+            const bool wanted = rows.empty() || (next < rows[i].size() && rows[i][next] == int64_t(p));
+            next += !rows.empty() && wanted;
+            b.logits.push_back(wanted ? 1 : 0);
         }
     }
     LOOM_TRY(exec::Memory scratch, exec::Memory::create(model_->memory_layout(), int(seqs.size()), int64_t(longest),

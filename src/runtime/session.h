@@ -60,10 +60,18 @@ public:
     Result<TensorView> decode(const Batch& batch);
     // The whole sequence recomputed with a fresh memory: logits at every position, [n, n_vocab].
     Result<TensorView> stateless(std::span<const int32_t> tokens);
+    // The same pass with logits at the listed positions only (ascending, distinct), as [rows.size(), n_vocab], each
+    // row bit for bit as the all-positions pass gives it: the output chain (the head, the largest matmul) runs on
+    // the rows asked for, padded to a call that rounds as the whole one does (kernels::kRowCountRecipesBelow), or
+    // on every row when the sequence is too short for that.
+    Result<TensorView> stateless(std::span<const int32_t> tokens, std::span<const int64_t> rows);
     // Several sequences recomputed in one pass (each sees only itself): logits at every position, the sequences'
     // rows one after another. At most options().n_seq of them. Fewer weight reads than one pass each, but the
     // kernels round by the pass's token count, so each one's logits may differ from its own pass's in the last bits.
     Result<TensorView> stateless(std::span<const std::vector<int32_t>> seqs);
+    // The same with logits only at rows[i] of sequence i (ascending positions), in that order.
+    Result<TensorView> stateless(std::span<const std::vector<int32_t>> seqs,
+                                 std::span<const std::vector<int64_t>> rows);
 
     // Forgets a sequence's positions >= from (0: all of it). With recurrent state only 0 or the end work.
     Status truncate(int seq, int64_t from = 0);

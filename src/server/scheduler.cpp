@@ -282,13 +282,16 @@ bool Scheduler::step_canvases() {
     if (active.empty()) return false;
     if (opt_.fuse_prefill && active.size() > 1) {
         std::vector<std::vector<int32_t>> canvases;
+        std::vector<std::vector<int64_t>> rows;
         canvases.reserve(active.size());
+        rows.reserve(active.size());
         int64_t n_tokens = 0;
         for (Slot* s : active) {
             canvases.push_back(s->canvas->canvas());
+            rows.push_back(s->canvas->rows());
             n_tokens += int64_t(canvases.back().size());
         }
-        auto out = session_.stateless(canvases);
+        auto out = session_.stateless(canvases, rows);
         if (!out.ok()) {
             for (Slot* s : active) finish(*s, Finish::error, out.error().message());
             return true;
@@ -296,7 +299,7 @@ bool Scheduler::step_canvases() {
         if (metrics_) metrics_->step(n_tokens);
         int64_t row = 0;
         for (Slot* s : active) {
-            const int64_t n = int64_t(s->canvas->canvas().size());
+            const int64_t n = int64_t(s->canvas->rows().size());
             s->canvas->step(*out, row);
             row += n;
             emit_final(*s);
@@ -304,7 +307,7 @@ bool Scheduler::step_canvases() {
         return true;
     }
     for (Slot* s : active) {
-        auto out = session_.stateless(s->canvas->canvas());
+        auto out = session_.stateless(s->canvas->canvas(), s->canvas->rows());
         if (!out.ok()) {
             finish(*s, Finish::error, out.error().message());
             continue;

@@ -82,6 +82,7 @@ struct PortableTable {
 // on Zen 1 for Q8_0, Q6_K and F16: below it the per-call decoding of the weights and the 16-token padding cost
 // more than the faster f32 FMAs save).
 constexpr int64_t kSgemmMinTokens = 32;
+static_assert(kSgemmMinTokens <= kRowCountRecipesBelow, "a row count that picks a recipe must be below it");
 
 // The AVX2 variant: the portable table with every type the AVX2 TUs implement swapped in.
 struct Avx2Table {

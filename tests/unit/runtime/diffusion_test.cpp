@@ -6,7 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
+#include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -119,6 +123,68 @@ TEST(Diffusion, BlockScheduleUnmasksInOrderWithTheArgmax) {
     auto again = diffusion_generate(*l.session, prompt, d);
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(*again, *canvas);
+}
+
+// A step reads only its block's rows, so the head runs on those (padded to a long call): each row must keep the
+// bits the all-positions pass gives it, for every weight type the head can have. Canvases: 44 (every row in the
+// head's groups of 4), 46 (the last 2 rows outside them), 20 (too short to pad: every row runs).
+TEST(Diffusion, RowsAskedForKeepTheBitsOfTheWholePass) {
+    std::mt19937 rng(7);
+    for (const char* spec : {"llada", "lladamoe"}) {
+        for (const char* type : {"f32", "f16", "q8_0", "q4_k", "q4_k_m"}) {
+            SCOPED_TRACE(std::string(spec) + " " + type);
+            Loaded l = load(spec, type);
+            ASSERT_TRUE(l.session);
+            const int64_t V = l.model->n_vocab();
+            for (int64_t n : {44, 46, 20}) {
+                std::vector<int32_t> canvas(static_cast<size_t>(n));
+                for (auto& t : canvas) t = int32_t(rng() % uint32_t(V));
+                auto all = l.session->stateless(canvas);
+                ASSERT_TRUE(all.ok()) << all.error().message();
+                const std::vector<float> whole(all->row<float>(0), all->row<float>(0) + n * V);
+                for (int64_t k : {int64_t(1), int64_t(5), int64_t(13), n}) {
+                    std::vector<int64_t> rows(static_cast<size_t>(n));
+                    std::iota(rows.begin(), rows.end(), 0);
+                    std::shuffle(rows.begin(), rows.end(), rng);
+                    rows.resize(size_t(k));
+                    std::sort(rows.begin(), rows.end());
+                    if (n == 46 && k == 5) rows.back() = 45;  // a row outside the groups: the whole pass runs
+                    auto some = l.session->stateless(canvas, rows);
+                    ASSERT_TRUE(some.ok()) << some.error().message();
+                    ASSERT_EQ(some->n_rows(), k);
+                    for (int64_t i = 0; i < k; ++i)
+                        ASSERT_EQ(0,
+                                  std::memcmp(some->row<float>(i), whole.data() + rows[size_t(i)] * V, size_t(V) * 4))
+                            << "n " << n << ", " << k << " rows, row " << rows[size_t(i)];
+                }
+            }
+        }
+    }
+}
+
+TEST(Diffusion, BadRowsAreErrors) {
+    Loaded l = load("llada", "q8_0");
+    ASSERT_TRUE(l.session);
+    const std::vector<int32_t> canvas(40, 5);
+    auto expect_error = [&](std::vector<int64_t> rows, const char* what) {
+        auto r = l.session->stateless(canvas, rows);
+        ASSERT_FALSE(r.ok()) << what;
+        EXPECT_NE(r.error().message().find(what), std::string::npos) << r.error().message();
+    };
+    expect_error({}, "no rows asked for");
+    expect_error({3, 3}, "row 1 is 3");
+    expect_error({5, 2}, "row 1 is 2");
+    expect_error({40}, "ascending positions in [0, 40); row 0 is 40");
+    expect_error({-1}, "row 0 is -1");
+    const std::vector<std::vector<int32_t>> one = {canvas};
+    const std::vector<std::vector<int64_t>> two_lists = {{1}, {2}};
+    auto r = l.session->stateless(one, two_lists);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("2 row lists for 1 sequences"), std::string::npos) << r.error().message();
+    const std::vector<std::vector<int64_t>> bad = {{7, 6}};
+    r = l.session->stateless(one, bad);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("sequence 0: rows must be ascending"), std::string::npos) << r.error().message();
 }
 
 TEST(Diffusion, BadSettingsAreErrors) {
