@@ -34,6 +34,11 @@ inline __m256i broadcast4(const int8_t* p) {
     return _mm256_set1_epi32(v);
 }
 
+// Makes v a register value at this point. A tile's integer sums are chains of adds; GCC reassociates long chains
+// into trees whose partial products outnumber the 16 registers and spill to the stack (the Q4_K tile of 4 tokens
+// stored every vpmaddubsw result). Integer sums are exact in any order, so this only pins the schedule.
+inline void in_register(__m256i& v) { __asm__("" : "+x"(v)); }
+
 // Eight f32 lanes added as ggml's AVX2 reductions do (halves, then pairs).
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -323,6 +323,7 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                         const __m128i pk = _mm_add_epi16(_mm_maddubs_epi16(q[2], _mm_load_si128(ap + 2)),
                                                          _mm_maddubs_epi16(q[3], _mm_load_si128(ap + 3)));
                         isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(_mm256_set_m128i(pk, pj), sv));
+                        in_register(isum[r][t]);
                     }
                 }
                 if constexpr (R == Recipe::repack_gemm) {
@@ -370,6 +371,8 @@ void tile4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t n
                         const __m256i av =
                             _mm256_load_si256(reinterpret_cast<const __m256i*>(aq[t] + 256 * b + 32 * j));
                         isum[r][t] = _mm256_add_epi32(isum[r][t], chunk_dot<D>(code, av, sv));
+                        in_register(isum[r][t]);
+                        in_register(isum[r][t]);
                     }
                 }
             }
@@ -438,6 +441,7 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
                 for (int t = 0; t < NR; ++t) {
                     const __m256i av = _mm256_load_si256(reinterpret_cast<const __m256i*>(aq[t] + 256 * b + 32 * j));
                     isum[r][t] = _mm256_add_epi32(isum[r][t], chunk_dot<D>(code, av, sv));
+                    in_register(isum[r][t]);
                 }
             }
         }

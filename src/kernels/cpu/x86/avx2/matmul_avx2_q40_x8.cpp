@@ -62,6 +62,8 @@ void tile8(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int64_t b
                 const int8_t* at = aq[t] + 32 * b + 4 * s;
                 plo[t] = _mm256_add_epi16(plo[t], _mm256_maddubs_epi16(lo, broadcast4(at)));
                 phi[t] = _mm256_add_epi16(phi[t], _mm256_maddubs_epi16(hi, broadcast4(at + 16)));
+                in_register(plo[t]);
+                in_register(phi[t]);
             }
         }
 #pragma GCC unroll 8

@@ -79,6 +79,8 @@ void tile8(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int64_t b
                     plo[k][t] = _mm256_add_epi16(plo[k][t], _mm256_maddubs_epi16(lo, broadcast4(aq[t] + at + 4 * s)));
                     phi[k][t] =
                         _mm256_add_epi16(phi[k][t], _mm256_maddubs_epi16(hi, broadcast4(aq[t] + at + 32 + 4 * s)));
+                    in_register(plo[k][t]);
+                    in_register(phi[k][t]);
                 }
             }
             if constexpr (kChains == 2) {

@@ -97,6 +97,7 @@ void tile8_tiled(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int
                         const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(c0, broadcast4(at)),
                                                            _mm256_maddubs_epi16(c1, broadcast4(at + 4)));
                         isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, sc.group[j][s >= 4]));
+                        in_register(isum[t]);
                     }
                 }
             }
@@ -149,6 +150,7 @@ void tile8_lanes(const uint8_t* w, const uint8_t* a, int64_t as, int64_t nb, int
                 for (int t = 0; t < NR; ++t) {
                     const __m256i p = _mm256_maddubs_epi16(c, broadcast4(tokens.q[t] + 256 * b + 32 * j + 4 * m));
                     isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, sc.group[j][m >= 4]));
+                    in_register(isum[t]);
                 }
             }
 #pragma GCC unroll 8
