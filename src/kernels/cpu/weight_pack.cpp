@@ -75,27 +75,39 @@ float q4_k_x8_value(const uint8_t* packed, int64_t n_in, int64_t o, int64_t i) {
 }
 
 void pack_q6_k_x8(const uint8_t* src, int64_t src_stride, int64_t n_in, int64_t o0, int64_t o1, uint8_t* dst) {
-    pack_rows<Q6KX8, formats::BlockQ6_K>(src, src_stride, n_in / 256, o0, o1, dst,
-                                         [](Q6KX8& out, int r, const formats::BlockQ6_K& blk) {
-                                             out.d[r] = blk.d;
-                                             for (int g = 0; g < 16; ++g) out.scales[g / 2][r][g % 2] = blk.scales[g];
-                                             for (int h = 0; h < 2; ++h)
-                                                 for (int s = 0; s < 8; ++s) {
-                                                     std::memcpy(out.ql[h][0][s][r], blk.ql + 64 * h + 4 * s, 4);
-                                                     std::memcpy(out.ql[h][1][s][r], blk.ql + 64 * h + 32 + 4 * s, 4);
-                                                     std::memcpy(out.qh[h][s][r], blk.qh + 32 * h + 4 * s, 4);
-                                                 }
-                                         });
+    pack_rows<Q6KX8, formats::BlockQ6_K>(
+        src, src_stride, n_in / 256, o0, o1, dst, [](Q6KX8& out, int r, const formats::BlockQ6_K& blk) {
+            out.d[r] = blk.d;
+            for (int g = 0; g < 16; ++g) out.scales[g / 2][r][g % 2] = blk.scales[g];
+            for (int h = 0; h < 2; ++h)
+                for (int s = 0; s < 8; ++s)
+                    for (int i = 0; i < 4; ++i) {
+                        // The GGUF split: low 4 bits of quarter k in ql byte
+                        // 64h + 32(k & 1) + l (nibble k / 2), top 2 at bit 2k of
+                        // qh byte 32h + l.
+                        const int l = 4 * s + i;
+                        int c[4];
+                        for (int k = 0; k < 4; ++k)
+                            c[k] = ((blk.ql[64 * h + 32 * (k & 1) + l] >> (4 * (k >> 1))) & 15) |
+                                   ((blk.qh[32 * h + l] >> (2 * k)) & 3) << 4;
+                        for (int p = 0; p < 3; ++p) out.q[h][p][s][r][i] = uint8_t(c[p] | ((c[3] >> (2 * p)) & 3) << 6);
+                    }
+        });
 }
 
 float q6_k_x8_value(const uint8_t* packed, int64_t n_in, int64_t o, int64_t i) {
     const Q6KX8& blk = record_of<Q6KX8>(packed, n_in, 256, o, i);
     const int r = int(o % kPackRows), v = int(i % 256);
     const int h = v / 128, k = (v % 128) / 32, s = (v % 32) / 4, b = v % 4, g = v / 16;
-    const int low = (blk.ql[h][k & 1][s][r][b] >> (4 * (k >> 1))) & 15;
-    const int code = low | ((blk.qh[h][s][r][b] >> (2 * k)) & 3) << 4;
+    int code = 0;
+    if (k < 3) {
+        code = blk.q[h][k][s][r][b] & 63;
+    } else {
+        for (int p = 0; p < 3; ++p) code |= (blk.q[h][p][s][r][b] >> 6) << (2 * p);
+    }
     // As ggml's dequantize_row_q6_K: (d·sc)·(q − 32).
-    return f16_to_f32(blk.d[r]) * float(blk.scales[g / 2][r][g % 2]) * float(code - 32);
+    const int8_t sc = blk.scales[g / 2][r][g % 2];
+    return f16_to_f32(blk.d[r]) * float(sc) * float(code - 32);
 }
 
 constexpr PackedFormat kFormats[] = {

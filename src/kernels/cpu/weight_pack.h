@@ -4,10 +4,11 @@
 // Every layout interleaves rows in groups of 8: per group and block one record, in which one 32-byte load holds
 // 4 code bytes of each of the 8 rows, so that a vpmaddubsw against 4 activation bytes broadcast to every 32-bit
 // lane leaves each row's products in its own lanes: no per-token fold of row sums, no per-token scale shuffles.
-// The integers are the GGUF blocks' own, only moved (Q4_K's 6-bit scales and mins become bytes):
+// The integers are the GGUF blocks' own, only moved (Q4_K's 6-bit scales and mins become bytes, Q6_K's codes
+// change planes):
 //   q4_0_x8  Q4_0, per 32-value block 144 bytes (= 8 × 18)
 //   q4_k_x8  Q4_K, per 256-value super-block 1184 bytes (8 × 144 + 32: +2.8%)
-//   q6_k_x8  Q6_K, per 256-value super-block 1680 bytes (= 8 × 210)
+//   q6_k_x8  Q6_K, per 256-value super-block 1680 bytes (= 8 × 210; the 6-bit codes re-packed, see Q6KX8)
 #pragma once
 
 #include <cstdint>
@@ -40,13 +41,16 @@ struct Q4KX8 {
 static_assert(sizeof(Q4KX8) == 1184);
 
 // Q6_K: one group of 8 rows × one 256-value super-block. Value v = 128h + 32k + 4s + i (half h, quarter k, step
-// s, byte i) has its low 4 bits in ql[h][k & 1][s][r][i] (low nibble for k < 2, high for k >= 2) and its top 2
-// bits at bit 2k of qh[h][s][r][i], as in the GGUF block; its 16-value group is g = v / 16.
+// s, byte i) has a 6-bit code c_k (the GGUF block's low 4 bits from ql and top 2 from qh, re-packed: the same
+// bytes as ql + qh). Quarters 0..2 keep their code whole in the low 6 bits of plane k; quarter 3's code is spread
+// over the planes' top 2 bits (plane p holds its bits 2p, 2p + 1). Taking a code out then costs one `and` for
+// three quarters in four and 8 operations for the fourth (the GGUF split costs 4–5 for each); its 16-value group
+// is g = v / 16.
 struct Q6KX8 {
-    uint16_t d[8];              // f16 super-block scale of rows 0..7
-    int8_t scales[8][8][2];     // [pair c][row r]: the scales of groups 2c and 2c + 1
-    uint8_t ql[2][2][8][8][4];  // [half h][k & 1][step s][row r][i]: ql byte 64h + 32(k & 1) + 4s + i
-    uint8_t qh[2][8][8][4];     // [half h][step s][row r][i]: qh byte 32h + 4s + i
+    uint16_t d[8];             // f16 super-block scale of rows 0..7
+    int8_t scales[8][8][2];    // [pair c][row r]: the scales of groups 2c and 2c + 1
+    uint8_t q[2][3][8][8][4];  // [half h][plane p][step s][row r][i]: c_p | ((c_3 >> 2p) & 3) << 6, c_k the
+                               // code of value 128h + 32k + 4s + i
 };
 static_assert(sizeof(Q6KX8) == 1680);
 

@@ -1,8 +1,8 @@
 // AVX2 tile for Q6_K weights in the load-time q6_k_x8 layout (cpu/weight_pack.h) against packed A8K (Q8_K)
 // activations.
 //
-// Per half h and step s, three 32-byte loads (two of low nibbles, one of top bits) hold 4 codes of each of 8 rows
-// in each of the half's four 32-value chunks; a token's 4 matching activation bytes, broadcast to every 32-bit
+// Per half h and step s, three 32-byte loads (the code planes, weight_pack.h) hold 4 codes of each of 8 rows in
+// each of the half's four 32-value chunks; a token's 4 matching activation bytes, broadcast to every 32-bit
 // lane, meet them in one vpmaddubsw, so each row's products stay in that row's lanes and one vpmaddwd with the
 // rows' group scales (each in both int16 halves of its lane) makes 8 int32 row sums. Codes are unsigned (value
 // + 32); the offset is subtracted exactly through Q8_K's bsums: −32·Σ_g sc_g·bsums_g.
@@ -31,18 +31,14 @@ namespace {
 constexpr int kPrefetchRecords = 2;
 constexpr int kPrefetchTokens = 2;
 
-// The codes of chunk 4h + k at step s for the 8 rows: low 4 bits from ql (low nibble for k < 2, high for k >= 2),
-// top 2 bits from bits 2k..2k+1 of qh moved to bits 4..5 (shifting 16-bit lanes is safe: the mask keeps each
-// byte's own bits).
+// The codes of chunk 4h + k at step s for the 8 rows: quarters 0..2 are their plane's low 6 bits; quarter 3's
+// bits 2p, 2p + 1 are the top 2 of plane p (shifting 16-bit lanes is safe: the masks keep each byte's own bits).
 inline __m256i codes(const Q6KX8& blk, int h, int s, int k) {
-    const __m256i ql = load32(blk.ql[h][k & 1][s][0]);
-    const __m256i lo = _mm256_and_si256(k >= 2 ? _mm256_srli_epi16(ql, 4) : ql, _mm256_set1_epi8(15));
-    const __m256i qh = load32(blk.qh[h][s][0]);
-    const __m256i hs = k == 0   ? _mm256_slli_epi16(qh, 4)
-                       : k == 1 ? _mm256_slli_epi16(qh, 2)
-                       : k == 2 ? qh
-                                : _mm256_srli_epi16(qh, 2);
-    return _mm256_or_si256(lo, _mm256_and_si256(hs, _mm256_set1_epi8(0x30)));
+    if (k < 3) return _mm256_and_si256(load32(blk.q[h][k][s][0]), _mm256_set1_epi8(63));
+    const __m256i p0 = _mm256_and_si256(_mm256_srli_epi16(load32(blk.q[h][0][s][0]), 6), _mm256_set1_epi8(3));
+    const __m256i p1 = _mm256_and_si256(_mm256_srli_epi16(load32(blk.q[h][1][s][0]), 4), _mm256_set1_epi8(12));
+    const __m256i p2 = _mm256_and_si256(_mm256_srli_epi16(load32(blk.q[h][2][s][0]), 2), _mm256_set1_epi8(48));
+    return _mm256_or_si256(_mm256_or_si256(p0, p1), p2);
 }
 
 // A record's scales as vpmaddwd operands: pair[c] holds (sc_2c, sc_2c+1) of row r in 32-bit lane r (for the
