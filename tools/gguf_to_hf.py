@@ -6,9 +6,12 @@ llama's Q/K rows back in rotate-half order (LlamaModel.permute undone); gemma4's
 names with no generated rope_freqs (config.json's rope_parameters say how to make it again) and its per-layer
 head counts and widths as Gemma4TextConfig keys; llada-moe's experts one tensor each. For measuring
 `loom run -m DIR` against `-m FILE.gguf` on the same weights (a benchmark aid; the bit-equality tests do the same in
-C++, tests/unit/runtime/hf_directory_test.cpp). Needs numpy and the gguf package (tools/requirements.txt).
+C++, tests/unit/runtime/hf_directory_test.cpp). A SentencePiece (`llama`) vocabulary is written as tokenizer.model,
+tokenizer_config.json and tokenizer.json (write_spm_tokenizer); --tokenizer-only writes just those and config.json's
+vocab_size, from a GGUF of any family and tensor types (the default Gemma 3 model, say). Needs numpy and the gguf
+package (tools/requirements.txt).
 
-    python3 tools/gguf_to_hf.py model.gguf out_dir [--shards 2]
+    python3 tools/gguf_to_hf.py model.gguf out_dir [--shards 2] [--tokenizer-only]
 """
 import argparse
 import json
@@ -129,6 +132,69 @@ def gemma4_config(r, config, freqs):
         config["final_logit_softcapping"] = field(r, a + "final_logit_softcapping")
 
 
+def proto_varint(v):
+    out = bytearray()
+    while True:
+        out.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
+        v >>= 7
+        if not v:
+            return bytes(out)
+
+
+def proto_bytes(field, b):
+    return proto_varint(field << 3 | 2) + proto_varint(len(b)) + b
+
+
+def write_spm_tokenizer(r, out):
+    """A `llama` (SentencePiece) vocabulary as the files llama.cpp's converter reads it from (_create_vocab_sentencepiece,
+    SpecialVocab): tokenizer.model (protobuf, sentencepiece_model.proto) with every token a piece; the control and
+    user-defined tokens listed again in tokenizer_config.json's added_tokens_decoder, which gives them their type and
+    score -1000 (as in Gemma 3's files); special tokens by text, found in tokenizer.json's added_tokens; BOS added
+    through a TemplateProcessing post-processor when the GGUF adds it."""
+    tokens = [bytes(r.fields["tokenizer.ggml.tokens"].parts[i]).decode() for i in r.fields["tokenizer.ggml.tokens"].data]
+    scores, types = values(r, "tokenizer.ggml.scores"), values(r, "tokenizer.ggml.token_type")
+    unk = field(r, "tokenizer.ggml.unknown_token_id")
+    model, decoder, added = bytearray(), {}, []
+    for i, (t, sc, ty) in enumerate(zip(tokens, scores, types)):
+        listed = ty in (3, 4)
+        piece_type = 2 if i == unk else ty
+        body = proto_bytes(1, t.encode()) + proto_varint(2 << 3 | 5) + struct.pack("<f", 0.0 if listed else sc)
+        if piece_type != 1:
+            body += proto_varint(3 << 3) + proto_varint(piece_type)
+        model += proto_bytes(1, body)
+        if listed:
+            decoder[str(i)] = {"content": t, "special": ty == 3}
+        if ty == 3:
+            added.append({"id": i, "content": t, "special": True})
+    # trainer_spec: BPE (3), byte_fallback (35: SentencePiece refuses byte pieces without it), unk_id (40);
+    # normalizer_spec: add_dummy_prefix (3) as the GGUF's add_space_prefix.
+    trainer = proto_varint(3 << 3) + proto_varint(2) + proto_varint(35 << 3) + proto_varint(int(6 in types))
+    if unk is not None:
+        trainer += proto_varint(40 << 3) + proto_varint(unk)
+    model += proto_bytes(2, trainer)
+    if (prefix := field(r, "tokenizer.ggml.add_space_prefix")) is not None:
+        model += proto_bytes(3, proto_varint(3 << 3) + proto_varint(int(bool(prefix))))
+    (out / "tokenizer.model").write_bytes(bytes(model))
+    cfg = {"added_tokens_decoder": decoder}
+    for key, name in [("bos_token_id", "bos_token"), ("eos_token_id", "eos_token"), ("unknown_token_id", "unk_token"),
+                      ("padding_token_id", "pad_token")]:
+        if (i := field(r, "tokenizer.ggml." + key)) is not None:
+            cfg[name] = tokens[i]
+    for key in ("add_bos_token", "add_eos_token"):
+        if (v := field(r, "tokenizer.ggml." + key)) is not None:
+            cfg[key] = bool(v)
+    if "tokenizer.chat_template" in r.fields:
+        cfg["chat_template"] = bytes(r.fields["tokenizer.chat_template"].parts[-1]).decode()
+    (out / "tokenizer_config.json").write_text(json.dumps(cfg, indent=1, ensure_ascii=False))
+    tok = {"added_tokens": added}
+    if cfg.get("add_bos_token") and "bos_token" in cfg:
+        bos = {"SpecialToken": {"id": cfg["bos_token"], "type_id": 0}}
+        tok["post_processor"] = {"type": "TemplateProcessing", "single": [bos, {"Sequence": {"id": "A", "type_id": 0}}],
+                                 "pair": [bos, {"Sequence": {"id": "A", "type_id": 0}}, bos,
+                                          {"Sequence": {"id": "B", "type_id": 1}}]}
+    (out / "tokenizer.json").write_text(json.dumps(tok, ensure_ascii=False))
+
+
 def write_safetensors(path, tensors):
     header, offset = {}, 0
     for name, dtype, shape, data in tensors:
@@ -147,9 +213,23 @@ def main():
     ap.add_argument("gguf")
     ap.add_argument("out")
     ap.add_argument("--shards", type=int, default=1)
+    ap.add_argument("--tokenizer-only", action="store_true",
+                    help="write only the tokenizer files and config.json's vocab_size (any architecture, any tensor types)")
     a = ap.parse_args()
     r = GGUFReader(a.gguf)
     arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = r.fields.get("tokenizer.ggml.model")
+    spm = model is not None and bytes(model.parts[-1]).decode() == "llama"
+    if spm:
+        write_spm_tokenizer(r, out)
+    if a.tokenizer_only:
+        if not spm:
+            raise SystemExit(f"{a.gguf}: tokenizer.ggml.model is not llama: only SentencePiece vocabularies are written")
+        n_vocab = len(r.fields["tokenizer.ggml.tokens"].data)
+        (out / "config.json").write_text(json.dumps({"architectures": [CLASSES.get(arch, arch)], "vocab_size": n_vocab}))
+        return
     if arch not in CLASSES:
         raise SystemExit(f"{a.gguf}: architecture {arch}: this tool writes {', '.join(CLASSES)} checkpoints only")
     config = {"architectures": [CLASSES[arch]], "model_type": arch.replace("-", "_")}
@@ -182,8 +262,6 @@ def main():
             tensors += [(name.format(e=e), dtype, shape[1:], rows[e].tobytes()) for e in range(shape[0])]
         else:
             tensors.append((name, dtype, shape, rows.tobytes()))
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     if a.shards == 1:
         write_safetensors(out / "model.safetensors", tensors)

@@ -217,8 +217,9 @@ Result<HfGenerated> generated_of(const std::string& name, const Node& n, const s
 
 Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::string& arch) {
     if (s.kind != Node::Kind::table) return Error::invalid("{}:{}: [hf] must be a table", path, s.line);
-    LOOM_RETURN_IF_ERROR(unknown(path, "[hf]: ", s,
-                                 {"architectures", "ignore", "prefixes", "refuse", "config", "tensors", "generated"}));
+    LOOM_RETURN_IF_ERROR(
+        unknown(path, "[hf]: ", s,
+                {"architectures", "ignore", "prefixes", "refuse", "sentencepiece", "config", "tensors", "generated"}));
     HfMap m;
     const auto* archs = s.fields.count("architectures") ? &s.fields.at("architectures") : nullptr;
     if (!archs) return Error::invalid("{}:{}: [hf] needs architectures = [...] (config.json's values)", path, s.line);
@@ -256,6 +257,19 @@ Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::st
             x.why = why->second.str;
             m.refuse.push_back(std::move(x));
         }
+    }
+    if (auto it = s.fields.find("sentencepiece"); it != s.fields.end()) {
+        const Node& n = it->second;
+        const auto* asp = n.kind == Node::Kind::table && n.fields.count("add_space_prefix")
+                              ? &n.fields.at("add_space_prefix")
+                              : nullptr;
+        if (n.kind != Node::Kind::table || (asp && asp->kind != Node::Kind::boolean))
+            return Error::invalid(
+                "{}:{}: [hf] sentencepiece must be a table {{ add_space_prefix = true|false }} (or {{}})", path,
+                n.line);
+        LOOM_RETURN_IF_ERROR(unknown(path, "[hf] sentencepiece: ", n, {"add_space_prefix"}));
+        m.sentencepiece = HfSentencePiece{};
+        if (asp) m.sentencepiece->add_space_prefix = asp->num != 0;
     }
     if (auto it = s.fields.find("config"); it != s.fields.end()) {
         if (it->second.kind != Node::Kind::table)

@@ -12,6 +12,10 @@
 //                                                 (multimodal checkpoints nest the language model)
 //   refuse = [{ key = "rope_scaling.rope_type", values = ["llama3"], why = "..." }]   config values loom cannot
 //                                                 honour from a checkpoint yet: an error, not a silently wrong model
+//   sentencepiece = { add_space_prefix = false }  a SentencePiece tokenizer.model beside the checkpoint is read
+//                                                 before tokenizer.json, as llama.cpp's converter does for the
+//                                                 family; add_space_prefix is the value it writes (absent:
+//                                                 tokenizer_config.json's add_prefix_space, when it has one)
 //   [hf.config]                                  GGUF key ({arch} = the family) = config.json key, or a table:
 //   "{arch}.block_count" = "num_hidden_layers"   { key = "k" | ["k1", "k2"], default = <number|string|bool|
 //                                                 [numbers]> } (first key present; "a.b" reads a nested object; no
@@ -85,6 +89,11 @@ struct HfGenerated {
     int line = 0;
 };
 
+// The family's SentencePiece tokenizer handling (the [hf] sentencepiece table).
+struct HfSentencePiece {
+    std::optional<bool> add_space_prefix;
+};
+
 // A checkpoint name pattern to drop, unless its condition over config.json does not hold.
 struct HfIgnore {
     std::string pattern;
@@ -97,6 +106,7 @@ struct HfMap {
     std::vector<std::pair<std::string, std::string>> prefixes;  // checkpoint name prefix → replacement
     std::vector<HfConfigKey> config;
     std::vector<HfRefusal> refuse;
+    std::optional<HfSentencePiece> sentencepiece;  // absent: tokenizer.json only
     std::vector<HfTensorRule> tensors;  // rules with the same `from` are consecutive (one tensor, several outputs)
     std::vector<HfGenerated> generated;
 

@@ -351,20 +351,58 @@ Status check_refusals(const arch::HfMap& map, const json& config, const std::str
     return Ok();
 }
 
-Status add_tokenizer_metadata(const std::string& dir, const json& config, formats::GgufWriter& w) {
+namespace {
+
+// A file of the directory as text, "" when it is absent.
+Result<std::string> optional_file(const fs::path& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return std::string();
+    return formats::read_text_file(path.string());
+}
+
+// The vocabulary from tokenizer.model, as llama.cpp's converter reads it for a family that prefers it
+// (_set_vocab_sentencepiece): vocab_size from config.json (vocab_size_per_layer_input first, as the converter
+// asks), add_space_prefix from the family, else tokenizer_config.json's add_prefix_space.
+Result<tokenizer::RawVocab> spm_vocab(const fs::path& d, const json& config, const json& cfg,
+                                      const std::string& cfg_text, const arch::HfSentencePiece& spm) {
+    LOOM_TRY(std::string model, formats::read_text_file((d / "tokenizer.model").string()));
+    LOOM_TRY(std::string tok, optional_file(d / "tokenizer.json"));
+    LOOM_TRY(std::string added, optional_file(d / "added_tokens.json"));
+    LOOM_TRY(std::string model_config, optional_file(d / "config.json"));
+    std::optional<int64_t> vocab_size;
+    for (const char* k : {"vocab_size_per_layer_input", "vocab_size"})
+        if (const json* n = find(config, k); n && n->is_number_integer() && !vocab_size) vocab_size = n->get<int64_t>();
+    const tokenizer::HfTokenizerFiles files{tok, cfg_text, added, model_config};
+    LOOM_TRY(tokenizer::RawVocab raw,
+             tokenizer::RawVocab::from_spm(model, files, vocab_size, (d / "tokenizer.model").string()));
+    if (spm.add_space_prefix) raw.add_space_prefix = *spm.add_space_prefix;
+    else if (cfg.contains("add_prefix_space") && cfg["add_prefix_space"].is_boolean())
+        raw.add_space_prefix = cfg["add_prefix_space"].get<bool>();
+    return raw;
+}
+
+}  // namespace
+
+Status add_tokenizer_metadata(const std::string& dir, const json& config,
+                              const std::optional<arch::HfSentencePiece>& spm, formats::GgufWriter& w) {
     const fs::path d(dir);
     std::error_code ec;
-    if (!fs::exists(d / "tokenizer.json", ec)) return Ok();
-    LOOM_TRY(std::string tok, formats::read_text_file((d / "tokenizer.json").string()));
-    std::string cfg_text;
+    const bool use_spm = spm && fs::exists(d / "tokenizer.model", ec);
+    if (!use_spm && !fs::exists(d / "tokenizer.json", ec)) return Ok();
+    LOOM_TRY(std::string cfg_text, optional_file(d / "tokenizer_config.json"));
     json cfg = json::object();
-    if (fs::exists(d / "tokenizer_config.json", ec)) {
-        LOOM_TRY(cfg_text, formats::read_text_file((d / "tokenizer_config.json").string()));
+    if (!cfg_text.empty()) {
         cfg = json::parse(cfg_text, nullptr, false);
         if (cfg.is_discarded() || !cfg.is_object())
             return Error::invalid("{}: not a JSON object", (d / "tokenizer_config.json").string());
     }
-    LOOM_TRY(tokenizer::RawVocab raw, tokenizer::RawVocab::from_hf(tok, cfg_text, (d / "tokenizer.json").string()));
+    tokenizer::RawVocab raw;
+    if (use_spm) {
+        LOOM_TRY(raw, spm_vocab(d, config, cfg, cfg_text, *spm));
+    } else {
+        LOOM_TRY(std::string tok, formats::read_text_file((d / "tokenizer.json").string()));
+        LOOM_TRY(raw, tokenizer::RawVocab::from_hf(tok, cfg_text, (d / "tokenizer.json").string()));
+    }
     // The converter pads the vocabulary to config.json's vocab_size with unused "[PAD<i>]" tokens, so that every
     // row of the embedding is a token (conversion/base.py get_vocab_base).
     if (const json* n = find(config, "vocab_size"); n && n->is_number_unsigned()) {

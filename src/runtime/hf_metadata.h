@@ -2,6 +2,7 @@
 // [hf.config] map, and the tokenizer files, written as the GGUF keys llama.cpp's converter would write.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 #include <nlohmann/json_fwd.hpp>
@@ -10,6 +11,7 @@
 
 namespace loom::arch {
 struct HfMap;
+struct HfSentencePiece;
 class Expr;
 struct Value;
 }  // namespace loom::arch
@@ -44,9 +46,12 @@ Result<std::vector<double>> eval_each(const arch::Expr& each, const arch::Expr& 
 Result<double> metadata_number(const formats::GgufWriter& meta, const std::string& key);
 // An error when config.json holds a value the family's [hf] refuse list names.
 Status check_refusals(const arch::HfMap& map, const nlohmann::json& config, const std::string& source);
-// tokenizer.json (+ tokenizer_config.json) as tokenizer.ggml.* keys, the chat template (tokenizer_config.json's
-// chat_template, or chat_template.jinja), and generation_config.json's eos_token_id where the tokenizer names none;
-// the vocabulary padded to config.json's vocab_size as the converter does. Nothing when there is no tokenizer.json.
-Status add_tokenizer_metadata(const std::string& dir, const nlohmann::json& config, formats::GgufWriter& w);
+// The tokenizer files as tokenizer.ggml.* keys: tokenizer.model (SentencePiece, RawVocab::from_spm) when the family
+// has `spm` (its [hf] sentencepiece table) and the file is there, else tokenizer.json (byte-level BPE,
+// RawVocab::from_hf), each with tokenizer_config.json; the chat template (tokenizer_config.json's chat_template, or
+// chat_template.jinja), and generation_config.json's eos_token_id where the tokenizer names none; the vocabulary
+// padded to config.json's vocab_size as the converter does. Nothing when neither file is there.
+Status add_tokenizer_metadata(const std::string& dir, const nlohmann::json& config,
+                              const std::optional<arch::HfSentencePiece>& spm, formats::GgufWriter& w);
 
 }  // namespace loom::runtime

@@ -138,6 +138,15 @@ size_t valid_utf8_char(std::string_view text, size_t i, bool* incomplete) {
     return len;
 }
 
+bool valid_utf8(std::string_view text) {
+    for (size_t i = 0; i < text.size();) {
+        const size_t n = valid_utf8_char(text, i);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
 uint32_t byte_to_codepoint(uint8_t b) { return byte_map().to_cp[b]; }
 
 int codepoint_to_byte(uint32_t cp) { return cp < 0x144 ? byte_map().to_byte[cp] : -1; }

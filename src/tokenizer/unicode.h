@@ -53,6 +53,8 @@ void append_utf8(std::string& out, uint32_t cp);
 // sequence starting at text[i], or 0 if the bytes there are not a valid character. `incomplete` is set
 // when the bytes are a valid beginning cut short by the end of `text`.
 size_t valid_utf8_char(std::string_view text, size_t i, bool* incomplete = nullptr);
+// Whether all of `text` is valid UTF-8 in that strict sense.
+bool valid_utf8(std::string_view text);
 
 // GPT-2's byte-level alphabet: every byte maps to one printable character (0x21-0x7E, 0xA1-0xAC and
 // 0xAE-0xFF map to themselves; the other 68 bytes, in order, to U+0100..U+0143).

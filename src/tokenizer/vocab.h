@@ -81,6 +81,14 @@ struct TokenData {
     uint32_t attr = kAttrNormal;  // TokenAttr bits
 };
 
+// The JSON files a Hugging Face tokenizer comes with, as text ("" when a file is absent).
+struct HfTokenizerFiles {
+    std::string_view tokenizer_json;         // tokenizer.json
+    std::string_view tokenizer_config_json;  // tokenizer_config.json
+    std::string_view added_tokens_json;      // added_tokens.json
+    std::string_view config_json;            // config.json
+};
+
 // A vocabulary as read from its source (GGUF keys, or a Hugging Face tokenizer.json), before defaults,
 // validation and fix-ups: Vocab::build turns it into a Vocab. Optional fields were absent in the source.
 struct RawVocab {
@@ -103,7 +111,24 @@ struct RawVocab {
     // gpt-2); anything else is an error naming the regex.
     static Result<RawVocab> from_hf(std::string_view tokenizer_json, std::string_view tokenizer_config_json,
                                     std::string source = "tokenizer.json");
+    // A SentencePiece tokenizer.model (tokenizer/spm_model.h) and the Hugging Face files beside it, converted as
+    // llama.cpp's converter does (_create_vocab_sentencepiece, then gguf-py's SpecialVocab): model "llama", pre
+    // "default", `vocab_size` tokens (the model's pieces when absent; beyond the pieces "[PAD<i>]", unused,
+    // score -10000), piece types mapped (user-defined pieces count as normal), added_tokens.json entries and
+    // tokenizer_config.json's added_tokens_decoder on top (score -1000, control when special or special-looking,
+    // else user-defined), then the special ids and add_*_token flags (add_special_tokens). add_space_prefix is
+    // left unset: the converter decides it per model family.
+    static Result<RawVocab> from_spm(std::string_view tokenizer_model, const HfTokenizerFiles& files,
+                                     std::optional<int64_t> vocab_size, std::string source = "tokenizer.model");
 };
+
+// gguf-py's SpecialVocab over those files (vocab.py; llama.cpp's converter runs it for SentencePiece and most
+// other vocabularies): bos/eos/unk/sep/pad/mask ids from tokenizer_config.json's *_token texts looked up in
+// tokenizer.json's added_tokens, then config.json's *_token_id (top level, else text_config) for the ones still
+// unset; ids at or beyond r.tokens.size() are skipped; add_bos/add_eos/add_sep from tokenizer.json's
+// post-processor (TemplateProcessing, RobertaProcessing, ByteLevel), else tokenizer_config.json's add_*_token.
+// Sets r.ids and r.add_bos / add_eos / add_sep. Errors: a file that is not a JSON object, a negative id.
+Status add_special_tokens(RawVocab& r, const HfTokenizerFiles& files);
 
 class Vocab {
 public:

@@ -27,15 +27,6 @@ using namespace loom::tokenizer;
     std::abort();
 }
 
-bool valid_utf8(std::string_view s) {
-    for (size_t i = 0; i < s.size();) {
-        const size_t n = valid_utf8_char(s, i);
-        if (n == 0) return false;
-        i += n;
-    }
-    return true;
-}
-
 Vocab load(formats::GgufWriter& w) {
     auto bytes = w.to_bytes();
     auto f = formats::GgufFile::parse(std::move(*bytes), "fuzz.gguf");

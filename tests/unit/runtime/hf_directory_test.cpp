@@ -1032,6 +1032,54 @@ TEST(HfDirectoryCli, InspectReportsTransformsAndRunGenerates) {
     EXPECT_NE(run.out.find("Hello world"), std::string::npos) << run.out;
 }
 
+// The tokenizer a directory loads with: a family with [hf] sentencepiece reads tokenizer.model before
+// tokenizer.json (sentencepiece's test model, tests/data/tokenizer/spm/), padded to config.json's vocab_size; a family
+// without it keeps reading tokenizer.json; a broken tokenizer.model is an error naming the file and field.
+TEST(HfDirectoryTokenizer, SentencePieceWhereTheFamilyPrefersIt) {
+    auto tokens_of = [](const std::string& dir) -> std::vector<std::string> {
+        auto f = open_hf_directory(dir);
+        EXPECT_TRUE(f.ok()) << f.error().message();
+        if (!f.ok()) return {};
+        auto model = f->get_string("tokenizer.ggml.model");
+        auto t = f->get_string_array("tokenizer.ggml.tokens");
+        if (!model.ok() || !t.ok()) return {};
+        std::vector<std::string> out{std::string(*model)};
+        for (std::string_view x : *t) out.emplace_back(x);
+        return out;
+    };
+    const std::string spm = test::data_dir() + "/tokenizer/spm/dir/tokenizer.model";
+    const std::string bpe = test::data_dir() + "/../fuzz/corpus/hf_vocab/seed_llama3";
+    for (const char* name : {"llama", "gemma3", "qwen2"}) {
+        const Written w = write_hf(family(name), test::synth_model(name, "f32"), std::string("tok-") + name, 1);
+        fs::copy_file(spm, w.dir + "/tokenizer.model");
+        fs::copy_file(bpe, w.dir + "/tokenizer.json");
+        const json config = json::parse(std::ifstream(w.dir + "/config.json"));
+        const auto n_vocab = config.contains("vocab_size") ? config["vocab_size"].get<size_t>()
+                                                           : config["text_config"]["vocab_size"].get<size_t>();
+        const std::vector<std::string> t = tokens_of(w.dir);
+        ASSERT_EQ(t.size(), 1 + n_vocab) << name;
+        const bool spm = std::string(name) != "qwen2";
+        EXPECT_EQ(t[0], spm ? "llama" : "gpt2") << name;
+        if (spm) {
+            EXPECT_EQ(t[1], "<unk>");
+            EXPECT_EQ(t[1 + 7], "\xE2\x96\x81the");
+        }
+        // gemma3's converter writes add_space_prefix = false; llama's leaves it to tokenizer_config.json (none here).
+        auto f = open_hf_directory(w.dir);
+        ASSERT_TRUE(f.ok());
+        auto prefix = f->get<bool>("tokenizer.ggml.add_space_prefix");
+        EXPECT_EQ(prefix.ok(), std::string(name) == "gemma3") << name;
+        if (prefix.ok()) EXPECT_FALSE(*prefix);
+        if (std::string(name) != "llama") continue;
+        std::ofstream(w.dir + "/tokenizer.model", std::ios::binary) << std::string("\x0a\x05\x0a\x01", 4);
+        auto bad = open_hf_directory(w.dir);
+        ASSERT_FALSE(bad.ok());
+        EXPECT_NE(bad.error().message().find("tokenizer.model: ModelProto @0x1: field 1: length 5 runs past"),
+                  std::string::npos)
+            << bad.error().message();
+    }
+}
+
 // A directory's problems are errors that name the directory, the file and the tensor.
 TEST(HfDirectoryErrors, NameTheProblem) {
     const Written w = write_hf(family("qwen2"), test::synth_model("qwen2", "f32"), "errors", 1);

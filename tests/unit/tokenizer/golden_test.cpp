@@ -15,49 +15,11 @@
 #include "synth/synth_model.h"
 #include "tokenizer/tokenizer.h"
 #include "unit/test_env.h"
+#include "unit/tokenizer/corpus.h"
 #include "unit/tokenizer/gz_lines.h"
 
 namespace loom::tokenizer {
 namespace {
-
-std::string data_dir() {
-    const char* d = std::getenv("LOOM_TEST_DATA_DIR");
-    return std::string(d && *d ? d : LOOM_TEST_DATA_DIR) + "/tokenizer";
-}
-
-std::string from_b64(const std::string& s) {
-    auto val = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        return c == '+' ? 62 : c == '/' ? 63 : -1;
-    };
-    std::string out;
-    int acc = 0, bits = 0;
-    for (char c : s) {
-        const int v = val(c);
-        if (v < 0) continue;
-        acc = acc << 6 | v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += char((acc >> bits) & 0xFF);
-        }
-    }
-    return out;
-}
-
-const std::vector<std::string>& corpus() {
-    static const std::vector<std::string> texts = [] {
-        std::vector<std::string> t;
-        for (const std::string& line : read_gz_lines(data_dir() + "/corpus.jsonl.gz")) {
-            const auto j = nlohmann::json::parse(line);
-            t.push_back(j.is_string() ? j.get<std::string>() : from_b64(j["b64"].get<std::string>()));
-        }
-        return t;
-    }();
-    return texts;
-}
 
 // Where a vocabulary's GGUF lives: the default model for gemma3; gemma4-synth made here by `loom synth`'s
 // code from its spec (as it was for the goldens); else the vocab-only files that scripts/setup.sh writes into
@@ -70,7 +32,7 @@ std::string vocab_path(const std::string& name) {
     if (name == "gemma4-synth") {
         static const std::string path = [] {
             synth::SynthOptions o;
-            o.spec_path = data_dir() + "/gemma4-synth.toml";
+            o.spec_path = tokenizer_data_dir() + "/gemma4-synth.toml";
             o.out_path = test::scratch_path("gemma4-synth.gguf");
             o.n_threads = 1;
             auto r = synth::synthesize(o);
@@ -106,8 +68,8 @@ TEST_P(Golden, MatchesLlamaCpp) {
     LOAD_VOCAB_OR_SKIP(name, vocab);
     const Tokenizer tok(*vocab);
     const auto& texts = corpus();
-    ASSERT_FALSE(texts.empty()) << "no corpus in " << data_dir();
-    const auto cases = read_gz_lines(data_dir() + "/" + name + ".ids.gz");
+    ASSERT_FALSE(texts.empty()) << "no corpus in " << tokenizer_data_dir();
+    const auto cases = read_gz_lines(tokenizer_data_dir() + "/" + name + ".ids.gz");
     ASSERT_FALSE(cases.empty());
 
     size_t mismatches = 0, n_ids = 0;
@@ -154,7 +116,7 @@ TEST_P(RoundTrip, EveryTokenAsLlamaCpp) {
     const std::string name = GetParam();
     LOAD_VOCAB_OR_SKIP(name, vocab);
     const Tokenizer tok(*vocab);
-    const auto lines = read_gz_lines(data_dir() + "/" + name + ".roundtrip.gz");
+    const auto lines = read_gz_lines(tokenizer_data_dir() + "/" + name + ".roundtrip.gz");
     ASSERT_FALSE(lines.empty());
     ASSERT_EQ(lines[0], "n_tokens " + std::to_string(vocab->n_tokens()));
     std::map<int32_t, std::vector<int32_t>> exceptions;
