@@ -8,10 +8,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-# Run under ASan + UBSan: code that reads untrusted bytes (GGUF and safetensors parsing, Hugging Face directories,
-# dequantization, half floats, inspect's printing of file strings, synth specs, text through the tokenizers, arch
-# files, HTTP requests, grammars and JSON schemas) and the kernel suites but matmul (its grid is slow there).
-SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarnessCo|OpHarness\.(Norm|Rope|Softmax|Unary|Glu|Binary|Scale|GetRows|TopK|MoeRoute|WeightedSum|Conv1d|DeltaNet)|Attention|Recurrent|Memory\.|MemorySnapshot|SlidingWindow|SharedKv|Diffusion|LatentAttention|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|ChatTemplate|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|PrefixCache|ArchLookup|Safetensors|HfMap|HfTransform|HfDirectory|GbnfParser|Automaton|JsonSchema|NumberRange|RegexGbnf|TokenMask|VocabTrie|ServerOutputFormat|ToolCallParser|ToolFormat|ServerToolRequest|_fuzz_replay'
+# Run under ASan + UBSan: code that reads untrusted bytes (GGUF, safetensors and tokenizer.model parsing, Hugging
+# Face directories, dequantization, half floats, inspect's printing of file strings, synth specs, text through the
+# tokenizers, arch files, HTTP requests, grammars and JSON schemas) and the kernel suites but matmul (its grid is
+# slow there).
+SANITIZED_TESTS='Gguf|gguf|Quant|Half|Inspect|Synth|NormTest|RopeTest|SoftmaxTest|ElementwiseTest|TopKTest|MoeRouteTest|WeightedSumTest|ColumnBroadcastTest|OpHarnessCo|OpHarness\.(Norm|Rope|Softmax|Unary|Glu|Binary|Scale|GetRows|TopK|MoeRoute|WeightedSum|Conv1d|DeltaNet)|Attention|Recurrent|Memory\.|MemorySnapshot|SlidingWindow|SharedKv|Diffusion|LatentAttention|Expr|ArchFile|Params|ModelLoad|Session|FamilyCache|Sampler|Stop|VocabTest|SpmTest|SpmModel|SpmVocab|BpeTest|PretokenizeTest|StreamingDecoderTest|Golden\.|ChatTemplate|HfVocab|TokenizeCommand|ServerRequest|ServerResponse|ServerHttp|ServerMetrics|ServerScheduler|PrefixCache|ArchLookup|Safetensors|HfMap|HfTransform|HfDirectory|GbnfParser|Automaton|JsonSchema|NumberRange|RegexGbnf|TokenMask|VocabTrie|ServerOutputFormat|ToolCallParser|ToolFormat|ServerToolRequest|_fuzz_replay'
 # Run under TSan: the code with threads of its own (the server's HTTP and scheduler threads, the thread pool, sessions
 # decoding on it).
 TSAN_TESTS='ThreadPool|ServerHttp|ServerScheduler|PrefixCache|ServerMetrics|Session\.|FamilyCache'
