@@ -204,15 +204,15 @@ Result<TensorView> Session::stateless(std::span<const std::vector<int32_t>> seqs
             LOOM_RETURN_IF_ERROR(
                 check_rows(rows[i], int64_t(seqs[i].size()), fmt::format("stateless pass: sequence {}", i)));
         longest = std::max(longest, seqs[i].size());
-        size_t next = 0;  // the next of rows[i] to meet
+        const size_t first = b.tokens.size();
         for (size_t p = 0; p < seqs[i].size(); ++p) {
             b.tokens.push_back(seqs[i][p]);
             b.pos.push_back(int32_t(p));
             b.seq.push_back(int32_t(i));
-            const bool wanted = rows.empty() || (next < rows[i].size() && rows[i][next] == int64_t(p));
-            next += !rows.empty() && wanted;
-            b.logits.push_back(wanted ? 1 : 0);
+            b.logits.push_back(rows.empty() ? 1 : 0);
         }
+        if (!rows.empty())
+            for (int64_t r : rows[i]) b.logits[first + size_t(r)] = 1;
     }
     LOOM_TRY(exec::Memory scratch, exec::Memory::create(model_->memory_layout(), int(seqs.size()), int64_t(longest),
                                                         opt_.kv_type, /*max_pass=*/0));
