@@ -213,13 +213,64 @@ Result<HfGenerated> generated_of(const std::string& name, const Node& n, const s
     return g;
 }
 
+// [hf] byte_fallback_bpe = { model = "...", pre = "...", merges = bool, user_defined = [...], add_space_prefix = bool,
+// add_bos_token = bool, class_defaults = { bos_token = "..." } }.
+Result<HfByteFallbackBpe> byte_fallback_bpe_of(const Node& n, const std::string& path) {
+    const std::string what = "[hf] byte_fallback_bpe";
+    if (n.kind != Node::Kind::table)
+        return Error::invalid("{}:{}: {} must be a table {{ model = \"...\", ... }}", path, n.line, what);
+    LOOM_RETURN_IF_ERROR(
+        unknown(path, what + ": ", n,
+                {"model", "pre", "merges", "user_defined", "add_space_prefix", "add_bos_token", "class_defaults"}));
+    auto field = [&](const char* key, Node::Kind kind) -> Result<const Node*> {
+        auto it = n.fields.find(key);
+        if (it == n.fields.end()) return nullptr;
+        if (it->second.kind != kind)
+            return Error::invalid("{}:{}: {}: {} must be a {}", path, it->second.line, what, key,
+                                  kind == Node::Kind::string ? "string" : "boolean");
+        return &it->second;
+    };
+    HfByteFallbackBpe b;
+    LOOM_TRY(const Node* model, field("model", Node::Kind::string));
+    if (!model || model->str.empty())
+        return Error::invalid("{}:{}: {} needs model = \"...\" (tokenizer.ggml.model)", path, n.line, what);
+    b.model = model->str;
+    LOOM_TRY(const Node* pre, field("pre", Node::Kind::string));
+    if (pre) b.pre = pre->str;
+    LOOM_TRY(const Node* merges, field("merges", Node::Kind::boolean));
+    b.merges = merges && merges->num != 0;
+    for (auto [key, dst] :
+         {std::pair{"add_space_prefix", &b.add_space_prefix}, std::pair{"add_bos_token", &b.add_bos_token}}) {
+        LOOM_TRY(const Node* v, field(key, Node::Kind::boolean));
+        if (v) *dst = v->num != 0;
+    }
+    if (auto it = n.fields.find("user_defined"); it != n.fields.end()) {
+        LOOM_TRY(b.user_defined, strings(it->second, path, what + " user_defined"));
+    }
+    if (auto it = n.fields.find("class_defaults"); it != n.fields.end()) {
+        const Node& d = it->second;
+        if (d.kind != Node::Kind::table)
+            return Error::invalid("{}:{}: {}: class_defaults must be a table {{ bos_token = \"...\" }}", path, d.line,
+                                  what);
+        LOOM_RETURN_IF_ERROR(
+            unknown(path, what + " class_defaults: ", d,
+                    {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}));
+        for (const auto& [key, v] : d.fields) {
+            if (v.kind != Node::Kind::string)
+                return Error::invalid("{}:{}: {}: class_defaults.{} must be a string", path, v.line, what, key);
+            b.class_defaults.emplace_back(key, v.str);
+        }
+    }
+    return b;
+}
+
 }  // namespace
 
 Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::string& arch) {
     if (s.kind != Node::Kind::table) return Error::invalid("{}:{}: [hf] must be a table", path, s.line);
-    LOOM_RETURN_IF_ERROR(
-        unknown(path, "[hf]: ", s,
-                {"architectures", "ignore", "prefixes", "refuse", "sentencepiece", "config", "tensors", "generated"}));
+    LOOM_RETURN_IF_ERROR(unknown(path, "[hf]: ", s,
+                                 {"architectures", "ignore", "prefixes", "refuse", "sentencepiece", "byte_fallback_bpe",
+                                  "config", "tensors", "generated"}));
     HfMap m;
     const auto* archs = s.fields.count("architectures") ? &s.fields.at("architectures") : nullptr;
     if (!archs) return Error::invalid("{}:{}: [hf] needs architectures = [...] (config.json's values)", path, s.line);
@@ -270,6 +321,9 @@ Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::st
         LOOM_RETURN_IF_ERROR(unknown(path, "[hf] sentencepiece: ", n, {"add_space_prefix"}));
         m.sentencepiece = HfSentencePiece{};
         if (asp) m.sentencepiece->add_space_prefix = asp->num != 0;
+    }
+    if (auto it = s.fields.find("byte_fallback_bpe"); it != s.fields.end()) {
+        LOOM_TRY(m.byte_fallback_bpe, byte_fallback_bpe_of(it->second, path));
     }
     if (auto it = s.fields.find("config"); it != s.fields.end()) {
         if (it->second.kind != Node::Kind::table)

@@ -16,6 +16,14 @@
 //                                                 before tokenizer.json, as llama.cpp's converter does for the
 //                                                 family; add_space_prefix is the value it writes (absent:
 //                                                 tokenizer_config.json's add_prefix_space, when it has one)
+//   byte_fallback_bpe = { model = "gemma4", merges = true, user_defined = ["<|channel>"], add_space_prefix = false,
+//                         add_bos_token = true, class_defaults = { bos_token = "<bos>" } }
+//                                                 a tokenizer.json BPE with byte fallback (not byte-level) is read
+//                                                 as gguf-py's LlamaHfVocab reads it through transformers: the
+//                                                 GGUF tokenizer model name (and `pre`, when the converter writes
+//                                                 one), whether merges are kept, tokens the family's set_vocab
+//                                                 makes user-defined, the flags it writes, and the special tokens
+//                                                 the tokenizer class has when tokenizer_config.json does not say
 //   [hf.config]                                  GGUF key ({arch} = the family) = config.json key, or a table:
 //   "{arch}.block_count" = "num_hidden_layers"   { key = "k" | ["k1", "k2"], default = <number|string|bool|
 //                                                 [numbers]> } (first key present; "a.b" reads a nested object; no
@@ -44,6 +52,7 @@
 
 #include "arch/expr.h"
 #include "core/error.h"
+#include "tokenizer/byte_fallback_bpe.h"
 
 namespace loom::arch {
 
@@ -94,6 +103,9 @@ struct HfSentencePiece {
     std::optional<bool> add_space_prefix;
 };
 
+// The family's reading of a byte-fallback BPE tokenizer.json (the [hf] byte_fallback_bpe table).
+using HfByteFallbackBpe = tokenizer::ByteFallbackBpe;
+
 // A checkpoint name pattern to drop, unless its condition over config.json does not hold.
 struct HfIgnore {
     std::string pattern;
@@ -106,7 +118,8 @@ struct HfMap {
     std::vector<std::pair<std::string, std::string>> prefixes;  // checkpoint name prefix → replacement
     std::vector<HfConfigKey> config;
     std::vector<HfRefusal> refuse;
-    std::optional<HfSentencePiece> sentencepiece;  // absent: tokenizer.json only
+    std::optional<HfSentencePiece> sentencepiece;        // absent: tokenizer.json only
+    std::optional<HfByteFallbackBpe> byte_fallback_bpe;  // absent: tokenizer.json as byte-level BPE only
     std::vector<HfTensorRule> tensors;  // rules with the same `from` are consecutive (one tensor, several outputs)
     std::vector<HfGenerated> generated;
 

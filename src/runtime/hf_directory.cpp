@@ -278,8 +278,7 @@ Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::s
     w.set("general.name", fs::path(dir).filename().string());
     LOOM_RETURN_IF_ERROR(check_refusals(map, config, dir + "/config.json"));
     LOOM_RETURN_IF_ERROR(add_config_metadata(map, config, dir + "/config.json", w));
-    if (auto s = add_tokenizer_metadata(dir, config, map.sentencepiece, w); !s.ok())
-        return std::move(s).error().with_context(dir);
+    if (auto s = add_tokenizer_metadata(dir, config, map, w); !s.ok()) return std::move(s).error().with_context(dir);
 
     LOOM_TRY(formats::SafetensorsCheckpoint c, formats::SafetensorsCheckpoint::open(dir, mode));
     auto ckpt = std::make_shared<const formats::SafetensorsCheckpoint>(std::move(c));

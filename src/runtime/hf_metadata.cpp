@@ -381,10 +381,22 @@ Result<tokenizer::RawVocab> spm_vocab(const fs::path& d, const json& config, con
     return raw;
 }
 
+// Whether tokenizer.json is a BPE with byte fallback, as gguf-py's LlamaHfVocab accepts it (model BPE with
+// byte_fallback, a Sequence decoder); anything else, unreadable text included, is left to the byte-level reader.
+bool is_byte_fallback_bpe(const std::string& tokenizer_json) {
+    const json j = json::parse(tokenizer_json, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return false;
+    const json* model = find(j, "model");
+    const json* decoder = find(j, "decoder");
+    return model && model->is_object() && model->value("type", "") == "BPE" && model->value("byte_fallback", false) &&
+           decoder && decoder->is_object() && decoder->value("type", "") == "Sequence";
+}
+
 }  // namespace
 
-Status add_tokenizer_metadata(const std::string& dir, const json& config,
-                              const std::optional<arch::HfSentencePiece>& spm, formats::GgufWriter& w) {
+Status add_tokenizer_metadata(const std::string& dir, const json& config, const arch::HfMap& map,
+                              formats::GgufWriter& w) {
+    const std::optional<arch::HfSentencePiece>& spm = map.sentencepiece;
     const fs::path d(dir);
     std::error_code ec;
     const bool use_spm = spm && fs::exists(d / "tokenizer.model", ec);
@@ -397,15 +409,26 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config,
             return Error::invalid("{}: not a JSON object", (d / "tokenizer_config.json").string());
     }
     tokenizer::RawVocab raw;
+    bool pad = true;
     if (use_spm) {
         LOOM_TRY(raw, spm_vocab(d, config, cfg, cfg_text, *spm));
     } else {
         LOOM_TRY(std::string tok, formats::read_text_file((d / "tokenizer.json").string()));
-        LOOM_TRY(raw, tokenizer::RawVocab::from_hf(tok, cfg_text, (d / "tokenizer.json").string()));
+        if (map.byte_fallback_bpe && is_byte_fallback_bpe(tok)) {
+            LOOM_TRY(std::string added, optional_file(d / "added_tokens.json"));
+            LOOM_TRY(std::string model_config, optional_file(d / "config.json"));
+            LOOM_TRY(std::string special_map, optional_file(d / "special_tokens_map.json"));
+            const tokenizer::HfTokenizerFiles files{tok, cfg_text, added, model_config, special_map};
+            LOOM_TRY(raw, tokenizer::RawVocab::from_hf_byte_fallback(files, *map.byte_fallback_bpe,
+                                                                     (d / "tokenizer.json").string()));
+            pad = false;  // LlamaHfVocab's vocabulary is written as it is
+        } else {
+            LOOM_TRY(raw, tokenizer::RawVocab::from_hf(tok, cfg_text, (d / "tokenizer.json").string()));
+        }
     }
     // The converter pads the vocabulary to config.json's vocab_size with unused "[PAD<i>]" tokens, so that every
     // row of the embedding is a token (conversion/base.py get_vocab_base).
-    if (const json* n = find(config, "vocab_size"); n && n->is_number_unsigned()) {
+    if (const json* n = find(config, "vocab_size"); pad && n && n->is_number_unsigned()) {
         constexpr int32_t kUnused = 5;  // llama.cpp's LLAMA_TOKEN_TYPE_UNUSED
         const auto want = size_t(std::min<uint64_t>(n->get<uint64_t>(), uint64_t(1) << 24));
         if (raw.types) raw.types->resize(raw.tokens.size(), 1);

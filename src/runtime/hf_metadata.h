@@ -47,11 +47,13 @@ Result<double> metadata_number(const formats::GgufWriter& meta, const std::strin
 // An error when config.json holds a value the family's [hf] refuse list names.
 Status check_refusals(const arch::HfMap& map, const nlohmann::json& config, const std::string& source);
 // The tokenizer files as tokenizer.ggml.* keys: tokenizer.model (SentencePiece, RawVocab::from_spm) when the family
-// has `spm` (its [hf] sentencepiece table) and the file is there, else tokenizer.json (byte-level BPE,
-// RawVocab::from_hf), each with tokenizer_config.json; the chat template (tokenizer_config.json's chat_template, or
-// chat_template.jinja), and generation_config.json's eos_token_id where the tokenizer names none; the vocabulary
-// padded to config.json's vocab_size as the converter does. Nothing when neither file is there.
-Status add_tokenizer_metadata(const std::string& dir, const nlohmann::json& config,
-                              const std::optional<arch::HfSentencePiece>& spm, formats::GgufWriter& w);
+// has an [hf] sentencepiece table and the file is there, else tokenizer.json: a BPE with byte fallback as the
+// family's [hf] byte_fallback_bpe table says (RawVocab::from_hf_byte_fallback), when it has one and the file is
+// one, else byte-level BPE (RawVocab::from_hf), each with tokenizer_config.json; the chat template
+// (tokenizer_config.json's chat_template, or chat_template.jinja), and generation_config.json's eos_token_id where
+// the tokenizer names none; but for the byte-fallback reading, the vocabulary padded to config.json's vocab_size as
+// the converter does. Nothing when neither file is there.
+Status add_tokenizer_metadata(const std::string& dir, const nlohmann::json& config, const arch::HfMap& map,
+                              formats::GgufWriter& w);
 
 }  // namespace loom::runtime

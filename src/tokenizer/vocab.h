@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tokenizer/byte_fallback_bpe.h"
 #include "tokenizer/string_index.h"
 
 namespace loom::formats {
@@ -83,10 +84,11 @@ struct TokenData {
 
 // The JSON files a Hugging Face tokenizer comes with, as text ("" when a file is absent).
 struct HfTokenizerFiles {
-    std::string_view tokenizer_json;         // tokenizer.json
-    std::string_view tokenizer_config_json;  // tokenizer_config.json
-    std::string_view added_tokens_json;      // added_tokens.json
-    std::string_view config_json;            // config.json
+    std::string_view tokenizer_json;                // tokenizer.json
+    std::string_view tokenizer_config_json;         // tokenizer_config.json
+    std::string_view added_tokens_json;             // added_tokens.json
+    std::string_view config_json;                   // config.json
+    std::string_view special_tokens_map_json = {};  // special_tokens_map.json
 };
 
 // A vocabulary as read from its source (GGUF keys, or a Hugging Face tokenizer.json), before defaults,
@@ -120,6 +122,15 @@ struct RawVocab {
     // left unset: the converter decides it per model family.
     static Result<RawVocab> from_spm(std::string_view tokenizer_model, const HfTokenizerFiles& files,
                                      std::optional<int64_t> vocab_size, std::string source = "tokenizer.model");
+    // A tokenizer.json BPE with byte fallback (not byte-level: Llama 2 style fast tokenizers, Gemma 4) and the files
+    // beside it, as llama.cpp's converter reads it (gguf-py's LlamaHfVocab over transformers, then the family's
+    // set_vocab `o`, then SpecialVocab): the model's vocabulary in id order (byte tokens `<0xHH>` byte, the special
+    // tokens' ids control, the rest normal), then added tokens beyond it (control when special, else
+    // user-defined), every score -1000; o.user_defined made user-defined; merges when o.merges; special ids and
+    // flags (add_special_tokens), then o's add_space_prefix and add_bos_token. hf_fallback_vocab.cpp says which
+    // tokens transformers counts as special. Errors: a tokenizer.json of another kind, ids with holes, bad JSON.
+    static Result<RawVocab> from_hf_byte_fallback(const HfTokenizerFiles& files, const ByteFallbackBpe& o,
+                                                  std::string source = "tokenizer.json");
 };
 
 // gguf-py's SpecialVocab over those files (vocab.py; llama.cpp's converter runs it for SentencePiece and most

@@ -1,4 +1,5 @@
-// libFuzzer target for Hugging Face vocabularies (RawVocab::from_hf): the input is a tokenizer.json, then
+// libFuzzer target for Hugging Face vocabularies (RawVocab::from_hf, and from_hf_byte_fallback as Gemma 4's arch
+// file asks for it): the input is a tokenizer.json, then
 // optionally a NUL byte and a tokenizer_config.json. When they convert, the vocabulary is built (the
 // validation a GGUF vocabulary gets) and, when it builds, encodes and decodes a short text. Invariants
 // (raw_vocab_check.h): no crash or exception, errors name the source, and every id encoded is inside the
@@ -17,5 +18,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view config = nul == std::string_view::npos ? std::string_view() : in.substr(nul + 1);
     fuzz::check_raw_vocab(RawVocab::from_hf(json, config, "fuzz/tokenizer.json"), "fuzz/tokenizer.json",
                           "hf_vocab_fuzz");
+    ByteFallbackBpe o;
+    o.model = "gemma4";
+    o.merges = true;
+    o.user_defined = {"<|channel>"};
+    o.class_defaults = {{"bos_token", "<bos>"}, {"unk_token", "<unk>"}};
+    fuzz::check_raw_vocab(RawVocab::from_hf_byte_fallback(HfTokenizerFiles{json, config, "", ""}, o,
+                                                          "fuzz/tokenizer.json"),
+                          "fuzz/tokenizer.json", "hf_vocab_fuzz");
     return 0;
 }

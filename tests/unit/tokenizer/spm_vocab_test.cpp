@@ -22,6 +22,7 @@
 #include "unit/test_env.h"
 #include "unit/tokenizer/corpus.h"
 #include "unit/tokenizer/spm_bytes.h"
+#include "unit/tokenizer/vocab_keys.h"
 
 namespace loom::tokenizer {
 namespace {
@@ -29,85 +30,16 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using formats::GgufValue;
-using Keys = std::map<std::string, GgufValue>;
+using vocab_check::expect_same_ids;
+using vocab_check::expect_same_keys;
+using vocab_check::tokenizer_keys;
+using vocab_check::vocab_of;
 
-Keys tokenizer_keys(const formats::GgufWriter& w) {
-    Keys k;
-    for (const auto& [key, v] : w.metadata())
-        if (key.rfind("tokenizer.", 0) == 0) k[key] = v;
-    return k;
-}
-
-Keys tokenizer_keys(const formats::GgufFile& f) {
-    Keys k;
-    for (const formats::MetaEntry& e : f.metadata())
-        if (e.key.rfind("tokenizer.", 0) == 0) k[std::string(e.key)] = e.to_owned();
-    return k;
-}
-
-// Every key of `want` in `got` with the same type and value (arrays: the first differing element is reported),
-// and no other key.
-void expect_same_keys(const Keys& got, const Keys& want) {
-    for (const auto& [key, v] : got) EXPECT_TRUE(want.count(key)) << key << ": written, but not by the converter";
-    for (const auto& kv : want) {
-        const std::string& key = kv.first;  // (not a structured binding: clang 14 cannot capture those)
-        const GgufValue& w = kv.second;
-        auto it = got.find(key);
-        if (it == got.end()) {
-            ADD_FAILURE() << key << ": missing";
-            continue;
-        }
-        const GgufValue& g = it->second;
-        if (g.index() != w.index()) {
-            ADD_FAILURE() << key << ": another type";
-            continue;
-        }
-        if (g == w) continue;
-        std::visit(
-            [&](const auto& a) {
-                using T = std::decay_t<decltype(a)>;
-                const T& b = std::get<T>(w);
-                if constexpr (requires { a.size(); } && !std::is_same_v<T, std::string>) {
-                    if (a.size() != b.size()) {
-                        ADD_FAILURE() << key << ": " << a.size() << " elements, expected " << b.size();
-                        return;
-                    }
-                    for (size_t i = 0; i < a.size(); ++i)
-                        if (!(a[i] == b[i])) {
-                            ADD_FAILURE() << key << "[" << i << "]: " << testing::PrintToString(a[i]) << ", expected "
-                                          << testing::PrintToString(b[i]);
-                            return;
-                        }
-                } else {
-                    ADD_FAILURE() << key << ": " << testing::PrintToString(a) << ", expected "
-                                  << testing::PrintToString(b);
-                }
-            },
-            g);
-    }
-}
-
-Result<Vocab> vocab_of(const formats::GgufWriter& w) {
-    LOOM_TRY(std::vector<uint8_t> bytes, w.to_bytes());
-    LOOM_TRY(formats::GgufFile f, formats::GgufFile::parse(std::move(bytes), "written"));
-    return Vocab::load(f);
-}
-
-// The ids of the first `n` corpus texts (BOS added, specials parsed) under two vocabularies, text by text; a text
-// one refuses (a byte with no byte token, for a vocabulary without them) the other must refuse too.
-void expect_same_ids(const Vocab& a, const Vocab& b, size_t n) {
-    const Tokenizer ta(a), tb(b);
-    const auto& texts = corpus();
-    ASSERT_FALSE(texts.empty());
-    size_t mismatches = 0, compared = 0;
-    for (size_t i = 0; i < texts.size() && i < n; ++i) {
-        auto x = ta.encode(texts[i], true, true), y = tb.encode(texts[i], true, true);
-        compared += y.ok();
-        const bool same = x.ok() == y.ok() && (!x.ok() || *x == *y);
-        if (!same && ++mismatches <= 5) ADD_FAILURE() << "text " << i << ": other ids";
-    }
-    EXPECT_EQ(mismatches, 0u);
-    EXPECT_GE(compared, 500u) << "too few texts tokenized to compare";
+// A family map that reads tokenizer.model with this add_space_prefix.
+arch::HfMap spm_map(std::optional<bool> add_space_prefix) {
+    arch::HfMap m;
+    m.sentencepiece = arch::HfSentencePiece{add_space_prefix};
+    return m;
 }
 
 TEST(SpmVocab, SameKeysAsThePinnedConverter) {
@@ -115,7 +47,7 @@ TEST(SpmVocab, SameKeysAsThePinnedConverter) {
     auto config = runtime::read_hf_config(dir);
     ASSERT_TRUE(config.ok()) << config.error().message();
     formats::GgufWriter w;
-    auto s = runtime::add_tokenizer_metadata(dir, *config, arch::HfSentencePiece{}, w);
+    auto s = runtime::add_tokenizer_metadata(dir, *config, spm_map(std::nullopt), w);
     ASSERT_TRUE(s.ok()) << s.error().message();
     auto ref = formats::GgufFile::open(tokenizer_data_dir() + "/spm/reference.gguf");
     ASSERT_TRUE(ref.ok()) << ref.error().message();
@@ -196,7 +128,7 @@ TEST(SpmVocab, Gemma3DirectoryGivesItsGgufKeysAndIds) {
     auto config = runtime::read_hf_config(dir);
     ASSERT_TRUE(config.ok()) << config.error().message();
     formats::GgufWriter w;
-    auto s = runtime::add_tokenizer_metadata(dir, *config, arch::HfSentencePiece{false}, w);
+    auto s = runtime::add_tokenizer_metadata(dir, *config, spm_map(false), w);
     ASSERT_TRUE(s.ok()) << s.error().message();
     expect_same_keys(tokenizer_keys(w), tokenizer_keys(*f));
 
