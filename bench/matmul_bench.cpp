@@ -138,6 +138,7 @@ std::vector<uint8_t> random_weights(DType t, int64_t n_out, int64_t n_in, uint32
                 break;
             }
             case DType::q4_0:
+            case DType::q5_0:
             case DType::q8_0: set_u16(o, 0x2400); break;
             case DType::q4_k:
             case DType::q5_k: set_u16(o, 0x2400), set_u16(o + 2, 0x2000); break;
@@ -252,7 +253,8 @@ void register_all() {
     benchmark::RegisterBenchmark("read_bandwidth/1GiB", BM_ReadBandwidth)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
-    const DType types[] = {DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k};
+    const DType types[] = {DType::f16,  DType::bf16, DType::q8_0, DType::q4_0,
+                           DType::q5_0, DType::q4_k, DType::q5_k, DType::q6_k};
     const Shape shapes[] = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {2048, 32000}};
     // cpu: the weights as a loaded model holds them (packed where the backend has a layout for the type);
     // cpu-rowmajor: the same types' GGUF layout, side by side, where a packed layout exists.

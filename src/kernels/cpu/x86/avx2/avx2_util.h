@@ -27,6 +27,35 @@ inline float f16_at(const uint8_t* p) {
 
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
+// 16 bytes of packed nibbles -> 32 bytes: low nibbles (values 0..15) then high nibbles (values 16..31). The 16
+// bytes go to both halves in one load; the high half shifts its 64-bit lanes right by 4 (a byte's own high nibble
+// comes down; what its neighbour shifts in lands above it and is masked away): 3 instructions instead of 5.
+inline __m256i unpack_nibbles(const uint8_t* p) {
+    const __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_and_si256(_mm256_srlv_epi64(x, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+// The 32 bits of the little-endian u32 at p as bytes: byte e is 0xFF if bit e is set, else 0. Each byte of a lane
+// holds the u32's byte e / 8 with every bit but bit e % 8 set: it is all ones exactly when that bit is.
+inline __m256i bytes_from_bits(const uint8_t* p) {
+    uint32_t bits;
+    std::memcpy(&bits, p, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)),
+                                               _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                                                2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi8(-1));
+}
+
+// The Q5 high bits: byte e is 0x10 if bit e of the little-endian u32 at p is set.
+inline __m256i q5_high_bits(const uint8_t* p) { return _mm256_and_si256(bytes_from_bits(p), _mm256_set1_epi8(0x10)); }
+
+// Q5_0's 32 values code − 16 as signed bytes from its nibbles (qs) and high bits (qh): a clear high bit puts 0xF0 over
+// the nibble (nibble − 16), a set one leaves the nibble (code − 16 with code = nibble + 16).
+inline __m256i q5_0_values(const uint8_t* qs, const uint8_t* qh) {
+    return _mm256_or_si256(unpack_nibbles(qs), _mm256_andnot_si256(bytes_from_bits(qh), _mm256_set1_epi8(char(0xF0))));
+}
+
 // 4 bytes at p in every 32-bit lane (the packed 8-row tiles: one token's 4 activations against 8 rows' codes).
 inline __m256i broadcast4(const int8_t* p) {
     int32_t v;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "formats/quant_layout.h"
+#include "kernels/cpu/x86/avx2/avx2_util.h"
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
 // Bit-exactness with the reference dequantizer: each product is rounded on its own (no fused multiply-add),
 // under GCC and clang alike.
@@ -13,30 +14,6 @@
 
 namespace loom::kernels::cpu::avx2 {
 namespace {
-
-inline float f16_at(const uint8_t* p) {
-    uint16_t v;
-    std::memcpy(&v, p, 2);
-    return _cvtsh_ss(v);
-}
-
-// 16 bytes of packed nibbles -> 32 bytes: low nibbles (values 0..15) then high nibbles (values 16..31).
-inline __m256i unpack_nibbles(const uint8_t* p) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i m = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(x, 4), m), _mm_and_si128(x, m));
-}
-
-// The Q5 high bits: byte e is 0x10 if bit e of the little-endian u32 at p is set.
-inline __m256i q5_high_bits(const uint8_t* p) {
-    uint32_t qh;
-    std::memcpy(&qh, p, 4);
-    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int(qh)),
-                                               _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
-                                                                2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
-}
 
 // 32 signed bytes -> four vectors of 8 f32.
 inline void widen32(__m256i q, __m256 out[4]) {
@@ -106,8 +83,7 @@ void dequant_q4_1(const uint8_t* row, int64_t k0, int64_t k1, float* dst) {
 void dequant_q5_0(const uint8_t* row, int64_t k0, int64_t k1, float* dst) {
     for (int64_t b = k0 / 32; b < k1 / 32; ++b, dst += 32) {
         const uint8_t* p = row + 22 * b;
-        const __m256i q = _mm256_or_si256(unpack_nibbles(p + 6), q5_high_bits(p + 2));
-        store_mul(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), f16_at(p), dst);
+        store_mul(q5_0_values(p + 6, p + 2), f16_at(p), dst);
     }
 }
 

@@ -23,24 +23,6 @@
 namespace loom::kernels::cpu::avx2 {
 namespace {
 
-// 16 bytes of packed nibbles -> 32 bytes: low nibbles (values 0..15) then high nibbles (values 16..31).
-inline __m256i unpack_nibbles(const uint8_t* p) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i m = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(x, 4), m), _mm_and_si128(x, m));
-}
-
-// The Q5 high bits: byte e of the result is 0x10 if bit e of the little-endian u32 at p is set.
-inline __m256i q5_high_bits(const uint8_t* p) {
-    uint32_t qh;
-    std::memcpy(&qh, p, 4);
-    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int(qh)),
-                                               _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
-                                                                2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
-}
-
 // ---- weight decoders: the 32 codes of a block as bytes, and where its scales are --------------------------
 // kOffset: the value is code + kOffset (unsigned codes); kSigned: codes are signed values; kMin: value has + m.
 // kWholeBlocks: how llama.cpp's CPU backend (AVX2) rounds this type, which loom follows bit for bit: its
@@ -84,6 +66,7 @@ struct Q5_0 {
     static constexpr int kBytes = 22, kOffset = -16;
     static constexpr bool kSigned = false, kMin = false;
     static __m256i codes(const uint8_t* b) { return _mm256_or_si256(unpack_nibbles(b + 6), q5_high_bits(b + 2)); }
+    static __m256i signed_values(const uint8_t* b) { return q5_0_values(b + 6, b + 2); }  // codes + kOffset
     static void codes_lo_hi(const uint8_t* b, __m128i& lo, __m128i& hi) { q5_lo_hi(b + 6, b + 2, lo, hi); }
 };
 struct Q5_1 {
@@ -112,6 +95,14 @@ struct IQ4_NL {
     }
 };
 
+// A block's 32 values as signed bytes: code + kOffset for the unsigned-code types (Q5_0 has a shorter way to it).
+template <class D>
+__m256i block_values(const uint8_t* b) {
+    if constexpr (requires { D::signed_values(b); }) return D::signed_values(b);
+    else if constexpr (D::kOffset != 0) return _mm256_add_epi8(D::codes(b), _mm256_set1_epi8(D::kOffset));
+    else return D::codes(b);
+}
+
 // One MR × NR tile over blocks [b0, b1). nb: blocks in a full row (the packed layout's geometry).
 template <class D, int MR, int NR>
 void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
@@ -136,10 +127,9 @@ void tile(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb
         // vector load straddle several small stores, which defeats store forwarding (a ~15-cycle stall).
         uint64_t dbits = 0, mbits = 0;
         for (int r = 0; r < MR; ++r) {
-            code[r] = D::codes(wb + r * ws);
             // Offset codes become signed values here, so each lane sums (code + offset)·a over its own 4 values
             // as ggml_vec_dot/tinyBLAS do (the lane sums, not only the block's total, set the f32 rounding).
-            if constexpr (D::kOffset != 0) code[r] = _mm256_add_epi8(code[r], _mm256_set1_epi8(D::kOffset));
+            code[r] = block_values<D>(wb + r * ws);
             if constexpr (D::kSigned || D::kOffset != 0) mag[r] = _mm256_sign_epi8(code[r], code[r]);
             dbits |= uint64_t(load_u16(wb + r * ws)) << (16 * r);
             if constexpr (D::kMin) mbits |= uint64_t(load_u16(wb + r * ws + 2)) << (16 * r);
