@@ -14,7 +14,7 @@ struct ByteFallbackBpe {
     std::optional<std::string> pre;         // tokenizer.ggml.pre, when the converter writes one
     bool merges = false;                    // tokenizer.ggml.merges from tokenizer.json (SpecialVocab load_merges)
     std::vector<std::string> user_defined;  // token texts made user-defined after the vocabulary is read
-    std::optional<bool> add_space_prefix, add_bos_token;               // written after SpecialVocab's
+    std::optional<bool> add_space_prefix, add_bos_token;              // written after SpecialVocab's
     std::vector<std::pair<std::string, std::string>> class_defaults;  // e.g. {"bos_token", "<bos>"}
 };
 

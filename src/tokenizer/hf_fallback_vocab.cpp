@@ -52,7 +52,8 @@ std::vector<std::string> special_tokens(const json& cfg, const json& legacy_map,
             if (key == "additional_special_tokens" && v.is_array()) {
                 json list = kw.contains(key) && kw[key].is_array() ? kw[key] : json::array();
                 for (const json& t : v)
-                    if (std::none_of(list.begin(), list.end(), [&](const json& x) { return token_text(x) == token_text(t); }))
+                    if (std::none_of(list.begin(), list.end(),
+                                     [&](const json& x) { return token_text(x) == token_text(t); }))
                         list.push_back(t);
                 kw[key] = list;
             } else if (!kw.contains(key) || token_text(kw[key]).empty()) {
@@ -90,7 +91,8 @@ Result<std::vector<std::string>> merges_of(const json& model, const std::string&
             std::string joined;
             for (int k = 0; k < 2; ++k) {
                 if (k == 1) joined += ' ';
-                for (char c : e[size_t(k)].get<std::string>()) joined += c == ' ' ? std::string("\u0120") : std::string(1, c);
+                for (char c : e[size_t(k)].get<std::string>())
+                    joined += c == ' ' ? std::string("\u0120") : std::string(1, c);
             }
             out.push_back(std::move(joined));
         } else {
@@ -103,7 +105,7 @@ Result<std::vector<std::string>> merges_of(const json& model, const std::string&
 }  // namespace
 
 Result<RawVocab> RawVocab::from_hf_byte_fallback(const HfTokenizerFiles& files, const ByteFallbackBpe& o,
-                                                  std::string source) {
+                                                 std::string source) {
     LOOM_TRY(json j, object_of(files.tokenizer_json, "tokenizer.json", source));
     LOOM_TRY(json cfg, object_of(files.tokenizer_config_json, "tokenizer_config.json", source));
     LOOM_TRY(json legacy_map, object_of(files.special_tokens_map_json, "special_tokens_map.json", source));
@@ -167,7 +169,7 @@ Result<RawVocab> RawVocab::from_hf_byte_fallback(const HfTokenizerFiles& files, 
             return Error::invalid("{}: no token has id {} (model.vocab has {} tokens)", r.source, id, n_base);
         const bool byte = std::regex_match(it->second, byte_token);
         r.tokens.push_back(it->second);
-        r.types->push_back(int32_t(byte                   ? TokenType::byte
+        r.types->push_back(int32_t(byte                    ? TokenType::byte
                                    : special_ids.count(id) ? TokenType::control
                                                            : TokenType::normal));
     }

@@ -66,8 +66,12 @@ void write_gemma4_like(const formats::GgufFile& f, const std::string& dir, Layou
     std::vector<std::string> others;
     for (size_t i = 0; i < tokens.size(); ++i) {
         if (types[i] != 3 && types[i] != 4) continue;
-        const json entry = {{"content", std::string(tokens[i])}, {"lstrip", false}, {"normalized", false},
-                            {"rstrip", false},      {"single_word", false}, {"special", true}};
+        const json entry = {{"content", std::string(tokens[i])},
+                            {"lstrip", false},
+                            {"normalized", false},
+                            {"rstrip", false},
+                            {"single_word", false},
+                            {"special", true}};
         json with_id = entry;
         with_id["id"] = i;
         added.push_back(with_id);
@@ -180,7 +184,8 @@ json small_tokenizer() {
 
 TEST(HfFallbackVocabReader, TypesScoresAddedTokensAndMerges) {
     const std::string tok = small_tokenizer().dump();
-    const std::string cfg = R"({"added_tokens_decoder": {}, "bos_token": "<bos>", "additional_special_tokens": ["<ctl>"]})";
+    const std::string cfg =
+        R"({"added_tokens_decoder": {}, "bos_token": "<bos>", "additional_special_tokens": ["<ctl>"]})";
     ByteFallbackBpe o;
     o.model = "m";
     o.merges = true;
@@ -204,7 +209,8 @@ TEST(HfFallbackVocabReader, MissingSpecialTokensAreAddedAfterTheVocabulary) {
     const std::string tok = small_tokenizer().dump();
     ByteFallbackBpe o;
     o.model = "m";
-    const std::string cfg = R"({"added_tokens_decoder": {}, "eos_token": "<eos>", "mask_token": {"content": "<mask>"}})";
+    const std::string cfg =
+        R"({"added_tokens_decoder": {}, "eos_token": "<eos>", "mask_token": {"content": "<mask>"}})";
     auto r = RawVocab::from_hf_byte_fallback(HfTokenizerFiles{tok, cfg, "", ""}, o, "t.json");
     ASSERT_TRUE(r.ok()) << r.error().message();
     ASSERT_EQ(r->tokens.size(), 9u);
