@@ -7,7 +7,8 @@ names with no generated rope_freqs (config.json's rope_parameters say how to mak
 head counts and widths as Gemma4TextConfig keys; llada-moe's experts one tensor each. For measuring
 `loom run -m DIR` against `-m FILE.gguf` on the same weights (a benchmark aid; the bit-equality tests do the same in
 C++, tests/unit/runtime/hf_directory_test.cpp). A SentencePiece (`llama`) vocabulary is written as tokenizer.model,
-tokenizer_config.json and tokenizer.json (write_spm_tokenizer); --tokenizer-only writes just those and config.json's
+tokenizer_config.json and tokenizer.json (write_spm_tokenizer), a `gemma4` one as a byte-fallback BPE tokenizer.json and
+tokenizer_config.json (write_byte_fallback_tokenizer); --tokenizer-only writes just those and config.json's
 vocab_size, from a GGUF of any family and tensor types (the default Gemma 3 model, say). Needs numpy and the gguf
 package (tools/requirements.txt).
 
@@ -195,6 +196,48 @@ def write_spm_tokenizer(r, out):
     (out / "tokenizer.json").write_text(json.dumps(tok, ensure_ascii=False))
 
 
+def write_byte_fallback_tokenizer(r, out):
+    """A `gemma4` vocabulary as a Hugging Face Gemma tokenizer stores it (what the converter reads through gguf-py's
+    LlamaHfVocab and transformers): tokenizer.json a BPE with byte fallback, every token in model.vocab at its id and
+    the merges as pairs; control and user-defined tokens as special added tokens; tokenizer_config.json naming the
+    special tokens (bos, eos, unk, pad, mask; the other control tokens as additional special tokens)."""
+    tokens = [bytes(r.fields["tokenizer.ggml.tokens"].parts[i]).decode() for i in r.fields["tokenizer.ggml.tokens"].data]
+    types = values(r, "tokenizer.ggml.token_type")
+    merges = [bytes(r.fields["tokenizer.ggml.merges"].parts[i]).decode() for i in r.fields["tokenizer.ggml.merges"].data]
+    named = {}
+    for key, name in [("bos_token_id", "bos_token"), ("eos_token_id", "eos_token"), ("unknown_token_id", "unk_token"),
+                      ("padding_token_id", "pad_token"), ("mask_token_id", "mask_token")]:
+        if (i := field(r, "tokenizer.ggml." + key)) is not None:
+            named[name] = tokens[i]
+    added, decoder, additional = [], {}, []
+    for i, (t, ty) in enumerate(zip(tokens, types)):
+        if ty in (3, 4):
+            entry = {"content": t, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
+                     "special": True}
+            added.append({"id": i, **entry})
+            decoder[str(i)] = entry
+            if ty == 3 and t not in named.values():
+                additional.append(t)
+    tok = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+           "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+           "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious",
+                             "invert": False},
+           "post_processor": None,
+           "decoder": {"type": "Sequence", "decoders": [
+               {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+               {"type": "ByteFallback"}, {"type": "Fuse"}]},
+           "model": {"type": "BPE", "dropout": None, "unk_token": named.get("unk_token"),
+                     "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
+                     "byte_fallback": True, "ignore_merges": False, "vocab": {t: i for i, t in enumerate(tokens)},
+                     "merges": [m.split(" ", 1) for m in merges]}}
+    (out / "tokenizer.json").write_text(json.dumps(tok, ensure_ascii=False))
+    cfg = {"tokenizer_class": "GemmaTokenizer", "added_tokens_decoder": decoder, **named,
+           "additional_special_tokens": additional}
+    if "tokenizer.chat_template" in r.fields:
+        cfg["chat_template"] = bytes(r.fields["tokenizer.chat_template"].parts[-1]).decode()
+    (out / "tokenizer_config.json").write_text(json.dumps(cfg, indent=1, ensure_ascii=False))
+
+
 def write_safetensors(path, tensors):
     header, offset = {}, 0
     for name, dtype, shape, data in tensors:
@@ -221,12 +264,15 @@ def main():
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     model = r.fields.get("tokenizer.ggml.model")
-    spm = model is not None and bytes(model.parts[-1]).decode() == "llama"
-    if spm:
+    kind = bytes(model.parts[-1]).decode() if model is not None else None
+    if kind == "llama":
         write_spm_tokenizer(r, out)
+    elif kind == "gemma4":
+        write_byte_fallback_tokenizer(r, out)
     if a.tokenizer_only:
-        if not spm:
-            raise SystemExit(f"{a.gguf}: tokenizer.ggml.model is not llama: only SentencePiece vocabularies are written")
+        if kind not in ("llama", "gemma4"):
+            raise SystemExit(f"{a.gguf}: tokenizer.ggml.model {kind}: only llama (SentencePiece) and gemma4 vocabularies "
+                             "are written")
         n_vocab = len(r.fields["tokenizer.ggml.tokens"].data)
         (out / "config.json").write_text(json.dumps({"architectures": [CLASSES.get(arch, arch)], "vocab_size": n_vocab}))
         return
