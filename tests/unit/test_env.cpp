@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <vector>
 
@@ -43,7 +44,9 @@ std::string scratch_path(const std::string& name) {
     struct Scratch {
         std::vector<std::string> paths;
         ~Scratch() {
-            for (const std::string& p : paths) std::remove(p.c_str());
+            // Directories too, whole (a Hugging Face directory is tens of MB): std::remove left them behind.
+            std::error_code ec;
+            for (const std::string& p : paths) std::filesystem::remove_all(p, ec);
         }
     };
     static Scratch scratch;

@@ -16,7 +16,8 @@ std::string data_dir();
 std::string synth_model(const std::string& spec, const std::string& type, unsigned seed = 1);
 
 // A path in the test temporary directory that is this process's alone ("loom-<pid>-<name>"): ctest runs each test
-// in its own process, several at once, so a fixed name shared by two tests is a race. Removed when the process exits.
+// in its own process, several at once, so a fixed name shared by two tests is a race. Removed (a directory with
+// everything in it) when the process exits.
 std::string scratch_path(const std::string& name);
 
 struct ShellResult {
