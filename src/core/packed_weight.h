@@ -20,6 +20,7 @@ enum class PackedLayout : uint8_t {
     q4_0_x8,  // Q4_0, 8 rows interleaved per block (kernels/cpu/weight_pack.h)
     q4_k_x8,  // Q4_K, 8 rows interleaved per super-block
     q6_k_x8,  // Q6_K, 8 rows interleaved per super-block
+    q5_0_x8,  // Q5_0, 8 rows interleaved per block
 };
 
 struct PackedWeight {

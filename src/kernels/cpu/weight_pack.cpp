@@ -46,6 +46,27 @@ float q4_0_x8_value(const uint8_t* packed, int64_t n_in, int64_t o, int64_t i) {
     return float(code - 8) * f16_to_f32(blk.d[r]);  // as ggml's dequantize_row_q4_0
 }
 
+void pack_q5_0_x8(const uint8_t* src, int64_t src_stride, int64_t n_in, int64_t o0, int64_t o1, uint8_t* dst) {
+    pack_rows<Q50X8, formats::BlockQ5_0>(src, src_stride, n_in / 32, o0, o1, dst,
+                                         [](Q50X8& out, int r, const formats::BlockQ5_0& blk) {
+                                             uint32_t qh;
+                                             std::memcpy(&qh, blk.qh, 4);
+                                             out.d[r] = blk.d;
+                                             for (int s = 0; s < 4; ++s) {
+                                                 out.qh[s][r] =
+                                                     uint8_t(((qh >> (4 * s)) & 15) | ((qh >> (16 + 4 * s)) & 15) << 4);
+                                                 std::memcpy(out.qs[s][r], blk.qs + 4 * s, 4);
+                                             }
+                                         });
+}
+
+float q5_0_x8_value(const uint8_t* packed, int64_t n_in, int64_t o, int64_t i) {
+    const Q50X8& blk = record_of<Q50X8>(packed, n_in, 32, o, i);
+    const int r = int(o % kPackRows), v = int(i % 32), high = v / 16, s = (v % 16) / 4, k = v % 4;
+    const int code = ((blk.qs[s][r][k] >> (4 * high)) & 15) | ((blk.qh[s][r] >> (4 * high + k)) & 1) << 4;
+    return float(code - 16) * f16_to_f32(blk.d[r]);  // as ggml's dequantize_row_q5_0
+}
+
 void pack_q4_k_x8(const uint8_t* src, int64_t src_stride, int64_t n_in, int64_t o0, int64_t o1, uint8_t* dst) {
     pack_rows<Q4KX8, formats::BlockQ4_K>(src, src_stride, n_in / 256, o0, o1, dst,
                                          [](Q4KX8& out, int r, const formats::BlockQ4_K& blk) {
@@ -114,6 +135,7 @@ constexpr PackedFormat kFormats[] = {
     {DType::q4_0, PackedLayout::q4_0_x8, 32, sizeof(Q40X8), pack_q4_0_x8, q4_0_x8_value},
     {DType::q4_k, PackedLayout::q4_k_x8, 256, sizeof(Q4KX8), pack_q4_k_x8, q4_k_x8_value},
     {DType::q6_k, PackedLayout::q6_k_x8, 256, sizeof(Q6KX8), pack_q6_k_x8, q6_k_x8_value},
+    {DType::q5_0, PackedLayout::q5_0_x8, 32, sizeof(Q50X8), pack_q5_0_x8, q5_0_x8_value},
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 //   q4_0_x8  Q4_0, per 32-value block 144 bytes (= 8 × 18)
 //   q4_k_x8  Q4_K, per 256-value super-block 1184 bytes (8 × 144 + 32: +2.8%)
 //   q6_k_x8  Q6_K, per 256-value super-block 1680 bytes (= 8 × 210; the 6-bit codes re-packed, see Q6KX8)
+//   q5_0_x8  Q5_0, per 32-value block 176 bytes (= 8 × 22; the high bits re-packed per step, see Q50X8)
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,15 @@ struct Q40X8 {
                           // value 16 + 4s + i in the high one
 };
 static_assert(sizeof(Q40X8) == 144);
+
+// Q5_0: one group of 8 rows × one 32-value block. Step s holds values 4s..4s+3 (code bytes' low nibbles) and
+// 16 + 4s..16 + 4s + 3 (high nibbles), as Q40X8; each row's high bits of those 8 values sit in one byte per step.
+struct Q50X8 {
+    uint16_t d[8];        // f16 block scale of rows 0..7
+    uint8_t qh[4][8];     // [step s][row r]: bits i (0..3) the high bits of values 4s + i, bits 4 + i of 16 + 4s + i
+    uint8_t qs[4][8][4];  // [step s][row r][i]: row r's code byte q[4s + i]
+};
+static_assert(sizeof(Q50X8) == 176);
 
 // Q4_K: one group of 8 rows × one 256-value super-block.
 struct Q4KX8 {

@@ -192,7 +192,10 @@ TEST(WeightPack, ExtremeCodesSameBits) {
         size_t block_bytes;
         std::vector<size_t> f16_at;
     };
-    const Scales kScales[] = {{DType::q4_0, 18, {0}}, {DType::q4_k, 144, {0, 2}}, {DType::q6_k, 210, {208}}};
+    const Scales kScales[] = {{DType::q4_0, 18, {0}},
+                              {DType::q5_0, 22, {0}},
+                              {DType::q4_k, 144, {0, 2}},
+                              {DType::q6_k, 210, {208}}};
     const int64_t n_in = 512, n_out = 16;
     for (const cpu::MatmulKernels* k : packing_variants())
         for (const Scales& t : kScales)

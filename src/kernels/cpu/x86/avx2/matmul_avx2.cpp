@@ -3,7 +3,7 @@
 // whose rounding mirrors llama.cpp's (f32, f16, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K: ARCHITECTURE.md, "Bit-level
 // equivalence") never take it (-1); of the rest, measured on Zen 1 with 2 threads, the 4/5-bit legacy types
 // never, the others from 32 tokens (kernels/cpu/matmul_portable.cpp's default). Types not listed here (none at
-// present) keep the portable entry. Q4_0, Q4_K and Q6_K also have tiles for their load-time 8-row layouts
+// present) keep the portable entry. Q4_0, Q5_0, Q4_K and Q6_K also have tiles for their load-time 8-row layouts
 // (weight_pack.h), with the row-major tiles' bits. Q2_K and Q3_K have no AVX2 decoder: their f32 path decodes through
 // ref::dequantize_row (slower, still threaded).
 #include "kernels/cpu/x86/avx2/matmul_avx2.h"
@@ -23,6 +23,8 @@ constexpr TypeKernels kTypes[] = {
      PackedLayout::q4_0_x8, 8},
     {DType::q4_1, a8_row_bytes, pack_a8_q8_1, gemm_q4_1, 32, 0, "q4_1 avx2", pack_f32_q8_0, dequant_q4_1, -1},
     {DType::q5_0, a8_row_bytes, pack_a8_q8_0, gemm_q5_0, 32, 0, "q5_0 avx2", pack_f32_q8_0, dequant_q5_0, -1},
+    {DType::q5_0, a8_row_bytes, pack_a8_q8_0, gemm_q5_0_x8, 32, 0, "q5_0 x8 avx2", nullptr, nullptr, -1,
+     PackedLayout::q5_0_x8, 8},
     {DType::q5_1, a8_row_bytes, pack_a8_q8_1, gemm_q5_1, 32, 0, "q5_1 avx2", pack_f32_q8_0, dequant_q5_1, -1},
     {DType::q8_0, a8_row_bytes, pack_a8_q8_0, gemm_q8_0, 32, 0, "q8_0 avx2", pack_f32_q8_0, dequant_q8_0, -1},
     {DType::iq4_nl, a8_row_bytes, pack_a8_q8_0, gemm_iq4_nl, 32, 0, "iq4_nl avx2", pack_f32_q8_0, dequant_iq4_nl},

@@ -45,6 +45,7 @@ void gemm_iq4_xs(const GemmTile& g);
 void gemm_q4_0_x8(const GemmTile& g);  // PackedLayout::q4_0_x8 (matmul_avx2_q40_x8.cpp)
 void gemm_q4_k_x8(const GemmTile& g);  // PackedLayout::q4_k_x8 (matmul_avx2_q4k_x8.cpp)
 void gemm_q6_k_x8(const GemmTile& g);  // PackedLayout::q6_k_x8 (matmul_avx2_q6k_x8.cpp)
+void gemm_q5_0_x8(const GemmTile& g);  // PackedLayout::q5_0_x8 (matmul_avx2_q50_x8.cpp)
 
 // Q6_K, one token, four rows (matmul_avx2_q6k_decode.cpp), in the tile signature of matmul_avx2_kquant.cpp.
 void tile_q6k_row4(const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, int64_t nb, int64_t b0, int64_t b1,
