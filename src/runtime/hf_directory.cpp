@@ -153,7 +153,7 @@ public:
         }
         for (const formats::ExternalTensor& t : tensors_)
             if (t.name == g.name) return Error::invalid("{}: the checkpoint has a tensor mapped to it too", where);
-        auto values = eval_each(g.each, g.value, config_, &meta_, nullptr);
+        auto values = eval_each(g.each, g.value, config_, &meta_, nullptr, &g.lets);
         if (!values.ok()) return std::move(values).error().with_context(where);
         // Each value rounded to the nearest f32, as torch.tensor(values, dtype=torch.float32) does.
         std::vector<float> f(values->begin(), values->end());
@@ -278,7 +278,7 @@ Result<formats::GgufFile> open_hf_directory(const std::string& dir, const std::s
     w.set("general.name", fs::path(dir).filename().string());
     LOOM_RETURN_IF_ERROR(check_refusals(map, config, dir + "/config.json"));
     LOOM_RETURN_IF_ERROR(add_config_metadata(map, config, dir + "/config.json", w));
-    if (auto s = add_tokenizer_metadata(dir, config, map.sentencepiece, w); !s.ok())
+    if (auto s = add_tokenizer_metadata(dir, config, map.sentencepiece, w, &map.special_tokens); !s.ok())
         return std::move(s).error().with_context(dir);
 
     LOOM_TRY(formats::SafetensorsCheckpoint c, formats::SafetensorsCheckpoint::open(dir, mode));
