@@ -1078,6 +1078,91 @@ TEST(HfRopeScaling, YarnAsTheConverterWritesIt) {
     }
 }
 
+// llama3 RoPE scaling (conversion/llama.py, LlamaModel.generate_extra_tensors): the rope_freqs.weight loom generates
+// from config.json equals, bit for bit, what the converter's own code made with torch (tests/data/hf/
+// llama3_rope_freqs.json, tools/record_llama3_rope_freqs.py) for the released Llama 3.1 8B and 3.2 1B / 3B values
+// and for the synthetic llama's head with a short original context and with the converter's defaults. A directory
+// with it gives the logits of the GGUF holding the converter's tensor, bit for bit, and not the unscaled ones.
+TEST(HfLlama3Rope, RopeFreqsAreTheConvertersBits) {
+    const json ref = json::parse(std::ifstream(test::data_dir() + "/hf/llama3_rope_freqs.json"));
+    ASSERT_EQ(ref["cases"].size(), 5u);
+    Family f;
+    for (const Family& x : families())
+        if (x.name == "llama") f = x;
+    const Written w = write_hf(f, test::synth_model("llama", "f32"), "llama3-rope", 1);
+    const json plain_config = json::parse(std::ifstream(w.dir + "/config.json"));
+    ASSERT_FALSE(plain_config.contains("head_dim"));  // the synthetic head: hidden_size / num_attention_heads (64)
+    auto bits_of = [](const json& c) {
+        std::vector<uint32_t> out;
+        for (const json& h : c["bits"]) out.push_back(uint32_t(std::stoul(h.get<std::string>(), nullptr, 16)));
+        return out;
+    };
+    for (const json& c : ref["cases"]) {
+        const std::string name = c["name"].get<std::string>();
+        json config = plain_config;
+        const json& h = c["config"];
+        // The head size as the converter finds it; the synthetic tensors keep their shapes (only metadata is read).
+        const int64_t dim = h.contains("head_dim")
+                                ? h["head_dim"].get<int64_t>()
+                                : h["hidden_size"].get<int64_t>() / h["num_attention_heads"].get<int64_t>();
+        if (dim != 64) config["head_dim"] = dim;
+        config["rope_theta"] = h["rope_theta"];
+        config["rope_scaling"] = c["rope_scaling"];
+        std::ofstream(w.dir + "/config.json") << config.dump();
+        auto dir = open_hf_directory(w.dir);
+        ASSERT_TRUE(dir.ok()) << name << ": " << dir.error().message();
+        const formats::TensorInfo* t = dir->tensor("rope_freqs.weight");
+        ASSERT_NE(t, nullptr) << name;
+        ASSERT_EQ(t->type, DType::f32);
+        const std::vector<uint32_t> want = bits_of(c);
+        ASSERT_EQ(t->n_elements(), int64_t(want.size())) << name;
+        for (size_t i = 0; i < want.size(); ++i) {
+            uint32_t got = 0;
+            std::memcpy(&got, t->data + 4 * i, 4);
+            EXPECT_EQ(got, want[i]) << name << " pair " << i;
+        }
+    }
+
+    // The synthetic llama with the converter's tensor, against the directory.
+    const json& c = ref["cases"][3];
+    ASSERT_EQ(c["name"], "synth-llama");
+    json config = plain_config;
+    config["rope_scaling"] = c["rope_scaling"];
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto g = formats::GgufFile::open(w.gguf);
+    ASSERT_TRUE(g.ok());
+    formats::GgufWriter scaled;
+    for (const formats::MetaEntry& e : g->metadata()) scaled.set(std::string(e.key), e.to_owned());
+    for (const formats::TensorInfo& t : g->tensors())
+        scaled.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+    const std::vector<uint32_t> bits = bits_of(c);
+    std::vector<uint8_t> bytes(bits.size() * 4);
+    std::memcpy(bytes.data(), bits.data(), bytes.size());
+    scaled.add_tensor("rope_freqs.weight", DType::f32, {int64_t(bits.size())}, std::move(bytes));
+    const std::string path = test::scratch_path("llama3-rope-scaled.gguf");
+    ASSERT_TRUE(scaled.write(path).ok());
+    const std::vector<float> plain = logits_of(w.gguf), want = logits_of(path), got = logits_of(w.dir);
+    ASSERT_FALSE(want.empty());
+    ASSERT_EQ(want.size(), got.size());
+    EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0);
+    EXPECT_NE(std::memcmp(want.data(), plain.data(), want.size() * 4), 0) << "the scaling changed nothing";
+
+    // Without llama3 scaling there is no tensor; a factor that is not a number is an error naming the tensor.
+    config = plain_config;
+    config["rope_scaling"] = {{"rope_type", "default"}};
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto none = open_hf_directory(w.dir);
+    ASSERT_TRUE(none.ok()) << none.error().message();
+    EXPECT_EQ(none->tensor("rope_freqs.weight"), nullptr);
+    config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", "eight"}};
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto bad = open_hf_directory(w.dir);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("config.json: [hf.generated] 'rope_freqs.weight'"), std::string::npos)
+        << bad.error().message();
+    EXPECT_NE(bad.error().message().find("f32() needs a number"), std::string::npos) << bad.error().message();
+}
+
 // --quantize: the type llama-quantize gives a tensor for a plain target type, written here from llama.cpp's
 // src/llama-quant.cpp (not from loom's rule): 2-D and 3-D weights but norms, routers and ssm_conv1d; output.weight
 // (token_embd when tied) q6_k unless the target is q8_0; rows the type's blocks do not divide fall back
