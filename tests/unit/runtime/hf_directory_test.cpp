@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 #include <nlohmann/json.hpp>
@@ -1344,6 +1345,47 @@ TEST(HfDirectoryTokenizer, SentencePieceWhereTheFamilyPrefersIt) {
                   std::string::npos)
             << bad.error().message();
     }
+}
+
+// CodeLlama (config.json vocab_size 32016): llama's set_vocab runs gguf-py's SpecialVocab again over the FIM types
+// prefix/suffix/middle/eot with the fallback ids 32007-32010 (conversion/llama.py). The pinned gguf-py has a writer
+// only for eot, so the file gets tokenizer.ggml.eot_token_id: tokenizer_config.json's eot_token among tokenizer.json's
+// added tokens, else config.json's eot_token_id, else 32010; and no prefix/suffix/middle keys.
+TEST(HfDirectoryTokenizer, CodeLlamaEotAsTheConverterSetsIt) {
+    const Written w = write_hf(family("llama"), test::synth_model("llama", "f32"), "codellama", 1);
+    fs::copy_file(test::data_dir() + "/tokenizer/spm/dir/tokenizer.model", w.dir + "/tokenizer.model");
+    const json plain = json::parse(std::ifstream(w.dir + "/config.json"));
+    auto eot_of = [&](const json& config) -> std::optional<uint32_t> {
+        std::ofstream(w.dir + "/config.json") << config.dump();
+        auto f = open_hf_directory(w.dir);
+        EXPECT_TRUE(f.ok()) << f.error().message();
+        if (!f.ok()) return std::nullopt;
+        for (const char* k :
+             {"tokenizer.ggml.prefix_token_id", "tokenizer.ggml.suffix_token_id", "tokenizer.ggml.middle_token_id"})
+            EXPECT_FALSE(f->has(k)) << k;
+        auto eot = f->get<uint32_t>("tokenizer.ggml.eot_token_id");
+        return eot.ok() ? std::optional<uint32_t>(*eot) : std::nullopt;
+    };
+    json config = plain;
+    config["vocab_size"] = 32016;
+    EXPECT_EQ(eot_of(config), 32010u);
+    config["vocab_size"] = 32000;
+    EXPECT_EQ(eot_of(config), std::nullopt);
+
+    config["vocab_size"] = 32016;
+    config["eot_token_id"] = 9;
+    EXPECT_EQ(eot_of(config), 9u);
+    std::ofstream(w.dir + "/tokenizer_config.json") << json{{"eot_token", "<x>"}}.dump();
+    std::ofstream(w.dir + "/tokenizer.json") << json{{"added_tokens", {{{"id", 5}, {"content", "<x>"}}}}}.dump();
+    EXPECT_EQ(eot_of(config), 5u);
+
+    config["eot_token_id"] = -1;
+    std::ofstream(w.dir + "/tokenizer.json") << json{{"added_tokens", json::array()}}.dump();
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto bad = open_hf_directory(w.dir);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("invalid value for special token type eot: -1"), std::string::npos)
+        << bad.error().message();
 }
 
 // A directory's problems are errors that name the directory, the file and the tensor.
