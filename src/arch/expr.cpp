@@ -247,6 +247,12 @@ Result<Value> call_builtin(const std::string& fn, std::span<const Value> a, cons
         LOOM_TRY(double x, as_number(a[0], "f32()"));
         return Value::number(double(float(x)));
     }
+    if (fn == "pow") {  // pow(x, y) = x^y in double (f32(pow(f32(b), f32(e))) is a correctly rounded powf)
+        LOOM_RETURN_IF_ERROR(want(2));
+        LOOM_TRY(double x, as_number(a[0], "pow()"));
+        LOOM_TRY(double y, as_number(a[1], "pow()"));
+        return Value::number(std::pow(x, y));
+    }
     if (fn == "min" || fn == "max") {
         LOOM_RETURN_IF_ERROR(want(2));
         LOOM_TRY(double x, as_number(a[0], fn + "()"));

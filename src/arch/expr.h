@@ -11,8 +11,8 @@
 // `/` is real division and `//` floor division, so `n_embd // n_head` is an integer and `1 / 8` is 0.125.
 // Booleans are numbers (0 false, anything else true). Values are numbers, strings or number arrays
 // (metadata arrays, indexed with at(array, i)).
-// Built-in functions: sqrt log exp floor ceil abs min max at(a, i) len(a) sum(a), and f32(x): x rounded to the
-// nearest float, so an option can be the exact float llama.cpp computes (`f32(1 / f32(sqrt(n_embd)))` is
+// Built-in functions: sqrt log exp floor ceil abs min max pow(x, y) at(a, i) len(a) sum(a), and f32(x): x rounded
+// to the nearest float, so an option can be the exact float llama.cpp computes (`f32(1 / f32(sqrt(n_embd)))` is
 // 1.0f / sqrtf(n_embd): a double result of one IEEE operation on floats rounds to the float one). Other names (has,
 // shape) are the caller's: the Scope answers them, so the language knows nothing about models.
 #pragma once

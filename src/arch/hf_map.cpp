@@ -118,7 +118,15 @@ Result<HfConfigKey> config_key_of(const std::string& key, const Node& n, const s
     if (n.kind != Node::Kind::table)
         return Error::invalid("{}:{}: [hf.config] '{}': a config.json key or a table {{ key, default }}", path, n.line,
                               key);
-    LOOM_RETURN_IF_ERROR(unknown(path, fmt::format("[hf.config] '{}': ", key), n, {"key", "value", "each", "default"}));
+    LOOM_RETURN_IF_ERROR(
+        unknown(path, fmt::format("[hf.config] '{}': ", key), n, {"key", "value", "each", "default", "type"}));
+    if (auto it = n.fields.find("type"); it != n.fields.end()) {
+        const Node& t = it->second;
+        if (t.kind != Node::Kind::string || (t.str != "f32" && t.str != "u32" && t.str != "i32"))
+            return Error::invalid("{}:{}: [hf.config] '{}': type must be \"f32\", \"u32\" or \"i32\"", path, t.line,
+                                  key);
+        c.type = t.str;
+    }
     if (auto it = n.fields.find("key"); it != n.fields.end()) {
         LOOM_TRY(c.from, strings(it->second, path, "key"));
     }
@@ -197,8 +205,8 @@ Result<HfGenerated> generated_of(const std::string& name, const Node& n, const s
                                  const std::string& arch) {
     const std::string where = fmt::format("[hf.generated] '{}'", name);
     if (n.kind != Node::Kind::table)
-        return Error::invalid("{}:{}: {}: a table {{ each, value, if }}", path, n.line, where);
-    LOOM_RETURN_IF_ERROR(unknown(path, where + ": ", n, {"each", "value", "if"}));
+        return Error::invalid("{}:{}: {}: a table {{ each, value, if, let }}", path, n.line, where);
+    LOOM_RETURN_IF_ERROR(unknown(path, where + ": ", n, {"each", "value", "if", "let"}));
     auto each = n.fields.find("each"), value = n.fields.find("value"), when = n.fields.find("if");
     if (each == n.fields.end() || value == n.fields.end())
         return Error::invalid("{}:{}: {}: needs each (the length) and value (entry i)", path, n.line, where);
@@ -209,6 +217,20 @@ Result<HfGenerated> generated_of(const std::string& name, const Node& n, const s
     LOOM_TRY(g.value, expr_of(value->second, path, where + ": value", arch));
     if (when != n.fields.end()) {
         LOOM_TRY(g.when, expr_of(when->second, path, where + ": if", arch));
+    }
+    if (auto let = n.fields.find("let"); let != n.fields.end()) {
+        if (let->second.kind != Node::Kind::table)
+            return Error::invalid("{}:{}: {}: let must be a table {{ name = \"<expression>\" }}", path,
+                                  let->second.line, where);
+        for (const auto& [k, v] : let->second.fields) {
+            if (k == "i" || k.empty() || std::isdigit(static_cast<unsigned char>(k[0])) ||
+                !std::all_of(k.begin(), k.end(),
+                             [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+                return Error::invalid("{}:{}: {}: let '{}': a name of letters, digits and '_', not 'i'", path, v.line,
+                                      where, k);
+            LOOM_TRY(Expr e, expr_of(v, path, fmt::format("{}: let '{}'", where, k), arch));
+            g.lets.emplace_back(k, std::move(e));
+        }
     }
     return g;
 }
@@ -266,11 +288,44 @@ Result<HfByteFallbackBpe> byte_fallback_bpe_of(const Node& n, const std::string&
 
 }  // namespace
 
+// [hf] special_tokens: [{ if = "<expression>", ids = { <type> = <id>, ... } }].
+Result<std::vector<HfSpecialTokens>> special_tokens_of(const Node& n, const std::string& path) {
+    static const std::vector<std::string> kTypes = {"bos",  "eos", "unk", "sep",    "pad",    "cls",
+                                                    "mask", "eot", "eom", "prefix", "suffix", "middle"};
+    const std::string what = "[hf] special_tokens";
+    if (n.kind != Node::Kind::array)
+        return Error::invalid("{}:{}: {} must be an array of {{ if, ids }} tables", path, n.line, what);
+    std::vector<HfSpecialTokens> out;
+    for (const Node& x : n.items) {
+        if (x.kind != Node::Kind::table)
+            return Error::invalid("{}:{}: {}: each entry is {{ if = \"...\", ids = {{ ... }} }}", path, x.line, what);
+        LOOM_RETURN_IF_ERROR(unknown(path, what + ": ", x, {"if", "ids"}));
+        const auto when = x.fields.find("if"), ids = x.fields.find("ids");
+        if (when == x.fields.end() || ids == x.fields.end() || ids->second.kind != Node::Kind::table)
+            return Error::invalid("{}:{}: {}: needs if (an expression) and ids (a table of token type = id)", path,
+                                  x.line, what);
+        HfSpecialTokens t;
+        t.line = x.line;
+        LOOM_TRY(t.when, expr_of(when->second, path, what + ": if", ""));
+        for (const auto& [typ, id] : ids->second.fields) {
+            if (std::find(kTypes.begin(), kTypes.end(), typ) == kTypes.end())
+                return Error::invalid("{}:{}: {}: unknown token type '{}' (known: {})", path, id.line, what, typ,
+                                      fmt::join(kTypes, ", "));
+            if (id.kind != Node::Kind::number || id.num < 0 || id.num != double(int64_t(id.num)))
+                return Error::invalid("{}:{}: {}: {} must be a token id (a whole number >= 0)", path, id.line, what,
+                                      typ);
+            t.ids.emplace_back(typ, int64_t(id.num));
+        }
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
 Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::string& arch) {
     if (s.kind != Node::Kind::table) return Error::invalid("{}:{}: [hf] must be a table", path, s.line);
     LOOM_RETURN_IF_ERROR(unknown(path, "[hf]: ", s,
                                  {"architectures", "ignore", "prefixes", "refuse", "sentencepiece", "byte_fallback_bpe",
-                                  "config", "tensors", "generated"}));
+                                  "special_tokens", "config", "tensors", "generated"}));
     HfMap m;
     const auto* archs = s.fields.count("architectures") ? &s.fields.at("architectures") : nullptr;
     if (!archs) return Error::invalid("{}:{}: [hf] needs architectures = [...] (config.json's values)", path, s.line);
@@ -324,6 +379,9 @@ Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::st
     }
     if (auto it = s.fields.find("byte_fallback_bpe"); it != s.fields.end()) {
         LOOM_TRY(m.byte_fallback_bpe, byte_fallback_bpe_of(it->second, path));
+    }
+    if (auto it = s.fields.find("special_tokens"); it != s.fields.end()) {
+        LOOM_TRY(m.special_tokens, special_tokens_of(it->second, path));
     }
     if (auto it = s.fields.find("config"); it != s.fields.end()) {
         if (it->second.kind != Node::Kind::table)

@@ -12,6 +12,10 @@
 //                                                 (multimodal checkpoints nest the language model)
 //   refuse = [{ key = "rope_scaling.rope_type", values = ["llama3"], why = "..." }]   config values loom cannot
 //                                                 honour from a checkpoint yet: an error, not a silently wrong model
+//   special_tokens = [{ if = "get('vocab_size', 0) == 32016", ids = { eot = 32010 } }]   when `if` holds over
+//                                                 config.json, gguf-py's SpecialVocab is run again over these token
+//                                                 types after the vocabulary, each id from the tokenizer files
+//                                                 first, else the one given (tokenizer/hf_special_tokens.h)
 //   sentencepiece = { add_space_prefix = false }  a SentencePiece tokenizer.model beside the checkpoint is read
 //                                                 before tokenizer.json, as llama.cpp's converter does for the
 //                                                 family; add_space_prefix is the value it writes (absent:
@@ -32,14 +36,18 @@
 //                                                 from config.json (runtime/hf_metadata.h lists what it can read);
 //                                                 a config.json key it needs that is absent gives the default;
 //                                                 with each = "<expression>", value is evaluated once per i in
-//                                                 [0, each) and the key is the array of the values (per layer)
+//                                                 [0, each) and the key is the array of the values (per layer);
+//                                                 type = "f32" | "u32" | "i32": a number written as that type
+//                                                 (as the converter's add_* call does), whatever config.json holds
 //   [hf.tensors]                                 checkpoint name = GGUF name, or a table:
 //   "model.norm.weight" = "output_norm.weight"   { name = "...", transform = ["op(arg, ...)", ...] }, or an
 //                                                 array of such tables: one checkpoint tensor made into several
 //   [hf.generated]                               GGUF tensors the converter computes from config.json alone:
 //   "rope_freqs.weight" = { each = "n", value = "i < 32 ? 1 : 1e30", if = "..." }   an f32 vector of `each`
 //                                                 values, entry i = value (if given: made only when `if` holds);
-//                                                 meta('{arch}.key') reads a metadata key written above
+//                                                 meta('{arch}.key') reads a metadata key written above; a table
+//                                                 let = { name = "<expression>" } names steps value (and each
+//                                                 other) may read, evaluated for each i
 // Names may hold {layer} (digits, the same in both names) and, in the checkpoint name, {expert}: tensors that
 // differ only in {expert} are stacked, in expert order, into one tensor with a new outermost dimension.
 // Transforms run in order; an argument is a number, a GGUF metadata key holding one, or an expression over
@@ -48,6 +56,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "arch/expr.h"
@@ -68,6 +77,7 @@ struct HfConfigKey {
     std::optional<std::string> text;
     std::optional<bool> flag;
     bool fraction = false;  // the default was written with a fraction or exponent (an f32, not an integer)
+    std::string type;       // `type`: "f32", "u32" or "i32" (a number the converter writes as that); "" any
     int line = 0;
 };
 
@@ -92,9 +102,10 @@ struct HfTensorRule {
 
 // A tensor made from config.json, not read from the checkpoint (llama.cpp's generate_extra_tensors).
 struct HfGenerated {
-    std::string name;          // GGUF name
-    Expr each, value;          // its length; entry i (f32)
-    std::optional<Expr> when;  // `if`: made only when it holds
+    std::string name;                                // GGUF name
+    Expr each, value;                                // its length; entry i (f32)
+    std::optional<Expr> when;                        // `if`: made only when it holds
+    std::vector<std::pair<std::string, Expr>> lets;  // `let`: names value may read (each evaluated per i)
     int line = 0;
 };
 
@@ -105,6 +116,14 @@ struct HfSentencePiece {
 
 // The family's reading of a byte-fallback BPE tokenizer.json (the [hf] byte_fallback_bpe table).
 using HfByteFallbackBpe = tokenizer::ByteFallbackBpe;
+
+// Special token ids the converter sets after the vocabulary when a config.json condition holds (gguf-py's
+// SpecialVocab over these types, each falling back to its id: llama's CodeLlama case).
+struct HfSpecialTokens {
+    Expr when;
+    std::vector<std::pair<std::string, int64_t>> ids;  // token type (SpecialVocab's: "eot", "prefix", ...) → id
+    int line = 0;
+};
 
 // A checkpoint name pattern to drop, unless its condition over config.json does not hold.
 struct HfIgnore {
@@ -120,6 +139,7 @@ struct HfMap {
     std::vector<HfRefusal> refuse;
     std::optional<HfSentencePiece> sentencepiece;        // absent: tokenizer.json only
     std::optional<HfByteFallbackBpe> byte_fallback_bpe;  // absent: tokenizer.json as byte-level BPE only
+    std::vector<HfSpecialTokens> special_tokens;
     std::vector<HfTensorRule> tensors;  // rules with the same `from` are consecutive (one tensor, several outputs)
     std::vector<HfGenerated> generated;
 

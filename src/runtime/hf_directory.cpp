@@ -153,7 +153,7 @@ public:
         }
         for (const formats::ExternalTensor& t : tensors_)
             if (t.name == g.name) return Error::invalid("{}: the checkpoint has a tensor mapped to it too", where);
-        auto values = eval_each(g.each, g.value, config_, &meta_, nullptr);
+        auto values = eval_each(g.each, g.value, config_, &meta_, nullptr, &g.lets);
         if (!values.ok()) return std::move(values).error().with_context(where);
         // Each value rounded to the nearest f32, as torch.tensor(values, dtype=torch.float32) does.
         std::vector<float> f(values->begin(), values->end());

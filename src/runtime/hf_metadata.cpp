@@ -16,6 +16,7 @@
 #include "arch/hf_map.h"
 #include "formats/gguf_writer.h"
 #include "formats/mapped_file.h"
+#include "tokenizer/hf_special_tokens.h"
 #include "tokenizer/vocab.h"
 
 namespace loom::runtime {
@@ -37,6 +38,29 @@ const json* find(const json& config, const std::string& key) {
         start = dot + 1;
     }
     return at->is_null() ? nullptr : at;
+}
+
+// TextModel's self.rope_parameters (conversion/base.py): config.json's rope_parameters when it has the key, else
+// rope_scaling (absent or null: empty). Unless split into full_attention / sliding_attention, it gets rope_theta,
+// rope_type (from `type`), partial_rotary_factor and original_max_position_embeddings from the top level where it
+// lacks them (the first of the converter's names present, when not null).
+json converter_rope_parameters(const json& config) {
+    const char* table = config.contains("rope_parameters") ? "rope_parameters" : "rope_scaling";
+    json rp = config.contains(table) && config[table].is_object() ? config[table] : json::object();
+    if (rp.contains("full_attention") || rp.contains("sliding_attention")) return rp;
+    auto mirror = [&](const char* to, std::initializer_list<const char*> names) {
+        for (const char* k : names) {
+            if (!config.contains(k)) continue;
+            if (!rp.contains(to) && !config[k].is_null()) rp[to] = config[k];
+            return;
+        }
+    };
+    mirror("rope_theta",
+           {"global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"});
+    if (!rp.contains("rope_type") && rp.contains("type") && !rp["type"].is_null()) rp["rope_type"] = rp["type"];
+    mirror("partial_rotary_factor", {"partial_rotary_factor", "rope_pct", "rope_percent"});
+    mirror("original_max_position_embeddings", {"original_max_position_embeddings"});
+    return rp;
 }
 
 Result<formats::GgufValue> scalar_value(const json& v) {
@@ -132,6 +156,27 @@ public:
             return arch::Value::number(parent && parent->is_object() && parent->contains(last) &&
                                        (*parent)[last].is_null());
         }
+        if ((fn == "rope_param" || fn == "rope_parameters") && (a.size() == 1 || a.size() == 2)) {
+            // The converter's rope_params (the full_attention table when split) or its whole rope_parameters.
+            LOOM_TRY(std::string k, key(0));
+            const json rp = converter_rope_parameters(config_);
+            const json& params = fn == "rope_param" && rp.contains("full_attention") ? rp["full_attention"] : rp;
+            const json* v = find(params, k);
+            if (!v && a.size() == 2) return a[1];
+            if (!v) return absent("rope_parameters." + k);
+            auto x = as_value(*v);
+            if (!x)
+                return Error::invalid("config.json rope parameter '{}' is a {}, not a number or string", k,
+                                      v->type_name());
+            return *x;
+        }
+        if (fn == "has_rope_param" && a.size() == 1) {
+            LOOM_TRY(std::string k, key(0));
+            const json rp = converter_rope_parameters(config_);
+            return arch::Value::number(find(rp.contains("full_attention") ? rp["full_attention"] : rp, k) ? 1 : 0);
+        }
+        if (fn == "fail" && a.size() == 1 && a[0].kind == arch::Value::Kind::string)
+            return Error::invalid("{}", a[0].str);
         if (fn == "layer_override" && a.size() == 3) return layer_override(a);
         if (fn == "none" && a.empty()) return absent("none()");  // as if absent: the key is left out
         if (fn == "pad" && a.size() == 2 && a[0].kind == arch::Value::Kind::array && a[1].is_number()) {
@@ -140,7 +185,8 @@ public:
             return arch::Value::array(std::move(out));
         }
         return Error::invalid(
-            "unknown function {}() with {} argument(s) (known: get, has, is_null, each_eq, layer_override, pad, none)",
+            "unknown function {}() with {} argument(s) (known: get, has, is_null, each_eq, layer_override, pad, none, "
+            "rope_param, rope_parameters, has_rope_param, fail)",
             fn, a.size());
     }
 
@@ -198,14 +244,28 @@ private:
     std::string* absent_;
 };
 
-// A ConfigScope with `i` (the entry an each-expression computes) and meta('key') (a metadata key written before).
+using Lets = std::vector<std::pair<std::string, arch::Expr>>;
+
+// A ConfigScope with `i` (the entry an each-expression computes), meta('key') (a metadata key written before) and
+// the names of a generated tensor's `let` table.
 class EntryScope : public arch::Scope {
 public:
-    EntryScope(const ConfigScope& config, double i, const formats::GgufWriter* meta)
-        : config_(config), i_(i), meta_(meta) {}
+    EntryScope(const ConfigScope& config, double i, const formats::GgufWriter* meta, const Lets* lets = nullptr)
+        : config_(config), i_(i), meta_(meta), lets_(lets) {}
 
     Result<arch::Value> lookup(std::string_view name) const override {
         if (name == "i") return arch::Value::number(i_);
+        if (lets_)
+            for (const auto& [k, e] : *lets_) {
+                if (k != name) continue;
+                // Evaluated where read; a chain deeper than the table is long is a cycle.
+                if (depth_ > lets_->size())
+                    return Error::invalid("let '{}' reads itself (through the other let names)", k);
+                ++depth_;
+                auto v = e.eval(*this);
+                --depth_;
+                return v;
+            }
         return config_.lookup(name);
     }
     Result<arch::Value> call(std::string_view fn, std::span<const arch::Value> a) const override {
@@ -220,6 +280,8 @@ private:
     const ConfigScope& config_;
     double i_;
     const formats::GgufWriter* meta_;
+    const Lets* lets_;
+    mutable size_t depth_ = 0;
 };
 
 Result<formats::GgufValue> computed_value(const arch::Value& v) {
@@ -251,14 +313,14 @@ Result<arch::Value> eval_config(const arch::Expr& e, const json& config, const f
 }
 
 Result<std::vector<double>> eval_each(const arch::Expr& each, const arch::Expr& value, const json& config,
-                                      const formats::GgufWriter* meta, std::string* absent) {
+                                      const formats::GgufWriter* meta, std::string* absent, const Lets* lets) {
     const ConfigScope scope(config, absent);
-    LOOM_TRY(int64_t n, each.eval_int(EntryScope(scope, 0, meta)));
+    LOOM_TRY(int64_t n, each.eval_int(EntryScope(scope, 0, meta, lets)));
     if (n < 0 || n > (int64_t(1) << 20))
         return Error::invalid("'{}' = {}: expected a length from 0 to 2^20", each.text(), n);
     std::vector<double> out;
     for (int64_t i = 0; i < n; ++i) {
-        LOOM_TRY(double v, value.eval_number(EntryScope(scope, double(i), meta)));
+        LOOM_TRY(double v, value.eval_number(EntryScope(scope, double(i), meta, lets)));
         out.push_back(v);
     }
     return out;
@@ -292,6 +354,27 @@ Result<json> read_hf_config(const std::string& dir) {
     return j;
 }
 
+// A number as the type a [hf.config] entry names (the converter's add_float32 / add_uint32 / add_int32).
+Result<formats::GgufValue> as_type(formats::GgufValue v, const std::string& type) {
+    if (type.empty()) return v;
+    return std::visit(
+        [&](const auto& x) -> Result<formats::GgufValue> {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+                const double d = double(x);
+                if (type == "f32") return formats::GgufValue(float(d));
+                if (d != std::floor(d) || d < (type == "u32" ? 0.0 : double(INT32_MIN)) ||
+                    d > (type == "u32" ? double(UINT32_MAX) : double(INT32_MAX)))
+                    return Error::invalid("{} is not a {} value", d, type);
+                if (type == "u32") return formats::GgufValue(uint32_t(d));
+                return formats::GgufValue(int32_t(d));
+            } else {
+                return Error::invalid("a {} value must be a number", type);
+            }
+        },
+        v);
+}
+
 Status add_config_metadata(const arch::HfMap& map, const json& config, const std::string& source,
                            formats::GgufWriter& w) {
     for (const arch::HfConfigKey& c : map.config) {
@@ -304,6 +387,7 @@ Status add_config_metadata(const arch::HfMap& map, const json& config, const std
             }();
             if (v.ok()) {
                 auto g = computed_value(*v);
+                if (g.ok()) g = as_type(std::move(g).value(), c.type);
                 if (!g.ok())
                     return Error::invalid("{}: '{}' (for {}): {}", source, c.value->text(), c.key, g.error().message());
                 w.set(c.key, std::move(g).value());
@@ -321,13 +405,17 @@ Status add_config_metadata(const arch::HfMap& map, const json& config, const std
             }
         if (found) {
             auto v = value_of(*found);
+            if (v.ok()) v = as_type(std::move(v).value(), c.type);
             if (!v.ok())
                 return Error::invalid("{}: config.json '{}' (for {}): {}", source, from, c.key, v.error().message());
             w.set(c.key, std::move(v).value());
         } else if (c.number) {
-            if (c.fraction) w.set(c.key, float(*c.number));
-            else if (*c.number < 0) w.set(c.key, int32_t(*c.number));
-            else w.set(c.key, uint32_t(*c.number));
+            formats::GgufValue v = c.fraction      ? formats::GgufValue(float(*c.number))
+                                   : *c.number < 0 ? formats::GgufValue(int32_t(*c.number))
+                                                   : formats::GgufValue(uint32_t(*c.number));
+            auto typed = as_type(std::move(v), c.type);
+            if (!typed.ok()) return Error::invalid("{}: the default of {}: {}", source, c.key, typed.error().message());
+            w.set(c.key, std::move(typed).value());
         } else if (c.text) {
             w.set(c.key, *c.text);
         } else if (c.flag) {
@@ -438,6 +526,18 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, const 
             if (raw.types) raw.types->push_back(kUnused);
             if (raw.scores) raw.scores->push_back(0.0f);
         }
+    }
+    // Special tokens the family's converter sets after the vocabulary (SpecialVocab again, over other types).
+    for (const arch::HfSpecialTokens& t : map.special_tokens) {
+        auto when = eval_config(t.when, config, nullptr);
+        if (!when.ok())
+            return std::move(when).error().with_context(
+                fmt::format("{}: [hf] special_tokens '{}'", (d / "config.json").string(), t.when.text()));
+        if (!when->truthy()) continue;
+        LOOM_TRY(std::string tok, optional_file(d / "tokenizer.json"));
+        LOOM_TRY(std::string model_config, optional_file(d / "config.json"));
+        const tokenizer::HfTokenizerFiles files{tok, cfg_text, "", model_config};
+        LOOM_RETURN_IF_ERROR(tokenizer::add_special_tokens(raw, files, t.ids));
     }
     w.set("tokenizer.ggml.model", raw.model);
     if (raw.pre) w.set("tokenizer.ggml.pre", *raw.pre);

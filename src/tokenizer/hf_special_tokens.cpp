@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
+#include "tokenizer/hf_special_tokens.h"
 #include "tokenizer/vocab.h"
 
 namespace loom::tokenizer {
@@ -42,7 +44,9 @@ std::string_view id_key(const std::string& typ) {
 
 class SpecialVocab {
 public:
-    explicit SpecialVocab(size_t n_vocab) : n_vocab_(n_vocab) {}
+    // n_vocab: ids at or past it are skipped (none when absent, as for a SpecialVocab made without n_vocab).
+    SpecialVocab(std::optional<size_t> n_vocab, std::vector<std::string> types)
+        : n_vocab_(n_vocab), types_(std::move(types)) {}
 
     Status load(const json& tokenizer, json config, const json& model_config, const std::string& source) {
         const json added = tokenizer.is_object() ? get(tokenizer, "added_tokens") : json::array();
@@ -56,9 +60,19 @@ public:
         return Ok{};
     }
 
+    // _set_special_token for an id the caller gives (after load: the files' ids win).
+    Status fallback(const std::string& typ, int64_t id, const std::string& source) { return set_id(typ, id, source); }
+
+    // add_to_gguf: each id where gguf-py has a writer for its type (a key written again replaces the earlier
+    // value, as GGUFWriter does), and the add_* flags.
     void write(RawVocab& r) const {
-        for (const auto& [typ, id] : ids_)
-            if (std::string_view k = id_key(typ); !k.empty()) r.ids.emplace_back(std::string(k), id);
+        for (const auto& [typ, id] : ids_) {
+            const std::string_view k = id_key(typ);
+            if (k.empty()) continue;
+            auto same = std::find_if(r.ids.begin(), r.ids.end(), [&](const auto& p) { return p.first == k; });
+            if (same != r.ids.end()) same->second = id;
+            else r.ids.emplace_back(std::string(k), id);
+        }
         for (const auto& [typ, add] : add_) {
             if (typ == "bos") r.add_bos = add;
             if (typ == "eos") r.add_eos = add;
@@ -72,7 +86,7 @@ private:
         if (!id.is_number_integer()) return Ok{};
         if (id.get<int64_t>() < 0)
             return Error::invalid("{}: invalid value for special token type {}: {}", source, typ, id.dump());
-        if (uint64_t(id.get<int64_t>()) >= n_vocab_) return Ok{};
+        if (n_vocab_ && uint64_t(id.get<int64_t>()) >= *n_vocab_) return Ok{};
         if (std::none_of(ids_.begin(), ids_.end(), [&](const auto& p) { return p.first == typ; }))
             ids_.emplace_back(typ, id.get<int64_t>());
         return Ok{};
@@ -190,8 +204,8 @@ private:
         return Ok{};
     }
 
-    size_t n_vocab_;
-    std::vector<std::string> types_ = {"bos", "eos", "unk", "sep", "pad", "cls", "mask"};
+    std::optional<size_t> n_vocab_;
+    std::vector<std::string> types_;
     std::vector<std::pair<std::string, int64_t>> ids_;
     std::map<std::string, bool> add_;
 };
@@ -209,8 +223,23 @@ Status add_special_tokens(RawVocab& r, const HfTokenizerFiles& files) {
     LOOM_TRY(json tokenizer, parse_object(files.tokenizer_json, "tokenizer.json", r.source));
     LOOM_TRY(json config, parse_object(files.tokenizer_config_json, "tokenizer_config.json", r.source));
     LOOM_TRY(json model_config, parse_object(files.config_json, "config.json", r.source));
-    SpecialVocab sv(r.tokens.size());
+    SpecialVocab sv(r.tokens.size(), {"bos", "eos", "unk", "sep", "pad", "cls", "mask"});
     LOOM_RETURN_IF_ERROR(sv.load(tokenizer, std::move(config), model_config, r.source));
+    sv.write(r);
+    return Ok{};
+}
+
+Status add_special_tokens(RawVocab& r, const HfTokenizerFiles& files,
+                          const std::vector<std::pair<std::string, int64_t>>& types) {
+    LOOM_TRY(json tokenizer, parse_object(files.tokenizer_json, "tokenizer.json", r.source));
+    LOOM_TRY(json config, parse_object(files.tokenizer_config_json, "tokenizer_config.json", r.source));
+    LOOM_TRY(json model_config, parse_object(files.config_json, "config.json", r.source));
+    std::vector<std::string> names;
+    names.reserve(types.size());
+    for (const auto& [typ, id] : types) names.push_back(typ);
+    SpecialVocab sv(std::nullopt, std::move(names));
+    LOOM_RETURN_IF_ERROR(sv.load(tokenizer, std::move(config), model_config, r.source));
+    for (const auto& [typ, id] : types) LOOM_RETURN_IF_ERROR(sv.fallback(typ, id, r.source));
     sv.write(r);
     return Ok{};
 }

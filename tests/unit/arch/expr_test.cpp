@@ -71,6 +71,8 @@ TEST(Expr, NamesStringsArraysAndFunctions) {
     EXPECT_EQ(eval("max(3, min(10, 4))"), 4);
     EXPECT_NEAR(eval("log(exp(2))"), 2, 1e-12);
     EXPECT_EQ(eval("floor(2.7) + ceil(2.1) + abs(-1)"), 6);
+    EXPECT_EQ(eval("pow(2, 10) + pow(4, 0.5)"), 1026);
+    EXPECT_NE(error_of("pow(2)").find("pow() takes 2 arguments"), std::string::npos) << error_of("pow(2)");
     EXPECT_EQ(eval("true && !false"), 1);
 }
 

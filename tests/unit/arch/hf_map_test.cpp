@@ -122,6 +122,25 @@ TEST(HfMap, RefusesMistakesWithTheirLine) {
         {"[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n[hf.generated]\n\"r\" = { each = \"2\", value = \"i\", when = "
          "\"1\" }\n",
          "unknown key 'when'"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.config]\n\"k\" = { key = \"a\", type = \"f16\" }\n[hf.tensors]\n",
+         "type must be \"f32\", \"u32\" or \"i32\""},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n[hf.generated]\n\"r\" = { each = \"2\", value = \"i\", let = 1 "
+         "}\n",
+         "let must be a table"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n[hf.generated]\n\"r\" = { each = \"2\", value = \"i\", let = { "
+         "i = "
+         "\"1\" } }\n",
+         "let 'i': a name of letters, digits and '_', not 'i'"},
+        {"[hf]\narchitectures = [\"X\"]\n[hf.tensors]\n[hf.generated]\n\"r\" = { each = \"2\", value = \"i\", let = { "
+         "a = "
+         "\"1 +\" } }\n",
+         "let 'a':"},
+        {"[hf]\narchitectures = [\"X\"]\nspecial_tokens = [{ if = \"1\", ids = { fim = 3 } }]\n[hf.tensors]\n",
+         "special_tokens: unknown token type 'fim'"},
+        {"[hf]\narchitectures = [\"X\"]\nspecial_tokens = [{ if = \"1\", ids = { eot = -3 } }]\n[hf.tensors]\n",
+         "special_tokens: eot must be a token id"},
+        {"[hf]\narchitectures = [\"X\"]\nspecial_tokens = [{ ids = { eot = 3 } }]\n[hf.tensors]\n",
+         "special_tokens: needs if (an expression) and ids"},
     };
     for (const auto& [text, want] : cases) {
         auto f = with_hf(text);
@@ -172,10 +191,12 @@ architectures = ["ToyForCausalLM"]
 ignore = ["model.visual.*", { name = "lm_head.weight", if = "get('tie_word_embeddings', 0)" }]
 [hf.config]
 "{arch}.widths" = { each = "num_hidden_layers", value = "i < 2 ? 8 : 16" }
+"{arch}.factor" = { key = "factor", type = "f32" }
 [hf.tensors]
 "model.embed_tokens.weight" = "token_embd.weight"
 [hf.generated]
 "rope_freqs.weight" = { each = "meta('{arch}.head') // 2", value = "i < 4 ? 1 : 1e30", if = "has('rope')" }
+"other.weight" = { each = "n", value = "half * i", let = { n = "4", half = "n / 2" } }
 )toml");
     ASSERT_TRUE(f.ok()) << f.error().message();
     const HfMap& m = *f->hf;
@@ -184,15 +205,21 @@ ignore = ["model.visual.*", { name = "lm_head.weight", if = "get('tie_word_embed
     EXPECT_EQ(m.ignore[1].pattern, "lm_head.weight");
     ASSERT_TRUE(m.ignore[1].when);
     EXPECT_EQ(m.ignore[1].when->text(), "get('tie_word_embeddings', 0)");
-    ASSERT_EQ(m.config.size(), 1u);
-    ASSERT_TRUE(m.config[0].each);
-    EXPECT_EQ(m.config[0].each->text(), "num_hidden_layers");
-    ASSERT_EQ(m.generated.size(), 1u);
-    EXPECT_EQ(m.generated[0].name, "rope_freqs.weight");
-    EXPECT_EQ(m.generated[0].each.text(), "meta('toy.head') // 2");
-    EXPECT_EQ(m.generated[0].value.text(), "i < 4 ? 1 : 1e30");
-    ASSERT_TRUE(m.generated[0].when);
-    EXPECT_EQ(m.generated[0].when->text(), "has('rope')");
+    ASSERT_EQ(m.config.size(), 2u);
+    EXPECT_EQ(m.config[0].key, "toy.factor");
+    EXPECT_EQ(m.config[0].type, "f32");
+    ASSERT_TRUE(m.config[1].each);
+    EXPECT_EQ(m.config[1].each->text(), "num_hidden_layers");
+    ASSERT_EQ(m.generated.size(), 2u);
+    EXPECT_EQ(m.generated[1].name, "rope_freqs.weight");
+    EXPECT_EQ(m.generated[0].name, "other.weight");
+    ASSERT_EQ(m.generated[0].lets.size(), 2u);
+    EXPECT_EQ(m.generated[0].lets[0].first, "half");
+    EXPECT_EQ(m.generated[0].lets[0].second.text(), "n / 2");
+    EXPECT_EQ(m.generated[1].each.text(), "meta('toy.head') // 2");
+    EXPECT_EQ(m.generated[1].value.text(), "i < 4 ? 1 : 1e30");
+    ASSERT_TRUE(m.generated[1].when);
+    EXPECT_EQ(m.generated[1].when->text(), "has('rope')");
 }
 
 TEST(HfMap, PatternsMatchLayersAndExperts) {

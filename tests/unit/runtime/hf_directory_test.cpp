@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 #include <nlohmann/json.hpp>
@@ -828,7 +829,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Linear RoPE scaling in config.json (rope_scaling or rope_parameters, Gemma 3's split into full_attention and
 // sliding_attention; `type` or `rope_type`), where the family's GGUF keys support it: the converter (TextModel)
-// writes rope.scaling.type "linear" and the factor. Other types stay refused.
+// writes rope.scaling.type "linear" and the factor. longrope (which needs factor tensors) stays refused.
 TEST(HfRopeScaling, LinearAsTheConverterWritesIt) {
     struct Case {
         std::string spec;
@@ -847,6 +848,22 @@ TEST(HfRopeScaling, LinearAsTheConverterWritesIt) {
         {"gemma3", 8,
          [](json& c, const std::string& t) {
              c["rope_scaling"] = {{"rope_type", t}, {"factor", 8.0}};
+         }},
+        {"llama", 4,
+         [](json& c, const std::string& t) {
+             c["rope_scaling"] = {{"rope_type", t}, {"factor", 4}};  // an integer: the converter writes an f32
+         }},
+        {"qwen2", 2,
+         [](json& c, const std::string& t) {
+             c["rope_scaling"] = {{"type", t}, {"factor", 2.0}};
+         }},
+        {"qwen3moe", 2,
+         [](json& c, const std::string& t) {
+             c["rope_parameters"] = {{"type", t}, {"factor", 2.0}};
+         }},
+        {"deepseek2", 4,
+         [](json& c, const std::string& t) {
+             c["rope_scaling"] = {{"type", t}, {"factor", 4.0}};
          }},
         {"gemma3", 8,  // transformers 5
          [](json& c, const std::string& t) {
@@ -887,14 +904,264 @@ TEST(HfRopeScaling, LinearAsTheConverterWritesIt) {
         EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0) << tag;
         EXPECT_NE(std::memcmp(want.data(), plain.data(), want.size() * 4), 0) << tag << ": the scaling changed nothing";
 
+        auto dir = open_hf_directory(w.dir);
+        ASSERT_TRUE(dir.ok());
+        auto factor = dir->get<float>(f.name + ".rope.scaling.factor");  // strict: an f32, as the converter writes
+        ASSERT_TRUE(factor.ok()) << tag << ": " << factor.error().message();
+        EXPECT_EQ(*factor, k.factor) << tag;
+
         config = plain_config;
-        k.set(config, "yarn");
+        k.set(config, "longrope");
         std::ofstream(w.dir + "/config.json") << config.dump();
         auto bad = open_hf_directory(w.dir);
         ASSERT_FALSE(bad.ok()) << tag;
-        EXPECT_NE(bad.error().message().find("= \"yarn\": RoPE scaling other than linear"), std::string::npos)
+        EXPECT_NE(bad.error().message().find("= \"longrope\": RoPE scaling other than linear"), std::string::npos)
             << bad.error().message();
     }
+}
+
+// The metadata of a directory (or file) as owned values, by key.
+std::map<std::string, formats::GgufValue> metadata_of(const formats::GgufFile& g) {
+    std::map<std::string, formats::GgufValue> out;
+    for (const formats::MetaEntry& e : g.metadata()) out[std::string(e.key)] = e.to_owned();
+    return out;
+}
+
+// YaRN in config.json, for the families whose GGUF keys loom reads for it: the keys TextModel writes (conversion/
+// base.py: type, factor and original context; extrapolation_factor, attention_factor (or attn_factor), beta_fast
+// and beta_slow when given; from rope_parameters, else rope_scaling, `type` read as rope_type, the original context
+// also from the top level) and DeepseekV2Model's 0.1 × mscale_all_dim log multiplier, each with the type the
+// converter writes. Logits equal a GGUF with exactly those keys, bit for bit, and differ from the unscaled ones.
+TEST(HfRopeScaling, YarnAsTheConverterWritesIt) {
+    using V = formats::GgufValue;
+    struct Case {
+        std::string spec;
+        std::function<void(json&)> set;
+        std::vector<std::pair<std::string, V>> keys;  // after "<arch>.rope.scaling."
+    };
+    const std::vector<Case> cases = {
+        {"llama",
+         [](json& c) {
+             c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 8}};
+         },
+         {{"type", V(std::string("yarn"))}, {"factor", V(4.0f)}, {"original_context_length", V(uint32_t(8))}}},
+        {"qwen2",
+         [](json& c) {  // Qwen2.5's model card
+             c["rope_scaling"] = {{"type", "yarn"}, {"factor", 4}, {"original_max_position_embeddings", 8}};
+         },
+         {{"type", V(std::string("yarn"))}, {"factor", V(4.0f)}, {"original_context_length", V(uint32_t(8))}}},
+        {"qwen3",
+         [](json& c) {
+             c["rope_parameters"] = {{"rope_type", "yarn"},
+                                     {"factor", 2.0},
+                                     {"rope_theta", c["rope_theta"]},
+                                     {"original_max_position_embeddings", 6},
+                                     {"beta_fast", 16.0},
+                                     {"beta_slow", 2},
+                                     {"extrapolation_factor", 1.0},
+                                     {"attention_factor", 1.25}};
+             c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 8.0}};  // not read: rope_parameters wins
+         },
+         {{"type", V(std::string("yarn"))},
+          {"factor", V(2.0f)},
+          {"original_context_length", V(uint32_t(6))},
+          {"yarn_ext_factor", V(1.0f)},
+          {"yarn_attn_factor", V(1.25f)},
+          {"yarn_beta_fast", V(16.0f)},
+          {"yarn_beta_slow", V(2.0f)}}},
+        {"qwen2moe",
+         [](json& c) {  // the original context from the top level
+             c["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}, {"attn_factor", 0.5}};
+             c["original_max_position_embeddings"] = 8;
+         },
+         {{"type", V(std::string("yarn"))},
+          {"factor", V(4.0f)},
+          {"original_context_length", V(uint32_t(8))},
+          {"yarn_attn_factor", V(0.5f)}}},
+        {"qwen3moe",
+         [](json& c) {
+             c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 8}};
+         },
+         {{"type", V(std::string("yarn"))}, {"factor", V(4.0f)}, {"original_context_length", V(uint32_t(8))}}},
+        {"llada",
+         [](json& c) {
+             c["rope_scaling"] = {{"type", "yarn"}, {"factor", 3.0}, {"original_max_position_embeddings", 8}};
+         },
+         {{"type", V(std::string("yarn"))}, {"factor", V(3.0f)}, {"original_context_length", V(uint32_t(8))}}},
+        {"lladamoe",
+         [](json& c) {
+             c["rope_parameters"] = {{"rope_type", "yarn"},
+                                     {"factor", 4.0},
+                                     {"rope_theta", c["rope_theta"]},
+                                     {"original_max_position_embeddings", 8}};
+         },
+         {{"type", V(std::string("yarn"))}, {"factor", V(4.0f)}, {"original_context_length", V(uint32_t(8))}}},
+        {"deepseek2",
+         [](json& c) {  // DeepSeek-V2-Lite's shape of rope_scaling
+             c["rope_scaling"] = {{"type", "yarn"},         {"factor", 4.0},  {"original_max_position_embeddings", 8},
+                                  {"beta_fast", 32},        {"beta_slow", 1}, {"mscale", 0.707},
+                                  {"mscale_all_dim", 0.707}};
+         },
+         {{"type", V(std::string("yarn"))},
+          {"factor", V(4.0f)},
+          {"original_context_length", V(uint32_t(8))},
+          {"yarn_beta_fast", V(32.0f)},
+          {"yarn_beta_slow", V(1.0f)},
+          {"yarn_log_multiplier", V(float(0.1 * 0.707))}}},
+        {"deepseek2lite",
+         [](json& c) {  // DeepSeek-V3's
+             c["rope_scaling"] = {{"type", "yarn"},
+                                  {"factor", 40},
+                                  {"original_max_position_embeddings", 4},
+                                  {"mscale", 1.0},
+                                  {"mscale_all_dim", 1.0}};
+         },
+         {{"type", V(std::string("yarn"))},
+          {"factor", V(40.0f)},
+          {"original_context_length", V(uint32_t(4))},
+          {"yarn_log_multiplier", V(float(0.1 * 1.0))}}},
+    };
+    for (const Case& k : cases) {
+        const std::string tag = "yarn-" + k.spec;
+        Family f;
+        for (const Family& x : families())
+            if ((x.spec.empty() ? x.name : x.spec) == k.spec) f = x;
+        const Written w = write_hf(f, test::synth_model(k.spec, "f32"), tag, 1);
+        const json plain_config = json::parse(std::ifstream(w.dir + "/config.json"));
+        json config = plain_config;
+        k.set(config);
+        std::ofstream(w.dir + "/config.json") << config.dump();
+
+        auto g = formats::GgufFile::open(w.gguf);
+        ASSERT_TRUE(g.ok());
+        formats::GgufWriter scaled;
+        for (const formats::MetaEntry& e : g->metadata()) scaled.set(std::string(e.key), e.to_owned());
+        for (const auto& [key, v] : k.keys) scaled.set(f.name + ".rope.scaling." + key, v);
+        for (const formats::TensorInfo& t : g->tensors())
+            scaled.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+        const std::string path = test::scratch_path(tag + "-scaled.gguf");
+        ASSERT_TRUE(scaled.write(path).ok());
+
+        // The directory's rope.scaling keys are exactly the converter's, with its types.
+        auto dir = open_hf_directory(w.dir);
+        ASSERT_TRUE(dir.ok()) << tag << ": " << dir.error().message();
+        std::map<std::string, V> got_keys, want_keys;
+        for (const auto& [key, v] : metadata_of(*dir))
+            if (key.find(".rope.scaling.") != std::string::npos) got_keys[key] = v;
+        for (const auto& [key, v] : k.keys) want_keys[f.name + ".rope.scaling." + key] = v;
+        EXPECT_EQ(got_keys.size(), want_keys.size()) << tag;
+        for (const auto& [key, v] : want_keys) {
+            ASSERT_TRUE(got_keys.count(key)) << tag << ": no " << key;
+            EXPECT_EQ(got_keys[key].index(), v.index()) << tag << ": " << key << " has another type";
+            EXPECT_TRUE(got_keys[key] == v) << tag << ": " << key;
+        }
+
+        const std::vector<float> plain = logits_of(w.gguf), want = logits_of(path), got = logits_of(w.dir);
+        ASSERT_FALSE(want.empty());
+        ASSERT_EQ(want.size(), got.size());
+        EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0) << tag;
+        EXPECT_NE(std::memcmp(want.data(), plain.data(), want.size() * 4), 0) << tag << ": the scaling changed nothing";
+
+        // The converter cannot write YaRN without the original context (a KeyError); loom says which key.
+        for (const char* table : {"rope_scaling", "rope_parameters"})
+            if (config.contains(table)) config[table].erase("original_max_position_embeddings");
+        config.erase("original_max_position_embeddings");
+        std::ofstream(w.dir + "/config.json") << config.dump();
+        auto bad = open_hf_directory(w.dir);
+        ASSERT_FALSE(bad.ok()) << tag;
+        EXPECT_NE(bad.error().message().find("config.json: the value of " + f.name +
+                                             ".rope.scaling.original_context_length: "),
+                  std::string::npos)
+            << bad.error().message();
+        EXPECT_NE(bad.error().message().find("rope_scaling type yarn needs original_max_position_embeddings"),
+                  std::string::npos)
+            << bad.error().message();
+    }
+}
+
+// llama3 RoPE scaling (conversion/llama.py, LlamaModel.generate_extra_tensors): the rope_freqs.weight loom generates
+// from config.json equals, bit for bit, what the converter's own code made with torch (tests/data/hf/
+// llama3_rope_freqs.json, tools/record_llama3_rope_freqs.py) for the released Llama 3.1 8B and 3.2 1B / 3B values
+// and for the synthetic llama's head with a short original context and with the converter's defaults. A directory
+// with it gives the logits of the GGUF holding the converter's tensor, bit for bit, and not the unscaled ones.
+TEST(HfLlama3Rope, RopeFreqsAreTheConvertersBits) {
+    const json ref = json::parse(std::ifstream(test::data_dir() + "/hf/llama3_rope_freqs.json"));
+    ASSERT_EQ(ref["cases"].size(), 5u);
+    Family f;
+    for (const Family& x : families())
+        if (x.name == "llama") f = x;
+    const Written w = write_hf(f, test::synth_model("llama", "f32"), "llama3-rope", 1);
+    const json plain_config = json::parse(std::ifstream(w.dir + "/config.json"));
+    ASSERT_FALSE(plain_config.contains("head_dim"));  // the synthetic head: hidden_size / num_attention_heads (64)
+    auto bits_of = [](const json& c) {
+        std::vector<uint32_t> out;
+        for (const json& h : c["bits"]) out.push_back(uint32_t(std::stoul(h.get<std::string>(), nullptr, 16)));
+        return out;
+    };
+    for (const json& c : ref["cases"]) {
+        const std::string name = c["name"].get<std::string>();
+        json config = plain_config;
+        const json& h = c["config"];
+        // The head size as the converter finds it; the synthetic tensors keep their shapes (only metadata is read).
+        const int64_t dim = h.contains("head_dim")
+                                ? h["head_dim"].get<int64_t>()
+                                : h["hidden_size"].get<int64_t>() / h["num_attention_heads"].get<int64_t>();
+        if (dim != 64) config["head_dim"] = dim;
+        config["rope_theta"] = h["rope_theta"];
+        config["rope_scaling"] = c["rope_scaling"];
+        std::ofstream(w.dir + "/config.json") << config.dump();
+        auto dir = open_hf_directory(w.dir);
+        ASSERT_TRUE(dir.ok()) << name << ": " << dir.error().message();
+        const formats::TensorInfo* t = dir->tensor("rope_freqs.weight");
+        ASSERT_NE(t, nullptr) << name;
+        ASSERT_EQ(t->type, DType::f32);
+        const std::vector<uint32_t> want = bits_of(c);
+        ASSERT_EQ(t->n_elements(), int64_t(want.size())) << name;
+        for (size_t i = 0; i < want.size(); ++i) {
+            uint32_t got = 0;
+            std::memcpy(&got, t->data + 4 * i, 4);
+            EXPECT_EQ(got, want[i]) << name << " pair " << i;
+        }
+    }
+
+    // The synthetic llama with the converter's tensor, against the directory.
+    const json& c = ref["cases"][3];
+    ASSERT_EQ(c["name"], "synth-llama");
+    json config = plain_config;
+    config["rope_scaling"] = c["rope_scaling"];
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto g = formats::GgufFile::open(w.gguf);
+    ASSERT_TRUE(g.ok());
+    formats::GgufWriter scaled;
+    for (const formats::MetaEntry& e : g->metadata()) scaled.set(std::string(e.key), e.to_owned());
+    for (const formats::TensorInfo& t : g->tensors())
+        scaled.add_tensor(std::string(t.name), t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.bytes));
+    const std::vector<uint32_t> bits = bits_of(c);
+    std::vector<uint8_t> bytes(bits.size() * 4);
+    std::memcpy(bytes.data(), bits.data(), bytes.size());
+    scaled.add_tensor("rope_freqs.weight", DType::f32, {int64_t(bits.size())}, std::move(bytes));
+    const std::string path = test::scratch_path("llama3-rope-scaled.gguf");
+    ASSERT_TRUE(scaled.write(path).ok());
+    const std::vector<float> plain = logits_of(w.gguf), want = logits_of(path), got = logits_of(w.dir);
+    ASSERT_FALSE(want.empty());
+    ASSERT_EQ(want.size(), got.size());
+    EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0);
+    EXPECT_NE(std::memcmp(want.data(), plain.data(), want.size() * 4), 0) << "the scaling changed nothing";
+
+    // Without llama3 scaling there is no tensor; a factor that is not a number is an error naming the tensor.
+    config = plain_config;
+    config["rope_scaling"] = {{"rope_type", "default"}};
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto none = open_hf_directory(w.dir);
+    ASSERT_TRUE(none.ok()) << none.error().message();
+    EXPECT_EQ(none->tensor("rope_freqs.weight"), nullptr);
+    config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", "eight"}};
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto bad = open_hf_directory(w.dir);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("config.json: [hf.generated] 'rope_freqs.weight'"), std::string::npos)
+        << bad.error().message();
+    EXPECT_NE(bad.error().message().find("f32() needs a number"), std::string::npos) << bad.error().message();
 }
 
 // --quantize: the type llama-quantize gives a tensor for a plain target type, written here from llama.cpp's
@@ -1078,6 +1345,47 @@ TEST(HfDirectoryTokenizer, SentencePieceWhereTheFamilyPrefersIt) {
                   std::string::npos)
             << bad.error().message();
     }
+}
+
+// CodeLlama (config.json vocab_size 32016): llama's set_vocab runs gguf-py's SpecialVocab again over the FIM types
+// prefix/suffix/middle/eot with the fallback ids 32007-32010 (conversion/llama.py). The pinned gguf-py has a writer
+// only for eot, so the file gets tokenizer.ggml.eot_token_id: tokenizer_config.json's eot_token among tokenizer.json's
+// added tokens, else config.json's eot_token_id, else 32010; and no prefix/suffix/middle keys.
+TEST(HfDirectoryTokenizer, CodeLlamaEotAsTheConverterSetsIt) {
+    const Written w = write_hf(family("llama"), test::synth_model("llama", "f32"), "codellama", 1);
+    fs::copy_file(test::data_dir() + "/tokenizer/spm/dir/tokenizer.model", w.dir + "/tokenizer.model");
+    const json plain = json::parse(std::ifstream(w.dir + "/config.json"));
+    auto eot_of = [&](const json& config) -> std::optional<uint32_t> {
+        std::ofstream(w.dir + "/config.json") << config.dump();
+        auto f = open_hf_directory(w.dir);
+        EXPECT_TRUE(f.ok()) << f.error().message();
+        if (!f.ok()) return std::nullopt;
+        for (const char* k :
+             {"tokenizer.ggml.prefix_token_id", "tokenizer.ggml.suffix_token_id", "tokenizer.ggml.middle_token_id"})
+            EXPECT_FALSE(f->has(k)) << k;
+        auto eot = f->get<uint32_t>("tokenizer.ggml.eot_token_id");
+        return eot.ok() ? std::optional<uint32_t>(*eot) : std::nullopt;
+    };
+    json config = plain;
+    config["vocab_size"] = 32016;
+    EXPECT_EQ(eot_of(config), 32010u);
+    config["vocab_size"] = 32000;
+    EXPECT_EQ(eot_of(config), std::nullopt);
+
+    config["vocab_size"] = 32016;
+    config["eot_token_id"] = 9;
+    EXPECT_EQ(eot_of(config), 9u);
+    std::ofstream(w.dir + "/tokenizer_config.json") << json{{"eot_token", "<x>"}}.dump();
+    std::ofstream(w.dir + "/tokenizer.json") << json{{"added_tokens", {{{"id", 5}, {"content", "<x>"}}}}}.dump();
+    EXPECT_EQ(eot_of(config), 5u);
+
+    config["eot_token_id"] = -1;
+    std::ofstream(w.dir + "/tokenizer.json") << json{{"added_tokens", json::array()}}.dump();
+    std::ofstream(w.dir + "/config.json") << config.dump();
+    auto bad = open_hf_directory(w.dir);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("invalid value for special token type eot: -1"), std::string::npos)
+        << bad.error().message();
 }
 
 // A directory's problems are errors that name the directory, the file and the tensor.
