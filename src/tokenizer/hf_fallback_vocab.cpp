@@ -6,8 +6,8 @@
 // - vocab_size: the BPE model's own vocabulary (added tokens not counted); get_vocab(): that plus the added tokens.
 // - the special tokens: tokenizer_config.json's bos/eos/unk/sep/pad/cls/mask_token, additional_special_tokens and
 //   extra_special_tokens (transformers' order); the tokenizer class's defaults for the named ones it does not
-//   set; special_tokens_map.json only for a legacy config without added_tokens_decoder, under keys the config
-//   leaves empty. A special token missing from the vocabulary is added after it, in that order.
+//   set; special_tokens_map.json only for a legacy config without added_tokens_decoder, where its values win over
+//   the config's. A special token missing from the vocabulary is added after it, in that order.
 // - a token's type: byte (`<0xHH>`), control (one of the special tokens' ids) or normal; added tokens beyond the
 //   vocabulary are control when special, else user-defined. Every score is -1000.
 #include <nlohmann/json.hpp>
@@ -44,8 +44,9 @@ Result<json> object_of(std::string_view text, const char* file, const std::strin
 std::vector<std::string> special_tokens(const json& cfg, const json& legacy_map, const ByteFallbackBpe& o) {
     static constexpr const char* kNamed[] = {"bos_token", "eos_token", "unk_token", "sep_token",
                                              "pad_token", "cls_token", "mask_token"};
-    // from_pretrained's init kwargs: the config, then (legacy only) special_tokens_map.json where the config's value
-    // is empty, then the class's defaults for keys the config does not have at all.
+    // from_pretrained's init kwargs: the config, then (legacy only) special_tokens_map.json over it (its additional
+    // special tokens appended to the config's, its other values replacing the config's), then the class's defaults
+    // for keys neither has at all.
     json kw = cfg;
     if (!cfg.contains("added_tokens_decoder")) {
         for (const auto& [key, v] : legacy_map.items()) {
@@ -56,7 +57,7 @@ std::vector<std::string> special_tokens(const json& cfg, const json& legacy_map,
                                      [&](const json& x) { return token_text(x) == token_text(t); }))
                         list.push_back(t);
                 kw[key] = list;
-            } else if (!kw.contains(key) || token_text(kw[key]).empty()) {
+            } else {
                 kw[key] = v;
             }
         }

@@ -225,11 +225,13 @@ TEST(HfFallbackVocabReader, LegacyConfigsTakeSpecialTokensMap) {
     ByteFallbackBpe o;
     o.model = "m";
     const std::string map = R"({"bos_token": "<bos>", "additional_special_tokens": ["<extra>"]})";
-    // Without added_tokens_decoder the map fills what the config leaves empty; with it, the map is not read.
-    HfTokenizerFiles files{tok, R"({"bos_token": ""})", "", ""};
+    // Without added_tokens_decoder the map's values win over the config's (transformers' from_pretrained); with it,
+    // the map is not read.
+    HfTokenizerFiles files{tok, R"({"bos_token": "<pad>"})", "", ""};
     files.special_tokens_map_json = map;
     auto legacy = RawVocab::from_hf_byte_fallback(files, o, "t.json");
     ASSERT_TRUE(legacy.ok()) << legacy.error().message();
+    EXPECT_EQ((*legacy->types)[0], 1);  // the config's <pad>, replaced by the map's <bos>
     EXPECT_EQ((*legacy->types)[1], 3);
     EXPECT_EQ((*legacy->types)[5], 3);
     files.tokenizer_config_json = R"({"added_tokens_decoder": {}})";
