@@ -20,7 +20,8 @@
 //                                                 before tokenizer.json, as llama.cpp's converter does for the
 //                                                 family; add_space_prefix is the value it writes (absent:
 //                                                 tokenizer_config.json's add_prefix_space, when it has one)
-//   byte_fallback_bpe = { model = "gemma4", merges = true, user_defined = ["<|channel>"], add_space_prefix = false,
+//   byte_fallback_bpe = { model = "<tokenizer.ggml.model>", merges = true, user_defined = ["<|x|>"], add_space_prefix =
+//   false,
 //                         add_bos_token = true, class_defaults = { bos_token = "<bos>" } }
 //                                                 a tokenizer.json BPE with byte fallback (not byte-level) is read
 //                                                 as gguf-py's LlamaHfVocab reads it through transformers: the

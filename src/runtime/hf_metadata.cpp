@@ -469,17 +469,6 @@ Result<tokenizer::RawVocab> spm_vocab(const fs::path& d, const json& config, con
     return raw;
 }
 
-// Whether tokenizer.json is a BPE with byte fallback, as gguf-py's LlamaHfVocab accepts it (model BPE with
-// byte_fallback, a Sequence decoder); anything else, unreadable text included, is left to the byte-level reader.
-bool is_byte_fallback_bpe(const std::string& tokenizer_json) {
-    const json j = json::parse(tokenizer_json, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return false;
-    const json* model = find(j, "model");
-    const json* decoder = find(j, "decoder");
-    return model && model->is_object() && model->value("type", "") == "BPE" && model->value("byte_fallback", false) &&
-           decoder && decoder->is_object() && decoder->value("type", "") == "Sequence";
-}
-
 }  // namespace
 
 Status add_tokenizer_metadata(const std::string& dir, const json& config, const arch::HfMap& map,
@@ -502,13 +491,21 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, const 
         LOOM_TRY(raw, spm_vocab(d, config, cfg, cfg_text, *spm));
     } else {
         LOOM_TRY(std::string tok, formats::read_text_file((d / "tokenizer.json").string()));
-        if (map.byte_fallback_bpe && is_byte_fallback_bpe(tok)) {
+        std::optional<tokenizer::RawVocab> fallback;
+        if (map.byte_fallback_bpe) {
+            // The family's reading when the file is a BPE with byte fallback; a file of another kind (unsupported
+            // there) goes on to the byte-level reader.
             LOOM_TRY(std::string added, optional_file(d / "added_tokens.json"));
             LOOM_TRY(std::string model_config, optional_file(d / "config.json"));
             LOOM_TRY(std::string special_map, optional_file(d / "special_tokens_map.json"));
             const tokenizer::HfTokenizerFiles files{tok, cfg_text, added, model_config, special_map};
-            LOOM_TRY(raw, tokenizer::RawVocab::from_hf_byte_fallback(files, *map.byte_fallback_bpe,
-                                                                     (d / "tokenizer.json").string()));
+            auto r = tokenizer::RawVocab::from_hf_byte_fallback(files, *map.byte_fallback_bpe,
+                                                                (d / "tokenizer.json").string());
+            if (r.ok()) fallback = std::move(r).value();
+            else if (r.error().code() != ErrorCode::unsupported) return std::move(r).error();
+        }
+        if (fallback) {
+            raw = std::move(*fallback);
             pad = false;  // LlamaHfVocab's vocabulary is written as it is
         } else {
             LOOM_TRY(raw, tokenizer::RawVocab::from_hf(tok, cfg_text, (d / "tokenizer.json").string()));
