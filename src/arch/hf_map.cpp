@@ -236,14 +236,13 @@ Result<HfGenerated> generated_of(const std::string& name, const Node& n, const s
 }
 
 // [hf] byte_fallback_bpe = { model = "...", pre = "...", merges = bool, user_defined = [...], add_space_prefix = bool,
-// add_bos_token = bool, class_defaults = { bos_token = "..." } }.
+// add_bos_token = bool }.
 Result<HfByteFallbackBpe> byte_fallback_bpe_of(const Node& n, const std::string& path) {
     const std::string what = "[hf] byte_fallback_bpe";
     if (n.kind != Node::Kind::table)
         return Error::invalid("{}:{}: {} must be a table {{ model = \"...\", ... }}", path, n.line, what);
     LOOM_RETURN_IF_ERROR(
-        unknown(path, what + ": ", n,
-                {"model", "pre", "merges", "user_defined", "add_space_prefix", "add_bos_token", "class_defaults"}));
+        unknown(path, what + ": ", n, {"model", "pre", "merges", "user_defined", "add_space_prefix", "add_bos_token"}));
     auto field = [&](const char* key, Node::Kind kind) -> Result<const Node*> {
         auto it = n.fields.find(key);
         if (it == n.fields.end()) return nullptr;
@@ -268,20 +267,6 @@ Result<HfByteFallbackBpe> byte_fallback_bpe_of(const Node& n, const std::string&
     }
     if (auto it = n.fields.find("user_defined"); it != n.fields.end()) {
         LOOM_TRY(b.user_defined, strings(it->second, path, what + " user_defined"));
-    }
-    if (auto it = n.fields.find("class_defaults"); it != n.fields.end()) {
-        const Node& d = it->second;
-        if (d.kind != Node::Kind::table)
-            return Error::invalid("{}:{}: {}: class_defaults must be a table {{ bos_token = \"...\" }}", path, d.line,
-                                  what);
-        LOOM_RETURN_IF_ERROR(
-            unknown(path, what + " class_defaults: ", d,
-                    {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}));
-        for (const auto& [key, v] : d.fields) {
-            if (v.kind != Node::Kind::string)
-                return Error::invalid("{}:{}: {}: class_defaults.{} must be a string", path, v.line, what, key);
-            b.class_defaults.emplace_back(key, v.str);
-        }
     }
     return b;
 }
@@ -321,11 +306,47 @@ Result<std::vector<HfSpecialTokens>> special_tokens_of(const Node& n, const std:
     return out;
 }
 
+namespace {
+
+// [hf] tokenizer_flags: [{ if = "<expression>", add_bos_token = bool, ... }].
+Result<std::vector<HfTokenizerFlags>> tokenizer_flags_of(const Node& n, const std::string& path) {
+    static const std::vector<std::string> kFlags = {"add_bos_token", "add_eos_token", "add_space_prefix"};
+    const std::string what = "[hf] tokenizer_flags";
+    if (n.kind != Node::Kind::array)
+        return Error::invalid("{}:{}: {} must be an array of {{ if = \"...\", <flag> = true|false }} tables", path,
+                              n.line, what);
+    std::vector<HfTokenizerFlags> out;
+    for (const Node& x : n.items) {
+        if (x.kind != Node::Kind::table || !x.fields.count("if") || x.fields.size() < 2)
+            return Error::invalid("{}:{}: {}: each entry is {{ if = \"...\", <flag> = true|false }}", path, x.line,
+                                  what);
+        HfTokenizerFlags f;
+        f.line = x.line;
+        for (const auto& [key, v] : x.fields) {
+            if (key == "if") {
+                LOOM_TRY(f.when, expr_of(v, path, what + ": if", ""));
+            } else if (std::find(kFlags.begin(), kFlags.end(), key) == kFlags.end()) {
+                return Error::invalid("{}:{}: {}: unknown flag '{}' (known: if, {})", path, v.line, what, key,
+                                      fmt::join(kFlags, ", "));
+            } else if (v.kind != Node::Kind::boolean) {
+                return Error::invalid("{}:{}: {}: {} must be true or false", path, v.line, what, key);
+            } else {
+                f.flags.emplace_back(key, v.num != 0);
+            }
+        }
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+}  // namespace
+
 Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::string& arch) {
     if (s.kind != Node::Kind::table) return Error::invalid("{}:{}: [hf] must be a table", path, s.line);
     LOOM_RETURN_IF_ERROR(unknown(path, "[hf]: ", s,
                                  {"architectures", "ignore", "prefixes", "refuse", "sentencepiece", "byte_fallback_bpe",
-                                  "special_tokens", "config", "tensors", "generated"}));
+                                  "special_tokens", "tokenizer_flags", "tokenizer_config_prefix_space", "config",
+                                  "tensors", "generated"}));
     HfMap m;
     const auto* archs = s.fields.count("architectures") ? &s.fields.at("architectures") : nullptr;
     if (!archs) return Error::invalid("{}:{}: [hf] needs architectures = [...] (config.json's values)", path, s.line);
@@ -382,6 +403,15 @@ Result<HfMap> HfMap::parse(const Node& s, const std::string& path, const std::st
     }
     if (auto it = s.fields.find("special_tokens"); it != s.fields.end()) {
         LOOM_TRY(m.special_tokens, special_tokens_of(it->second, path));
+    }
+    if (auto it = s.fields.find("tokenizer_flags"); it != s.fields.end()) {
+        LOOM_TRY(m.tokenizer_flags, tokenizer_flags_of(it->second, path));
+    }
+    if (auto it = s.fields.find("tokenizer_config_prefix_space"); it != s.fields.end()) {
+        if (it->second.kind != Node::Kind::boolean)
+            return Error::invalid("{}:{}: [hf] tokenizer_config_prefix_space must be true or false", path,
+                                  it->second.line);
+        m.tokenizer_config_prefix_space = it->second.num != 0;
     }
     if (auto it = s.fields.find("config"); it != s.fields.end()) {
         if (it->second.kind != Node::Kind::table)

@@ -16,19 +16,23 @@
 //                                                 config.json, gguf-py's SpecialVocab is run again over these token
 //                                                 types after the vocabulary, each id from the tokenizer files
 //                                                 first, else the one given (tokenizer/hf_special_tokens.h)
+//   tokenizer_flags = [{ if = "get('vocab_size', 0) == 49152", add_bos_token = false }]   flags (add_bos_token,
+//                                                 add_eos_token, add_space_prefix) the family's set_vocab writes
+//                                                 last, when `if` holds over config.json
+//   tokenizer_config_prefix_space = true          set_vocab first writes tokenizer_config.json's add_prefix_space
+//                                                 (when it has one) as add_space_prefix, whichever tokenizer file
+//                                                 it then reads; a value that reader writes replaces it
 //   sentencepiece = { add_space_prefix = false }  a SentencePiece tokenizer.model beside the checkpoint is read
 //                                                 before tokenizer.json, as llama.cpp's converter does for the
-//                                                 family; add_space_prefix is the value it writes (absent:
-//                                                 tokenizer_config.json's add_prefix_space, when it has one)
-//   byte_fallback_bpe = { model = "<tokenizer.ggml.model>", merges = true, user_defined = ["<|x|>"], add_space_prefix =
-//   false,
-//                         add_bos_token = true, class_defaults = { bos_token = "<bos>" } }
+//                                                 family; add_space_prefix is the value it writes
+//   byte_fallback_bpe = { model = "<tokenizer.ggml.model>", pre = "default", merges = true, user_defined =
+//                         ["<|x|>"], add_space_prefix = false, add_bos_token = true }
 //                                                 a tokenizer.json BPE with byte fallback (not byte-level) is read
 //                                                 as gguf-py's LlamaHfVocab reads it through transformers: the
 //                                                 GGUF tokenizer model name (and `pre`, when the converter writes
 //                                                 one), whether merges are kept, tokens the family's set_vocab
-//                                                 makes user-defined, the flags it writes, and the special tokens
-//                                                 the tokenizer class has when tokenizer_config.json does not say
+//                                                 makes user-defined and the flags it writes (the tokenizer
+//                                                 class's own special tokens: tokenizer/hf_tokenizer_class.h)
 //   [hf.config]                                  GGUF key ({arch} = the family) = config.json key, or a table:
 //   "{arch}.block_count" = "num_hidden_layers"   { key = "k" | ["k1", "k2"], default = <number|string|bool|
 //                                                 [numbers]> } (first key present; "a.b" reads a nested object; no
@@ -126,6 +130,14 @@ struct HfSpecialTokens {
     int line = 0;
 };
 
+// Tokenizer flags the converter writes last when a config.json condition holds (llama's add_bos_token false for
+// 49152-token vocabularies).
+struct HfTokenizerFlags {
+    Expr when;
+    std::vector<std::pair<std::string, bool>> flags;  // "add_bos_token", "add_eos_token" or "add_space_prefix"
+    int line = 0;
+};
+
 // A checkpoint name pattern to drop, unless its condition over config.json does not hold.
 struct HfIgnore {
     std::string pattern;
@@ -141,6 +153,8 @@ struct HfMap {
     std::optional<HfSentencePiece> sentencepiece;        // absent: tokenizer.json only
     std::optional<HfByteFallbackBpe> byte_fallback_bpe;  // absent: tokenizer.json as byte-level BPE only
     std::vector<HfSpecialTokens> special_tokens;
+    std::vector<HfTokenizerFlags> tokenizer_flags;
+    bool tokenizer_config_prefix_space = false;
     std::vector<HfTensorRule> tensors;  // rules with the same `from` are consecutive (one tensor, several outputs)
     std::vector<HfGenerated> generated;
 

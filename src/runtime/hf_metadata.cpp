@@ -450,9 +450,9 @@ Result<std::string> optional_file(const fs::path& path) {
 
 // The vocabulary from tokenizer.model, as llama.cpp's converter reads it for a family that prefers it
 // (_set_vocab_sentencepiece): vocab_size from config.json (vocab_size_per_layer_input first, as the converter
-// asks), add_space_prefix from the family, else tokenizer_config.json's add_prefix_space.
-Result<tokenizer::RawVocab> spm_vocab(const fs::path& d, const json& config, const json& cfg,
-                                      const std::string& cfg_text, const arch::HfSentencePiece& spm) {
+// asks), add_space_prefix when the family writes one.
+Result<tokenizer::RawVocab> spm_vocab(const fs::path& d, const json& config, const std::string& cfg_text,
+                                      const arch::HfSentencePiece& spm) {
     LOOM_TRY(std::string model, formats::read_text_file((d / "tokenizer.model").string()));
     LOOM_TRY(std::string tok, optional_file(d / "tokenizer.json"));
     LOOM_TRY(std::string added, optional_file(d / "added_tokens.json"));
@@ -464,8 +464,6 @@ Result<tokenizer::RawVocab> spm_vocab(const fs::path& d, const json& config, con
     LOOM_TRY(tokenizer::RawVocab raw,
              tokenizer::RawVocab::from_spm(model, files, vocab_size, (d / "tokenizer.model").string()));
     if (spm.add_space_prefix) raw.add_space_prefix = *spm.add_space_prefix;
-    else if (cfg.contains("add_prefix_space") && cfg["add_prefix_space"].is_boolean())
-        raw.add_space_prefix = cfg["add_prefix_space"].get<bool>();
     return raw;
 }
 
@@ -488,7 +486,7 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, const 
     tokenizer::RawVocab raw;
     bool pad = true;
     if (use_spm) {
-        LOOM_TRY(raw, spm_vocab(d, config, cfg, cfg_text, *spm));
+        LOOM_TRY(raw, spm_vocab(d, config, cfg_text, *spm));
     } else {
         LOOM_TRY(std::string tok, formats::read_text_file((d / "tokenizer.json").string()));
         std::optional<tokenizer::RawVocab> fallback;
@@ -524,6 +522,10 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, const 
             if (raw.scores) raw.scores->push_back(0.0f);
         }
     }
+    // The family's set_vocab wrote tokenizer_config.json's add_prefix_space before reading the vocabulary.
+    if (map.tokenizer_config_prefix_space && !raw.add_space_prefix && cfg.contains("add_prefix_space") &&
+        cfg["add_prefix_space"].is_boolean())
+        raw.add_space_prefix = cfg["add_prefix_space"].get<bool>();
     // Special tokens the family's converter sets after the vocabulary (SpecialVocab again, over other types).
     for (const arch::HfSpecialTokens& t : map.special_tokens) {
         auto when = eval_config(t.when, config, nullptr);
@@ -535,6 +537,19 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, const 
         LOOM_TRY(std::string model_config, optional_file(d / "config.json"));
         const tokenizer::HfTokenizerFiles files{tok, cfg_text, "", model_config};
         LOOM_RETURN_IF_ERROR(tokenizer::add_special_tokens(raw, files, t.ids));
+    }
+    // Flags it writes last.
+    for (const arch::HfTokenizerFlags& f : map.tokenizer_flags) {
+        auto when = eval_config(f.when, config, nullptr);
+        if (!when.ok())
+            return std::move(when).error().with_context(
+                fmt::format("{}: [hf] tokenizer_flags '{}'", (d / "config.json").string(), f.when.text()));
+        if (!when->truthy()) continue;
+        for (const auto& [name, v] : f.flags) {
+            if (name == "add_bos_token") raw.add_bos = v;
+            else if (name == "add_eos_token") raw.add_eos = v;
+            else raw.add_space_prefix = v;
+        }
     }
     w.set("tokenizer.ggml.model", raw.model);
     if (raw.pre) w.set("tokenizer.ggml.pre", *raw.pre);

@@ -4,7 +4,6 @@
 
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace loom::tokenizer {
@@ -14,8 +13,7 @@ struct ByteFallbackBpe {
     std::optional<std::string> pre;         // tokenizer.ggml.pre, when the converter writes one
     bool merges = false;                    // tokenizer.ggml.merges from tokenizer.json (SpecialVocab load_merges)
     std::vector<std::string> user_defined;  // token texts made user-defined after the vocabulary is read
-    std::optional<bool> add_space_prefix, add_bos_token;              // written after SpecialVocab's
-    std::vector<std::pair<std::string, std::string>> class_defaults;  // e.g. {"bos_token", "<bos>"}
+    std::optional<bool> add_space_prefix, add_bos_token;  // written after SpecialVocab's
 };
 
 }  // namespace loom::tokenizer

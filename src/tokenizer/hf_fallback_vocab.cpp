@@ -6,8 +6,9 @@
 // - vocab_size: the BPE model's own vocabulary (added tokens not counted); get_vocab(): that plus the added tokens.
 // - the special tokens: tokenizer_config.json's bos/eos/unk/sep/pad/cls/mask_token, additional_special_tokens and
 //   extra_special_tokens (transformers' order); the tokenizer class's defaults for the named ones it does not
-//   set; special_tokens_map.json only for a legacy config without added_tokens_decoder, where its values win over
-//   the config's. A special token missing from the vocabulary is added after it, in that order.
+//   set, and the tokens the class appends to the additional ones (hf_tokenizer_class.h); special_tokens_map.json
+//   only for a legacy config without added_tokens_decoder, where its values win over the config's. A special
+//   token missing from the vocabulary is added after it, in that order.
 // - a token's type: byte (`<0xHH>`), control (one of the special tokens' ids) or normal; added tokens beyond the
 //   vocabulary are control when special, else user-defined. Every score is -1000.
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include <regex>
 #include <set>
 
+#include "tokenizer/hf_tokenizer_class.h"
 #include "tokenizer/vocab.h"
 
 namespace loom::tokenizer {
@@ -41,7 +43,7 @@ Result<json> object_of(std::string_view text, const char* file, const std::strin
 }
 
 // transformers' all_special_tokens for this config, in its order, without repeats.
-std::vector<std::string> special_tokens(const json& cfg, const json& legacy_map, const ByteFallbackBpe& o) {
+std::vector<std::string> special_tokens(const json& cfg, const json& legacy_map, const HfTokenizerClass& c) {
     static constexpr const char* kNamed[] = {"bos_token", "eos_token", "unk_token", "sep_token",
                                              "pad_token", "cls_token", "mask_token"};
     // from_pretrained's init kwargs: the config, then (legacy only) special_tokens_map.json over it (its additional
@@ -62,8 +64,17 @@ std::vector<std::string> special_tokens(const json& cfg, const json& legacy_map,
             }
         }
     }
-    for (const auto& [key, text] : o.class_defaults)
+    for (const auto& [key, text] : c.defaults)
         if (!kw.contains(key)) kw[key] = text;
+    if (!c.appended.empty()) {
+        json list = kw.contains("additional_special_tokens") && kw["additional_special_tokens"].is_array()
+                        ? kw["additional_special_tokens"]
+                        : json::array();
+        for (const auto& [key, text] : c.appended)
+            if (!kw.contains(key)) list.push_back(text);
+            else if (!kw[key].is_null()) list.push_back(kw[key]);
+        kw["additional_special_tokens"] = list;
+    }
 
     std::vector<std::string> out;
     auto add = [&](const json& v) {
@@ -110,6 +121,7 @@ Result<RawVocab> RawVocab::from_hf_byte_fallback(const HfTokenizerFiles& files, 
     LOOM_TRY(json j, object_of(files.tokenizer_json, "tokenizer.json", source));
     LOOM_TRY(json cfg, object_of(files.tokenizer_config_json, "tokenizer_config.json", source));
     LOOM_TRY(json legacy_map, object_of(files.special_tokens_map_json, "special_tokens_map.json", source));
+    LOOM_TRY(json config, object_of(files.config_json, "config.json", source));
     const json& model = j.contains("model") && j["model"].is_object() ? j["model"] : json::object();
     const json& decoder = j.contains("decoder") && j["decoder"].is_object() ? j["decoder"] : json::object();
     if (model.value("type", "") != "BPE" || !model.value("byte_fallback", false) ||
@@ -146,7 +158,8 @@ Result<RawVocab> RawVocab::from_hf_byte_fallback(const HfTokenizerFiles& files, 
     }
 
     // The special tokens; one the vocabulary lacks is added, as the tokenizer does when it is made.
-    const std::vector<std::string> specials = special_tokens(cfg, legacy_map, o);
+    LOOM_TRY(HfTokenizerClass tokenizer_class, hf_tokenizer_class(cfg, config, source));
+    const std::vector<std::string> specials = special_tokens(cfg, legacy_map, tokenizer_class);
     for (const std::string& t : specials) {
         if (id_of.count(t)) continue;
         id_of[t] = next;

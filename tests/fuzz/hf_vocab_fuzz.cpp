@@ -22,9 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     o.model = "gemma4";
     o.merges = true;
     o.user_defined = {"<|channel>"};
-    o.class_defaults = {{"bos_token", "<bos>"}, {"unk_token", "<unk>"}};
-    fuzz::check_raw_vocab(RawVocab::from_hf_byte_fallback(HfTokenizerFiles{json, config, "", ""}, o,
-                                                          "fuzz/tokenizer.json"),
+    // Without a tokenizer_class in the config, model_type's: GemmaTokenizerFast's defaults for the special tokens.
+    fuzz::check_raw_vocab(RawVocab::from_hf_byte_fallback(HfTokenizerFiles{json, config, "",
+                                                                           R"({"model_type": "gemma3"})"},
+                                                          o, "fuzz/tokenizer.json"),
                           "fuzz/tokenizer.json", "hf_vocab_fuzz");
     return 0;
 }

@@ -8,6 +8,7 @@
 // transformers 4.57.6) writes that GGUF's keys too: tests/data/tokenizer/PROVENANCE.md.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -171,6 +172,46 @@ TEST_P(HfFallbackVocab, Gemma4DirectoryGivesItsGgufKeysAndIds) {
 INSTANTIATE_TEST_SUITE_P(Layouts, HfFallbackVocab, testing::Values(Layout::current, Layout::legacy),
                          [](const auto& p) { return p.param == Layout::current ? "current" : "legacy"; });
 
+// Llama checkpoints whose only tokenizer is a tokenizer.json BPE with byte fallback: the directories of
+// tests/data/hf/byte-fallback-llama (tools/make_llama_fallback_dirs.py), one per way of naming the tokenizer class
+// and its special tokens, each with the GGUF the pinned converter writes for it (reference.gguf: LlamaModel.set_vocab
+// through tools/make_hf_vocab_gguf.py, transformers 4.57.6). archs/llama.arch.toml's [hf] gives its keys exactly:
+// model "llama", pre "default", no merges, tokenizer_config.json's add_prefix_space, add_bos_token false for a
+// 49152-token model, CodeLlama's eot; and the vocabularies tokenize alike.
+class HfFallbackLlama : public testing::TestWithParam<const char*> {};
+
+TEST_P(HfFallbackLlama, DirectoryGivesTheConvertersKeys) {
+    const std::string dir = test::data_dir() + "/hf/byte-fallback-llama/" + GetParam();
+    auto a = arch::load_arch_for("llama");
+    ASSERT_TRUE(a.ok()) << a.error().message();
+    ASSERT_TRUE(a->hf);
+    auto config = runtime::read_hf_config(dir);
+    ASSERT_TRUE(config.ok()) << config.error().message();
+    formats::GgufWriter w;
+    auto s = runtime::add_tokenizer_metadata(dir, *config, *a->hf, w);
+    ASSERT_TRUE(s.ok()) << s.error().message();
+    auto f = formats::GgufFile::open(dir + "/reference.gguf");
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    expect_same_keys(tokenizer_keys(w), tokenizer_keys(*f));
+
+    // CodeLlama's eot id (32010, the converter's fallback) lies beyond this small vocabulary, which loom refuses to
+    // load; a real CodeLlama has 32016 tokens.
+    if (std::string(GetParam()) == "codellama-tokenizer") return;
+    auto got = vocab_of(w);
+    ASSERT_TRUE(got.ok()) << got.error().message();
+    auto want = Vocab::load(*f);
+    ASSERT_TRUE(want.ok()) << want.error().message();
+    expect_same_ids(*got, *want, 1000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Classes, HfFallbackLlama,
+                         testing::Values("llama-tokenizer", "fast-tokenizer", "mistral-legacy", "codellama-tokenizer"),
+                         [](const auto& p) {
+                             std::string name = p.param;
+                             std::replace(name.begin(), name.end(), '-', '_');
+                             return name;
+                         });
+
 // A small tokenizer.json of the same kind, for the reader's own rules and errors.
 json small_tokenizer() {
     return json::parse(R"({
@@ -184,19 +225,18 @@ json small_tokenizer() {
 
 TEST(HfFallbackVocabReader, TypesScoresAddedTokensAndMerges) {
     const std::string tok = small_tokenizer().dump();
-    const std::string cfg =
-        R"({"added_tokens_decoder": {}, "bos_token": "<bos>", "additional_special_tokens": ["<ctl>"]})";
+    const std::string cfg = R"({"tokenizer_class": "PreTrainedTokenizerFast", "added_tokens_decoder": {},
+        "bos_token": "<bos>", "pad_token": "<pad>", "additional_special_tokens": ["<ctl>"]})";
     ByteFallbackBpe o;
     o.model = "m";
     o.merges = true;
     o.user_defined = {"a"};
     o.add_bos_token = true;
-    o.class_defaults = {{"pad_token", "<pad>"}, {"bos_token", "<nope>"}};  // pad from the class; bos the config's
     auto r = RawVocab::from_hf_byte_fallback(HfTokenizerFiles{tok, cfg, "", ""}, o, "t.json");
     ASSERT_TRUE(r.ok()) << r.error().message();
     EXPECT_EQ(r->model, "m");
     EXPECT_EQ(r->tokens, (std::vector<std::string>{"<pad>", "<bos>", "<0x0A>", "a", "a b", "<extra>", "<ctl>"}));
-    // control: pad (class default), bos (config); byte; user-defined by the family; normal; added: user-defined,
+    // control: pad, bos (config); byte; user-defined by the family; normal; added: user-defined,
     // control (additional special token).
     EXPECT_EQ(*r->types, (std::vector<int32_t>{3, 3, 6, 4, 1, 4, 3}));
     EXPECT_EQ(*r->scores, std::vector<float>(7, -1000.0f));
@@ -209,8 +249,8 @@ TEST(HfFallbackVocabReader, MissingSpecialTokensAreAddedAfterTheVocabulary) {
     const std::string tok = small_tokenizer().dump();
     ByteFallbackBpe o;
     o.model = "m";
-    const std::string cfg =
-        R"({"added_tokens_decoder": {}, "eos_token": "<eos>", "mask_token": {"content": "<mask>"}})";
+    const std::string cfg = R"({"tokenizer_class": "PreTrainedTokenizerFast", "added_tokens_decoder": {},
+        "eos_token": "<eos>", "mask_token": {"content": "<mask>"}})";
     auto r = RawVocab::from_hf_byte_fallback(HfTokenizerFiles{tok, cfg, "", ""}, o, "t.json");
     ASSERT_TRUE(r.ok()) << r.error().message();
     ASSERT_EQ(r->tokens.size(), 9u);
@@ -227,24 +267,65 @@ TEST(HfFallbackVocabReader, LegacyConfigsTakeSpecialTokensMap) {
     const std::string map = R"({"bos_token": "<bos>", "additional_special_tokens": ["<extra>"]})";
     // Without added_tokens_decoder the map's values win over the config's (transformers' from_pretrained); with it,
     // the map is not read.
-    HfTokenizerFiles files{tok, R"({"bos_token": "<pad>"})", "", ""};
+    HfTokenizerFiles files{tok, R"({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<pad>"})", "", ""};
     files.special_tokens_map_json = map;
     auto legacy = RawVocab::from_hf_byte_fallback(files, o, "t.json");
     ASSERT_TRUE(legacy.ok()) << legacy.error().message();
     EXPECT_EQ((*legacy->types)[0], 1);  // the config's <pad>, replaced by the map's <bos>
     EXPECT_EQ((*legacy->types)[1], 3);
     EXPECT_EQ((*legacy->types)[5], 3);
-    files.tokenizer_config_json = R"({"added_tokens_decoder": {}})";
+    files.tokenizer_config_json = R"({"tokenizer_class": "PreTrainedTokenizerFast", "added_tokens_decoder": {}})";
     auto current = RawVocab::from_hf_byte_fallback(files, o, "t.json");
     ASSERT_TRUE(current.ok()) << current.error().message();
     EXPECT_EQ((*current->types)[1], 1);
     EXPECT_EQ((*current->types)[5], 4);
 }
 
+// The special tokens a tokenizer class has of its own: transformers' __init__ defaults for the names the config
+// does not give, and CodeLlama's infill tokens appended to the additional ones (null in the config: none).
+TEST(HfFallbackVocabReader, TheTokenizerClassAddsItsSpecialTokens) {
+    const std::string tok = small_tokenizer().dump();
+    ByteFallbackBpe o;
+    o.model = "m";
+    auto tokens_of = [&](const std::string& cfg, const std::string& config = "") {
+        auto r = RawVocab::from_hf_byte_fallback(HfTokenizerFiles{tok, cfg, "", config}, o, "t.json");
+        EXPECT_TRUE(r.ok()) << r.error().message();
+        if (!r.ok()) return std::vector<std::string>();
+        std::vector<std::string> control;
+        for (size_t i = 0; i < r->tokens.size(); ++i)
+            if ((*r->types)[i] == 3) control.push_back(r->tokens[i]);
+        return control;
+    };
+    // GemmaTokenizer: <pad> in the vocabulary; <eos> and <unk> appended (all_special_tokens' order: bos, eos, unk,
+    // sep, pad, cls, mask, then the additional ones); the config's bos_token replaces <bos>.
+    EXPECT_EQ(tokens_of(R"({"tokenizer_class": "GemmaTokenizer", "bos_token": "<ctl>"})"),
+              (std::vector<std::string>{"<pad>", "<ctl>", "<eos>", "<unk>"}));
+    // The same class named in its fast form, and from config.json's model_type when no file names one.
+    EXPECT_EQ(tokens_of(R"({"tokenizer_class": "GemmaTokenizerFast"})"),
+              tokens_of("{}", R"({"model_type": "gemma3"})"));
+    EXPECT_EQ(tokens_of("{}", R"({"tokenizer_class": "GemmaTokenizer", "model_type": "llama"})"),
+              tokens_of(R"({"tokenizer_class": "GemmaTokenizer"})"));
+    EXPECT_EQ(tokens_of("{}", R"({"model_type": "mistral"})"), (std::vector<std::string>{"<s>", "</s>", "<unk>"}));
+    EXPECT_EQ(tokens_of(R"({"tokenizer_class": "CodeLlamaTokenizer", "eot_token": null, "unk_token": "<pad>"})"),
+              (std::vector<std::string>{"<pad>", "<s>", "</s>", "\u2581<PRE>", "\u2581<MID>", "\u2581<SUF>"}));
+
+    auto error_of = [&](const std::string& cfg, const std::string& config) {
+        auto r = RawVocab::from_hf_byte_fallback(HfTokenizerFiles{tok, cfg, "", config}, o, "t.json");
+        return r.ok() ? std::string("(accepted)") : r.error().message();
+    };
+    EXPECT_NE(error_of(R"({"tokenizer_class": "BertTokenizer"})", "")
+                  .find("t.json: tokenizer class 'BertTokenizer' (tokenizer_config.json) is not one loom knows"),
+              std::string::npos);
+    EXPECT_NE(error_of("{}", R"({"model_type": "gemma4"})")
+                  .find("neither tokenizer_config.json nor config.json names a tokenizer_class, and loom does not "
+                        "know which tokenizer class transformers uses for model_type 'gemma4'"),
+              std::string::npos);
+}
+
 TEST(HfFallbackVocabReader, BadFilesAreErrors) {
     ByteFallbackBpe o;
     o.model = "m";
-    auto error_of = [&](const json& tok, const std::string& cfg = "") {
+    auto error_of = [&](const json& tok, const std::string& cfg = R"({"tokenizer_class": "PreTrainedTokenizer"})") {
         const std::string text = tok.dump();
         auto r = RawVocab::from_hf_byte_fallback(HfTokenizerFiles{text, cfg, "", ""}, o, "t.json");
         return r.ok() ? std::string("(accepted)") : r.error().message();
