@@ -14,7 +14,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 
@@ -88,12 +87,6 @@ std::vector<std::string> special_tokens(const json& cfg, const json& legacy_map,
     if (kw.contains("extra_special_tokens") && kw["extra_special_tokens"].is_object())
         for (const auto& [name, t] : kw["extra_special_tokens"].items()) add(t);
     return out;
-}
-
-// LlamaHfVocab's byte tokens: exactly `<0xHH>`, either case of hex digit.
-bool is_byte_token(std::string_view t) {
-    auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
-    return t.size() == 6 && t.substr(0, 3) == "<0x" && hex(t[3]) && hex(t[4]) && t[5] == '>';
 }
 
 // SpecialVocab's merges: "a b" as written, or [a, b] joined by a space with spaces inside a part written as U+0120
@@ -186,7 +179,7 @@ Result<RawVocab> RawVocab::from_hf_byte_fallback(const HfTokenizerFiles& files, 
         auto it = by_id.find(id);
         if (it == by_id.end())
             return Error::invalid("{}: no token has id {} (model.vocab has {} tokens)", r.source, id, n_base);
-        const bool byte = is_byte_token(it->second);
+        const bool byte = parse_byte_token(it->second) >= 0;  // LlamaHfVocab's <0xHH>, either case
         r.tokens.push_back(it->second);
         r.types->push_back(int32_t(byte                    ? TokenType::byte
                                    : special_ids.count(id) ? TokenType::control

@@ -109,7 +109,8 @@ uint32_t attr_of(TokenType t) {
 
 std::string key(std::string_view name) { return std::string(kPrefix) + std::string(name); }
 
-// "<0xHH>" -> HH, or -1 when the text is not of that form.
+}  // namespace
+
 int parse_byte_token(std::string_view t) {
     auto hex = [](char c) -> int {
         if (c >= '0' && c <= '9') return c - '0';
@@ -121,8 +122,6 @@ int parse_byte_token(std::string_view t) {
     const int hi = hex(t[3]), lo = hex(t[4]);
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
-
-}  // namespace
 
 std::string_view name(PreTokenizer p) {
     switch (p) {

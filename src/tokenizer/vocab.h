@@ -82,6 +82,9 @@ struct TokenData {
     uint32_t attr = kAttrNormal;  // TokenAttr bits
 };
 
+// "<0xHH>" (either case of hex digit) -> HH, or -1 when the text is not of that form: a byte token's text.
+int parse_byte_token(std::string_view t);
+
 // The JSON files a Hugging Face tokenizer comes with, as text ("" when a file is absent).
 struct HfTokenizerFiles {
     std::string_view tokenizer_json;                // tokenizer.json
