@@ -526,13 +526,18 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, const 
     if (map.tokenizer_config_prefix_space && !raw.add_space_prefix && cfg.contains("add_prefix_space") &&
         cfg["add_prefix_space"].is_boolean())
         raw.add_space_prefix = cfg["add_prefix_space"].get<bool>();
+    // Whether an [hf] `if` over config.json holds; an error names the key it came from.
+    auto holds = [&](const arch::Expr& when, const char* key) -> Result<bool> {
+        auto v = eval_config(when, config, nullptr);
+        if (!v.ok())
+            return std::move(v).error().with_context(
+                fmt::format("{}: [hf] {} '{}'", (d / "config.json").string(), key, when.text()));
+        return v->truthy();
+    };
     // Special tokens the family's converter sets after the vocabulary (SpecialVocab again, over other types).
     for (const arch::HfSpecialTokens& t : map.special_tokens) {
-        auto when = eval_config(t.when, config, nullptr);
-        if (!when.ok())
-            return std::move(when).error().with_context(
-                fmt::format("{}: [hf] special_tokens '{}'", (d / "config.json").string(), t.when.text()));
-        if (!when->truthy()) continue;
+        LOOM_TRY(const bool when, holds(t.when, "special_tokens"));
+        if (!when) continue;
         LOOM_TRY(std::string tok, optional_file(d / "tokenizer.json"));
         LOOM_TRY(std::string model_config, optional_file(d / "config.json"));
         const tokenizer::HfTokenizerFiles files{tok, cfg_text, "", model_config};
@@ -540,11 +545,8 @@ Status add_tokenizer_metadata(const std::string& dir, const json& config, const 
     }
     // Flags it writes last.
     for (const arch::HfTokenizerFlags& f : map.tokenizer_flags) {
-        auto when = eval_config(f.when, config, nullptr);
-        if (!when.ok())
-            return std::move(when).error().with_context(
-                fmt::format("{}: [hf] tokenizer_flags '{}'", (d / "config.json").string(), f.when.text()));
-        if (!when->truthy()) continue;
+        LOOM_TRY(const bool when, holds(f.when, "tokenizer_flags"));
+        if (!when) continue;
         for (const auto& [name, v] : f.flags) {
             if (name == "add_bos_token") raw.add_bos = v;
             else if (name == "add_eos_token") raw.add_eos = v;
