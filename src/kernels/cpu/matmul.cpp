@@ -72,6 +72,22 @@ int64_t rows_per_task(int64_t total_rows, int n_threads, int64_t step, int64_t c
     return std::clamp<int64_t>(round_up(target, step), step, cap);
 }
 
+// Decode-sized tasks, guided: each takes about 1 / (2 · threads) of the rows the call has left to hand out (a
+// multiple of `step` in [step, cap]), so tasks shrink towards the end and the threads finish within a short task of
+// each other. Equal tasks of 1/8 per thread left a thread idle for half a task on average at the end of every
+// matmul, which at decode sizes is tens of microseconds per op. `rows_left` counts the rows of this job and of the
+// jobs after it.
+void add_guided_tasks(std::vector<Task>& tasks, int32_t job, int64_t n_out, int64_t n_t, int64_t& rows_left,
+                      int n_threads, int64_t step, int64_t cap) {
+    for (int64_t o0 = 0; o0 < n_out;) {
+        const int64_t want = std::clamp<int64_t>(round_up(rows_left / (2 * int64_t(n_threads)), step), step, cap);
+        const int64_t rows = std::min(want, n_out - o0);
+        tasks.push_back({job, false, o0, rows, 0, n_t});
+        o0 += rows;
+        rows_left -= rows;
+    }
+}
+
 void add_tasks(std::vector<Task>& tasks, int32_t job, bool f32, int64_t n_out, int64_t n_t, int64_t rows,
                int64_t toks) {
     for (int64_t o0 = 0; o0 < n_out; o0 += rows)
@@ -116,7 +132,11 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
     const int64_t a_stride = round_up(tk->act_row_bytes(n_in), kAlign);
 
     int64_t total_rows = 0;
-    for (const Job& j : jobs) total_rows += j.n_out;
+    int64_t guided_rows_left = 0;  // rows of the decode-sized jobs still to be handed out (add_guided_tasks)
+    for (const Job& j : jobs) {
+        total_rows += j.n_out;
+        if (j.n_slots <= kDecodeSlots) guided_rows_left += j.n_out;
+    }
     std::vector<Task> tasks;
     std::vector<int64_t> panel_at(jobs.size(), -1);  // byte offset of a job's interleaved f32 activations
     int64_t panel_bytes = 0, max_rows = 0, int_slots = 0;
@@ -132,10 +152,13 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
             continue;
         }
         int_slots += j.n_slots;
-        if (dequant || j.n_slots <= kDecodeSlots) {
-            // About 8 row ranges per thread; dequantized f32 rows (4 bytes a value) stay few per task.
+        if (j.n_slots <= kDecodeSlots) {
+            // Dequantized f32 rows (4 bytes a value) stay few per task.
+            add_guided_tasks(tasks, int32_t(ji), j.n_out, j.n_slots, guided_rows_left, n_threads,
+                             round_up(16, tk->row_group), dequant ? 32 : 512);
+        } else if (dequant) {
             add_tasks(tasks, int32_t(ji), false, j.n_out, j.n_slots,
-                      rows_per_task(total_rows, n_threads, round_up(16, tk->row_group), dequant ? 32 : 512), j.n_slots);
+                      rows_per_task(total_rows, n_threads, round_up(16, tk->row_group), 32), j.n_slots);
         } else {
             add_tasks(tasks, int32_t(ji), false, j.n_out, j.n_slots, round_up(kTileRows, tk->row_group), kTileTokens);
         }
