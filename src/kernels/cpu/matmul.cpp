@@ -132,11 +132,14 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
     const int64_t a_stride = round_up(tk->act_row_bytes(n_in), kAlign);
 
     int64_t total_rows = 0;
-    int64_t guided_rows_left = 0;  // rows of the decode-sized jobs still to be handed out (add_guided_tasks)
+    // A decode call (every job decode-sized) hands out guided tasks; in a prefill call, which may route a few tokens
+    // to some experts, those jobs keep equal tasks among the larger tiles.
+    bool decode_call = true;
     for (const Job& j : jobs) {
         total_rows += j.n_out;
-        if (j.n_slots <= kDecodeSlots) guided_rows_left += j.n_out;
+        decode_call = decode_call && j.n_slots <= kDecodeSlots;
     }
+    int64_t guided_rows_left = decode_call ? total_rows : 0;  // rows still to be handed out (add_guided_tasks)
     std::vector<Task> tasks;
     std::vector<int64_t> panel_at(jobs.size(), -1);  // byte offset of a job's interleaved f32 activations
     int64_t panel_bytes = 0, max_rows = 0, int_slots = 0;
@@ -152,13 +155,14 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
             continue;
         }
         int_slots += j.n_slots;
-        if (j.n_slots <= kDecodeSlots) {
+        if (decode_call) {
             // Dequantized f32 rows (4 bytes a value) stay few per task.
             add_guided_tasks(tasks, int32_t(ji), j.n_out, j.n_slots, guided_rows_left, n_threads,
                              round_up(16, tk->row_group), dequant ? 32 : 512);
-        } else if (dequant) {
+        } else if (dequant || j.n_slots <= kDecodeSlots) {
+            // About 8 row ranges per thread; dequantized f32 rows (4 bytes a value) stay few per task.
             add_tasks(tasks, int32_t(ji), false, j.n_out, j.n_slots,
-                      rows_per_task(total_rows, n_threads, round_up(16, tk->row_group), 32), j.n_slots);
+                      rows_per_task(total_rows, n_threads, round_up(16, tk->row_group), dequant ? 32 : 512), j.n_slots);
         } else {
             add_tasks(tasks, int32_t(ji), false, j.n_out, j.n_slots, round_up(kTileRows, tk->row_group), kTileTokens);
         }
