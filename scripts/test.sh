@@ -41,10 +41,13 @@ ASAN_SKIP="$SANITIZER_SKIP|Diagram|SlidingWindow.DroppingSlotsChangesNoBit|Sampl
 asan_tests() { run_ctest --preset asan -j2 -R "$SANITIZED_TESTS" -E "$ASAN_SKIP"; }
 # The TSan binary holds only the files of the threaded tests (tests/CMakeLists.txt): it must hold every test of the
 # release binary that TSAN_TESTS matches.
+tsan_test_names() {  # the names of a preset's tests that TSan runs, without gtest's "# GetParam() = ..." comments
+  ctest --preset "$1" -N -R "$TSAN_TESTS" -E "$SANITIZER_SKIP" | sed -n 's/^ *Test *#[0-9]*: //p' | sed 's/  *#.*//' | sort
+}
 tsan_tests() {
   local want got
-  want="$(ctest --preset release -N -R "$TSAN_TESTS" -E "$SANITIZER_SKIP" | sed -n 's/^ *Test *#[0-9]*: //p' | sed 's/  *#.*//' | sort)"
-  got="$(ctest --preset tsan -N -R "$TSAN_TESTS" -E "$SANITIZER_SKIP" | sed -n 's/^ *Test *#[0-9]*: //p' | sed 's/  *#.*//' | sort)"
+  want="$(tsan_test_names release)"
+  got="$(tsan_test_names tsan)"
   if [[ "$want" != "$got" ]]; then
     printf 'test: error: the TSan binary lacks tests that TSAN_TESTS matches; add their files to LOOM_TSAN in tests/CMakeLists.txt:\n'
     comm -23 <(printf '%s\n' "$want") <(printf '%s\n' "$got") | sed 's/^/  /'

@@ -139,7 +139,9 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
         total_rows += j.n_out;
         decode_call = decode_call && j.n_slots <= kDecodeSlots;
     }
-    int64_t guided_rows_left = decode_call ? total_rows : 0;  // rows still to be handed out (add_guided_tasks)
+    int64_t rows_left = total_rows;  // of a decode call, still to be handed out (add_guided_tasks)
+    // Row ranges of the integer path's decode-sized tasks; dequantized f32 rows (4 bytes a value) stay few per task.
+    const int64_t row_step = round_up(16, tk->row_group), row_cap = dequant ? 32 : 512;
     std::vector<Task> tasks;
     std::vector<int64_t> panel_at(jobs.size(), -1);  // byte offset of a job's interleaved f32 activations
     int64_t panel_bytes = 0, max_rows = 0, int_slots = 0;
@@ -156,13 +158,10 @@ Status run_jobs(const MatmulKernels& K, DType wtype, MatmulMode mode, int64_t n_
         }
         int_slots += j.n_slots;
         if (decode_call) {
-            // Dequantized f32 rows (4 bytes a value) stay few per task.
-            add_guided_tasks(tasks, int32_t(ji), j.n_out, j.n_slots, guided_rows_left, n_threads,
-                             round_up(16, tk->row_group), dequant ? 32 : 512);
-        } else if (dequant || j.n_slots <= kDecodeSlots) {
-            // About 8 row ranges per thread; dequantized f32 rows (4 bytes a value) stay few per task.
+            add_guided_tasks(tasks, int32_t(ji), j.n_out, j.n_slots, rows_left, n_threads, row_step, row_cap);
+        } else if (dequant || j.n_slots <= kDecodeSlots) {  // about 8 row ranges per thread
             add_tasks(tasks, int32_t(ji), false, j.n_out, j.n_slots,
-                      rows_per_task(total_rows, n_threads, round_up(16, tk->row_group), dequant ? 32 : 512), j.n_slots);
+                      rows_per_task(total_rows, n_threads, row_step, row_cap), j.n_slots);
         } else {
             add_tasks(tasks, int32_t(ji), false, j.n_out, j.n_slots, round_up(kTileRows, tk->row_group), kTileTokens);
         }
